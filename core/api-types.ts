@@ -1,0 +1,237 @@
+/**
+ * The wire contract between trackers, peer agents and the CLI.
+ *
+ * Tracker routes (bearer token from POST /sessions unless marked public):
+ *   POST   /users                                         public  create account          -> 201 UserView
+ *   POST   /sessions                                      public  log in                  -> 201 LoginResult
+ *   DELETE /sessions/current                                     log out (stop sharing)   -> 204
+ *   POST   /peers/announce                                       heartbeat + holdings     -> 200 AnnounceResult
+ *   GET    /groups                                               list all groups          -> 200 GroupView[]
+ *   POST   /groups                                               create group (owner)     -> 201 GroupView
+ *   GET    /groups/{groupId}                                     one group                -> 200 GroupView
+ *   GET    /groups/{groupId}/members                             members (members only)   -> 200 MemberView[]
+ *   DELETE /groups/{groupId}/members/{userId}                    leave (self only)        -> 204
+ *   POST   /groups/{groupId}/join-requests                       request to join          -> 201 JoinRequestView
+ *   GET    /groups/{groupId}/join-requests                       pending (owner only)     -> 200 JoinRequestView[]
+ *   POST   /groups/{groupId}/join-requests/{userId}/accept       owner only               -> 200 MemberView
+ *   POST   /groups/{groupId}/join-requests/{userId}/reject       owner only               -> 204
+ *   GET    /groups/{groupId}/files                               members only             -> 200 FileView[]
+ *   POST   /groups/{groupId}/files                               share (members only)     -> 201 new / 200 peer added, FileView
+ *   DELETE /groups/{groupId}/files/{fileName}/holders/me         stop sharing             -> 204
+ *   GET    /groups/{groupId}/files/{fileName}/peers              members only             -> 200 PeerList (with grant)
+ *   GET    /.well-known/jwks.json                         public  grant verification keys  -> 200 Jwks
+ *   GET    /health                                        public                           -> 200 HealthView
+ *
+ * Peer agent routes (grant from PeerList.grant as bearer token):
+ *   GET       /groups/{groupId}/files/{sha1}/bitfield     -> 200 BitfieldView
+ *   GET|HEAD  /groups/{groupId}/files/{sha1}              -> 206 bytes (Range) | 200 whole file if all pieces held
+ *
+ * Errors everywhere are RFC 9457 application/problem+json (see core/errors.ts).
+ */
+
+/** 512 KiB: the unit of hashing, verification and sharing. */
+export const PIECE_SIZE = 512 * 1024;
+
+/**
+ * An identifier for a user or a group.
+ * @pattern ^[A-Za-z0-9._-]{1,64}$
+ * @example "alice"
+ */
+export type Identifier = string;
+
+/**
+ * A lowercase hexadecimal SHA1 digest.
+ * @pattern ^[0-9a-f]{40}$
+ * @example "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"
+ */
+export type Sha1Hex = string;
+
+/**
+ * A peer agent's listening address, `ip:port`.
+ * @pattern ^[0-9A-Za-z.:\[\]-]{1,80}:[0-9]{1,5}$
+ * @example "127.0.0.1:7001"
+ */
+export type PeerAddress = string;
+
+export interface CreateUserRequest {
+  userId: Identifier;
+  /**
+   * @minLength 1
+   * @maxLength 256
+   * @example "correct horse battery staple"
+   */
+  password: string;
+}
+
+export interface UserView {
+  userId: Identifier;
+  /** @example "2026-11-25T10:00:00.000Z" */
+  createdAt: string;
+}
+
+export interface LoginRequest {
+  userId: Identifier;
+  /**
+   * @minLength 1
+   * @maxLength 256
+   */
+  password: string;
+  /** Where this user's peer agent serves pieces. */
+  peerAddress: PeerAddress;
+}
+
+export interface LoginResult {
+  /** Bearer token for every other call. @example "tk_3q2-9xJ0..." */
+  token: string;
+  userId: Identifier;
+  peerAddress: PeerAddress;
+  /** @example "2026-11-26T10:00:00.000Z" */
+  expiresAt: string;
+}
+
+export interface GroupView {
+  groupId: Identifier;
+  owner: Identifier;
+  /** @isInt @example 3 */
+  memberCount: number;
+  /** @example "2026-11-25T10:00:00.000Z" */
+  createdAt: string;
+}
+
+export interface CreateGroupRequest {
+  groupId: Identifier;
+}
+
+export interface MemberView {
+  userId: Identifier;
+  isOwner: boolean;
+  /** @example "2026-11-25T10:00:00.000Z" */
+  joinedAt: string;
+}
+
+export interface JoinRequestView {
+  groupId: Identifier;
+  userId: Identifier;
+  /** @example "2026-11-25T10:00:00.000Z" */
+  requestedAt: string;
+}
+
+/**
+ * A base file name: no `/`, `\`, NUL; not `.` or `..`; 1–255 characters.
+ * @minLength 1
+ * @maxLength 255
+ * @example "holiday-video.mp4"
+ */
+export type FileName = string;
+
+export interface ShareFileRequest {
+  fileName: FileName;
+  /** Size in bytes. @isInt @minimum 0 @maximum 1099511627776 @example 1048576 */
+  size: number;
+  sha1: Sha1Hex;
+  /** Always 524288 (512 KiB). @isInt @example 524288 */
+  pieceSize: number;
+  /** SHA1 of every piece in order; length is ceil(size / pieceSize) (0 for an empty file). */
+  pieceHashes: Sha1Hex[];
+}
+
+export interface FileView {
+  groupId: Identifier;
+  fileName: FileName;
+  /** @isInt */
+  size: number;
+  sha1: Sha1Hex;
+  /** @isInt */
+  pieceCount: number;
+  /** Peers currently online holding the whole file or part of it. @isInt */
+  peersOnline: number;
+  /** Users who hold it (online or not). */
+  sharedBy: Identifier[];
+}
+
+export interface FileMetadata {
+  groupId: Identifier;
+  fileName: FileName;
+  /** @isInt */
+  size: number;
+  sha1: Sha1Hex;
+  /** @isInt */
+  pieceSize: number;
+  pieceHashes: Sha1Hex[];
+}
+
+export interface PeerView {
+  userId: Identifier;
+  address: PeerAddress;
+  /** Number of verified pieces this peer holds. @isInt */
+  piecesHeld: number;
+  complete: boolean;
+}
+
+export interface PeerList {
+  file: FileMetadata;
+  /** Online peers holding the file or part of it, excluding the caller. */
+  peers: PeerView[];
+  /**
+   * Short-lived Ed25519-signed JWT (EdDSA) naming the caller, group and file;
+   * present it to peer agents as `Authorization: Bearer <grant>`.
+   */
+  grant: string;
+  /** @example "2026-11-25T10:10:00.000Z" */
+  grantExpiresAt: string;
+}
+
+export interface HoldingReport {
+  groupId: Identifier;
+  fileName: FileName;
+  sha1: Sha1Hex;
+  /** @isInt @minimum 0 */
+  piecesHeld: number;
+}
+
+export interface AnnounceRequest {
+  /** Current peer address (may change between logins). */
+  peerAddress?: PeerAddress;
+  /** Files this peer holds fully or partly. Holdings not listed are left as they are. */
+  holdings: HoldingReport[];
+}
+
+export interface AnnounceResult {
+  /** Seconds until the next heartbeat is due. @isInt */
+  intervalSeconds: number;
+  /** Reports that were refused (e.g. not a member any more), with the reason code. */
+  rejected: { groupId: Identifier; fileName: FileName; code: string }[];
+}
+
+export interface HealthView {
+  status: "ok" | "catching-up";
+  trackerId: string;
+  /** @example "2026-11-25T10:00:00.000Z" */
+  time: string;
+}
+
+/** Claims carried by a download grant (JWT, alg EdDSA). */
+export interface GrantClaims {
+  /** The downloading user. */
+  sub: string;
+  /** Group id. */
+  grp: string;
+  /** SHA1 of the whole file. */
+  sha1: string;
+  /** File name in the group. */
+  file: string;
+  /** Issuing tracker id. */
+  iss: string;
+  exp: number;
+  iat: number;
+}
+
+export interface BitfieldView {
+  sha1: Sha1Hex;
+  /** @isInt */
+  pieceCount: number;
+  /** @isInt */
+  piecesHeld: number;
+  /** base64 of a bitfield, most significant bit first: bit i set = piece i verified and served. */
+  bitfield: string;
+}

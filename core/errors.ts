@@ -1,0 +1,143 @@
+/**
+ * One error class per kind of failure, each with an HTTP status and a stable
+ * machine-readable `code`. Callers branch on `code`, never on the message.
+ * The trackers and the peer agent turn these into RFC 9457 problem+json in one
+ * place each; the CLI turns them into a single `error:` line.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** Extra members for the problem document (e.g. field errors). */
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(status: number, code: string, message: string, extra?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.extra = extra;
+  }
+}
+
+/** The request is malformed or breaks a validation rule. */
+export class ValidationError extends AppError {
+  constructor(message: string, code = "VALIDATION_FAILED", extra?: Record<string, unknown>) {
+    super(400, code, message, extra);
+  }
+}
+
+/** No credentials, or credentials that are forged, expired or revoked. */
+export class UnauthorizedError extends AppError {
+  constructor(message = "authentication required", code = "UNAUTHENTICATED") {
+    super(401, code, message);
+  }
+}
+
+/** Authenticated, but not allowed: not the owner, not a member, wrong grant. */
+export class ForbiddenError extends AppError {
+  constructor(message: string, code = "FORBIDDEN") {
+    super(403, code, message);
+  }
+}
+
+/** The addressed resource does not exist (or is not visible to the caller). */
+export class NotFoundError extends AppError {
+  constructor(message: string, code = "NOT_FOUND") {
+    super(404, code, message);
+  }
+}
+
+/** The change clashes with existing state (duplicate id, different content). */
+export class ConflictError extends AppError {
+  constructor(message: string, code = "CONFLICT") {
+    super(409, code, message);
+  }
+}
+
+/** The request body is larger than the server accepts. */
+export class PayloadTooLargeError extends AppError {
+  constructor(message = "request body too large", code = "PAYLOAD_TOO_LARGE") {
+    super(413, code, message);
+  }
+}
+
+/** A byte range outside the representation, or not parseable as one. */
+export class RangeNotSatisfiableError extends AppError {
+  constructor(message: string, code = "RANGE_NOT_SATISFIABLE", extra?: Record<string, unknown>) {
+    super(416, code, message, extra);
+  }
+}
+
+/** The caller is throttled; `retryAfterSeconds` says when to come back. */
+export class TooManyRequestsError extends AppError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number, code = "TOO_MANY_REQUESTS") {
+    super(429, code, message, { retryAfterSeconds });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A dependency (another tracker, a peer, the database) cannot serve now. */
+export class UnavailableError extends AppError {
+  constructor(message: string, code = "UNAVAILABLE") {
+    super(503, code, message);
+  }
+}
+
+/** RFC 9457 problem details, as sent by the trackers and the peer agent. */
+export interface ProblemDocument {
+  /** A URI reference naming the problem type. */
+  type: string;
+  /** Short summary of the problem type. */
+  title: string;
+  /** The HTTP status code. */
+  status: number;
+  /** Human-readable explanation of this occurrence. */
+  detail: string;
+  /** Stable machine-readable code, e.g. `NOT_MEMBER`. */
+  code: string;
+  [extension: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  413: "Content Too Large",
+  416: "Range Not Satisfiable",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+export function toProblem(error: AppError): ProblemDocument {
+  return {
+    type: `urn:p2p-share:problem:${error.code.toLowerCase().replaceAll("_", "-")}`,
+    title: TITLES[error.status] ?? "Error",
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    ...error.extra,
+  };
+}
+
+/** Rebuilds a typed error from a problem document received over HTTP. */
+export function fromProblem(status: number, body: unknown): AppError {
+  const doc = (typeof body === "object" && body !== null ? body : {}) as Partial<ProblemDocument>;
+  const code = typeof doc.code === "string" ? doc.code : `HTTP_${status}`;
+  const detail = typeof doc.detail === "string" ? doc.detail : `request failed with status ${status}`;
+  switch (status) {
+    case 400: return new ValidationError(detail, code);
+    case 401: return new UnauthorizedError(detail, code);
+    case 403: return new ForbiddenError(detail, code);
+    case 404: return new NotFoundError(detail, code);
+    case 409: return new ConflictError(detail, code);
+    case 413: return new PayloadTooLargeError(detail, code);
+    case 416: return new RangeNotSatisfiableError(detail, code);
+    case 429: return new TooManyRequestsError(detail, Number(doc.retryAfterSeconds ?? 1), code);
+    case 503: return new UnavailableError(detail, code);
+    default: return new AppError(status, code, detail);
+  }
+}
