@@ -1,0 +1,254 @@
+import { randomUUID } from "node:crypto";
+import { Agent, request } from "undici";
+import type {
+  AnnounceRequest,
+  AnnounceResult,
+  CreateUserRequest,
+  FileView,
+  GroupView,
+  JoinRequestView,
+  LoginRequest,
+  LoginResult,
+  MemberView,
+  PeerList,
+  ShareFileRequest,
+  UserView,
+} from "./api-types.js";
+import { AppError, fromProblem, UnavailableError } from "./errors.js";
+import type { TrackerAddress } from "./tracker-info.js";
+
+export interface TrackerClientOptions {
+  /** Per-attempt timeout for connecting and for each response. */
+  timeoutMs?: number;
+  /** How long a tracker that failed is skipped before it is tried again. */
+  retryDownTrackerAfterMs?: number;
+  /** Told when a request moves from one tracker to the next. */
+  onFailover?: (event: { from: TrackerAddress; to: TrackerAddress; reason: string }) => void;
+}
+
+interface RequestOptions {
+  body?: unknown;
+  /** Public routes are sent without the bearer token. */
+  anonymous?: boolean;
+  /** Overrides the session token (e.g. for a one-off call). */
+  token?: string;
+}
+
+/** Failures that mean "this tracker cannot answer now": try the next one. */
+function isTransportFailure(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code ?? "";
+  return (
+    code.startsWith("UND_ERR") ||
+    ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"].includes(code)
+  );
+}
+
+/**
+ * HTTP client for the trackers listed in tracker_info.txt. Requests go to the
+ * first tracker that is up, in file order; on a refused connection, a timeout
+ * or a 5xx the same request moves to the next one. Writes carry an
+ * Idempotency-Key that stays the same across those retries, so a create that
+ * reached a dying tracker is never answered with a false 409 or done twice.
+ * A tracker that failed is skipped for a while, then preferred again.
+ */
+export class TrackerClient {
+  readonly trackers: readonly TrackerAddress[];
+  token: string | undefined;
+  readonly #dispatcher: Agent;
+  readonly #timeoutMs: number;
+  readonly #retryDownAfterMs: number;
+  readonly #onFailover: TrackerClientOptions["onFailover"];
+  readonly #downUntil = new Map<number, number>();
+  #lastUsed: TrackerAddress | undefined;
+
+  constructor(trackers: readonly TrackerAddress[], options: TrackerClientOptions = {}) {
+    if (trackers.length === 0) throw new Error("TrackerClient needs at least one tracker");
+    this.trackers = trackers;
+    this.#timeoutMs = options.timeoutMs ?? 3000;
+    this.#retryDownAfterMs = options.retryDownTrackerAfterMs ?? 5000;
+    this.#onFailover = options.onFailover;
+    this.#dispatcher = new Agent({
+      connect: { timeout: this.#timeoutMs },
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+      keepAliveTimeout: 10_000,
+    });
+  }
+
+  /** The tracker that answered the last request. */
+  get currentTracker(): TrackerAddress | undefined {
+    return this.#lastUsed;
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+
+  /** Trackers in preference order: those not recently failed first, file order within. */
+  #attemptOrder(): TrackerAddress[] {
+    const now = Date.now();
+    const up = this.trackers.filter((t) => (this.#downUntil.get(t.number) ?? 0) <= now);
+    const down = this.trackers.filter((t) => (this.#downUntil.get(t.number) ?? 0) > now);
+    return [...up, ...down];
+  }
+
+  async send<T>(method: "GET" | "POST" | "DELETE", path: string, options: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
+    const token = options.token ?? this.token;
+    if (!options.anonymous && token) headers.authorization = `Bearer ${token}`;
+    if (method !== "GET") headers["idempotency-key"] = randomUUID();
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers["content-type"] = "application/json";
+    }
+
+    const order = this.#attemptOrder();
+    const failures: string[] = [];
+    let previous: TrackerAddress | undefined;
+    for (const tracker of order) {
+      if (previous) this.#onFailover?.({ from: previous, to: tracker, reason: failures.at(-1) ?? "" });
+      try {
+        const response = await request(`${tracker.url}${path}`, {
+          method,
+          headers,
+          body,
+          dispatcher: this.#dispatcher,
+        });
+        const text = await response.body.text();
+        const parsed: unknown = text === "" ? undefined : safeJson(text);
+        if (response.statusCode >= 500) {
+          failures.push(`tracker ${tracker.number} (${tracker.host}:${tracker.port}) answered ${response.statusCode}`);
+          this.#markDown(tracker);
+          previous = tracker;
+          continue;
+        }
+        this.#downUntil.delete(tracker.number);
+        this.#lastUsed = tracker;
+        if (response.statusCode >= 400) throw fromProblem(response.statusCode, parsed);
+        return parsed as T;
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        if (!isTransportFailure(error)) throw error;
+        failures.push(`tracker ${tracker.number} (${tracker.host}:${tracker.port}): ${describe(error)}`);
+        this.#markDown(tracker);
+        previous = tracker;
+      }
+    }
+    throw new UnavailableError(`no tracker is reachable (${failures.join("; ")})`, "NO_TRACKER_REACHABLE");
+  }
+
+  #markDown(tracker: TrackerAddress): void {
+    this.#downUntil.set(tracker.number, Date.now() + this.#retryDownAfterMs);
+  }
+
+  // --- typed operations (routes as listed in core/api-types.ts) ---
+
+  createUser(input: CreateUserRequest): Promise<UserView> {
+    return this.send("POST", "/users", { body: input, anonymous: true });
+  }
+
+  async login(input: LoginRequest): Promise<LoginResult> {
+    const result = await this.send<LoginResult>("POST", "/sessions", { body: input, anonymous: true });
+    this.token = result.token;
+    return result;
+  }
+
+  async logout(): Promise<void> {
+    await this.send("DELETE", "/sessions/current");
+    this.token = undefined;
+  }
+
+  announce(input: AnnounceRequest): Promise<AnnounceResult> {
+    return this.send("POST", "/peers/announce", { body: input });
+  }
+
+  listGroups(): Promise<GroupView[]> {
+    return this.send("GET", "/groups");
+  }
+
+  createGroup(groupId: string): Promise<GroupView> {
+    return this.send("POST", "/groups", { body: { groupId } });
+  }
+
+  listMembers(groupId: string): Promise<MemberView[]> {
+    return this.send("GET", `/groups/${enc(groupId)}/members`);
+  }
+
+  leaveGroup(groupId: string, userId: string): Promise<void> {
+    return this.send("DELETE", `/groups/${enc(groupId)}/members/${enc(userId)}`);
+  }
+
+  requestJoin(groupId: string): Promise<JoinRequestView> {
+    return this.send("POST", `/groups/${enc(groupId)}/join-requests`);
+  }
+
+  listJoinRequests(groupId: string): Promise<JoinRequestView[]> {
+    return this.send("GET", `/groups/${enc(groupId)}/join-requests`);
+  }
+
+  acceptJoin(groupId: string, userId: string): Promise<MemberView> {
+    return this.send("POST", `/groups/${enc(groupId)}/join-requests/${enc(userId)}/accept`);
+  }
+
+  rejectJoin(groupId: string, userId: string): Promise<void> {
+    return this.send("POST", `/groups/${enc(groupId)}/join-requests/${enc(userId)}/reject`);
+  }
+
+  listFiles(groupId: string): Promise<FileView[]> {
+    return this.send("GET", `/groups/${enc(groupId)}/files`);
+  }
+
+  shareFile(groupId: string, input: ShareFileRequest): Promise<FileView> {
+    return this.send("POST", `/groups/${enc(groupId)}/files`, { body: input });
+  }
+
+  stopSharing(groupId: string, fileName: string): Promise<void> {
+    return this.send("DELETE", `/groups/${enc(groupId)}/files/${enc(fileName)}/holders/me`);
+  }
+
+  getPeers(groupId: string, fileName: string): Promise<PeerList> {
+    return this.send("GET", `/groups/${enc(groupId)}/files/${enc(fileName)}/peers`);
+  }
+
+  /**
+   * The grant-signing public keys of every reachable tracker, merged: a grant
+   * from any tracker verifies. Unreachable trackers are skipped.
+   */
+  async allJwks(): Promise<{ keys: Record<string, unknown>[] }> {
+    const sets = await Promise.allSettled(
+      this.trackers.map(async (tracker) => {
+        const response = await request(`${tracker.url}/.well-known/jwks.json`, { dispatcher: this.#dispatcher });
+        if (response.statusCode !== 200) {
+          await response.body.dump();
+          return [];
+        }
+        const body = (await response.body.json()) as { keys?: Record<string, unknown>[] };
+        return Array.isArray(body.keys) ? body.keys : [];
+      }),
+    );
+    const keys = new Map<string, Record<string, unknown>>();
+    for (const set of sets) {
+      if (set.status !== "fulfilled") continue;
+      for (const key of set.value) keys.set(String(key.kid ?? JSON.stringify(key)), key);
+    }
+    return { keys: [...keys.values()] };
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { detail: text.slice(0, 200) };
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e.code ? `${e.code}` : (e.message ?? String(error));
+}
