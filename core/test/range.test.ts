@@ -1,0 +1,62 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { parseRange } from "../range.js";
+import { RangeNotSatisfiableError } from "../errors.js";
+
+const refusedWith = (code: string) => (error: unknown) =>
+  error instanceof RangeNotSatisfiableError && error.code === code && error.status === 416;
+
+test("a closed range is returned as given", () => {
+  assert.deepEqual(parseRange("bytes=10-19", 100), { start: 10, end: 19 });
+});
+
+test("an open-ended range runs to the last byte", () => {
+  assert.deepEqual(parseRange("bytes=90-", 100), { start: 90, end: 99 });
+});
+
+test("a suffix range takes the last bytes", () => {
+  assert.deepEqual(parseRange("bytes=-10", 100), { start: 90, end: 99 });
+  assert.deepEqual(parseRange("bytes=-500", 100), { start: 0, end: 99 });
+});
+
+test("an end past the size is clamped to the last byte", () => {
+  assert.deepEqual(parseRange("bytes=50-1000", 100), { start: 50, end: 99 });
+});
+
+test("a range starting past the end is refused", () => {
+  assert.throws(() => parseRange("bytes=100-", 100), refusedWith("RANGE_PAST_END"));
+});
+
+test("several ranges in one header are refused", () => {
+  assert.throws(() => parseRange("bytes=0-1,5-6", 100), refusedWith("MULTI_RANGE_UNSUPPORTED"));
+});
+
+test("negative, reversed, non-byte and overflowing ranges are refused as malformed", () => {
+  for (const header of ["bytes=-", "bytes=5-2", "items=0-1", "bytes=--1", "bytes=0-99999999999999999999", "bytes=a-b"]) {
+    assert.throws(() => parseRange(header, 100), refusedWith("MALFORMED_RANGE"), header);
+  }
+});
+
+test("any accepted range lies inside the representation", () => {
+  fc.assert(
+    fc.property(fc.string(), fc.integer({ min: 0, max: 1e12 }), (tail, size) => {
+      try {
+        const { start, end } = parseRange(`bytes=${tail}`, size);
+        return Number.isSafeInteger(start) && start >= 0 && start <= end && end < size;
+      } catch (error) {
+        return error instanceof RangeNotSatisfiableError;
+      }
+    }),
+  );
+});
+
+test("every well-formed closed range inside the size is accepted unchanged", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 1e12 }), fc.nat(), fc.nat(), (size, a, b) => {
+      const start = a % size;
+      const end = start + (b % (size - start));
+      assert.deepEqual(parseRange(`bytes=${start}-${end}`, size), { start, end });
+    }),
+  );
+});
