@@ -1,0 +1,183 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  DEFAULT_PICKER_CONFIG,
+  pickRequests,
+  requestTimeoutMs,
+  requestWindow,
+  type InFlightRequest,
+  type PeerState,
+} from "../../download/picker.js";
+
+const PIECE = 512 * 1024;
+
+/** Deterministic random source (mulberry32) so a failing run can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function peer(id: string, pieces: Iterable<number>, extra: Partial<PeerState> = {}): PeerState {
+  const held = new Set(pieces);
+  return { id, has: (p) => held.has(p), bytesPerSecond: 0, latencyMs: 0, banned: false, ...extra };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+test("pieces held by a single peer go before pieces held by many", () => {
+  const verified = new Set(range(4));
+  const common = range(30);
+  const peers = [peer("a", common), peer("b", common), peer("c", common), peer("rare", [...common, 30, 31])];
+  const { requests } = pickRequests({
+    pieceCount: 32, pieceSize: PIECE, verified: (p) => verified.has(p), verifiedCount: 4,
+    inFlight: [], peers: peers.map((p) => (p.id === "rare" ? { ...p, bytesPerSecond: 100e6 } : p)),
+    now: 0, random: seeded(2), config: { minWindow: 2, maxWindow: 2 },
+  });
+  const fromRare = requests.filter((r) => r.peerId === "rare").map((r) => r.piece).sort();
+  assert.deepEqual(fromRare, [30, 31]);
+});
+
+test("a peer's request window grows with its measured throughput", () => {
+  const config = DEFAULT_PICKER_CONFIG;
+  const slow = requestWindow(peer("s", [], { bytesPerSecond: 256 * 1024 }), PIECE, config);
+  const fast = requestWindow(peer("f", [], { bytesPerSecond: 200 * 1024 * 1024 }), PIECE, config);
+  assert.equal(slow, config.minWindow);
+  assert.equal(fast, config.maxWindow);
+});
+
+test("the request timeout follows the peer's measured rate, not a constant", () => {
+  const config = DEFAULT_PICKER_CONFIG;
+  const slow = requestTimeoutMs(peer("s", [], { bytesPerSecond: 10 * 1024 }), PIECE, 1, config);
+  const fast = requestTimeoutMs(peer("f", [], { bytesPerSecond: 100 * 1024 * 1024 }), PIECE, 1, config);
+  assert.ok(slow > 100_000, `slow peer timeout ${slow}`);
+  assert.equal(fast, config.minTimeoutMs);
+});
+
+test("a stalled request is handed back once its timeout has passed", () => {
+  const peers = [peer("stall", [0, 1], { bytesPerSecond: 1024 * 1024 }), peer("ok", [0, 1])];
+  const inFlight: InFlightRequest[] = [{ piece: 0, peerId: "stall", startedAt: 0 }];
+  const { timedOut } = pickRequests({
+    pieceCount: 2, pieceSize: PIECE, verified: () => false, verifiedCount: 0,
+    inFlight, peers, now: 60_000, random: seeded(3),
+  });
+  assert.deepEqual(timedOut, inFlight);
+});
+
+test("a banned peer is never asked", () => {
+  const peers = [peer("bad", range(10), { banned: true, bytesPerSecond: 1e9 }), peer("good", range(10))];
+  const { requests } = pickRequests({
+    pieceCount: 10, pieceSize: PIECE, verified: () => false, verifiedCount: 0,
+    inFlight: [], peers, now: 0, random: seeded(4),
+  });
+  assert.ok(requests.length > 0);
+  assert.ok(requests.every((r) => r.peerId === "good"));
+});
+
+test("in endgame the last pieces are also requested from other peers, at most twice", () => {
+  const peers = [peer("a", [0, 1]), peer("b", [0, 1]), peer("c", [0, 1])];
+  const inFlight: InFlightRequest[] = [{ piece: 1, peerId: "a", startedAt: 0 }];
+  const { requests, endgame } = pickRequests({
+    pieceCount: 2, pieceSize: PIECE, verified: (p) => p === 0, verifiedCount: 1,
+    inFlight, peers, now: 1, random: seeded(5),
+  });
+  assert.equal(endgame, true);
+  assert.equal(requests.length, 1);
+  assert.equal(requests[0]!.piece, 1);
+  assert.equal(requests[0]!.duplicate, true);
+  assert.notEqual(requests[0]!.peerId, "a");
+});
+
+interface SimPeer extends PeerState {
+  /** Fraction of pieces it corrupts. */
+  corrupts: number;
+  stalls: boolean;
+  failures: number;
+}
+
+/**
+ * Simulates a swarm: peers of different speeds and holdings, some lying,
+ * some stalling, driven by the picker in discrete 50 ms steps.
+ */
+function simulate(seed: number, peerCount: number, pieceCount: number) {
+  const random = seeded(seed);
+  const peers: SimPeer[] = range(peerCount).map((i) => {
+    const held = new Set(range(pieceCount).filter(() => random() < 0.3));
+    return {
+      id: `p${i}`, has: (p: number) => held.has(p), bytesPerSecond: 0, latencyMs: 0, banned: false,
+      corrupts: random() < 0.05 ? 0.5 : 0, stalls: random() < 0.05, failures: 0,
+      speed: 256 * 1024 + random() * 50 * 1024 * 1024,
+    } as SimPeer & { speed: number };
+  });
+  // Guarantee one honest, live holder of every piece: the download must be able to finish.
+  const honestPeers = peers.filter((p) => !p.stalls && p.corrupts === 0);
+  const honest = honestPeers[0]!;
+  const honestHeld = new Set(range(pieceCount).filter((p) => honestPeers.some((h) => h.has(p))));
+  const extra = new Set(range(pieceCount).filter((p) => !honestHeld.has(p)));
+  const heldBefore = honest.has;
+  honest.has = (p) => heldBefore(p) || extra.has(p);
+
+  const verified = new Set<number>();
+  let inFlight: (InFlightRequest & { doneAt: number })[] = [];
+  const requestsTo = new Map<string, number>();
+  const violations: string[] = [];
+  let now = 0;
+  let steps = 0;
+  while (verified.size < pieceCount && steps < 20_000) {
+    steps++;
+    now += 50;
+    // Finish transfers due by now.
+    const still: typeof inFlight = [];
+    for (const request of inFlight) {
+      if (request.doneAt > now) { still.push(request); continue; }
+      const source = peers.find((p) => p.id === request.peerId)! as SimPeer & { speed: number };
+      if (verified.has(request.piece)) continue; // endgame loser, cancelled
+      if (random() < source.corrupts) {
+        source.failures++;
+        if (source.failures >= 3) source.banned = true;
+        continue;
+      }
+      source.bytesPerSecond = source.speed;
+      verified.add(request.piece);
+    }
+    inFlight = still.filter((r) => !verified.has(r.piece));
+    const result = pickRequests({
+      pieceCount, pieceSize: PIECE, verified: (p) => verified.has(p), verifiedCount: verified.size,
+      inFlight, peers, now, random,
+    });
+    const expired = new Set(result.timedOut);
+    inFlight = inFlight.filter((r) => !expired.has(r));
+    for (const request of result.requests) {
+      const source = peers.find((p) => p.id === request.peerId)! as SimPeer & { speed: number };
+      if (source.banned) violations.push(`banned ${source.id} asked for ${request.piece}`);
+      if (verified.has(request.piece)) violations.push(`verified piece ${request.piece} requested again`);
+      if (!request.duplicate && inFlight.some((r) => r.piece === request.piece)) {
+        violations.push(`piece ${request.piece} requested twice outside endgame`);
+      }
+      requestsTo.set(source.id, (requestsTo.get(source.id) ?? 0) + 1);
+      const doneAt = source.stalls ? Number.POSITIVE_INFINITY : now + (PIECE / source.speed) * 1000 + 10;
+      inFlight.push({ piece: request.piece, peerId: source.id, startedAt: now, doneAt });
+    }
+  }
+  return { verified, violations, steps, peers, requestsTo };
+}
+
+test("simulated swarms of hundreds of peers with liars and stallers always complete", () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const { verified, violations, steps } = simulate(seed, 300, 120);
+    assert.deepEqual(violations, [], `seed ${seed}`);
+    assert.equal(verified.size, 120, `seed ${seed} finished ${verified.size}/120 in ${steps} steps`);
+  }
+});
+
+test("a simulated download spreads its requests over many peers", () => {
+  const { requestsTo } = simulate(9, 200, 200);
+  assert.ok(requestsTo.size >= 10, `only ${requestsTo.size} peers used`);
+});
