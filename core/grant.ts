@@ -1,0 +1,60 @@
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JSONWebKeySet } from "jose";
+import type { KeyObject } from "node:crypto";
+import type { GrantClaims } from "./api-types.js";
+import { ForbiddenError, UnauthorizedError } from "./errors.js";
+
+export const GRANT_ALGORITHM = "EdDSA";
+export const GRANT_TTL_SECONDS = 600;
+
+export interface GrantSubject {
+  userId: string;
+  groupId: string;
+  sha1: string;
+  fileName: string;
+}
+
+/** Signs a short-lived download grant (tracker side). */
+export async function signGrant(
+  subject: GrantSubject,
+  key: { privateKey: KeyObject; kid: string; issuer: string },
+  ttlSeconds = GRANT_TTL_SECONDS,
+): Promise<string> {
+  return new SignJWT({ grp: subject.groupId, sha1: subject.sha1, file: subject.fileName })
+    .setProtectedHeader({ alg: GRANT_ALGORITHM, kid: key.kid })
+    .setSubject(subject.userId)
+    .setIssuer(key.issuer)
+    .setIssuedAt()
+    .setExpirationTime(`${ttlSeconds}s`)
+    .sign(key.privateKey);
+}
+
+/**
+ * Checks a grant presented to a peer agent: signed by one of the trackers'
+ * keys, not expired, and naming this group and file. Anything else is refused:
+ * 401 for a grant that proves nothing, 403 for a valid grant for something else.
+ */
+export async function verifyGrant(
+  token: string,
+  jwks: JSONWebKeySet,
+  expected: { groupId: string; sha1: string },
+): Promise<GrantClaims> {
+  let claims: Record<string, unknown>;
+  try {
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { algorithms: [GRANT_ALGORITHM] });
+    claims = payload as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new UnauthorizedError("grant expired", "GRANT_EXPIRED");
+    if (error instanceof joseErrors.JWKSNoMatchingKey) {
+      throw new UnauthorizedError("grant not signed by a known tracker key", "GRANT_UNKNOWN_KEY");
+    }
+    throw new UnauthorizedError("grant is not valid", "GRANT_INVALID");
+  }
+  const { sub, grp, sha1, file, iss, exp, iat } = claims;
+  if (typeof sub !== "string" || typeof grp !== "string" || typeof sha1 !== "string" || typeof file !== "string") {
+    throw new UnauthorizedError("grant lacks user, group or file", "GRANT_INVALID");
+  }
+  if (grp !== expected.groupId || sha1 !== expected.sha1) {
+    throw new ForbiddenError("grant is for another group or file", "GRANT_WRONG_FILE");
+  }
+  return { sub, grp, sha1, file, iss: String(iss ?? ""), exp: Number(exp), iat: Number(iat) };
+}
