@@ -16,7 +16,7 @@ export interface GrantSubject {
 /** Signs a short-lived download grant (tracker side). */
 export async function signGrant(
   subject: GrantSubject,
-  key: { privateKey: KeyObject; kid: string; issuer: string },
+  key: { privateKey: CryptoKey | KeyObject; kid: string; issuer: string },
   ttlSeconds = GRANT_TTL_SECONDS,
 ): Promise<string> {
   return new SignJWT({ grp: subject.groupId, sha1: subject.sha1, file: subject.fileName })

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet } from "jose";
-import type { KeyObject } from "node:crypto";
 import { signGrant, verifyGrant } from "../grant.js";
 import { ForbiddenError, UnauthorizedError } from "../errors.js";
 
@@ -10,7 +9,7 @@ const subject = { userId: "dave", groupId: "team", sha1: "a".repeat(40), fileNam
 async function trackerKey(kid: string) {
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: "EdDSA", use: "sig" };
-  return { privateKey: privateKey as KeyObject, kid, issuer: "tracker-1", jwk };
+  return { privateKey, kid, issuer: "tracker-1", jwk };
 }
 
 const rejectsWith = (kind: Function, code: string) => (error: unknown) =>
