@@ -1,5 +1,5 @@
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JSONWebKeySet } from "jose";
-import type { KeyObject } from "node:crypto";
+import type { KeyObject, webcrypto } from "node:crypto";
 import type { GrantClaims } from "./api-types.js";
 import { ForbiddenError, UnauthorizedError } from "./errors.js";
 
@@ -16,7 +16,7 @@ export interface GrantSubject {
 /** Signs a short-lived download grant (tracker side). */
 export async function signGrant(
   subject: GrantSubject,
-  key: { privateKey: CryptoKey | KeyObject; kid: string; issuer: string },
+  key: { privateKey: webcrypto.CryptoKey | KeyObject; kid: string; issuer: string },
   ttlSeconds = GRANT_TTL_SECONDS,
 ): Promise<string> {
   return new SignJWT({ grp: subject.groupId, sha1: subject.sha1, file: subject.fileName })
