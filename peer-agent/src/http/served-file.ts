@@ -1,0 +1,21 @@
+import type { Bitfield } from "../../../core/bitfield.js";
+
+/** What the agent needs to serve one shared file; looked up by (group, sha1), never by a path from a request. */
+export interface ServedFile {
+  groupId: string;
+  sha1: string;
+  size: number;
+  pieceSize: number;
+  /** Local path chosen by this machine's user (or the .part file of a download). */
+  path: string;
+  /** Verified pieces: only these are served. */
+  verified: Bitfield;
+}
+
+export interface ServedFiles {
+  /** Undefined when this agent does not share that file in that group (or is logged out). */
+  find(groupId: string, sha1: string): ServedFile | undefined;
+}
+
+/** Checks the bearer grant for (group, sha1); resolves to the requesting user id or throws a typed error. */
+export type GrantCheck = (token: string | undefined, expected: { groupId: string; sha1: string }) => Promise<string>;
