@@ -1,0 +1,28 @@
+import { Body, Controller, Example, Post, Route, SuccessResponse, Tags, Response } from "@tsoa/runtime";
+import type { CreateUserRequest, UserView } from "../../../core/api-types.js";
+import type { ProblemDocument } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import { createUser } from "../services/users.js";
+
+@Route("users")
+@Tags("Accounts")
+export class UsersController extends Controller {
+  constructor(private readonly db: TrackerDb) {
+    super();
+  }
+
+  /**
+   * Creates an account. The password is stored only as a slow salted hash (scrypt).
+   * @summary Create a user
+   */
+  @Post()
+  @SuccessResponse(201, "Created")
+  @Example<UserView>({ userId: "alice", createdAt: "2026-11-25T10:00:00.000Z" })
+  @Response<ProblemDocument>(400, "Invalid user id or password")
+  @Response<ProblemDocument>(409, "User id taken")
+  public async create(@Body() body: CreateUserRequest): Promise<UserView> {
+    const user = await createUser(this.db, body);
+    this.setStatus(201);
+    return user;
+  }
+}

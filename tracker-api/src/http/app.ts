@@ -1,0 +1,41 @@
+import express, { type NextFunction, type Request, type Response } from "express";
+import { ValidateError } from "@tsoa/runtime";
+import { AppError, NotFoundError, PayloadTooLargeError, toProblem, ValidationError } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import { RegisterRoutes } from "../generated/routes.js";
+
+/** 8 MiB admits the piece list of a file of about 80 GiB. */
+export const BODY_LIMIT = "8mb";
+
+export function createApp(db: TrackerDb): express.Express {
+  const app = express();
+  app.locals.db = db;
+  app.disable("x-powered-by");
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok", time: new Date().toISOString() });
+  });
+  RegisterRoutes(app);
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new NotFoundError(`no route ${req.method} ${req.path}`, "ROUTE_NOT_FOUND"));
+  });
+  app.use(problemHandler);
+  return app;
+}
+
+/** The one place where errors become RFC 9457 problem documents. */
+function problemHandler(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  const known = toAppError(error);
+  res.status(known.status).type("application/problem+json").send(JSON.stringify(toProblem(known)));
+}
+
+function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof ValidateError) {
+    return new ValidationError("request does not match the API", "VALIDATION_FAILED", { errors: error.fields });
+  }
+  const type = (error as { type?: string }).type;
+  if (type === "entity.too.large") return new PayloadTooLargeError(`request body is larger than ${BODY_LIMIT}`);
+  if (type === "entity.parse.failed") return new ValidationError("request body is not valid JSON", "MALFORMED_JSON");
+  return new AppError(500, "INTERNAL", "internal error");
+}

@@ -1,0 +1,20 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type express from "express";
+import { openDatabase, type TrackerDb } from "../../src/db/open.js";
+import { createApp } from "../../src/http/app.js";
+
+/** A tracker app on a fresh database in a temp dir; `close()` removes everything. */
+export async function startTrackerApp(): Promise<{ app: express.Express; db: TrackerDb; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "tracker-app-"));
+  const db = await openDatabase(join(dir, "tracker.db"));
+  return {
+    app: createApp(db),
+    db,
+    async close() {
+      await db.$disconnect();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
