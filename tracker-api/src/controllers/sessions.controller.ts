@@ -1,0 +1,47 @@
+import type { Request as ExpressRequest } from "express";
+import { Body, Controller, Delete, Example, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
+import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
+import type { ProblemDocument } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import { LoginThrottle } from "../domain/login-throttle.js";
+import { login, logout, type Actor } from "../services/sessions.js";
+
+@Route("sessions")
+@Tags("Accounts")
+export class SessionsController extends Controller {
+  constructor(private readonly db: TrackerDb) {
+    super();
+  }
+
+  /**
+   * Logs in and records where this user's peer agent serves pieces. Five failed
+   * attempts for a user id or from one address within a minute are answered 429
+   * with Retry-After.
+   * @summary Log in
+   */
+  @Post()
+  @SuccessResponse(201, "Logged in")
+  @Example<LoginResult>({ token: "3q2-9xJ0mX0c4kHcQe3wq3b6w0n8n4Jr2cP9d1oQy5E", userId: "alice", peerAddress: "127.0.0.1:7001", expiresAt: "2026-11-26T10:00:00.000Z" })
+  @Response<ProblemDocument>(401, "Wrong user id or password")
+  @Response<ProblemDocument>(429, "Too many failed logins")
+  public async create(@Body() body: LoginRequest, @Request() request: ExpressRequest): Promise<LoginResult> {
+    const throttle = (request.app.locals.loginThrottle ??= new LoginThrottle()) as LoginThrottle;
+    const result = await login(this.db, throttle, body, request.ip ?? "unknown");
+    this.setStatus(201);
+    return result;
+  }
+
+  /**
+   * Logs out: the token stops working and the user's files are not handed out
+   * to other peers until the next login.
+   * @summary Log out
+   */
+  @Delete("current")
+  @Security("bearer")
+  @SuccessResponse(204, "Logged out")
+  @Response<ProblemDocument>(401, "No valid session")
+  public async remove(@Request() request: ExpressRequest): Promise<void> {
+    await logout(this.db, (request.user as Actor).tokenHash);
+    this.setStatus(204);
+  }
+}
