@@ -1,0 +1,101 @@
+import type { Request as ExpressRequest } from "express";
+import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
+import type { CreateGroupRequest, GroupView, Identifier, JoinRequestView, MemberView } from "../../../core/api-types.js";
+import type { ProblemDocument } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import * as groups from "../services/groups.js";
+import type { Actor } from "../services/sessions.js";
+
+const actor = (request: ExpressRequest) => request.user as Actor;
+
+@Route("groups")
+@Tags("Groups")
+@Security("bearer")
+@Response<ProblemDocument>(401, "No valid session")
+export class GroupsController extends Controller {
+  constructor(private readonly db: TrackerDb) {
+    super();
+  }
+
+  /** Every group in the network, with its owner and member count. @summary List groups */
+  @Get()
+  @Example<GroupView[]>([{ groupId: "movies", owner: "alice", memberCount: 3, createdAt: "2026-11-25T10:00:00.000Z" }])
+  public list(): Promise<GroupView[]> {
+    return groups.listGroups(this.db);
+  }
+
+  /** Creates a group; the caller becomes its owner and first member. @summary Create a group */
+  @Post()
+  @SuccessResponse(201, "Created")
+  @Example<GroupView>({ groupId: "movies", owner: "alice", memberCount: 1, createdAt: "2026-11-25T10:00:00.000Z" })
+  @Response<ProblemDocument>(409, "Group id taken")
+  public async create(@Body() body: CreateGroupRequest, @Request() request: ExpressRequest): Promise<GroupView> {
+    const group = await groups.createGroup(this.db, actor(request), body.groupId);
+    this.setStatus(201);
+    return group;
+  }
+
+  /** Members of a group, owner flagged (members only). @summary List members */
+  @Get("{groupId}/members")
+  @Example<MemberView[]>([{ userId: "alice", isOwner: true, joinedAt: "2026-11-25T10:00:00.000Z" }])
+  @Response<ProblemDocument>(403, "Not a member")
+  @Response<ProblemDocument>(404, "No such group")
+  public members(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<MemberView[]> {
+    return groups.listMembers(this.db, actor(request), groupId);
+  }
+
+  /**
+   * Leaves a group (only yourself). If the owner leaves, the member who joined
+   * earliest after them becomes owner; the last member out deletes the group.
+   * Your shares in the group end.
+   * @summary Leave a group
+   */
+  @Delete("{groupId}/members/{userId}")
+  @SuccessResponse(204, "Left")
+  @Response<ProblemDocument>(403, "Not yourself, or not a member")
+  @Response<ProblemDocument>(404, "No such group")
+  public async leave(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest): Promise<void> {
+    await groups.leaveGroup(this.db, actor(request), groupId, userId);
+    this.setStatus(204);
+  }
+
+  /** Asks the owner to let the caller join. @summary Request to join */
+  @Post("{groupId}/join-requests")
+  @SuccessResponse(201, "Requested")
+  @Example<JoinRequestView>({ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" })
+  @Response<ProblemDocument>(404, "No such group")
+  @Response<ProblemDocument>(409, "Already a member or already requested")
+  public async requestJoin(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<JoinRequestView> {
+    const joinRequest = await groups.requestJoin(this.db, actor(request), groupId);
+    this.setStatus(201);
+    return joinRequest;
+  }
+
+  /** Pending join requests, oldest first (owner only). @summary List join requests */
+  @Get("{groupId}/join-requests")
+  @Example<JoinRequestView[]>([{ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" }])
+  @Response<ProblemDocument>(403, "Not the owner")
+  @Response<ProblemDocument>(404, "No such group")
+  public joinRequests(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<JoinRequestView[]> {
+    return groups.listJoinRequests(this.db, actor(request), groupId);
+  }
+
+  /** Accepts a pending request: the user becomes a member (owner only). @summary Accept a join request */
+  @Post("{groupId}/join-requests/{userId}/accept")
+  @Example<MemberView>({ userId: "bob", isOwner: false, joinedAt: "2026-11-25T10:05:00.000Z" })
+  @Response<ProblemDocument>(403, "Not the owner")
+  @Response<ProblemDocument>(404, "No such group or request")
+  public accept(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest): Promise<MemberView> {
+    return groups.acceptJoin(this.db, actor(request), groupId, userId);
+  }
+
+  /** Rejects a pending request (owner only). @summary Reject a join request */
+  @Post("{groupId}/join-requests/{userId}/reject")
+  @SuccessResponse(204, "Rejected")
+  @Response<ProblemDocument>(403, "Not the owner")
+  @Response<ProblemDocument>(404, "No such group or request")
+  public async reject(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest): Promise<void> {
+    await groups.rejectJoin(this.db, actor(request), groupId, userId);
+    this.setStatus(204);
+  }
+}

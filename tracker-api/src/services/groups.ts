@@ -1,0 +1,127 @@
+import type { GroupView, JoinRequestView, MemberView } from "../../../core/api-types.js";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import { ownerAfterLeaving } from "../domain/membership.js";
+import type { Actor } from "./sessions.js";
+
+type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
+
+async function groupOrThrow(tx: Tx, groupId: string) {
+  const group = await tx.group.findUnique({ where: { id: groupId } });
+  if (!group) throw new NotFoundError(`group "${groupId}" does not exist; list_groups shows the groups`, "GROUP_NOT_FOUND");
+  return group;
+}
+
+async function requireOwner(tx: Tx, actor: Actor, groupId: string) {
+  const group = await groupOrThrow(tx, groupId);
+  if (group.ownerId !== actor.userId) {
+    throw new ForbiddenError(`only the owner of "${groupId}" (${group.ownerId}) may do this`, "NOT_OWNER");
+  }
+  return group;
+}
+
+export async function requireMember(tx: Tx, actor: Actor, groupId: string): Promise<void> {
+  await groupOrThrow(tx, groupId);
+  const member = await tx.membership.findUnique({ where: { groupId_userId: { groupId, userId: actor.userId } } });
+  if (!member) throw new ForbiddenError(`you are not a member of "${groupId}"; ask to join first`, "NOT_MEMBER");
+}
+
+export async function createGroup(db: TrackerDb, actor: Actor, groupId: string): Promise<GroupView> {
+  const createdAt = new Date();
+  return db.$transaction(async (tx) => {
+    if (await tx.group.findUnique({ where: { id: groupId } })) {
+      throw new ConflictError(`group id "${groupId}" is taken; choose another`, "GROUP_EXISTS");
+    }
+    await tx.group.create({ data: { id: groupId, ownerId: actor.userId, createdAt } });
+    await tx.membership.create({ data: { groupId, userId: actor.userId, joinedAt: createdAt } });
+    return { groupId, owner: actor.userId, memberCount: 1, createdAt: createdAt.toISOString() };
+  });
+}
+
+export async function listGroups(db: TrackerDb): Promise<GroupView[]> {
+  const [groups, counts] = await Promise.all([
+    db.group.findMany({ orderBy: { id: "asc" } }),
+    db.membership.groupBy({ by: ["groupId"], _count: { _all: true } }),
+  ]);
+  const memberCount = new Map(counts.map((c) => [c.groupId, c._count._all]));
+  return groups.map((g) => ({
+    groupId: g.id, owner: g.ownerId, memberCount: memberCount.get(g.id) ?? 0, createdAt: g.createdAt.toISOString(),
+  }));
+}
+
+export async function requestJoin(db: TrackerDb, actor: Actor, groupId: string): Promise<JoinRequestView> {
+  const requestedAt = new Date();
+  return db.$transaction(async (tx) => {
+    await groupOrThrow(tx, groupId);
+    const key = { groupId_userId: { groupId, userId: actor.userId } };
+    if (await tx.membership.findUnique({ where: key })) {
+      throw new ConflictError(`you are already a member of "${groupId}"`, "ALREADY_MEMBER");
+    }
+    if (await tx.joinRequest.findUnique({ where: key })) {
+      throw new ConflictError(`your request to join "${groupId}" is already pending`, "REQUEST_PENDING");
+    }
+    await tx.joinRequest.create({ data: { groupId, userId: actor.userId, requestedAt } });
+    return { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() };
+  });
+}
+
+export async function listJoinRequests(db: TrackerDb, actor: Actor, groupId: string): Promise<JoinRequestView[]> {
+  return db.$transaction(async (tx) => {
+    await requireOwner(tx, actor, groupId);
+    const requests = await tx.joinRequest.findMany({ where: { groupId }, orderBy: [{ requestedAt: "asc" }, { userId: "asc" }] });
+    return requests.map((r) => ({ groupId, userId: r.userId, requestedAt: r.requestedAt.toISOString() }));
+  });
+}
+
+async function takeRequest(tx: Tx, actor: Actor, groupId: string, userId: string): Promise<void> {
+  await requireOwner(tx, actor, groupId);
+  const removed = await tx.joinRequest.deleteMany({ where: { groupId, userId } });
+  if (removed.count === 0) {
+    throw new NotFoundError(`"${userId}" has no pending request to join "${groupId}"`, "REQUEST_NOT_FOUND");
+  }
+}
+
+export async function acceptJoin(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<MemberView> {
+  const joinedAt = new Date();
+  return db.$transaction(async (tx) => {
+    await takeRequest(tx, actor, groupId, userId);
+    await tx.membership.create({ data: { groupId, userId, joinedAt } });
+    return { userId, isOwner: false, joinedAt: joinedAt.toISOString() };
+  });
+}
+
+export async function rejectJoin(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<void> {
+  await db.$transaction((tx) => takeRequest(tx, actor, groupId, userId));
+}
+
+export async function listMembers(db: TrackerDb, actor: Actor, groupId: string): Promise<MemberView[]> {
+  return db.$transaction(async (tx) => {
+    await requireMember(tx, actor, groupId);
+    const group = await groupOrThrow(tx, groupId);
+    const members = await tx.membership.findMany({ where: { groupId }, orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] });
+    return members.map((m) => ({ userId: m.userId, isOwner: m.userId === group.ownerId, joinedAt: m.joinedAt.toISOString() }));
+  });
+}
+
+/** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */
+export async function leaveGroup(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<void> {
+  if (userId !== actor.userId) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
+  await db.$transaction(async (tx) => {
+    const group = await groupOrThrow(tx, groupId);
+    const members = await tx.membership.findMany({ where: { groupId } });
+    if (!members.some((m) => m.userId === userId)) {
+      throw new ForbiddenError(`you are not a member of "${groupId}"`, "NOT_MEMBER");
+    }
+    await tx.membership.delete({ where: { groupId_userId: { groupId, userId } } });
+    await tx.holding.deleteMany({ where: { groupId, userId } });
+    const owner = ownerAfterLeaving(group.ownerId, members, userId);
+    if (owner === undefined) {
+      await tx.joinRequest.deleteMany({ where: { groupId } });
+      await tx.holding.deleteMany({ where: { groupId } });
+      await tx.sharedFile.deleteMany({ where: { groupId } });
+      await tx.group.delete({ where: { id: groupId } });
+    } else if (owner !== group.ownerId) {
+      await tx.group.update({ where: { id: groupId }, data: { ownerId: owner } });
+    }
+  });
+}
