@@ -120,8 +120,14 @@ export async function leaveGroup(db: TrackerDb, actor: Actor, groupId: string, u
       await tx.holding.deleteMany({ where: { groupId } });
       await tx.sharedFile.deleteMany({ where: { groupId } });
       await tx.group.delete({ where: { id: groupId } });
-    } else if (owner !== group.ownerId) {
-      await tx.group.update({ where: { id: groupId }, data: { ownerId: owner } });
+    } else {
+      if (owner !== group.ownerId) await tx.group.update({ where: { id: groupId }, data: { ownerId: owner } });
+      // Files only the leaving member held leave the group with them.
+      for (const file of await tx.sharedFile.findMany({ where: { groupId } })) {
+        if ((await tx.holding.count({ where: { groupId, fileName: file.fileName } })) === 0) {
+          await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName: file.fileName } } });
+        }
+      }
     }
   });
 }

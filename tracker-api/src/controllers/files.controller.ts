@@ -1,0 +1,58 @@
+import type { Request as ExpressRequest } from "express";
+import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
+import type { FileName, FileView, Identifier, ShareFileRequest } from "../../../core/api-types.js";
+import type { ProblemDocument } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import * as files from "../services/files.js";
+import type { Actor } from "../services/sessions.js";
+
+const actor = (request: ExpressRequest) => request.user as Actor;
+const EXAMPLE_FILE: FileView = {
+  groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",
+  pieceCount: 2, peersOnline: 1, sharedBy: ["alice"],
+};
+
+@Route("groups/{groupId}/files")
+@Tags("Files")
+@Security("bearer")
+@Response<ProblemDocument>(401, "No valid session")
+@Response<ProblemDocument>(403, "Not a member")
+@Response<ProblemDocument>(404, "No such group")
+export class FilesController extends Controller {
+  constructor(private readonly db: TrackerDb) {
+    super();
+  }
+
+  /** Files shared in a group, with how many of their holders are online (members only). @summary List files */
+  @Get()
+  @Example<FileView[]>([EXAMPLE_FILE])
+  public list(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<FileView[]> {
+    return files.listFiles(this.db, actor(request), groupId);
+  }
+
+  /**
+   * Shares a file's metadata (never its bytes): base name, size, SHA1 of the
+   * whole file and of every 512 KiB piece. Sharing the same name and SHA1 again
+   * adds the caller as a holder (200); the same name with other content is a 409.
+   * @summary Share a file
+   */
+  @Post()
+  @SuccessResponse(201, "Shared, new in the group")
+  @Example<FileView>(EXAMPLE_FILE)
+  @Response<FileView>(200, "Already shared by others; the caller now holds it too")
+  @Response<ProblemDocument>(400, "Bad name, piece size or piece list")
+  @Response<ProblemDocument>(409, "Name taken by other content")
+  public async share(@Path() groupId: Identifier, @Body() body: ShareFileRequest, @Request() request: ExpressRequest): Promise<FileView> {
+    const { created, file } = await files.shareFile(this.db, actor(request), groupId, body);
+    this.setStatus(created ? 201 : 200);
+    return file;
+  }
+
+  /** The caller stops sharing this file in this group. @summary Stop sharing */
+  @Delete("{fileName}/holders/me")
+  @SuccessResponse(204, "No longer shared by the caller")
+  public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<void> {
+    await files.stopSharing(this.db, actor(request), groupId, fileName);
+    this.setStatus(204);
+  }
+}

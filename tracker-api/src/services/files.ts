@@ -1,0 +1,89 @@
+import type { FileView, ShareFileRequest } from "../../../core/api-types.js";
+import { ConflictError, NotFoundError } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import { checkShareMetadata, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
+import { requireMember } from "./groups.js";
+import type { Actor } from "./sessions.js";
+
+type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
+
+/** Users with a session seen within the online window, with that session's peer address. */
+export async function onlinePeers(tx: Tx, userIds: string[], now = Date.now()): Promise<Map<string, string>> {
+  const sessions = await tx.session.findMany({
+    where: { userId: { in: userIds }, lastSeenAt: { gt: new Date(now - ONLINE_WINDOW_MS) }, expiresAt: { gt: new Date(now) } },
+    orderBy: { lastSeenAt: "asc" },
+  });
+  // The most recently seen session wins when a user is logged in twice.
+  return new Map(sessions.map((s) => [s.userId, s.peerAddress]));
+}
+
+async function toView(tx: Tx, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceHashes: string }): Promise<FileView> {
+  const holders = await tx.holding.findMany({ where: { groupId: file.groupId, fileName: file.fileName }, orderBy: { userId: "asc" } });
+  const online = await onlinePeers(tx, holders.map((h) => h.userId));
+  return {
+    groupId: file.groupId,
+    fileName: file.fileName,
+    size: Number(file.size),
+    sha1: file.sha1,
+    pieceCount: (JSON.parse(file.pieceHashes) as string[]).length,
+    peersOnline: holders.filter((h) => online.has(h.userId)).length,
+    sharedBy: holders.map((h) => h.userId),
+  };
+}
+
+export async function shareFile(
+  db: TrackerDb,
+  actor: Actor,
+  groupId: string,
+  input: ShareFileRequest,
+): Promise<{ created: boolean; file: FileView }> {
+  checkShareMetadata(input);
+  const now = new Date();
+  return db.$transaction(async (tx) => {
+    await requireMember(tx, actor, groupId);
+    const key = { groupId_fileName: { groupId, fileName: input.fileName } };
+    const existing = await tx.sharedFile.findUnique({ where: key });
+    const outcome = shareOutcome(existing?.sha1, input.sha1);
+    if (outcome === "name-taken") {
+      throw new ConflictError(
+        `"${input.fileName}" is already shared in "${groupId}" with different content; rename your file`,
+        "FILE_NAME_TAKEN",
+      );
+    }
+    const file = existing ?? (await tx.sharedFile.create({
+      data: {
+        groupId, fileName: input.fileName, size: BigInt(input.size), sha1: input.sha1,
+        pieceSize: input.pieceSize, pieceHashes: JSON.stringify(input.pieceHashes), sharedAt: now,
+      },
+    }));
+    const piecesHeld = input.pieceHashes.length;
+    await tx.holding.upsert({
+      where: { groupId_fileName_userId: { groupId, fileName: input.fileName, userId: actor.userId } },
+      create: { groupId, fileName: input.fileName, userId: actor.userId, piecesHeld, updatedAt: now },
+      update: { piecesHeld, updatedAt: now },
+    });
+    return { created: outcome === "new-file", file: await toView(tx, file) };
+  });
+}
+
+export async function listFiles(db: TrackerDb, actor: Actor, groupId: string): Promise<FileView[]> {
+  return db.$transaction(async (tx) => {
+    await requireMember(tx, actor, groupId);
+    const files = await tx.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" } });
+    return Promise.all(files.map((file) => toView(tx, file)));
+  });
+}
+
+/** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
+export async function stopSharing(db: TrackerDb, actor: Actor, groupId: string, fileName: string): Promise<void> {
+  await db.$transaction(async (tx) => {
+    await requireMember(tx, actor, groupId);
+    const removed = await tx.holding.deleteMany({ where: { groupId, fileName, userId: actor.userId } });
+    if (removed.count === 0) {
+      throw new NotFoundError(`you do not share "${fileName}" in "${groupId}"`, "NOT_SHARING");
+    }
+    if ((await tx.holding.count({ where: { groupId, fileName } })) === 0) {
+      await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName } } });
+    }
+  });
+}
