@@ -1,6 +1,8 @@
 import type { Request as ExpressRequest } from "express";
 import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
-import type { FileName, FileView, Identifier, ShareFileRequest } from "../../../core/api-types.js";
+import type { FileName, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
+import { GRANT_TTL_SECONDS, signGrant } from "../../../core/grant.js";
+import type { GrantKey } from "../grant-key.js";
 import type { ProblemDocument } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import * as files from "../services/files.js";
@@ -54,5 +56,20 @@ export class FilesController extends Controller {
   public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<void> {
     await files.stopSharing(this.db, actor(request), groupId, fileName);
     this.setStatus(204);
+  }
+
+  /**
+   * The file's metadata, the online peers that hold it or part of it (not the
+   * caller), and a short-lived grant to present to those peers' agents.
+   * @summary Peers of a file
+   */
+  @Get("{fileName}/peers")
+  @Response<ProblemDocument>(404, "No such group or file")
+  public async peers(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<PeerList> {
+    const me = actor(request);
+    const { file, peers } = await files.peersOf(this.db, me, groupId, fileName);
+    const key = request.app.locals.grantKey as GrantKey;
+    const grant = await signGrant({ userId: me.userId, groupId, sha1: file.sha1, fileName }, key);
+    return { file, peers, grant, grantExpiresAt: new Date(Date.now() + GRANT_TTL_SECONDS * 1000).toISOString() };
   }
 }

@@ -2,19 +2,24 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { ValidateError } from "@tsoa/runtime";
 import { AppError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, toProblem, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
+import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
 
 /** 8 MiB admits the piece list of a file of about 80 GiB. */
 export const BODY_LIMIT = "8mb";
 
-export function createApp(db: TrackerDb): express.Express {
+export interface TrackerAppOptions {
+  trackerId: string;
+  grantKey: GrantKey;
+}
+
+export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Express {
   const app = express();
   app.locals.db = db;
+  app.locals.trackerId = options.trackerId;
+  app.locals.grantKey = options.grantKey;
   app.disable("x-powered-by");
   app.use(express.json({ limit: BODY_LIMIT }));
-  app.get("/health", (_req, res) => {
-    res.json({ status: "ok", time: new Date().toISOString() });
-  });
   RegisterRoutes(app);
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new NotFoundError(`no route ${req.method} ${req.path}`, "ROUTE_NOT_FOUND"));

@@ -1,7 +1,7 @@
-import type { FileView, ShareFileRequest } from "../../../core/api-types.js";
+import type { AnnounceRequest, AnnounceResult, FileMetadata, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
 import { ConflictError, NotFoundError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
-import { checkShareMetadata, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
+import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
 import { requireMember } from "./groups.js";
 import type { Actor } from "./sessions.js";
 
@@ -86,4 +86,57 @@ export async function stopSharing(db: TrackerDb, actor: Actor, groupId: string, 
       await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName } } });
     }
   });
+}
+
+export async function peersOf(
+  db: TrackerDb,
+  actor: Actor,
+  groupId: string,
+  fileName: string,
+): Promise<{ file: FileMetadata; peers: PeerView[] }> {
+  return db.$transaction(async (tx) => {
+    await requireMember(tx, actor, groupId);
+    const file = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } } });
+    if (!file) throw new NotFoundError(`"${fileName}" is not shared in "${groupId}"; list_files shows what is`, "FILE_NOT_FOUND");
+    const pieceHashes = JSON.parse(file.pieceHashes) as string[];
+    const holders = await tx.holding.findMany({ where: { groupId, fileName, userId: { not: actor.userId } }, orderBy: { userId: "asc" } });
+    const online = await onlinePeers(tx, holders.map((h) => h.userId));
+    return {
+      file: { groupId, fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize, pieceHashes },
+      peers: holders
+        .filter((h) => online.has(h.userId))
+        .map((h) => ({ userId: h.userId, address: online.get(h.userId)!, piecesHeld: h.piecesHeld, complete: h.piecesHeld === pieceHashes.length })),
+    };
+  });
+}
+
+/**
+ * Heartbeat: marks the caller's session as seen and records how much of each
+ * file it holds. Reports for files the caller may not hold are returned as rejected.
+ */
+export async function announce(db: TrackerDb, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
+  const now = new Date();
+  const rejected: AnnounceResult["rejected"] = [];
+  await db.$transaction(async (tx) => {
+    await tx.session.update({
+      where: { tokenHash: actor.tokenHash },
+      data: { lastSeenAt: now, ...(input.peerAddress ? { peerAddress: input.peerAddress } : {}) },
+    });
+    for (const report of input.holdings) {
+      const member = await tx.membership.findUnique({ where: { groupId_userId: { groupId: report.groupId, userId: actor.userId } } });
+      const file = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId: report.groupId, fileName: report.fileName } } });
+      const reason = !member ? "NOT_MEMBER" : !file ? "FILE_NOT_FOUND" : file.sha1 !== report.sha1 ? "SHA1_MISMATCH"
+        : report.piecesHeld > (JSON.parse(file.pieceHashes) as string[]).length ? "TOO_MANY_PIECES" : undefined;
+      if (reason) {
+        rejected.push({ groupId: report.groupId, fileName: report.fileName, code: reason });
+        continue;
+      }
+      await tx.holding.upsert({
+        where: { groupId_fileName_userId: { groupId: report.groupId, fileName: report.fileName, userId: actor.userId } },
+        create: { groupId: report.groupId, fileName: report.fileName, userId: actor.userId, piecesHeld: report.piecesHeld, updatedAt: now },
+        update: { piecesHeld: report.piecesHeld, updatedAt: now },
+      });
+    }
+  });
+  return { intervalSeconds: HEARTBEAT_SECONDS, rejected };
 }

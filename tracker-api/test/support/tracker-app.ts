@@ -4,13 +4,14 @@ import { join } from "node:path";
 import type express from "express";
 import { openDatabase, type TrackerDb } from "../../src/db/open.js";
 import { createApp } from "../../src/http/app.js";
+import { loadGrantKey } from "../../src/grant-key.js";
 
 /** A tracker app on a fresh database in a temp dir; `close()` removes everything. */
 export async function startTrackerApp(): Promise<{ app: express.Express; db: TrackerDb; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "tracker-app-"));
   const db = await openDatabase(join(dir, "tracker.db"));
   return {
-    app: createApp(db),
+    app: createApp(db, { trackerId: "tracker-test", grantKey: await loadGrantKey("tracker-test") }),
     db,
     async close() {
       await db.$disconnect();

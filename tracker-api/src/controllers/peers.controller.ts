@@ -1,0 +1,28 @@
+import type { Request as ExpressRequest } from "express";
+import { Body, Controller, Example, Post, Request, Response, Route, Security, Tags } from "@tsoa/runtime";
+import type { AnnounceRequest, AnnounceResult } from "../../../core/api-types.js";
+import type { ProblemDocument } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import { announce } from "../services/files.js";
+import type { Actor } from "../services/sessions.js";
+
+@Route("peers")
+@Tags("Peers")
+export class PeersController extends Controller {
+  constructor(private readonly db: TrackerDb) {
+    super();
+  }
+
+  /**
+   * Heartbeat of a logged-in peer with what it holds. A peer that stops
+   * announcing is no longer handed out after 60 s.
+   * @summary Announce
+   */
+  @Post("announce")
+  @Security("bearer")
+  @Example<AnnounceResult>({ intervalSeconds: 15, rejected: [] })
+  @Response<ProblemDocument>(401, "No valid session")
+  public run(@Body() body: AnnounceRequest, @Request() request: ExpressRequest): Promise<AnnounceResult> {
+    return announce(this.db, request.user as Actor, body);
+  }
+}

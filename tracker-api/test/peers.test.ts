@@ -1,0 +1,77 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import request from "supertest";
+import { verifyGrant } from "../../core/grant.js";
+import { startTrackerApp } from "./support/tracker-app.js";
+import { assertMatchesSpec } from "./support/openapi.js";
+
+let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
+const tokens: Record<string, string> = {};
+const PIECE = 512 * 1024;
+const file = { fileName: "big.iso", size: 4 * PIECE, sha1: "a".repeat(40), pieceSize: PIECE, pieceHashes: Array(4).fill("b".repeat(40)) };
+
+const as = (user: string) => ({
+  get: (path: string) => request(tracker.app).get(path).set("authorization", `Bearer ${tokens[user]}`),
+  post: (path: string, body?: object) => request(tracker.app).post(path).set("authorization", `Bearer ${tokens[user]}`).send(body),
+});
+
+before(async () => {
+  tracker = await startTrackerApp();
+  const ports: Record<string, number> = { alice: 7001, bob: 7002, carol: 7003, eve: 7004 };
+  for (const user of Object.keys(ports)) {
+    await request(tracker.app).post("/users").send({ userId: user, password: "pw" }).expect(201);
+    tokens[user] = (await request(tracker.app).post("/sessions")
+      .send({ userId: user, password: "pw", peerAddress: `127.0.0.1:${ports[user]}` }).expect(201)).body.token;
+  }
+  await as("alice").post("/groups", { groupId: "team" }).expect(201);
+  for (const user of ["bob", "carol"]) {
+    await as(user).post("/groups/team/join-requests").expect(201);
+    await as("alice").post(`/groups/team/join-requests/${user}/accept`).expect(200);
+  }
+  await as("alice").post("/groups/team/files", file).expect(201);
+});
+after(async () => { await tracker.close(); });
+
+test("the peers of a file are the online holders other than the caller, with a grant their agents accept", async () => {
+  await as("bob").post("/peers/announce", { holdings: [{ groupId: "team", fileName: "big.iso", sha1: file.sha1, piecesHeld: 2 }] })
+    .expect(200);
+  const response = await as("carol").get("/groups/team/files/big.iso/peers");
+  assert.equal(response.status, 200);
+  await assertMatchesSpec("/groups/{groupId}/files/{fileName}/peers", "get", 200, response.body);
+  assert.deepEqual(response.body.peers.map((p: { userId: string; address: string; piecesHeld: number; complete: boolean }) =>
+    [p.userId, p.address, p.piecesHeld, p.complete]), [["alice", "127.0.0.1:7001", 4, true], ["bob", "127.0.0.1:7002", 2, false]]);
+  assert.equal(response.body.file.pieceHashes.length, 4);
+  const jwks = (await request(tracker.app).get("/.well-known/jwks.json").expect(200)).body;
+  const claims = await verifyGrant(response.body.grant, jwks, { groupId: "team", sha1: file.sha1 });
+  assert.equal(claims.sub, "carol");
+});
+
+test("a non-member gets no peers and no grant", async () => {
+  const response = await as("eve").get("/groups/team/files/big.iso/peers");
+  assert.equal(response.status, 403);
+  assert.ok(!("grant" in JSON.parse(response.text)));
+});
+
+test("an announce for a group the peer is not in is rejected and changes nothing", async () => {
+  const response = await as("eve").post("/peers/announce",
+    { holdings: [{ groupId: "team", fileName: "big.iso", sha1: file.sha1, piecesHeld: 4 }] });
+  assert.equal(response.status, 200);
+  assert.deepEqual(response.body.rejected, [{ groupId: "team", fileName: "big.iso", code: "NOT_MEMBER" }]);
+  assert.equal(await tracker.db.holding.count({ where: { userId: "eve" } }), 0);
+});
+
+test("a peer silent for more than 60 s is no longer handed out", async () => {
+  await tracker.db.session.updateMany({ where: { userId: "bob" }, data: { lastSeenAt: new Date(Date.now() - 61_000) } });
+  const response = await as("carol").get("/groups/team/files/big.iso/peers");
+  assert.deepEqual(response.body.peers.map((p: { userId: string }) => p.userId), ["alice"]);
+});
+
+test("peers of a file that is not shared is a 404", async () => {
+  assert.equal((await as("carol").get("/groups/team/files/nothing.bin/peers")).status, 404);
+});
+
+test("health names the tracker", async () => {
+  const response = await request(tracker.app).get("/health").expect(200);
+  await assertMatchesSpec("/health", "get", 200, response.body);
+  assert.equal(response.body.trackerId, "tracker-test");
+});
