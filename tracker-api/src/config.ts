@@ -1,0 +1,34 @@
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+
+export interface TrackerConfig {
+  trackerInfoPath: string;
+  trackerNumber: number;
+  dataDir: string;
+  logLevel: string;
+}
+
+/** Reads the tracker's settings from its command line and environment, with demo-friendly defaults. */
+export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): TrackerConfig {
+  const program = new Command("tracker")
+    .description("Run tracker N of the network described in tracker_info.txt")
+    .argument("<tracker_info>", "file listing every tracker as ip:port (or ip port), one per line")
+    .argument("<tracker_no>", "which line of the file is this tracker (1-based)", (value) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive whole number");
+      return n;
+    })
+    .option("--data-dir <dir>", "where this tracker keeps its database and keys (env P2P_TRACKER_DATA_DIR)")
+    .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  program.parse(argv, { from: "user" });
+  const [trackerInfoPath, trackerNumber] = program.processedArgs as [string, number];
+  const options = program.opts<{ dataDir?: string; logLevel: string }>();
+  return {
+    trackerInfoPath,
+    trackerNumber,
+    dataDir: resolve(options.dataDir ?? env.P2P_TRACKER_DATA_DIR ?? `.data/tracker-${trackerNumber}`),
+    logLevel: options.logLevel,
+  };
+}

@@ -1,0 +1,62 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { AddressInfo } from "node:net";
+import { CommanderError } from "commander";
+import { pino } from "pino";
+import { AppError } from "../../core/errors.js";
+import { readTrackerInfo, selectTracker } from "../../core/tracker-info.js";
+import { parseTrackerArgs } from "./config.js";
+import { openDatabase } from "./db/open.js";
+import { loadGrantKey } from "./grant-key.js";
+import { createApp } from "./http/app.js";
+
+async function main(): Promise<void> {
+  const config = parseTrackerArgs(process.argv.slice(2));
+  const logger = pino({
+    level: config.logLevel,
+    ...(process.stdout.isTTY ? { transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss" } } } : {}),
+  });
+  const trackers = await readTrackerInfo(config.trackerInfoPath);
+  const self = selectTracker(trackers, config.trackerNumber);
+  const trackerId = `tracker-${self.number}`;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const db = await openDatabase(join(config.dataDir, "tracker.db"));
+  const app = createApp(db, { trackerId, grantKey: await loadGrantKey(trackerId, config.dataDir) });
+  const server = app.listen(self.port, self.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  logger.info({ trackerId, address: `${self.host}:${port}`, dataDir: config.dataDir }, "tracker listening; type quit to stop");
+
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, "stopping: finishing requests in flight");
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections?.();
+    await db.$disconnect();
+    logger.info("stopped");
+    logger.flush?.();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => {
+    if (line.trim().toLowerCase() === "quit") void stop("quit");
+    else if (line.trim() !== "") process.stdout.write(`unknown command "${line.trim()}"; type quit to stop the tracker\n`);
+  });
+}
+
+main().catch((error: unknown) => {
+  // commander has already printed its own usage error
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  const message = error instanceof AppError ? error.message : String((error as Error).stack ?? error);
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(1);
+});
