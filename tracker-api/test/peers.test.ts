@@ -75,3 +75,11 @@ test("health names the tracker", async () => {
   await assertMatchesSpec("/health", "get", 200, response.body);
   assert.equal(response.body.trackerId, "tracker-test");
 });
+
+test("the spec is served as JSON and Swagger UI at /docs", async () => {
+  const spec = await request(tracker.app).get("/openapi.json").expect(200);
+  assert.ok(spec.body.paths["/groups/{groupId}/files/{fileName}/peers"]);
+  assert.ok(spec.body.components.securitySchemes.bearer);
+  const docs = await request(tracker.app).get("/docs/").expect(200);
+  assert.match(docs.text, /swagger-ui/i);
+});

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type Database from "better-sqlite3";
+import { findPackageRoot } from "../package-root.js";
 
 /**
  * Applies the committed Prisma migrations (prisma/migrations/<name>/migration.sql)
@@ -45,14 +45,7 @@ export function applyMigrations(db: Database.Database, migrationsDir = findMigra
   return pending;
 }
 
-/** prisma/migrations of this package, found from this module's location (source or dist). */
+/** prisma/migrations of this package. */
 export function findMigrationsDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, "prisma", "migrations");
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("prisma/migrations not found above " + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
+  return join(findPackageRoot(), "prisma", "migrations");
 }

@@ -4,6 +4,7 @@ import { AppError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, to
 import type { TrackerDb } from "../db/open.js";
 import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
+import { mountDocs } from "./docs.js";
 
 /** 8 MiB admits the piece list of a file of about 80 GiB. */
 export const BODY_LIMIT = "8mb";
@@ -20,6 +21,7 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
   app.locals.grantKey = options.grantKey;
   app.disable("x-powered-by");
   app.use(express.json({ limit: BODY_LIMIT }));
+  mountDocs(app);
   RegisterRoutes(app);
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new NotFoundError(`no route ${req.method} ${req.path}`, "ROUTE_NOT_FOUND"));
