@@ -25,7 +25,7 @@ async function toView(tx: Tx, file: { groupId: string; fileName: string; size: b
     fileName: file.fileName,
     size: Number(file.size),
     sha1: file.sha1,
-    pieceCount: (JSON.parse(file.pieceHashes) as string[]).length,
+    pieceCount: countPieces(file.pieceHashes),
     peersOnline: holders.filter((h) => online.has(h.userId)).length,
     sharedBy: holders.map((h) => h.userId),
   };
@@ -69,9 +69,27 @@ export async function shareFile(
 export async function listFiles(db: TrackerDb, actor: Actor, groupId: string): Promise<FileView[]> {
   return db.$transaction(async (tx) => {
     await requireMember(tx, actor, groupId);
-    const files = await tx.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" } });
-    return Promise.all(files.map((file) => toView(tx, file)));
+    // Three queries whatever the number of files: files, holders, online sessions.
+    const [files, holdings] = await Promise.all([
+      tx.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" } }),
+      tx.holding.findMany({ where: { groupId }, orderBy: { userId: "asc" } }),
+    ]);
+    const online = await onlinePeers(tx, [...new Set(holdings.map((h) => h.userId))]);
+    const holdersByFile = new Map<string, string[]>();
+    for (const h of holdings) holdersByFile.set(h.fileName, [...(holdersByFile.get(h.fileName) ?? []), h.userId]);
+    return files.map((file) => {
+      const sharedBy = holdersByFile.get(file.fileName) ?? [];
+      return {
+        groupId, fileName: file.fileName, size: Number(file.size), sha1: file.sha1,
+        pieceCount: countPieces(file.pieceHashes), peersOnline: sharedBy.filter((u) => online.has(u)).length, sharedBy,
+      };
+    });
   });
+}
+
+/** Piece hashes are stored as a JSON array of 40-character strings. */
+function countPieces(pieceHashesJson: string): number {
+  return pieceHashesJson === "[]" ? 0 : (pieceHashesJson.length - 1) / 43;
 }
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
