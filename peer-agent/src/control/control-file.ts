@@ -1,0 +1,66 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ConflictError, UnavailableError } from "../../../core/errors.js";
+import { writeFileAtomic } from "../state/atomic-file.js";
+
+/**
+ * control.json in the state directory (mode 0600): how a local CLI reaches a
+ * running agent's control endpoint, and proof that it may. Whoever can read
+ * the file is the agent's user; nobody else gets the token.
+ */
+export interface ControlFile {
+  pid: number;
+  /** The agent's public address, ip:port. */
+  agent: string;
+  /** Loopback port of the control endpoint. */
+  controlPort: number;
+  token: string;
+}
+
+export function controlFilePath(stateDir: string): string {
+  return join(stateDir, "control.json");
+}
+
+export async function readControlFile(stateDir: string): Promise<ControlFile | undefined> {
+  try {
+    return JSON.parse(await readFile(controlFilePath(stateDir), "utf8")) as ControlFile;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeControlFile(stateDir: string, content: ControlFile): Promise<void> {
+  return writeFileAtomic(controlFilePath(stateDir), JSON.stringify(content), 0o600);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Refuses to start a second agent on the same state directory: both would rewrite its state. */
+export async function assertStateDirFree(stateDir: string): Promise<void> {
+  const existing = await readControlFile(stateDir);
+  if (existing && existing.pid !== process.pid && isAlive(existing.pid)) {
+    throw new ConflictError(
+      `another agent (pid ${existing.pid}, ${existing.agent}) uses ${stateDir}; stop it, drive it with --agent ${existing.agent}, or choose another --state-dir`,
+      "STATE_DIR_IN_USE",
+    );
+  }
+}
+
+/** The running agent's control file, checked to belong to the agent at `address`. */
+export async function findRunningAgent(stateDir: string, address: string): Promise<ControlFile> {
+  const control = await readControlFile(stateDir);
+  if (!control || !isAlive(control.pid)) {
+    throw new UnavailableError(`no agent is running with state dir ${stateDir}; start one with peer-agent ${address} tracker_info.txt`, "AGENT_NOT_RUNNING");
+  }
+  if (control.agent !== address) {
+    throw new UnavailableError(`the agent using ${stateDir} serves ${control.agent}, not ${address}`, "AGENT_NOT_RUNNING");
+  }
+  return control;
+}

@@ -1,0 +1,85 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { once } from "node:events";
+import { rm } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AppError, NotFoundError, PayloadTooLargeError, toProblem, UnauthorizedError, ValidationError } from "../../../core/errors.js";
+import type { PeerNodeApi } from "../node-api.js";
+import { controlFilePath, writeControlFile } from "./control-file.js";
+
+/** The PeerNodeApi methods a local CLI may call, with their arity. */
+export const CONTROL_METHODS = {
+  status: 0, createUser: 2, login: 2, logout: 0, createGroup: 1, joinGroup: 1, leaveGroup: 1, listRequests: 1,
+  acceptRequest: 2, rejectRequest: 2, listGroups: 0, listFiles: 1, uploadFile: 2, downloadFile: 3,
+  waitForDownload: 1, listDownloads: 0, stopShare: 2, listShares: 0,
+} as const satisfies Partial<Record<keyof PeerNodeApi, number>>;
+
+const MAX_BODY = 64 * 1024;
+
+/**
+ * Loopback-only RPC endpoint for the CLI: `POST /rpc/<method>` with a JSON
+ * array of arguments and the token from control.json. It listens on
+ * 127.0.0.1 whatever address the agent serves pieces on.
+ */
+export async function startControlServer(node: PeerNodeApi, stateDir: string, agentAddress: string): Promise<{ close(): Promise<void> }> {
+  const token = randomBytes(32).toString("base64url");
+  const server: Server = createServer((req, res) => {
+    handle(node, token, req, res).catch((error: unknown) => {
+      const known = error instanceof AppError ? error : new AppError(500, "INTERNAL", (error as Error).message);
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(known.status, { "content-type": "application/problem+json" });
+      res.end(JSON.stringify(toProblem(known)));
+    });
+  });
+  server.requestTimeout = 0; // waitForDownload may wait as long as a download takes
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  await writeControlFile(stateDir, { pid: process.pid, agent: agentAddress, controlPort: port, token });
+  return {
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+      await rm(controlFilePath(stateDir), { force: true });
+    },
+  };
+}
+
+async function handle(node: PeerNodeApi, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const presented = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "");
+  const expected = Buffer.from(token);
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+    throw new UnauthorizedError("control token missing or wrong (see control.json in the state directory)", "CONTROL_TOKEN");
+  }
+  const method = /^\/rpc\/([A-Za-z]+)$/.exec(req.url ?? "")?.[1];
+  if (req.method !== "POST" || !method || !Object.hasOwn(CONTROL_METHODS, method)) {
+    throw new NotFoundError(`no control method ${req.url}`, "ROUTE_NOT_FOUND");
+  }
+  const args = await readArgs(req);
+  const arity = CONTROL_METHODS[method as keyof typeof CONTROL_METHODS];
+  if (args.length !== arity || !args.every((a) => typeof a === "string")) {
+    throw new ValidationError(`${method} takes ${arity} string arguments`, "BAD_ARGUMENTS");
+  }
+  const call = node[method as keyof typeof CONTROL_METHODS] as (...a: string[]) => Promise<unknown>;
+  const result = await call.apply(node, args as string[]);
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify(result ?? null));
+}
+
+async function readArgs(req: IncomingMessage): Promise<unknown[]> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new PayloadTooLargeError("control request too large", "PAYLOAD_TOO_LARGE");
+    chunks.push(chunk);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString("utf8") || "[]");
+  } catch {
+    throw new ValidationError("body must be a JSON array of arguments", "BAD_ARGUMENTS");
+  }
+  if (!Array.isArray(parsed)) throw new ValidationError("body must be a JSON array of arguments", "BAD_ARGUMENTS");
+  return parsed;
+}

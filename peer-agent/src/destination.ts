@@ -1,0 +1,32 @@
+import { stat } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { ConflictError, ValidationError } from "../../core/errors.js";
+import { fileNameProblem } from "../../core/validation.js";
+
+/**
+ * Where a download of `fileName` should land for the user's `destination`:
+ * an existing directory keeps the file's name inside it, anything else is the
+ * file path itself. The name comes from a tracker, so it is checked to be a
+ * base name: it can never climb out of the directory. Existing files are never
+ * overwritten.
+ */
+export async function resolveDestination(destination: string, fileName: string, cwd = process.cwd()): Promise<string> {
+  const problem = fileNameProblem(fileName);
+  if (problem) throw new ValidationError(`refusing file name from the tracker: ${problem}`, "UNSAFE_FILE_NAME");
+  const target = resolve(cwd, destination);
+  const info = await stat(target).catch(() => undefined);
+  let finalPath: string;
+  if (info?.isDirectory()) finalPath = join(target, fileName);
+  else if (destination.endsWith("/") || destination.endsWith(sep)) {
+    throw new ValidationError(`directory ${target} does not exist; create it first`, "NO_SUCH_DIRECTORY");
+  } else finalPath = target;
+
+  if (await stat(finalPath).catch(() => undefined)) {
+    throw new ConflictError(`${finalPath} already exists; remove it or choose another destination`, "DESTINATION_EXISTS");
+  }
+  const parent = await stat(dirname(finalPath)).catch(() => undefined);
+  if (!parent?.isDirectory()) {
+    throw new ValidationError(`directory ${dirname(finalPath)} does not exist; create it first`, "NO_SUCH_DIRECTORY");
+  }
+  return finalPath;
+}

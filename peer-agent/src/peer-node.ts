@@ -1,0 +1,564 @@
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { rm, stat } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { basename, resolve } from "node:path";
+import type { FileMetadata, FileView, GroupView, JoinRequestView, MemberView, PeerView, UserView } from "../../core/api-types.js";
+import { Bitfield } from "../../core/bitfield.js";
+import { Download, type DownloadSummary } from "../../core/download/engine.js";
+import { AppError, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
+import { hashFile, PIECE_SIZE } from "../../core/pieces.js";
+import { TrackerClient } from "../../core/tracker-client.js";
+import type { TrackerAddress } from "../../core/tracker-info.js";
+import { fileNameProblem } from "../../core/validation.js";
+import { resolveDestination } from "./destination.js";
+import { createGrantCheck } from "./grant-check.js";
+import { createPeerServer } from "./http/server.js";
+import type { ServedFile } from "./http/served-file.js";
+import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
+import { ServedRegistry } from "./served-registry.js";
+import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
+
+export interface PeerNodeOptions {
+  /** Address the agent serves pieces on, and tells the trackers. Port 0 picks a free one. */
+  host: string;
+  port: number;
+  trackers: TrackerAddress[];
+  stateDir: string;
+  /** One-line notices for the user: tracker failover, shares dropped, session lost. */
+  onNotice?: (line: string) => void;
+  /** Told when a download ends (complete, failed); the CLI prints its summary. */
+  onDownloadEnded?: (info: DownloadInfo) => void;
+  trackerTimeoutMs?: number;
+}
+
+/** A running download, or one that ended during this run of the agent. */
+interface DownloadEntry {
+  info: DownloadInfo;
+  userId: string;
+  download?: Download;
+  controller: AbortController;
+  done: Promise<DownloadInfo>;
+}
+
+/** Partial holdings are announced at most this often while pieces arrive. */
+const PROGRESS_ANNOUNCE_MS = 1000;
+
+/**
+ * A user's peer node: the piece server, the tracker session, the shares and
+ * the downloads, with state that survives restarts. Both the in-process CLI and
+ * the background agent's control endpoint drive it through PeerNodeApi.
+ */
+export class PeerNode implements PeerNodeApi {
+  peerAddress: string;
+  readonly tracker: TrackerClient;
+  readonly #options: PeerNodeOptions;
+  readonly #store: AgentStateStore;
+  readonly #served = new ServedRegistry();
+  readonly #server: Server;
+  readonly #downloads = new Map<string, DownloadEntry>();
+  #userId: string | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #heartbeatMs = 15_000;
+  #announceTimer: NodeJS.Timeout | undefined;
+  #lastAnnounce = 0;
+
+  private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
+    this.#options = options;
+    this.tracker = tracker;
+    this.#store = store;
+    this.#server = createPeerServer({
+      files: this.#served,
+      checkGrant: createGrantCheck(() => tracker.allJwks()),
+    });
+    this.peerAddress = "";
+  }
+
+  static async start(options: PeerNodeOptions): Promise<PeerNode> {
+    const store = new AgentStateStore(options.stateDir);
+    await store.load();
+    const tracker = new TrackerClient(options.trackers, {
+      timeoutMs: options.trackerTimeoutMs,
+      onFailover: ({ from, to, reason }) =>
+        options.onNotice?.(
+          `tracker ${from.number} (${from.host}:${from.port}) is not answering (${shortReason(reason)}); using tracker ${to.number} (${to.host}:${to.port})`,
+        ),
+    });
+    const node = new PeerNode(options, tracker, store);
+    await node.#listen();
+    return node;
+  }
+
+  async #listen(): Promise<void> {
+    this.#server.listen(this.#options.port, this.#options.host);
+    await once(this.#server, "listening");
+    const { port } = this.#server.address() as AddressInfo;
+    this.peerAddress = `${this.#options.host}:${port}`;
+  }
+
+  get userId(): string | undefined {
+    return this.#userId;
+  }
+
+  async status(): Promise<NodeStatus> {
+    const current = this.tracker.currentTracker;
+    return {
+      userId: this.#userId,
+      peerAddress: this.peerAddress,
+      tracker: current ? `${current.host}:${current.port}` : undefined,
+      sharing: this.#served.size,
+      downloading: [...this.#downloads.values()].filter((d) => d.info.state === "downloading").length,
+    };
+  }
+
+  createUser(userId: string, password: string): Promise<UserView> {
+    return this.tracker.createUser({ userId, password });
+  }
+
+  async login(userId: string, password: string): Promise<LoginOutcome> {
+    if (this.#userId) {
+      throw new ConflictError(`already logged in as ${this.#userId}; logout first`, "ALREADY_LOGGED_IN");
+    }
+    await this.tracker.login({ userId, password, peerAddress: this.peerAddress });
+    this.#userId = userId;
+    const outcome: LoginOutcome = { userId, restored: 0, dropped: [], resumed: 0 };
+    const resume: ShareRecord[] = [];
+    for (const record of this.#store.sharesOf(userId)) {
+      if (record.download && !(await stat(record.path).catch(() => undefined))) {
+        record.verified = new Bitfield(record.file.pieceHashes.length).toBase64();
+      }
+      const reason = await changedOnDisk(record);
+      if (reason) {
+        this.#drop(record, reason, outcome);
+        continue;
+      }
+      this.#served.add(record);
+      if (record.download?.state === "downloading") resume.push(record);
+      else if (!record.download) outcome.restored++;
+    }
+    const rejected = await this.#announce();
+    for (const { groupId, fileName, code } of rejected) {
+      const record = this.#store.find(userId, groupId, fileName);
+      if (!record) continue;
+      this.#served.remove(groupId, record.file.sha1);
+      const reason = code === "NOT_MEMBER" ? "you are no longer a member of the group" : `the tracker refused it (${code})`;
+      this.#drop(record, reason, outcome);
+      if (!record.download) outcome.restored--;
+    }
+    this.#startHeartbeat();
+    for (const record of resume) {
+      if (!this.#store.find(userId, record.file.groupId, record.file.fileName)) continue;
+      this.#startDownload(record);
+      outcome.resumed++;
+    }
+    return outcome;
+  }
+
+  async logout(): Promise<void> {
+    const userId = this.#requireLogin();
+    await this.#goOffline();
+    try {
+      await this.tracker.logout();
+    } finally {
+      this.tracker.token = undefined;
+      if (this.#userId === userId) this.#userId = undefined;
+    }
+  }
+
+  async createGroup(groupId: string): Promise<GroupView> {
+    this.#requireLogin();
+    return this.tracker.createGroup(groupId);
+  }
+
+  async joinGroup(groupId: string): Promise<JoinRequestView> {
+    this.#requireLogin();
+    return this.tracker.requestJoin(groupId);
+  }
+
+  async leaveGroup(groupId: string): Promise<void> {
+    const userId = this.#requireLogin();
+    await this.tracker.leaveGroup(groupId, userId);
+    for (const record of this.#store.sharesOf(userId).filter((r) => r.file.groupId === groupId)) {
+      await this.#forget(record);
+    }
+  }
+
+  async listRequests(groupId: string): Promise<JoinRequestView[]> {
+    this.#requireLogin();
+    return this.tracker.listJoinRequests(groupId);
+  }
+
+  async acceptRequest(groupId: string, userId: string): Promise<MemberView> {
+    this.#requireLogin();
+    return this.tracker.acceptJoin(groupId, userId);
+  }
+
+  async rejectRequest(groupId: string, userId: string): Promise<void> {
+    this.#requireLogin();
+    return this.tracker.rejectJoin(groupId, userId);
+  }
+
+  async listGroups(): Promise<GroupView[]> {
+    this.#requireLogin();
+    return this.tracker.listGroups();
+  }
+
+  async listFiles(groupId: string): Promise<FileView[]> {
+    this.#requireLogin();
+    return this.tracker.listFiles(groupId);
+  }
+
+  async uploadFile(
+    path: string,
+    groupId: string,
+    onProgress?: (bytesDone: number, size: number) => void,
+  ): Promise<FileView> {
+    const userId = this.#requireLogin();
+    const localPath = resolve(path);
+    const before = await stat(localPath).catch(() => undefined);
+    if (!before?.isFile()) throw new ValidationError(`${localPath} is not a readable file`, "NOT_A_FILE");
+    const fileName = basename(localPath);
+    const problem = fileNameProblem(fileName);
+    if (problem) throw new ValidationError(problem, "BAD_FILE_NAME");
+    const existing = this.#store.find(userId, groupId, fileName);
+    if (existing?.download) {
+      throw new ConflictError(`"${fileName}" is being downloaded into "${groupId}"; wait for it or stop_share it first`, "DOWNLOAD_RUNNING");
+    }
+
+    const digest = await hashFile(localPath, onProgress);
+    const after = await stat(localPath);
+    if (after.mtimeMs !== before.mtimeMs || after.size !== digest.size) {
+      throw new ConflictError(`${localPath} changed while it was being hashed; try again`, "FILE_CHANGED");
+    }
+    const view = await this.tracker.shareFile(groupId, { fileName, ...digest });
+    if (this.#userId !== userId) return view;
+    const file: FileMetadata = { groupId, fileName, ...digest };
+    if (existing) this.#served.remove(groupId, existing.file.sha1);
+    const record: ShareRecord = {
+      userId,
+      file,
+      path: localPath,
+      verified: Bitfield.full(digest.pieceHashes.length).toBase64(),
+      checkedSize: after.size,
+      checkedMtimeMs: after.mtimeMs,
+    };
+    this.#store.put(record);
+    this.#served.add(record);
+    await this.#store.flush();
+    return view;
+  }
+
+  async downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo> {
+    const userId = this.#requireLogin();
+    const existing = this.#store.find(userId, groupId, fileName);
+    if (existing && !existing.download) {
+      throw new ConflictError(`you already share "${fileName}" in "${groupId}" from ${existing.path}`, "ALREADY_SHARED");
+    }
+    if (existing?.download?.state === "downloading") {
+      throw new ConflictError(`"${fileName}" from "${groupId}" is already downloading to ${existing.download.destination}`, "DOWNLOAD_RUNNING");
+    }
+    // A failed download of the same file resumes with the pieces it verified, if it goes to the same place.
+    const finalPath = existing?.download ? existing.download.destination : await resolveDestination(destination, fileName);
+    if (existing?.download && (await stat(finalPath).catch(() => undefined))) {
+      throw new ConflictError(`${finalPath} already exists; remove it or choose another destination`, "DESTINATION_EXISTS");
+    }
+    const list = await this.tracker.getPeers(groupId, fileName);
+    const file = checkMetadata(list.file, groupId, fileName);
+    if (list.peers.length === 0) {
+      throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, "NO_PEER_ONLINE");
+    }
+    const partPath = `${finalPath}.part`;
+    if (!existing && (await stat(partPath).catch(() => undefined))) {
+      throw new ConflictError(`${partPath} already exists and is not a download of this agent; remove it first`, "DESTINATION_EXISTS");
+    }
+    const record: ShareRecord = existing ?? {
+      userId,
+      file,
+      path: partPath,
+      verified: new Bitfield(file.pieceHashes.length).toBase64(),
+      checkedSize: 0,
+      checkedMtimeMs: 0,
+      download: { id: randomUUID().slice(0, 8), destination: finalPath, startedAt: new Date().toISOString(), state: "downloading" },
+    };
+    record.download!.state = "downloading";
+    delete record.download!.error;
+    this.#store.put(record);
+    await this.#store.flush();
+    this.#served.add(record);
+    return this.#startDownload(record, list).info;
+  }
+
+  async waitForDownload(id: string): Promise<DownloadInfo> {
+    const entry = this.#downloads.get(id);
+    if (!entry) throw new AppError(404, "DOWNLOAD_NOT_FOUND", `no download with id ${id}`);
+    return entry.done;
+  }
+
+  async listDownloads(): Promise<DownloadInfo[]> {
+    return [...this.#downloads.values()].map((entry) => this.#refreshInfo(entry));
+  }
+
+  async stopShare(groupId: string, fileName: string): Promise<void> {
+    const userId = this.#requireLogin();
+    const record = this.#store.find(userId, groupId, fileName);
+    try {
+      await this.tracker.stopSharing(groupId, fileName);
+    } catch (error) {
+      // A download that has not announced a piece yet is only known here.
+      if (!(record && error instanceof AppError && error.code === "NOT_SHARING")) throw error;
+    }
+    if (record) await this.#forget(record);
+  }
+
+  async listShares(): Promise<ShareInfo[]> {
+    const userId = this.#userId;
+    if (!userId) return [];
+    return this.#store.sharesOf(userId).map((record) => ({
+      groupId: record.file.groupId,
+      fileName: record.file.fileName,
+      sha1: record.file.sha1,
+      size: record.file.size,
+      localPath: record.download ? record.download.destination : record.path,
+      pieceCount: record.file.pieceHashes.length,
+      piecesHeld: this.#served.find(record.file.groupId, record.file.sha1)?.verified.count ?? 0,
+    }));
+  }
+
+  /** Stops serving, stops downloads (they resume at the next login), logs out if it can, closes. */
+  async close(): Promise<void> {
+    if (this.#userId) {
+      await this.#goOffline();
+      await this.tracker.logout().catch(() => undefined);
+      this.#userId = undefined;
+    }
+    await this.#store.flush();
+    this.#server.closeAllConnections();
+    await new Promise<void>((done) => this.#server.close(() => done()));
+    await this.tracker.close();
+  }
+
+  // --- internals ---
+
+  #requireLogin(): string {
+    if (!this.#userId) throw new UnauthorizedError("not logged in; use login <user_id> <password> first", "NOT_LOGGED_IN");
+    return this.#userId;
+  }
+
+  #notice(line: string): void {
+    this.#options.onNotice?.(line);
+  }
+
+  /** Stops serving and downloading for the current user; state stays for the next login. */
+  async #goOffline(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#announceTimer);
+    this.#heartbeat = undefined;
+    this.#announceTimer = undefined;
+    const running = [...this.#downloads.values()].filter((d) => d.info.state === "downloading");
+    for (const entry of running) entry.controller.abort();
+    await Promise.all(running.map((entry) => entry.done));
+    this.#served.clear();
+    await this.#store.flush();
+  }
+
+  #startDownload(record: ShareRecord, first?: { peers: PeerView[]; grant: string }): DownloadEntry {
+    const { file } = record;
+    const state = record.download!;
+    const served = this.#served.find(file.groupId, file.sha1) ?? this.#served.add(record);
+    const controller = new AbortController();
+    const info: DownloadInfo = {
+      id: state.id,
+      groupId: file.groupId,
+      fileName: file.fileName,
+      destination: state.destination,
+      state: "downloading",
+      piecesDone: served.verified.count,
+      pieceCount: served.verified.size,
+      bytesDone: 0,
+      size: file.size,
+      bytesPerSecond: 0,
+      activePeers: 0,
+      startedAt: state.startedAt,
+    };
+    const entry: DownloadEntry = { info, userId: record.userId, controller, done: Promise.resolve(info) };
+    this.#downloads.set(info.id, entry);
+    entry.done = this.#runDownload(entry, record, served, first);
+    return entry;
+  }
+
+  async #runDownload(
+    entry: DownloadEntry,
+    record: ShareRecord,
+    served: ServedFile,
+    first?: { peers: PeerView[]; grant: string },
+  ): Promise<DownloadInfo> {
+    const { file } = record;
+    const state = record.download!;
+    const refresh = async () => {
+      const list = await this.tracker.getPeers(file.groupId, file.fileName);
+      checkMetadata(list.file, file.groupId, file.fileName, file.sha1);
+      return { peers: list.peers, grant: list.grant };
+    };
+    let summary: DownloadSummary | undefined;
+    try {
+      if (!(await stat(record.path).catch(() => undefined))) {
+        served.verified = new Bitfield(file.pieceHashes.length);
+        record.verified = served.verified.toBase64();
+      }
+      const start = first ?? (await refresh());
+      entry.download = new Download({
+        groupId: file.groupId,
+        file,
+        peers: start.peers,
+        grant: start.grant,
+        partPath: record.path,
+        finalPath: state.destination,
+        have: served.verified,
+        refreshPeers: refresh,
+        signal: entry.controller.signal,
+        onPieceVerified: (index) => {
+          served.verified.set(index);
+          record.verified = served.verified.toBase64();
+          this.#store.changed();
+          this.#announceProgress();
+        },
+      });
+      summary = await entry.download.run();
+      const done = await stat(state.destination);
+      record.path = state.destination;
+      served.path = state.destination;
+      record.checkedSize = done.size;
+      record.checkedMtimeMs = done.mtimeMs;
+      delete record.download;
+      this.#store.changed();
+      entry.info.state = "complete";
+      void this.#announce().catch(() => undefined);
+    } catch (error) {
+      if (entry.controller.signal.aborted) {
+        entry.info.state = "stopped";
+      } else {
+        const failure = error instanceof AppError ? error : new AppError(500, "DOWNLOAD_FAILED", (error as Error).message);
+        entry.info.state = "failed";
+        entry.info.error = { code: failure.code, message: failure.message };
+        state.state = "failed";
+        state.error = entry.info.error;
+        this.#store.changed();
+      }
+    }
+    await this.#store.flush();
+    this.#refreshInfo(entry);
+    entry.info.finishedAt = new Date().toISOString();
+    if (summary) {
+      entry.info.summary = { durationMs: summary.durationMs, averageBytesPerSecond: summary.averageBytesPerSecond, perPeer: summary.perPeer };
+    }
+    if (entry.info.state !== "stopped") this.#options.onDownloadEnded?.(structuredClone(entry.info));
+    return entry.info;
+  }
+
+  #refreshInfo(entry: DownloadEntry): DownloadInfo {
+    const progress = entry.download?.progress();
+    if (progress) {
+      Object.assign(entry.info, {
+        piecesDone: progress.piecesDone,
+        pieceCount: progress.pieceCount,
+        bytesDone: progress.bytesDone,
+        bytesPerSecond: entry.info.state === "downloading" ? progress.bytesPerSecond : 0,
+        activePeers: entry.info.state === "downloading" ? progress.activePeers : 0,
+      });
+    }
+    return { ...entry.info };
+  }
+
+  /** Removes a share here: stops its download, deletes a partial file, stops serving it. */
+  async #forget(record: ShareRecord): Promise<void> {
+    const running = [...this.#downloads.values()].find(
+      (d) => d.info.id === record.download?.id && d.info.state === "downloading",
+    );
+    if (running) {
+      running.controller.abort();
+      await running.done;
+    }
+    this.#served.remove(record.file.groupId, record.file.sha1);
+    this.#store.remove(record.userId, record.file.groupId, record.file.fileName);
+    if (record.download) await rm(record.path, { force: true });
+    await this.#store.flush();
+  }
+
+  #drop(record: ShareRecord, reason: string, outcome: LoginOutcome): void {
+    this.#store.remove(record.userId, record.file.groupId, record.file.fileName);
+    outcome.dropped.push({ groupId: record.file.groupId, fileName: record.file.fileName, reason });
+    this.#notice(`no longer sharing "${record.file.fileName}" in "${record.file.groupId}": ${reason}`);
+    if (reason.startsWith("the file")) {
+      void this.tracker.stopSharing(record.file.groupId, record.file.fileName).catch(() => undefined);
+    }
+  }
+
+  /** Tells the tracker this peer is alive and what it holds; returns the refused reports. */
+  async #announce(): Promise<{ groupId: string; fileName: string; code: string }[]> {
+    if (!this.#userId) return [];
+    this.#lastAnnounce = Date.now();
+    const result = await this.tracker.announce({ peerAddress: this.peerAddress, holdings: this.#served.holdings() });
+    this.#heartbeatMs = Math.max(1, result.intervalSeconds) * 1000;
+    return result.rejected;
+  }
+
+  #announceProgress(): void {
+    if (this.#announceTimer) return;
+    const wait = Math.max(0, this.#lastAnnounce + PROGRESS_ANNOUNCE_MS - Date.now());
+    this.#announceTimer = setTimeout(() => {
+      this.#announceTimer = undefined;
+      void this.#announce().catch(() => undefined);
+    }, wait);
+  }
+
+  #startHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      this.#announce().catch((error: unknown) => {
+        if (error instanceof UnauthorizedError) {
+          this.#notice("the trackers ended this session; log in again to share");
+          void this.#goOffline().then(() => {
+            this.#userId = undefined;
+            this.tracker.token = undefined;
+          });
+        }
+      });
+    }, this.#heartbeatMs);
+    this.#heartbeat.unref();
+  }
+}
+
+export function startPeerNode(options: PeerNodeOptions): Promise<PeerNode> {
+  return PeerNode.start(options);
+}
+
+/** Why a shared file cannot be served as recorded, or undefined when it is as it was. */
+async function changedOnDisk(record: ShareRecord): Promise<string | undefined> {
+  if (record.download) return undefined;
+  const info = await stat(record.path).catch(() => undefined);
+  if (!info) return `the file ${record.path} disappeared`;
+  if (info.size !== record.checkedSize || info.mtimeMs !== record.checkedMtimeMs) {
+    return `the file ${record.path} changed on disk since it was shared`;
+  }
+  return undefined;
+}
+
+/** A tracker's answer is checked like any other input: right file, sane pieces. */
+function checkMetadata(file: FileMetadata, groupId: string, fileName: string, sha1?: string): FileMetadata {
+  const expectedPieces = Math.ceil(file.size / file.pieceSize);
+  if (
+    file.groupId !== groupId ||
+    file.fileName !== fileName ||
+    (sha1 !== undefined && file.sha1 !== sha1) ||
+    file.pieceSize !== PIECE_SIZE ||
+    file.pieceHashes.length !== expectedPieces
+  ) {
+    throw new AppError(502, "BAD_TRACKER_ANSWER", `the tracker's description of "${fileName}" is inconsistent; not downloading it`);
+  }
+  return file;
+}
+
+function shortReason(reason: string): string {
+  return /:\s*(\S+)$/.exec(reason)?.[1] ?? reason;
+}

@@ -1,0 +1,108 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { request } from "undici";
+import { readControlFile } from "../src/control/control-file.js";
+import { connectToAgent } from "../src/control/client.js";
+import { startNetwork } from "./support/network.js";
+
+const net = await startNetwork();
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  await net.close();
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+function runAgent(args: string[]) {
+  const child = spawn(process.execPath, ["--import", "tsx", "peer-agent/src/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const waitFor = async (pattern: RegExp) => {
+    const deadline = Date.now() + 20_000;
+    while (!pattern.test(output)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${output}`);
+      if (child.exitCode !== null && !pattern.test(output)) throw new Error(`agent exited ${child.exitCode}:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return { child, waitFor, output: () => output };
+}
+
+const infoPath = join(net.dir, "tracker_info.txt");
+await writeFile(infoPath, `${net.trackers[0]!.host}:${net.trackers[0]!.port}\n`);
+
+test("a background agent is driven through its loopback control endpoint and stops on SIGTERM", async () => {
+  const port = await freePort();
+  const stateDir = join(net.dir, "agent-a");
+  const agent = runAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir]);
+  await agent.waitFor(/peer agent serving/);
+
+  const control = await readControlFile(stateDir);
+  assert.equal(control?.agent, `127.0.0.1:${port}`);
+  assert.equal((await stat(join(stateDir, "control.json"))).mode & 0o777, 0o600);
+
+  const remote = await connectToAgent({ host: "127.0.0.1", port, stateDir });
+  await remote.createUser("remote-user", "pw");
+  const outcome = await remote.login("remote-user", "pw");
+  assert.equal(outcome.userId, "remote-user");
+  assert.equal((await remote.status()).userId, "remote-user");
+  await assert.rejects(remote.createGroup("bad/id"), { status: 400 });
+  await remote.close();
+
+  agent.child.kill("SIGTERM");
+  const [code] = await once(agent.child, "exit");
+  assert.equal(code, 0);
+  assert.equal(await readControlFile(stateDir), undefined, "control.json is removed on a clean stop");
+});
+
+test("the control endpoint refuses a caller without the token", async () => {
+  const port = await freePort();
+  const stateDir = join(net.dir, "agent-b");
+  const agent = runAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir]);
+  await agent.waitFor(/peer agent serving/);
+  const control = (await readControlFile(stateDir))!;
+  const response = await request(`http://127.0.0.1:${control.controlPort}/rpc/status`, {
+    method: "POST",
+    headers: { authorization: "Bearer not-the-token", "content-type": "application/json" },
+    body: "[]",
+  });
+  assert.equal(response.statusCode, 401);
+  assert.equal(((await response.body.json()) as { code: string }).code, "CONTROL_TOKEN");
+  agent.child.kill("SIGTERM");
+  await once(agent.child, "exit");
+});
+
+test("a second agent on the same state directory is refused with one error line", async () => {
+  const port = await freePort();
+  const stateDir = join(net.dir, "agent-c");
+  const first = runAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir]);
+  await first.waitFor(/peer agent serving/);
+  const second = runAgent([`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", stateDir]);
+  const [code] = await once(second.child, "exit");
+  assert.equal(code, 1);
+  assert.match(second.output(), /^error: another agent \(pid \d+/m);
+  first.child.kill("SIGTERM");
+  await once(first.child, "exit");
+});
+
+test("a bad listening address is one error line, not a stack trace", async () => {
+  const agent = runAgent(["not-an-address", infoPath]);
+  const [code] = await once(agent.child, "exit");
+  assert.notEqual(code, 0);
+  assert.match(agent.output(), /expected IP:PORT/);
+  assert.doesNotMatch(agent.output(), /\n\s+at /);
+});

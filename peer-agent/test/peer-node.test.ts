@@ -1,0 +1,150 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { request } from "undici";
+import { startNetwork } from "./support/network.js";
+import type { PeerNode } from "../src/peer-node.js";
+
+const net = await startNetwork();
+after(() => net.close());
+
+const sha1 = (data: Uint8Array) => createHash("sha1").update(data).digest("hex");
+
+/** alice owns `group`; every other name is an accepted member; all logged in. */
+async function groupOf(group: string, names: string[]): Promise<PeerNode[]> {
+  const nodes: PeerNode[] = [];
+  for (const name of names) {
+    const node = await net.node(`${group}-${name}`);
+    await node.createUser(`${group}-${name}`, "pw");
+    await node.login(`${group}-${name}`, "pw");
+    nodes.push(node);
+  }
+  await nodes[0]!.createGroup(group);
+  for (const node of nodes.slice(1)) {
+    await node.joinGroup(group);
+    await nodes[0]!.acceptRequest(group, node.userId!);
+  }
+  return nodes;
+}
+
+async function sourceFile(name: string, bytes: number): Promise<{ path: string; data: Buffer }> {
+  const data = randomBytes(bytes);
+  const path = join(net.dir, name);
+  await writeFile(path, data);
+  return { path, data };
+}
+
+/** A download grant for the file, as a member other than its holder gets it from the tracker. */
+async function grantFor(member: PeerNode, group: string, fileName: string): Promise<string> {
+  return (await member.tracker.getPeers(group, fileName)).grant;
+}
+
+/** What a peer agent answers for a file's bitfield with a valid grant: 200 when it serves the file, 404 when not. */
+async function bitfieldStatus(node: PeerNode, group: string, fileSha1: string, grant: string): Promise<number> {
+  const response = await request(`http://${node.peerAddress}/groups/${group}/files/${fileSha1}/bitfield`, {
+    headers: { authorization: `Bearer ${grant}` },
+  });
+  await response.body.dump();
+  return response.statusCode;
+}
+
+test("a file uploaded by three members is downloaded by a fourth from all three, verified, and then shared by it", async () => {
+  const [alice, bob, carol, dave] = await groupOf("g1", ["alice", "bob", "carol", "dave"]);
+  const { path, data } = await sourceFile("movie.bin", 6 * 512 * 1024 + 777);
+  const view = await alice!.uploadFile(path, "g1");
+  assert.equal(view.sha1, sha1(data));
+  // bob and carol hold the same content under the same name: they become extra peers.
+  for (const node of [bob!, carol!]) {
+    const copy = join(net.dir, `${node.userId}`, "movie.bin");
+    await mkdir(join(net.dir, `${node.userId}`), { recursive: true });
+    await writeFile(copy, data);
+    await node.uploadFile(copy, "g1");
+  }
+  assert.equal((await dave!.listFiles("g1"))[0]!.peersOnline, 3);
+
+  const destination = join(net.dir, "dave-downloads");
+  await mkdir(destination);
+  const started = await dave!.downloadFile("g1", "movie.bin", destination);
+  assert.equal(started.state, "downloading");
+  const ended = await dave!.waitForDownload(started.id);
+  assert.equal(ended.state, "complete", JSON.stringify(ended.error));
+  assert.equal(sha1(await readFile(join(destination, "movie.bin"))), sha1(data));
+  const sources = ended.summary!.perPeer.filter((peer) => peer.bytes > 0).map((peer) => peer.userId).sort();
+  assert.ok(sources.length >= 2, `pieces came from ${sources.join(", ")}`);
+
+  const [listed] = await alice!.listFiles("g1");
+  assert.equal(listed!.peersOnline, 4);
+  assert.deepEqual((await dave!.listShares()).map((s) => [s.fileName, s.piecesHeld, s.pieceCount]), [["movie.bin", 7, 7]]);
+});
+
+test("a download never overwrites an existing file", async () => {
+  const [alice, bob] = await groupOf("g2", ["alice", "bob"]);
+  const { path } = await sourceFile("notes.txt", 1000);
+  await alice!.uploadFile(path, "g2");
+  const taken = join(net.dir, "taken.txt");
+  await writeFile(taken, "mine");
+  await assert.rejects(bob!.downloadFile("g2", "notes.txt", taken), { code: "DESTINATION_EXISTS" });
+  assert.equal(await readFile(taken, "utf8"), "mine");
+});
+
+test("after logout the agent serves nothing; after login it serves what it shared before", async () => {
+  const [alice, bob] = await groupOf("g3", ["alice", "bob"]);
+  const { path, data } = await sourceFile("photo.jpg", 3000);
+  await alice!.uploadFile(path, "g3");
+  const grant = await grantFor(bob!, "g3", "photo.jpg");
+  assert.equal(await bitfieldStatus(alice!, "g3", sha1(data), grant), 200);
+
+  await alice!.logout();
+  assert.equal(await bitfieldStatus(alice!, "g3", sha1(data), grant), 404);
+  assert.equal((await bob!.listFiles("g3"))[0]!.peersOnline, 0);
+  const outcome = await alice!.login("g3-alice", "pw");
+  assert.equal(outcome.restored, 1);
+  assert.equal(await bitfieldStatus(alice!, "g3", sha1(data), grant), 200);
+  assert.equal((await bob!.listFiles("g3"))[0]!.peersOnline, 1);
+});
+
+test("shares survive a restart of the agent, and a file changed on disk meanwhile is dropped with a warning", async () => {
+  const [alice] = await groupOf("g4", ["alice"]);
+  const kept = await sourceFile("kept.bin", 2000);
+  const changed = await sourceFile("changed.bin", 2000);
+  await alice!.uploadFile(kept.path, "g4");
+  await alice!.uploadFile(changed.path, "g4");
+  await alice!.close();
+  await writeFile(changed.path, randomBytes(2001));
+
+  const again = await net.node("g4-alice");
+  const outcome = await again.login("g4-alice", "pw");
+  assert.equal(outcome.restored, 1);
+  assert.deepEqual(outcome.dropped.map((d) => d.fileName), ["changed.bin"]);
+  assert.ok(net.notices.some((line) => line.includes("changed.bin") && line.includes("changed on disk")));
+  assert.deepEqual((await again.listShares()).map((s) => s.fileName), ["kept.bin"]);
+  assert.ok((await stat(join(net.dir, "state-g4-alice", "state.json"))).isFile());
+});
+
+test("stop_share takes the file off this agent and out of the group when nobody else holds it", async () => {
+  const [alice, bob] = await groupOf("g5", ["alice", "bob"]);
+  const { path, data } = await sourceFile("draft.doc", 5000);
+  await alice!.uploadFile(path, "g5");
+  const grant = await grantFor(bob!, "g5", "draft.doc");
+  await alice!.stopShare("g5", "draft.doc");
+  assert.equal(await bitfieldStatus(alice!, "g5", sha1(data), grant), 404);
+  assert.deepEqual(await bob!.listFiles("g5"), []);
+});
+
+test("leaving a group stops sharing its files", async () => {
+  const [alice, bob] = await groupOf("g6", ["alice", "bob"]);
+  const { path, data } = await sourceFile("shared-by-bob.bin", 4000);
+  await bob!.uploadFile(path, "g6");
+  const grant = await grantFor(alice!, "g6", "shared-by-bob.bin");
+  await bob!.leaveGroup("g6");
+  assert.equal(await bitfieldStatus(bob!, "g6", sha1(data), grant), 404);
+  assert.deepEqual(await alice!.listFiles("g6"), []);
+  assert.deepEqual(await bob!.listShares(), []);
+});
+
+test("commands that need a session say so before calling a tracker", async () => {
+  const node = await net.node("nobody");
+  await assert.rejects(node.listGroups(), { code: "NOT_LOGGED_IN", message: /login <user_id> <password>/ });
+});
