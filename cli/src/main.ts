@@ -1,0 +1,129 @@
+import { CommanderError } from "commander";
+import { AppError, UnavailableError } from "../../core/errors.js";
+import { connectToAgent } from "../../peer-agent/src/control/client.js";
+import { assertStateDirFree } from "../../peer-agent/src/control/control-file.js";
+import { startPeerNode } from "../../peer-agent/src/peer-node.js";
+import type { TrackerAddress } from "../../core/tracker-info.js";
+import { loadTrackers, parseClientArgs, USAGE_EXIT_CODE, type AgentArgs, type ShellArgs } from "./args.js";
+import { formatError } from "./format.js";
+import { Shell } from "./shell.js";
+import { runSingleCommand } from "./single-command.js";
+import { createTerminalReadline } from "./terminal.js";
+
+/** How long closing the node may take after quit or a signal before the process leaves anyway. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+/** The system's error code of a failure, also when it is wrapped as `cause`. */
+function systemCode(error: unknown): string | undefined {
+  const { code, cause } = (error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
+  if (typeof code === "string") return code;
+  return typeof cause?.code === "string" ? cause.code : undefined;
+}
+
+/** Says what to do about the usual reasons a node cannot start listening. */
+function explainListenError(error: unknown, address: string): unknown {
+  if (error instanceof AppError) return error;
+  switch (systemCode(error)) {
+    case "EADDRINUSE":
+      return new UnavailableError(`${address} is already in use; choose another port`, "ADDRESS_IN_USE");
+    case "EADDRNOTAVAIL":
+      return new UnavailableError(`${address} is not an address of this machine; use one it has, e.g. 127.0.0.1`, "ADDRESS_NOT_AVAILABLE");
+    case "EACCES":
+      return new UnavailableError(`not allowed to listen on ${address}; use a port above 1023`, "ADDRESS_NOT_ALLOWED");
+    default:
+      return error;
+  }
+}
+
+function exitAfterClose(close: () => Promise<void>, code: number): void {
+  const timer = setTimeout(() => process.exit(code), CLOSE_TIMEOUT_MS);
+  timer.unref();
+  close().then(
+    () => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${formatError(error)}\n`);
+      process.exit(code);
+    },
+  );
+}
+
+async function runShell(args: ShellArgs): Promise<void> {
+  let trackers: TrackerAddress[];
+  try {
+    trackers = await loadTrackers(args);
+  } catch (error) {
+    process.stderr.write(`${formatError(error)}\n`);
+    return process.exit(USAGE_EXIT_CODE);
+  }
+  // Notices can come while the node starts, before there is a shell to show them.
+  let notice: (line: string) => void = (line) => process.stdout.write(`${line}\n`);
+  const address = `${args.host}:${args.port}`;
+  await assertStateDirFree(args.stateDir);
+  const node = await startPeerNode({
+    host: args.host,
+    port: args.port,
+    trackers,
+    stateDir: args.stateDir,
+    onNotice: (line) => notice(line),
+  }).catch((error: unknown) => {
+    throw explainListenError(error, address);
+  });
+  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const shell = new Shell({ node, input: process.stdin, output: process.stdout, interactive, json: args.json });
+  notice = (line) => shell.notice(line);
+  const onSignal = () => {
+    // a second signal while closing leaves at once
+    process.once("SIGINT", () => process.exit(130));
+    shell.stop();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  await shell.run();
+  exitAfterClose(() => node.close(), 0);
+}
+
+async function runAgentCommand(args: AgentArgs): Promise<void> {
+  const address = `${args.host}:${args.port}`;
+  const stdin = process.stdin;
+  const askSecret = stdin.isTTY
+    ? async (prompt: string) => {
+        // the prompt goes to stderr so that stdout stays clean for --json
+        const terminal = createTerminalReadline(stdin, process.stderr, { historySize: 0 });
+        try {
+          return await terminal.askSecret(prompt);
+        } finally {
+          terminal.rl.close();
+        }
+      }
+    : undefined;
+  const code = await runSingleCommand({
+    words: args.command,
+    json: args.json,
+    cwd: process.cwd(),
+    ...(askSecret ? { askSecret } : {}),
+    connect: () =>
+      connectToAgent({ host: args.host, port: args.port, stateDir: args.stateDir }).catch((error: unknown) => {
+        if (error instanceof AppError) throw error;
+        throw new UnavailableError(
+          `no peer-agent answers at ${address} (${(error as Error).message}); start one with: peer-agent ${address} tracker_info.txt`,
+          "AGENT_UNREACHABLE",
+        );
+      }),
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  });
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const args = parseClientArgs(process.argv.slice(2));
+  if (args.mode === "agent") await runAgentCommand(args);
+  else await runShell(args);
+}
+
+main().catch((error: unknown) => {
+  // commander has already printed its error line and the usage hint (or the help)
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  process.stderr.write(`${formatError(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,152 @@
+/**
+ * The `client` command as a real process against a real tracker and real
+ * peer nodes (in-test ones only where another member is needed).
+ */
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { startNetwork } from "../../peer-agent/test/support/network.js";
+
+const net = await startNetwork();
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  await net.close();
+});
+const infoPath = join(net.dir, "tracker_info.txt");
+await writeFile(infoPath, `${net.trackers[0]!.host}:${net.trackers[0]!.port}\n`);
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+function spawnTs(script: string, args: string[], stdin: string | "ignore") {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    stdio: [stdin === "ignore" ? "ignore" : "pipe", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk) => (stdout += chunk));
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  if (stdin !== "ignore") child.stdin!.end(stdin);
+  const exited = once(child, "exit").then(([code]) => ({ code: code as number | null, stdout, stderr }));
+  return { child, exited, output: () => stdout + stderr };
+}
+
+/** Runs `client …` with these lines piped in and waits for it to exit. */
+function client(args: string[], lines: string[] = []) {
+  return spawnTs("cli/src/main.ts", args, lines.map((line) => `${line}\n`).join("")).exited;
+}
+
+test("piped commands against a real tracker print their results, then the client logs out and exits 0", async () => {
+  const port = await freePort();
+  const result = await client(
+    [`127.0.0.1:${port}`, infoPath, "--state-dir", join(net.dir, "pipe-alice")],
+    ["create_user pipe-alice pw", "Login pipe-alice pw", "create_group pipe-movies", "list_groups", "join_group no-such-group"],
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, [
+    "created user pipe-alice; log in with: login pipe-alice",
+    "logged in as pipe-alice",
+    "created group pipe-movies; you are its owner",
+    "GROUP        OWNER       MEMBERS",
+    "pipe-movies  pipe-alice        1",
+    'error: group "no-such-group" does not exist; list_groups shows the groups',
+    "logged out",
+    "",
+  ].join("\n"));
+});
+
+test("at the end of piped input the client waits for its download, prints the summary and exits 0", async () => {
+  const content = randomBytes(3 * 1024 * 1024 + 1000);
+  const source = join(net.dir, "clip.bin");
+  await writeFile(source, content);
+  const owner = await net.node("dl-owner");
+  await owner.createUser("dl-owner", "pw");
+  await owner.login("dl-owner", "pw");
+  await owner.createGroup("dl-group");
+  await owner.uploadFile(source, "dl-group");
+  const joiner = await net.node("dl-joiner-setup");
+  await joiner.createUser("dl-joiner", "pw");
+  await joiner.login("dl-joiner", "pw");
+  await joiner.joinGroup("dl-group");
+  await joiner.close();
+  await owner.acceptRequest("dl-group", "dl-joiner");
+  const destination = join(net.dir, "downloads");
+  await mkdir(destination);
+
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-joiner")],
+    ["login dl-joiner pw", `download_file dl-group clip.bin ${destination}`],
+  );
+  assert.equal(result.code, 0, result.stderr);
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.match(lines[1]!, /^download started: \[dl-group\] clip\.bin -> .*downloads\/clip\.bin \(3\.0 MiB;/);
+  assert.match(lines[2]!, /^download complete: \[dl-group\] clip\.bin -> .*downloads\/clip\.bin$/);
+  assert.match(lines[3]!, /^ {2}3\.0 MiB in [\d.]+ s, average [\d.]+ [KMG]?i?B\/s, from 1 peer$/);
+  assert.match(result.stdout, /^ {2}dl-owner +127\.0\.0\.1:\d+ +3\.0 MiB +7 +0$/m);
+  assert.equal(lines.at(-1), "logged out");
+  assert.ok((await readFile(join(destination, "clip.bin"))).equals(content), "the downloaded file differs");
+});
+
+test("a malformed address exits 2 with one error line and a usage hint", async () => {
+  const result = await client(["localhost", infoPath]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, "");
+  assert.deepEqual(result.stderr.trimEnd().split("\n"), [
+    'error: expected IP:PORT, e.g. 127.0.0.1:7001, got "localhost"',
+    "(client --help explains the arguments)",
+  ]);
+});
+
+test("a tracker_info.txt that cannot be read exits 2 with one error line", async () => {
+  const result = await client(["127.0.0.1:7999", join(net.dir, "missing.txt")]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^error: cannot read .*missing\.txt: ENOENT[^\n]*\n$/);
+});
+
+test("client --agent runs one command against a background agent: 0 done, 1 failed, 2 bad command", async () => {
+  const port = await freePort();
+  const stateDir = join(net.dir, "agent-x");
+  const agent = spawnTs("peer-agent/src/main.ts", [`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir], "ignore");
+  const deadline = Date.now() + 20_000;
+  while (!/peer agent serving/.test(agent.output())) {
+    if (Date.now() > deadline || agent.child.exitCode !== null) assert.fail(`agent did not start:\n${agent.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const run = (...words: string[]) => client(["--agent", `127.0.0.1:${port}`, "--state-dir", stateDir, ...words]);
+
+  const created = await run("create_user", "agent-user", "pw");
+  assert.deepEqual([created.code, created.stdout], [0, "created user agent-user; log in with: login agent-user\n"]);
+
+  const refused = await run("LOGIN", "agent-user", "wrong");
+  assert.deepEqual([refused.code, refused.stdout, refused.stderr], [1, "", "error: wrong user id or password\n"]);
+
+  assert.equal((await run("login", "agent-user", "pw")).code, 0);
+  assert.equal((await run("create_group", "agent-group")).code, 0);
+  const listed = await run("--json", "list_groups");
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.ok((JSON.parse(listed.stdout) as { groupId: string }[]).some((group) => group.groupId === "agent-group"));
+
+  const unknown = await run("list_grops");
+  assert.deepEqual([unknown.code, unknown.stderr], [2, 'error: unknown command "list_grops"; did you mean list_groups? (help lists the commands)\n']);
+
+  agent.child.kill("SIGTERM");
+  await agent.exited;
+});
+
+test("client --agent with no agent running says how to start one and exits 1", async () => {
+  const result = await client(["--agent", "127.0.0.1:7998", "--state-dir", join(net.dir, "nobody"), "list_groups"]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^error: no agent is running with state dir .*; start one with peer-agent 127\.0\.0\.1:7998 tracker_info\.txt\n$/);
+});
