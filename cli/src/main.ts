@@ -2,6 +2,7 @@ import { CommanderError } from "commander";
 import { AppError, UnavailableError } from "../../core/errors.js";
 import { connectToAgent } from "../../peer-agent/src/control/client.js";
 import { assertStateDirFree } from "../../peer-agent/src/control/control-file.js";
+import { startControlServer } from "../../peer-agent/src/control/server.js";
 import { startPeerNode } from "../../peer-agent/src/peer-node.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
 import { loadTrackers, parseClientArgs, USAGE_EXIT_CODE, type AgentArgs, type ShellArgs } from "./args.js";
@@ -68,6 +69,8 @@ async function runShell(args: ShellArgs): Promise<void> {
   }).catch((error: unknown) => {
     throw explainListenError(error, address);
   });
+  // The shell's node is also reachable with `client --agent`, and holds the state directory against a second agent.
+  const control = await startControlServer(node, args.stateDir, node.peerAddress);
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const shell = new Shell({ node, input: process.stdin, output: process.stdout, interactive, json: args.json });
   notice = (line) => shell.notice(line);
@@ -79,7 +82,10 @@ async function runShell(args: ShellArgs): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   await shell.run();
-  exitAfterClose(() => node.close(), 0);
+  exitAfterClose(async () => {
+    await control.close();
+    await node.close();
+  }, 0);
 }
 
 async function runAgentCommand(args: AgentArgs): Promise<void> {

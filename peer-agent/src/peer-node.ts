@@ -487,8 +487,8 @@ export class PeerNode implements PeerNodeApi {
 
   #drop(record: ShareRecord, reason: string, outcome: LoginOutcome): void {
     this.#store.remove(record.userId, record.file.groupId, record.file.fileName);
+    // Reported through the login outcome, which every caller prints.
     outcome.dropped.push({ groupId: record.file.groupId, fileName: record.file.fileName, reason });
-    this.#notice(`no longer sharing "${record.file.fileName}" in "${record.file.groupId}": ${reason}`);
     if (reason.startsWith("the file")) {
       void this.tracker.stopSharing(record.file.groupId, record.file.fileName).catch(() => undefined);
     }

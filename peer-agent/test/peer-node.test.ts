@@ -118,7 +118,7 @@ test("shares survive a restart of the agent, and a file changed on disk meanwhil
   const outcome = await again.login("g4-alice", "pw");
   assert.equal(outcome.restored, 1);
   assert.deepEqual(outcome.dropped.map((d) => d.fileName), ["changed.bin"]);
-  assert.ok(net.notices.some((line) => line.includes("changed.bin") && line.includes("changed on disk")));
+  assert.match(outcome.dropped[0]!.reason, /changed on disk/);
   assert.deepEqual((await again.listShares()).map((s) => s.fileName), ["kept.bin"]);
   assert.ok((await stat(join(net.dir, "state-g4-alice", "state.json"))).isFile());
 });
