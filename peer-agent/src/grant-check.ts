@@ -12,7 +12,11 @@ const REFETCH_AT_MOST_EVERY_MS = 5000;
  * started later or rotated its key) refreshes them, at most every few seconds,
  * so forged grants cannot make the agent hammer the trackers.
  */
-export function createGrantCheck(fetchKeys: () => Promise<JSONWebKeySet>): GrantCheck {
+export function createGrantCheck(
+  fetchKeys: () => Promise<JSONWebKeySet>,
+  options: { refetchAtMostEveryMs?: number } = {},
+): GrantCheck {
+  const refetchEveryMs = options.refetchAtMostEveryMs ?? REFETCH_AT_MOST_EVERY_MS;
   let keys: JSONWebKeySet = { keys: [] };
   let fetchedAt = 0;
   let fetching: Promise<void> | undefined;
@@ -37,7 +41,7 @@ export function createGrantCheck(fetchKeys: () => Promise<JSONWebKeySet>): Grant
       return (await verifyGrant(token, keys, expected)).sub;
     } catch (error) {
       const unknownKey = (error as { code?: string }).code === "GRANT_UNKNOWN_KEY";
-      if (!unknownKey || Date.now() - fetchedAt < REFETCH_AT_MOST_EVERY_MS) throw error;
+      if (!unknownKey || Date.now() - fetchedAt < refetchEveryMs) throw error;
       await refresh();
       return (await verifyGrant(token, keys, expected)).sub;
     }
