@@ -10,13 +10,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { SingleBar } from "cli-progress";
 import { request } from "undici";
 import { connectToAgent, type RemotePeerNode } from "../peer-agent/src/control/client.js";
+import { freePort } from "../core/free-port.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const options = new Command("demo")
@@ -53,13 +53,6 @@ function step(title: string): void {
   say(`\n\u001b[1m== ${title}\u001b[0m`);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** Starts one of this package's commands from dist/, logging to a file in the demo directory. */
 function startProcess(name: string, script: string, args: string[]): ChildProcess {

@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { startNetwork } from "../../peer-agent/test/support/network.js";
+import { freePort } from "../../core/free-port.js";
 
 const net = await startNetwork();
 const children: ChildProcess[] = [];
@@ -21,13 +21,6 @@ after(async () => {
 const infoPath = join(net.dir, "tracker_info.txt");
 await writeFile(infoPath, `${net.trackers[0]!.host}:${net.trackers[0]!.port}\n`);
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 function spawnTs(script: string, args: string[], stdin: string | "ignore") {
   const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {

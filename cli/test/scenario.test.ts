@@ -9,12 +9,12 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
 import { readTrackerInfo } from "../../core/tracker-info.js";
 import { TrackerClient } from "../../core/tracker-client.js";
+import { freePort } from "../../core/free-port.js";
 
 const dir = await mkdtemp(join(tmpdir(), "scenario-"));
 const processes: ChildProcessWithoutNullStreams[] = [];
@@ -23,13 +23,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 function run(script: string, args: string[]) {
   // The processes run in the scenario's directory, so tsx and the project's tsconfig are named explicitly.

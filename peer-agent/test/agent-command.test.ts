@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { request } from "undici";
 import { readControlFile } from "../src/control/control-file.js";
 import { connectToAgent } from "../src/control/client.js";
 import { startNetwork } from "./support/network.js";
+import { freePort } from "../../core/free-port.js";
 
 const net = await startNetwork();
 const children: ChildProcess[] = [];
@@ -17,13 +17,6 @@ after(async () => {
   await net.close();
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 function runAgent(args: string[]) {
   const child = spawn(process.execPath, ["--import", "tsx", "peer-agent/src/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] });
