@@ -53,6 +53,7 @@ export type Sha1Hex = string;
  */
 export type PeerAddress = string;
 
+/** @example {"userId": "alice", "password": "correct horse battery staple"} */
 export interface CreateUserRequest {
   userId: Identifier;
   /**
@@ -63,23 +64,29 @@ export interface CreateUserRequest {
   password: string;
 }
 
+/** @example {"userId": "alice", "createdAt": "2026-11-25T10:00:00.000Z"} */
 export interface UserView {
   userId: Identifier;
   /** @example "2026-11-25T10:00:00.000Z" */
   createdAt: string;
 }
 
+/** @example {"userId": "alice", "password": "correct horse battery staple", "peerAddress": "127.0.0.1:7001"} */
 export interface LoginRequest {
   userId: Identifier;
   /**
    * @minLength 1
    * @maxLength 256
+   * @example "correct horse battery staple"
    */
   password: string;
   /** Where this user's peer agent serves pieces. */
   peerAddress: PeerAddress;
 }
 
+/**
+ * @example {"token": "3q2-9xJ0mX0c4kHcQe3wq3b6w0n8n4Jr2cP9d1oQy5E", "userId": "alice", "peerAddress": "127.0.0.1:7001", "expiresAt": "2026-11-26T10:00:00.000Z"}
+ */
 export interface LoginResult {
   /** Bearer token for every other call. @example "tk_3q2-9xJ0..." */
   token: string;
@@ -89,6 +96,7 @@ export interface LoginResult {
   expiresAt: string;
 }
 
+/** @example {"groupId": "movies", "owner": "alice", "memberCount": 3, "createdAt": "2026-11-25T10:00:00.000Z"} */
 export interface GroupView {
   groupId: Identifier;
   owner: Identifier;
@@ -98,10 +106,12 @@ export interface GroupView {
   createdAt: string;
 }
 
+/** @example {"groupId": "movies"} */
 export interface CreateGroupRequest {
   groupId: Identifier;
 }
 
+/** @example {"userId": "bob", "isOwner": false, "joinedAt": "2026-11-25T10:05:00.000Z"} */
 export interface MemberView {
   userId: Identifier;
   isOwner: boolean;
@@ -109,6 +119,7 @@ export interface MemberView {
   joinedAt: string;
 }
 
+/** @example {"groupId": "movies", "userId": "bob", "requestedAt": "2026-11-25T10:00:00.000Z"} */
 export interface JoinRequestView {
   groupId: Identifier;
   userId: Identifier;
@@ -124,6 +135,9 @@ export interface JoinRequestView {
  */
 export type FileName = string;
 
+/**
+ * @example {"fileName": "holiday.mp4", "size": 1048576, "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "pieceSize": 524288, "pieceHashes": ["a9993e364706816aba3e25717850c26c9cd0d89d", "84983e441c3bd26ebaae4aa1f95129e5e54670f1"]}
+ */
 export interface ShareFileRequest {
   fileName: FileName;
   /** Size in bytes. @isInt @minimum 0 @maximum 1099511627776 @example 1048576 */
@@ -135,6 +149,9 @@ export interface ShareFileRequest {
   pieceHashes: Sha1Hex[];
 }
 
+/**
+ * @example {"groupId": "movies", "fileName": "holiday.mp4", "size": 1048576, "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "pieceCount": 2, "peersOnline": 1, "sharedBy": ["alice", "bob"]}
+ */
 export interface FileView {
   groupId: Identifier;
   fileName: FileName;
@@ -149,6 +166,9 @@ export interface FileView {
   sharedBy: Identifier[];
 }
 
+/**
+ * @example {"groupId": "movies", "fileName": "holiday.mp4", "size": 1048576, "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "pieceSize": 524288, "pieceHashes": ["a9993e364706816aba3e25717850c26c9cd0d89d", "84983e441c3bd26ebaae4aa1f95129e5e54670f1"]}
+ */
 export interface FileMetadata {
   groupId: Identifier;
   fileName: FileName;
@@ -160,6 +180,7 @@ export interface FileMetadata {
   pieceHashes: Sha1Hex[];
 }
 
+/** @example {"userId": "bob", "address": "192.168.1.20:7001", "piecesHeld": 1, "complete": false} */
 export interface PeerView {
   userId: Identifier;
   address: PeerAddress;
@@ -168,6 +189,9 @@ export interface PeerView {
   complete: boolean;
 }
 
+/**
+ * @example {"file": {"groupId": "movies", "fileName": "holiday.mp4", "size": 1048576, "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "pieceSize": 524288, "pieceHashes": ["a9993e364706816aba3e25717850c26c9cd0d89d", "84983e441c3bd26ebaae4aa1f95129e5e54670f1"]}, "peers": [{"userId": "alice", "address": "192.168.1.10:7001", "piecesHeld": 2, "complete": true}], "grant": "eyJhbGciOiJFZERTQSIsImtpZCI6InRyYWNrZXItMSJ9.eyJzdWIiOiJib2IiLCJncnAiOiJtb3ZpZXMifQ.c2lnbmF0dXJl", "grantExpiresAt": "2026-11-25T10:10:00.000Z"}
+ */
 export interface PeerList {
   file: FileMetadata;
   /** Online peers holding the file or part of it, excluding the caller. */
@@ -181,6 +205,7 @@ export interface PeerList {
   grantExpiresAt: string;
 }
 
+/** @example {"groupId": "movies", "fileName": "holiday.mp4", "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "piecesHeld": 1} */
 export interface HoldingReport {
   groupId: Identifier;
   fileName: FileName;
@@ -189,6 +214,9 @@ export interface HoldingReport {
   piecesHeld: number;
 }
 
+/**
+ * @example {"peerAddress": "127.0.0.1:7001", "holdings": [{"groupId": "movies", "fileName": "holiday.mp4", "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "piecesHeld": 1}]}
+ */
 export interface AnnounceRequest {
   /** Current peer address (may change between logins). */
   peerAddress?: PeerAddress;
@@ -196,6 +224,7 @@ export interface AnnounceRequest {
   holdings: HoldingReport[];
 }
 
+/** @example {"intervalSeconds": 15, "rejected": [{"groupId": "movies", "fileName": "old.iso", "code": "NOT_MEMBER"}]} */
 export interface AnnounceResult {
   /** Seconds until the next heartbeat is due. @isInt */
   intervalSeconds: number;
@@ -203,11 +232,38 @@ export interface AnnounceResult {
   rejected: { groupId: Identifier; fileName: FileName; code: string }[];
 }
 
+/**
+ * Replication towards one other tracker, as this tracker sees it.
+ * @example {"trackerId": "tracker-2", "url": "http://127.0.0.1:6002", "reachable": true, "lastContactAt": "2026-11-25T10:00:00.000Z", "behind": 0, "unacknowledged": 0}
+ */
+export interface PeerTrackerHealth {
+  trackerId: string;
+  url: string;
+  /** Whether the last delivery or pull to it succeeded. */
+  reachable: boolean;
+  /** @example "2026-11-25T10:00:00.000Z" */
+  lastContactAt: string | null;
+  /** Events it had at last contact that this tracker has not applied yet. @isInt */
+  behind: number;
+  /** Events of this tracker it has not acknowledged yet. @isInt */
+  unacknowledged: number;
+  /** Why the last attempt failed, while it is unreachable. */
+  lastError?: string;
+}
+
+/**
+ * `catching-up` while a starting tracker pulls the events it missed from the others.
+ * @example {"status": "ok", "trackerId": "tracker-1", "time": "2026-11-25T10:00:00.000Z", "digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "peers": [{"trackerId": "tracker-2", "url": "http://127.0.0.1:6002", "reachable": true, "lastContactAt": "2026-11-25T10:00:00.000Z", "behind": 0, "unacknowledged": 0}]}
+ */
 export interface HealthView {
   status: "ok" | "catching-up";
   trackerId: string;
   /** @example "2026-11-25T10:00:00.000Z" */
   time: string;
+  /** SHA-256 of this tracker's canonical state: equal on trackers that are in sync. */
+  digest?: string;
+  /** The other trackers of tracker_info.txt. */
+  peers?: PeerTrackerHealth[];
 }
 
 /** Claims carried by a download grant (JWT, alg EdDSA). */

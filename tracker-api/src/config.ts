@@ -6,6 +6,10 @@ export interface TrackerConfig {
   trackerNumber: number;
   dataDir: string;
   logLevel: string;
+  /** Shared by every tracker of the network to sign replication; undefined = the loopback-only demo secret. */
+  clusterSecret: string | undefined;
+  /** P2P_TEST_SWITCHES=1: enables the replication partition switch (tests only). */
+  testSwitches: boolean;
 }
 
 /** Reads the tracker's settings from its command line and environment, with demo-friendly defaults. */
@@ -20,15 +24,18 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     })
     .option("--data-dir <dir>", "where this tracker keeps its database and keys (env P2P_TRACKER_DATA_DIR)")
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
+    .option("--cluster-secret <secret>", "secret shared by all trackers to sign replication (env P2P_CLUSTER_SECRET)")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [trackerInfoPath, trackerNumber] = program.processedArgs as [string, number];
-  const options = program.opts<{ dataDir?: string; logLevel: string }>();
+  const options = program.opts<{ dataDir?: string; logLevel: string; clusterSecret?: string }>();
   return {
     trackerInfoPath,
     trackerNumber,
     dataDir: resolve(options.dataDir ?? env.P2P_TRACKER_DATA_DIR ?? `.data/tracker-${trackerNumber}`),
     logLevel: options.logLevel,
+    clusterSecret: options.clusterSecret ?? (env.P2P_CLUSTER_SECRET || undefined),
+    testSwitches: env.P2P_TEST_SWITCHES === "1",
   };
 }

@@ -10,6 +10,10 @@ import { parseTrackerArgs } from "./config.js";
 import { openDatabase } from "./db/open.js";
 import { loadGrantKey } from "./grant-key.js";
 import { createApp } from "./http/app.js";
+import { attachReplication } from "./replication/outbox.js";
+import { Replicator } from "./replication/replicator.js";
+import { clusterSecretFor } from "./replication/signing.js";
+import { forgetCachedState } from "./replication/caches.js";
 
 async function main(): Promise<void> {
   const config = parseTrackerArgs(process.argv.slice(2));
@@ -22,8 +26,21 @@ async function main(): Promise<void> {
   const trackerId = `tracker-${self.number}`;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
+  const secret = clusterSecretFor(self.host, config.clusterSecret);
   const db = await openDatabase(join(config.dataDir, "tracker.db"));
-  const app = createApp(db, { trackerId, grantKey: await loadGrantKey(trackerId, config.dataDir) });
+  const replicator = new Replicator(db, {
+    selfId: trackerId,
+    peers: trackers.filter((t) => t.number !== self.number).map((t) => ({ id: `tracker-${t.number}`, url: t.url })),
+    secret,
+    logger,
+    onApplied: (touched) => forgetCachedState(db, touched),
+  });
+  attachReplication(db, replicator);
+  const app = createApp(db, {
+    trackerId,
+    grantKey: await loadGrantKey(trackerId, config.dataDir),
+    replication: { replicator, secret, testSwitches: config.testSwitches },
+  });
   const server = app.listen(self.port, self.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
@@ -31,12 +48,14 @@ async function main(): Promise<void> {
   });
   const { port } = server.address() as AddressInfo;
   logger.info({ trackerId, address: `${self.host}:${port}`, dataDir: config.dataDir }, "tracker listening; type quit to stop");
+  await replicator.start();
 
   let stopping = false;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, "stopping: finishing requests in flight");
+    replicator.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections?.();
     await db.$disconnect();

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import SwaggerParser from "@apidevtools/swagger-parser";
+import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
 import { parse } from "yaml";
 import { OPENAPI_PATH } from "./support/openapi.js";
 
@@ -31,4 +33,82 @@ test("the committed openapi.yaml matches what the controllers generate", async (
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+type SchemaObject = { $ref?: string; example?: unknown; properties?: Record<string, SchemaObject>; items?: SchemaObject; enum?: unknown[] };
+type Operation = {
+  summary?: string;
+  description?: string;
+  responses: Record<string, { content?: Record<string, { schema?: SchemaObject; examples?: Record<string, unknown>; example?: unknown }> }>;
+};
+
+/** A schema is exemplified by its own example, a referenced schema's, an enum, or examples on every property. */
+function hasExample(schema: SchemaObject, schemas: Record<string, SchemaObject>, seen = new Set<string>()): boolean {
+  if (schema.example !== undefined || schema.enum !== undefined) return true;
+  if (schema.$ref) {
+    const name = schema.$ref.replace("#/components/schemas/", "");
+    if (seen.has(name)) return false;
+    seen.add(name);
+    return schemas[name] !== undefined && hasExample(schemas[name], schemas, seen);
+  }
+  if (schema.items) return hasExample(schema.items, schemas, seen);
+  const properties = Object.values(schema.properties ?? {});
+  return properties.length > 0 && properties.every((property) => hasExample(property, schemas, new Set(seen)));
+}
+
+test("every operation has a summary and a description, and every success body an example", async () => {
+  const document = parse(await readFile(OPENAPI_PATH, "utf8")) as { paths: Record<string, Record<string, Operation>> };
+  const missing: string[] = [];
+  for (const [path, operations] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const name = `${method.toUpperCase()} ${path}`;
+      if (!operation.summary?.trim()) missing.push(`${name}: summary`);
+      if (!operation.description?.trim()) missing.push(`${name}: description`);
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const body = response.content?.["application/json"];
+        if (!status.startsWith("2") || !body) continue;
+        if (body.example === undefined && Object.keys(body.examples ?? {}).length === 0) missing.push(`${name} ${status}: example`);
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+test("every schema in openapi.yaml has an example, on itself or on all of its properties", async () => {
+  const document = parse(await readFile(OPENAPI_PATH, "utf8")) as { components: { schemas: Record<string, SchemaObject> } };
+  const schemas = document.components.schemas;
+  const missing = Object.entries(schemas).filter(([, schema]) => !hasExample(schema, schemas)).map(([name]) => name);
+  assert.deepEqual(missing, []);
+});
+
+test("every example in openapi.yaml is valid against its own schema", async () => {
+  type Content = { schema: object; examples?: Record<string, { value: unknown }> };
+  type Spec = {
+    components: { schemas: Record<string, SchemaObject> };
+    paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, Content> }> }>>;
+  };
+  const document = (await SwaggerParser.dereference(parse(await readFile(OPENAPI_PATH, "utf8")))) as unknown as Spec;
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addKeyword("example");
+  const invalid: string[] = [];
+  const check = (where: string, schema: object, example: unknown) => {
+    const validate = ajv.compile(schema);
+    if (!validate(example)) invalid.push(`${where}: ${ajv.errorsText(validate.errors)}`);
+  };
+  for (const [name, schema] of Object.entries(document.components.schemas)) {
+    if (schema.example !== undefined) check(`schema ${name}`, schema, schema.example);
+  }
+  for (const [path, operations] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        for (const [type, content] of Object.entries(response.content ?? {})) {
+          for (const [label, example] of Object.entries(content.examples ?? {})) {
+            check(`${method.toUpperCase()} ${path} ${status} ${type} ${label}`, content.schema, example.value);
+          }
+        }
+      }
+    }
+  }
+  assert.deepEqual(invalid, []);
 });

@@ -3,8 +3,9 @@ import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, 
 import type { FileName, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
 import { GRANT_TTL_SECONDS, signGrant } from "../../../core/grant.js";
 import type { GrantKey } from "../grant-key.js";
-import type { ProblemDocument } from "../../../core/errors.js";
+import type { Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
+import { asBody } from "../serialized-json.js";
 import * as files from "../services/files.js";
 import type { Actor } from "../services/sessions.js";
 
@@ -17,9 +18,9 @@ const EXAMPLE_FILE: FileView = {
 @Route("groups/{groupId}/files")
 @Tags("Files")
 @Security("bearer")
-@Response<ProblemDocument>(401, "No valid session")
-@Response<ProblemDocument>(403, "Not a member")
-@Response<ProblemDocument>(404, "No such group")
+@Response<Problem>(401, "No valid session")
+@Response<Problem>(403, "Not a member")
+@Response<Problem>(404, "No such group")
 export class FilesController extends Controller {
   constructor(private readonly db: TrackerDb) {
     super();
@@ -28,8 +29,8 @@ export class FilesController extends Controller {
   /** Files shared in a group, with how many of their holders are online (members only). @summary List files */
   @Get()
   @Example<FileView[]>([EXAMPLE_FILE])
-  public list(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<FileView[]> {
-    return files.listFiles(this.db, actor(request), groupId);
+  public async list(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<FileView[]> {
+    return asBody(await files.listFiles(this.db, actor(request), groupId));
   }
 
   /**
@@ -41,9 +42,12 @@ export class FilesController extends Controller {
   @Post()
   @SuccessResponse(201, "Shared, new in the group")
   @Example<FileView>(EXAMPLE_FILE)
-  @Response<FileView>(200, "Already shared by others; the caller now holds it too")
-  @Response<ProblemDocument>(400, "Bad name, piece size or piece list")
-  @Response<ProblemDocument>(409, "Name taken by other content")
+  @Response<FileView>(200, "Already shared by others; the caller now holds it too", {
+    groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",
+    pieceCount: 2, peersOnline: 2, sharedBy: ["alice", "bob"],
+  })
+  @Response<Problem>(400, "Bad name, piece size or piece list")
+  @Response<Problem>(409, "Name taken by other content")
   public async share(@Path() groupId: Identifier, @Body() body: ShareFileRequest, @Request() request: ExpressRequest): Promise<FileView> {
     const { created, file } = await files.shareFile(this.db, actor(request), groupId, body);
     this.setStatus(created ? 201 : 200);
@@ -64,7 +68,16 @@ export class FilesController extends Controller {
    * @summary Peers of a file
    */
   @Get("{fileName}/peers")
-  @Response<ProblemDocument>(404, "No such group or file")
+  @Example<PeerList>({
+    file: {
+      groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", pieceSize: 524288,
+      pieceHashes: ["a9993e364706816aba3e25717850c26c9cd0d89d", "84983e441c3bd26ebaae4aa1f95129e5e54670f1"],
+    },
+    peers: [{ userId: "alice", address: "192.168.1.10:7001", piecesHeld: 2, complete: true }],
+    grant: "eyJhbGciOiJFZERTQSIsImtpZCI6InRyYWNrZXItMSJ9.eyJzdWIiOiJib2IiLCJncnAiOiJtb3ZpZXMifQ.c2lnbmF0dXJl",
+    grantExpiresAt: "2026-11-25T10:10:00.000Z",
+  })
+  @Response<Problem>(404, "No such group or file")
   public async peers(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<PeerList> {
     const me = actor(request);
     const { file, peers } = await files.peersOf(this.db, me, groupId, fileName);

@@ -3,10 +3,31 @@ import { Controller, Example, Get, Request, Route, Tags } from "@tsoa/runtime";
 import type { HealthView } from "../../../core/api-types.js";
 import type { GrantKey } from "../grant-key.js";
 
-/** A JSON Web Key Set. */
-export interface Jwks {
-  keys: Record<string, unknown>[];
+/**
+ * An Ed25519 public key as a JSON Web Key (RFC 7517, RFC 8037).
+ * @example {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "tracker-1-3d1f0c2a9b8e7d6c", "alg": "EdDSA", "use": "sig"}
+ */
+export interface PublicJwk {
+  kty: string;
+  crv: string;
+  /** The public key, base64url. */
+  x: string;
+  kid: string;
+  alg: string;
+  use: string;
 }
+
+/**
+ * A JSON Web Key Set.
+ * @example {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "tracker-1-3d1f0c2a9b8e7d6c", "alg": "EdDSA", "use": "sig"}]}
+ */
+export interface Jwks {
+  keys: PublicJwk[];
+}
+
+const EXAMPLE_JWKS: Jwks = {
+  keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: "tracker-1-3d1f0c2a9b8e7d6c", alg: "EdDSA", use: "sig" }],
+};
 
 @Route("")
 @Tags("Tracker")
@@ -20,7 +41,9 @@ export class MetaController extends Controller {
 
   /** Public keys that verify this tracker's download grants (EdDSA). @summary Grant keys */
   @Get(".well-known/jwks.json")
+  @Example<Jwks>(EXAMPLE_JWKS)
   public jwks(@Request() request: ExpressRequest): Jwks {
-    return { keys: [(request.app.locals.grantKey as GrantKey).publicJwk as Record<string, unknown>] };
+    const { kty, crv, x, kid, alg, use } = (request.app.locals.grantKey as GrantKey).publicJwk;
+    return { keys: [{ kty: kty!, crv: crv!, x: x!, kid: kid!, alg: alg!, use: use! }] };
   }
 }

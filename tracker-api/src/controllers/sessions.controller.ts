@@ -1,7 +1,7 @@
 import type { Request as ExpressRequest } from "express";
 import { Body, Controller, Delete, Example, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
-import type { ProblemDocument } from "../../../core/errors.js";
+import type { Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { LoginThrottle } from "../domain/login-throttle.js";
 import { login, logout, type Actor } from "../services/sessions.js";
@@ -16,14 +16,15 @@ export class SessionsController extends Controller {
   /**
    * Logs in and records where this user's peer agent serves pieces. Five failed
    * attempts for a user id or from one address within a minute are answered 429
-   * with Retry-After.
+   * with Retry-After. Unlike other writes, a login's answer is not kept under its
+   * Idempotency-Key (it holds the token): a retried login opens another session.
    * @summary Log in
    */
   @Post()
   @SuccessResponse(201, "Logged in")
   @Example<LoginResult>({ token: "3q2-9xJ0mX0c4kHcQe3wq3b6w0n8n4Jr2cP9d1oQy5E", userId: "alice", peerAddress: "127.0.0.1:7001", expiresAt: "2026-11-26T10:00:00.000Z" })
-  @Response<ProblemDocument>(401, "Wrong user id or password")
-  @Response<ProblemDocument>(429, "Too many failed logins")
+  @Response<Problem>(401, "Wrong user id or password")
+  @Response<Problem>(429, "Too many failed logins")
   public async create(@Body() body: LoginRequest, @Request() request: ExpressRequest): Promise<LoginResult> {
     const throttle = (request.app.locals.loginThrottle ??= new LoginThrottle()) as LoginThrottle;
     const result = await login(this.db, throttle, body, request.ip ?? "unknown");
@@ -39,7 +40,7 @@ export class SessionsController extends Controller {
   @Delete("current")
   @Security("bearer")
   @SuccessResponse(204, "Logged out")
-  @Response<ProblemDocument>(401, "No valid session")
+  @Response<Problem>(401, "No valid session")
   public async remove(@Request() request: ExpressRequest): Promise<void> {
     await logout(this.db, (request.user as Actor).tokenHash);
     this.setStatus(204);

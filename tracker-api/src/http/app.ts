@@ -4,7 +4,12 @@ import { AppError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, to
 import type { TrackerDb } from "../db/open.js";
 import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
+import type { Replicator } from "../replication/replicator.js";
+import { replicationRouter } from "../replication/routes.js";
+import { sendSerializedJson } from "../serialized-json.js";
 import { mountDocs } from "./docs.js";
+import { idempotency } from "./idempotency.js";
+import { securityHeaders } from "./security-headers.js";
 
 /** 8 MiB admits the piece list of a file of about 80 GiB. */
 export const BODY_LIMIT = "8mb";
@@ -12,6 +17,8 @@ export const BODY_LIMIT = "8mb";
 export interface TrackerAppOptions {
   trackerId: string;
   grantKey: GrantKey;
+  /** Sync with the other trackers (absent for a tracker on its own, e.g. in tests of one tracker). */
+  replication?: { replicator: Replicator; secret: string; testSwitches?: boolean };
 }
 
 export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Express {
@@ -20,7 +27,20 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
   app.locals.trackerId = options.trackerId;
   app.locals.grantKey = options.grantKey;
   app.disable("x-powered-by");
+  sendSerializedJson(app);
+  app.use(securityHeaders());
+  if (options.replication) {
+    const { replicator, ...routeOptions } = options.replication;
+    // Before the JSON parser: signatures are checked over the raw body.
+    app.use("/replication", replicationRouter(replicator, routeOptions));
+    // Health with the replication state; answers in the shape of MetaController.health (HealthView).
+    app.get("/health", async (_req, res) => {
+      const { status, peers, digest } = await replicator.health();
+      res.json({ status, trackerId: options.trackerId, time: new Date().toISOString(), digest, peers });
+    });
+  }
   app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(idempotency());
   mountDocs(app);
   RegisterRoutes(app);
   app.use((req: Request, _res: Response, next: NextFunction) => {

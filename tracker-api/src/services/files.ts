@@ -1,32 +1,48 @@
 import type { AnnounceRequest, AnnounceResult, FileMetadata, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
 import { ConflictError, NotFoundError } from "../../../core/errors.js";
+import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb } from "../db/open.js";
+import { Prisma } from "../generated/prisma/client.js";
 import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
+import type { SerializedJson } from "../serialized-json.js";
+import { cachedFileList, filesChanged } from "./file-lists.js";
+import { heartbeatWorthSharing } from "../replication/coalesce.js";
+import { writeTransaction } from "../replication/outbox.js";
 import { requireMember } from "./groups.js";
 import type { Actor } from "./sessions.js";
 
 type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
+// The queries on every listing and every share are plain SQL (portable: SQLite
+// and PostgreSQL): Prisma's model API costs several times as much per query.
+
 /** Users with a session seen within the online window, with that session's peer address. */
-export async function onlinePeers(tx: Tx, userIds: string[], now = Date.now()): Promise<Map<string, string>> {
-  const sessions = await tx.session.findMany({
-    where: { userId: { in: userIds }, lastSeenAt: { gt: new Date(now - ONLINE_WINDOW_MS) }, expiresAt: { gt: new Date(now) } },
-    orderBy: { lastSeenAt: "asc" },
-  });
+export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now = Date.now()): Promise<Map<string, string>> {
+  if (userIds.length === 0) return new Map();
+  const sessions = await tx.$queryRaw<{ userId: string; peerAddress: string }[]>`
+    SELECT "userId", "peerAddress" FROM "Session"
+    WHERE "userId" IN (${Prisma.join(userIds)}) AND "lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND "expiresAt" > ${new Date(now)}
+    ORDER BY "lastSeenAt" ASC`;
   // The most recently seen session wins when a user is logged in twice.
   return new Map(sessions.map((s) => [s.userId, s.peerAddress]));
 }
 
-async function toView(tx: Tx, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceHashes: string }): Promise<FileView> {
-  const holders = await tx.holding.findMany({ where: { groupId: file.groupId, fileName: file.fileName }, orderBy: { userId: "asc" } });
-  const online = await onlinePeers(tx, holders.map((h) => h.userId));
+/** A file as listed, with its holders and how many of them are online, in one query. */
+async function toView(tx: Tx, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceSize: number }, now = Date.now()): Promise<FileView> {
+  const holders = await tx.$queryRaw<{ userId: string; online: bigint | number | boolean }[]>`
+    SELECT h."userId", EXISTS (
+      SELECT 1 FROM "Session" s
+      WHERE s."userId" = h."userId" AND s."lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${new Date(now)}
+    ) AS "online"
+    FROM "Holding" h WHERE h."groupId" = ${file.groupId} AND h."fileName" = ${file.fileName}
+    ORDER BY h."userId" ASC`;
   return {
     groupId: file.groupId,
     fileName: file.fileName,
     size: Number(file.size),
     sha1: file.sha1,
-    pieceCount: countPieces(file.pieceHashes),
-    peersOnline: holders.filter((h) => online.has(h.userId)).length,
+    pieceCount: pieceCount(Number(file.size), file.pieceSize),
+    peersOnline: holders.filter((h) => Boolean(Number(h.online))).length,
     sharedBy: holders.map((h) => h.userId),
   };
 }
@@ -39,10 +55,11 @@ export async function shareFile(
 ): Promise<{ created: boolean; file: FileView }> {
   checkShareMetadata(input);
   const now = new Date();
-  return db.$transaction(async (tx) => {
+  const shared = await writeTransaction(db, async (tx, record) => {
     await requireMember(tx, actor, groupId);
-    const key = { groupId_fileName: { groupId, fileName: input.fileName } };
-    const existing = await tx.sharedFile.findUnique({ where: key });
+    const [existing] = await tx.$queryRaw<{ fileName: string; size: bigint; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: Date }[]>`
+      SELECT "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt" FROM "SharedFile"
+      WHERE "groupId" = ${groupId} AND "fileName" = ${input.fileName}`;
     const outcome = shareOutcome(existing?.sha1, input.sha1);
     if (outcome === "name-taken") {
       throw new ConflictError(
@@ -50,51 +67,47 @@ export async function shareFile(
         "FILE_NAME_TAKEN",
       );
     }
-    const file = existing ?? (await tx.sharedFile.create({
-      data: {
-        groupId, fileName: input.fileName, size: BigInt(input.size), sha1: input.sha1,
-        pieceSize: input.pieceSize, pieceHashes: JSON.stringify(input.pieceHashes), sharedAt: now,
-      },
-    }));
+    const file = existing ?? {
+      fileName: input.fileName, size: BigInt(input.size), sha1: input.sha1,
+      pieceSize: input.pieceSize, pieceHashes: JSON.stringify(input.pieceHashes), sharedAt: now,
+    };
+    if (!existing) {
+      await tx.$executeRaw`
+        INSERT INTO "SharedFile" ("groupId", "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt")
+        VALUES (${groupId}, ${file.fileName}, ${file.size}, ${file.sha1}, ${file.pieceSize}, ${file.pieceHashes}, ${now})`;
+    }
     const piecesHeld = input.pieceHashes.length;
-    await tx.holding.upsert({
-      where: { groupId_fileName_userId: { groupId, fileName: input.fileName, userId: actor.userId } },
-      create: { groupId, fileName: input.fileName, userId: actor.userId, piecesHeld, updatedAt: now },
-      update: { piecesHeld, updatedAt: now },
+    await tx.$executeRaw`
+      INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt")
+      VALUES (${groupId}, ${input.fileName}, ${actor.userId}, ${piecesHeld}, ${now})
+      ON CONFLICT ("groupId", "fileName", "userId") DO UPDATE SET "piecesHeld" = excluded."piecesHeld", "updatedAt" = excluded."updatedAt"`;
+    await record({
+      type: "file.shared",
+      payload: {
+        groupId, fileName: file.fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize,
+        pieceHashes: file.pieceHashes, sharedAt: file.sharedAt.toISOString(), userId: actor.userId, piecesHeld,
+      },
     });
-    return { created: outcome === "new-file", file: await toView(tx, file) };
+    return { created: outcome === "new-file", file: await toView(tx, { groupId, ...file }) };
   });
+  filesChanged(db, groupId);
+  return shared;
 }
 
-export async function listFiles(db: TrackerDb, actor: Actor, groupId: string): Promise<FileView[]> {
-  return db.$transaction(async (tx) => {
-    await requireMember(tx, actor, groupId);
-    // Three queries whatever the number of files: files, holders, online sessions.
-    const [files, holdings] = await Promise.all([
-      tx.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" } }),
-      tx.holding.findMany({ where: { groupId }, orderBy: { userId: "asc" } }),
-    ]);
-    const online = await onlinePeers(tx, [...new Set(holdings.map((h) => h.userId))]);
-    const holdersByFile = new Map<string, string[]>();
-    for (const h of holdings) holdersByFile.set(h.fileName, [...(holdersByFile.get(h.fileName) ?? []), h.userId]);
-    return files.map((file) => {
-      const sharedBy = holdersByFile.get(file.fileName) ?? [];
-      return {
-        groupId, fileName: file.fileName, size: Number(file.size), sha1: file.sha1,
-        pieceCount: countPieces(file.pieceHashes), peersOnline: sharedBy.filter((u) => online.has(u)).length, sharedBy,
-      };
-    });
-  });
-}
-
-/** Piece hashes are stored as a JSON array of 40-character strings. */
-function countPieces(pieceHashesJson: string): number {
-  return pieceHashesJson === "[]" ? 0 : (pieceHashesJson.length - 1) / 43;
+/**
+ * A group's files with how many of their holders are online (members only).
+ * Served from the group's cached file list (see file-lists.ts): a membership
+ * check and one query for which holders are online.
+ */
+export async function listFiles(db: TrackerDb, actor: Actor, groupId: string): Promise<SerializedJson<FileView[]>> {
+  await requireMember(db, actor, groupId);
+  const files = await cachedFileList(db, groupId);
+  return files.answerFor(await onlinePeers(db, files.holders));
 }
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
 export async function stopSharing(db: TrackerDb, actor: Actor, groupId: string, fileName: string): Promise<void> {
-  await db.$transaction(async (tx) => {
+  await writeTransaction(db, async (tx, record) => {
     await requireMember(tx, actor, groupId);
     const removed = await tx.holding.deleteMany({ where: { groupId, fileName, userId: actor.userId } });
     if (removed.count === 0) {
@@ -103,7 +116,9 @@ export async function stopSharing(db: TrackerDb, actor: Actor, groupId: string, 
     if ((await tx.holding.count({ where: { groupId, fileName } })) === 0) {
       await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName } } });
     }
+    await record({ type: "holding.removed", payload: { groupId, fileName, userId: actor.userId } });
   });
+  filesChanged(db, groupId);
 }
 
 export async function peersOf(
@@ -135,26 +150,44 @@ export async function peersOf(
 export async function announce(db: TrackerDb, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
   const now = new Date();
   const rejected: AnnounceResult["rejected"] = [];
-  await db.$transaction(async (tx) => {
-    await tx.session.update({
+  const newHolderIn = new Set<string>();
+  await writeTransaction(db, async (tx, record) => {
+    const session = await tx.session.update({
       where: { tokenHash: actor.tokenHash },
       data: { lastSeenAt: now, ...(input.peerAddress ? { peerAddress: input.peerAddress } : {}) },
     });
+    if (heartbeatWorthSharing(db, session.tokenHash, session.peerAddress, now.getTime())) {
+      await record({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress } });
+    }
     for (const report of input.holdings) {
-      const member = await tx.membership.findUnique({ where: { groupId_userId: { groupId: report.groupId, userId: actor.userId } } });
-      const file = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId: report.groupId, fileName: report.fileName } } });
+      const { groupId, fileName, piecesHeld } = report;
+      const member = await tx.membership.findUnique({ where: { groupId_userId: { groupId, userId: actor.userId } } });
+      const file = await tx.sharedFile.findUnique({
+        where: { groupId_fileName: { groupId, fileName } }, select: { sha1: true, size: true, pieceSize: true },
+      });
       const reason = !member ? "NOT_MEMBER" : !file ? "FILE_NOT_FOUND" : file.sha1 !== report.sha1 ? "SHA1_MISMATCH"
-        : report.piecesHeld > (JSON.parse(file.pieceHashes) as string[]).length ? "TOO_MANY_PIECES" : undefined;
+        : piecesHeld > pieceCount(Number(file.size), file.pieceSize) ? "TOO_MANY_PIECES" : undefined;
       if (reason) {
-        rejected.push({ groupId: report.groupId, fileName: report.fileName, code: reason });
+        rejected.push({ groupId, fileName, code: reason });
         continue;
       }
-      await tx.holding.upsert({
-        where: { groupId_fileName_userId: { groupId: report.groupId, fileName: report.fileName, userId: actor.userId } },
-        create: { groupId: report.groupId, fileName: report.fileName, userId: actor.userId, piecesHeld: report.piecesHeld, updatedAt: now },
-        update: { piecesHeld: report.piecesHeld, updatedAt: now },
-      });
+      const key = { groupId_fileName_userId: { groupId, fileName, userId: actor.userId } };
+      const held = await tx.holding.findUnique({ where: key, select: { piecesHeld: true } });
+      if (!held) {
+        await tx.holding.create({ data: { groupId, fileName, userId: actor.userId, piecesHeld, updatedAt: now } });
+        newHolderIn.add(groupId);
+      } else if (held.piecesHeld !== piecesHeld) {
+        await tx.holding.update({ where: key, data: { piecesHeld, updatedAt: now } });
+      }
+      if (held?.piecesHeld !== piecesHeld) {
+        await record({
+          type: "holding.upserted",
+          payload: { groupId, fileName, userId: actor.userId, sha1: report.sha1, piecesHeld, updatedAt: now.toISOString() },
+        });
+      }
     }
   });
+  // How much a holder has is not part of a file list; a new holder is.
+  for (const groupId of newHolderIn) filesChanged(db, groupId);
   return { intervalSeconds: HEARTBEAT_SECONDS, rejected };
 }

@@ -2,11 +2,13 @@ import type { GroupView, JoinRequestView, MemberView } from "../../../core/api-t
 import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { ownerAfterLeaving } from "../domain/membership.js";
+import { writeTransaction } from "../replication/outbox.js";
+import { filesChanged } from "./file-lists.js";
 import type { Actor } from "./sessions.js";
 
 type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
-async function groupOrThrow(tx: Tx, groupId: string) {
+async function groupOrThrow(tx: Tx | TrackerDb, groupId: string) {
   const group = await tx.group.findUnique({ where: { id: groupId } });
   if (!group) throw new NotFoundError(`group "${groupId}" does not exist; list_groups shows the groups`, "GROUP_NOT_FOUND");
   return group;
@@ -20,20 +22,25 @@ async function requireOwner(tx: Tx, actor: Actor, groupId: string) {
   return group;
 }
 
-export async function requireMember(tx: Tx, actor: Actor, groupId: string): Promise<void> {
+/** 404 for a group that does not exist, 403 for one the caller is not a member of. One query for a member. */
+export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupId: string): Promise<void> {
+  // On every group request: plain SQL costs a fraction of a Prisma model query.
+  const [member] = await tx.$queryRaw<unknown[]>`
+    SELECT 1 AS "member" FROM "Membership" WHERE "groupId" = ${groupId} AND "userId" = ${actor.userId}`;
+  if (member) return;
   await groupOrThrow(tx, groupId);
-  const member = await tx.membership.findUnique({ where: { groupId_userId: { groupId, userId: actor.userId } } });
-  if (!member) throw new ForbiddenError(`you are not a member of "${groupId}"; ask to join first`, "NOT_MEMBER");
+  throw new ForbiddenError(`you are not a member of "${groupId}"; ask to join first`, "NOT_MEMBER");
 }
 
 export async function createGroup(db: TrackerDb, actor: Actor, groupId: string): Promise<GroupView> {
   const createdAt = new Date();
-  return db.$transaction(async (tx) => {
+  return writeTransaction(db, async (tx, record) => {
     if (await tx.group.findUnique({ where: { id: groupId } })) {
       throw new ConflictError(`group id "${groupId}" is taken; choose another`, "GROUP_EXISTS");
     }
     await tx.group.create({ data: { id: groupId, ownerId: actor.userId, createdAt } });
     await tx.membership.create({ data: { groupId, userId: actor.userId, joinedAt: createdAt } });
+    await record({ type: "group.created", payload: { groupId, ownerId: actor.userId, createdAt: createdAt.toISOString() } });
     return { groupId, owner: actor.userId, memberCount: 1, createdAt: createdAt.toISOString() };
   });
 }
@@ -51,7 +58,7 @@ export async function listGroups(db: TrackerDb): Promise<GroupView[]> {
 
 export async function requestJoin(db: TrackerDb, actor: Actor, groupId: string): Promise<JoinRequestView> {
   const requestedAt = new Date();
-  return db.$transaction(async (tx) => {
+  return writeTransaction(db, async (tx, record) => {
     await groupOrThrow(tx, groupId);
     const key = { groupId_userId: { groupId, userId: actor.userId } };
     if (await tx.membership.findUnique({ where: key })) {
@@ -61,6 +68,7 @@ export async function requestJoin(db: TrackerDb, actor: Actor, groupId: string):
       throw new ConflictError(`your request to join "${groupId}" is already pending`, "REQUEST_PENDING");
     }
     await tx.joinRequest.create({ data: { groupId, userId: actor.userId, requestedAt } });
+    await record({ type: "joinRequest.created", payload: { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() } });
     return { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() };
   });
 }
@@ -83,15 +91,22 @@ async function takeRequest(tx: Tx, actor: Actor, groupId: string, userId: string
 
 export async function acceptJoin(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<MemberView> {
   const joinedAt = new Date();
-  return db.$transaction(async (tx) => {
+  return writeTransaction(db, async (tx, record) => {
     await takeRequest(tx, actor, groupId, userId);
     await tx.membership.create({ data: { groupId, userId, joinedAt } });
+    await record(
+      { type: "joinRequest.accepted", payload: { groupId, userId } },
+      { type: "membership.added", payload: { groupId, userId, joinedAt: joinedAt.toISOString() } },
+    );
     return { userId, isOwner: false, joinedAt: joinedAt.toISOString() };
   });
 }
 
 export async function rejectJoin(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<void> {
-  await db.$transaction((tx) => takeRequest(tx, actor, groupId, userId));
+  await writeTransaction(db, async (tx, record) => {
+    await takeRequest(tx, actor, groupId, userId);
+    await record({ type: "joinRequest.rejected", payload: { groupId, userId } });
+  });
 }
 
 export async function listMembers(db: TrackerDb, actor: Actor, groupId: string): Promise<MemberView[]> {
@@ -106,12 +121,13 @@ export async function listMembers(db: TrackerDb, actor: Actor, groupId: string):
 /** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */
 export async function leaveGroup(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<void> {
   if (userId !== actor.userId) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
-  await db.$transaction(async (tx) => {
+  await writeTransaction(db, async (tx, record) => {
     const group = await groupOrThrow(tx, groupId);
     const members = await tx.membership.findMany({ where: { groupId } });
     if (!members.some((m) => m.userId === userId)) {
       throw new ForbiddenError(`you are not a member of "${groupId}"`, "NOT_MEMBER");
     }
+    const held = await tx.holding.findMany({ where: { groupId, userId }, select: { fileName: true } });
     await tx.membership.delete({ where: { groupId_userId: { groupId, userId } } });
     await tx.holding.deleteMany({ where: { groupId, userId } });
     const owner = ownerAfterLeaving(group.ownerId, members, userId);
@@ -129,5 +145,14 @@ export async function leaveGroup(db: TrackerDb, actor: Actor, groupId: string, u
         }
       }
     }
+    if (owner === undefined) await record({ type: "group.deleted", payload: { groupId } });
+    else {
+      await record(
+        { type: "membership.removed", payload: { groupId, userId } },
+        ...held.map(({ fileName }) => ({ type: "holding.removed" as const, payload: { groupId, fileName, userId } })),
+        ...(owner !== group.ownerId ? [{ type: "group.ownerChanged" as const, payload: { groupId, ownerId: owner } }] : []),
+      );
+    }
   });
+  filesChanged(db, groupId);
 }

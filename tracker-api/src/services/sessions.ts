@@ -3,6 +3,8 @@ import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
 import { UnauthorizedError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import type { LoginThrottle } from "../domain/login-throttle.js";
+import { writeTransaction } from "../replication/outbox.js";
+import { perTracker } from "./memory.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 
 export const SESSION_TTL_MS = 24 * 60 * 60 * 1000;
@@ -32,14 +34,31 @@ export async function login(
   const token = randomBytes(32).toString("base64url");
   const now = new Date();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
-  await db.session.create({
-    data: { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, createdAt: now, expiresAt, lastSeenAt: now },
+  const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, createdAt: now, expiresAt };
+  await writeTransaction(db, async (tx, record) => {
+    await tx.session.create({ data: { ...session, lastSeenAt: now } });
+    await record({ type: "session.created", payload: { ...session, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() } });
   });
   return { token, userId: user.id, peerAddress: input.peerAddress, expiresAt: expiresAt.toISOString() };
 }
 
 export async function logout(db: TrackerDb, sessionTokenHash: string): Promise<void> {
-  await db.session.deleteMany({ where: { tokenHash: sessionTokenHash } });
+  await writeTransaction(db, async (tx, record) => {
+    await tx.session.deleteMany({ where: { tokenHash: sessionTokenHash } });
+    await record({ type: "session.ended", payload: { tokenHash: sessionTokenHash } });
+  });
+  forgetSessions(db, [sessionTokenHash], []);
+}
+
+/** Drops cached sessions that ended elsewhere (replicated logout, or every session of a user whose account lost an id conflict). */
+export function forgetSessions(db: TrackerDb, tokenHashes: Iterable<string>, userIds: Iterable<string>): void {
+  const known = knownSessions(db);
+  for (const hash of tokenHashes) known.sessions.delete(hash);
+  const users = new Set(userIds);
+  if (users.size > 0) {
+    for (const [hash, session] of known.sessions) if (users.has(session.userId)) known.sessions.delete(hash);
+  }
+  known.logouts++;
 }
 
 export interface Actor {
@@ -47,13 +66,36 @@ export interface Actor {
   tokenHash: string;
 }
 
+/**
+ * Sessions already looked up, by token hash: every authenticated request needs
+ * one, and a session only ever ends by expiring (checked on use) or by logout
+ * (which removes it here). Bounded; the oldest entries make room. A lookup
+ * that overlapped a logout is not remembered, so a revoked token cannot come back.
+ */
+const knownSessions = perTracker(() => ({ sessions: new Map<string, { userId: string; expiresAt: number }>(), logouts: 0 }));
+const MAX_KNOWN_SESSIONS = 10_000;
+
 /** Resolves a bearer token to its user; 401 for a missing, unknown or expired one. */
 export async function authenticate(db: TrackerDb, authorization: string | undefined): Promise<Actor> {
   const token = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(authorization ?? "")?.[1];
   if (!token) throw new UnauthorizedError("log in first: a bearer token is required", "UNAUTHENTICATED");
-  const session = await db.session.findUnique({ where: { tokenHash: tokenHash(token) } });
-  if (!session || session.expiresAt.getTime() <= Date.now()) {
+  const hash = tokenHash(token);
+  const known = knownSessions(db);
+  let session = known.sessions.get(hash);
+  if (!session) {
+    const logouts = known.logouts;
+    const row = await db.session.findUnique({ where: { tokenHash: hash }, select: { userId: true, expiresAt: true } });
+    if (row) {
+      session = { userId: row.userId, expiresAt: row.expiresAt.getTime() };
+      if (known.logouts === logouts) {
+        if (known.sessions.size >= MAX_KNOWN_SESSIONS) known.sessions.delete(known.sessions.keys().next().value!);
+        known.sessions.set(hash, session);
+      }
+    }
+  }
+  if (!session || session.expiresAt <= Date.now()) {
+    known.sessions.delete(hash);
     throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
   }
-  return { userId: session.userId, tokenHash: session.tokenHash };
+  return { userId: session.userId, tokenHash: hash };
 }

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openDatabase } from "../../src/db/open.js";
-import { applyMigrations } from "../../src/db/migrations.js";
+import { applyMigrations, findMigrationsDir } from "../../src/db/migrations.js";
+import { readdirSync } from "node:fs";
 
 test("opening a new database applies every migration and the tables work through Prisma", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
@@ -31,12 +32,49 @@ test("migrations already applied are not applied again and data survives a reope
     const recorded = raw.prepare(`SELECT migration_name, checksum FROM "_prisma_migrations"`).all() as
       { migration_name: string; checksum: string }[];
     raw.close();
-    assert.equal(recorded.length, 1);
+    const migrations = readdirSync(findMigrationsDir(), { withFileTypes: true }).filter((entry) => entry.isDirectory());
+    assert.equal(recorded.length, migrations.length);
     assert.match(recorded[0]!.checksum, /^[0-9a-f]{64}$/);
     const second = await openDatabase(path);
     assert.equal(await second.group.count(), 1);
     await second.$disconnect();
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a write outside a transaction survives a concurrent transaction that rolls back", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
+  const prisma = await openDatabase(join(dir, "tracker.db"));
+  try {
+    let outside: Promise<unknown> | undefined;
+    const failing = prisma.$transaction(async (tx) => {
+      await tx.group.create({ data: { id: "doomed", ownerId: "alice", createdAt: new Date() } });
+      outside = prisma.user.create({ data: { id: "bob", passwordHash: "x", createdAt: new Date() } });
+      // Give the outside write every chance to run while the transaction is open.
+      await Promise.race([outside, new Promise((resolve) => setTimeout(resolve, 300))]);
+      throw new Error("roll back");
+    });
+    await assert.rejects(failing, /roll back/);
+    await outside;
+    assert.equal(await prisma.group.count({ where: { id: "doomed" } }), 0);
+    assert.equal(await prisma.user.count({ where: { id: "bob" } }), 1);
+  } finally {
+    await prisma.$disconnect();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a tracker database commits in WAL mode with synchronous NORMAL", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
+  const prisma = await openDatabase(join(dir, "tracker.db"));
+  try {
+    const [journal] = await prisma.$queryRawUnsafe<{ journal_mode: string }[]>("PRAGMA journal_mode");
+    const [sync] = await prisma.$queryRawUnsafe<{ synchronous: bigint | number }[]>("PRAGMA synchronous");
+    assert.equal(journal!.journal_mode, "wal");
+    assert.equal(Number(sync!.synchronous), 1, "1 is NORMAL");
+  } finally {
+    await prisma.$disconnect();
     await rm(dir, { recursive: true, force: true });
   }
 });

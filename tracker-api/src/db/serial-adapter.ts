@@ -1,0 +1,92 @@
+import type { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+
+type Factory = PrismaBetterSQLite3;
+type Adapter = Awaited<ReturnType<Factory["connect"]>>;
+type Transaction = Awaited<ReturnType<Adapter["startTransaction"]>>;
+
+/**
+ * Prisma's better-sqlite3 adapter has one connection. It makes transactions
+ * wait for each other, but a query outside a transaction runs on that same
+ * connection at once: while another request's interactive transaction is open,
+ * it reads uncommitted rows, and a write is undone if that transaction rolls
+ * back. This wrapper makes every statement outside a transaction wait until no
+ * transaction is open, so each one sees and leaves only committed state.
+ */
+export function serializeConnection(factory: Factory): Factory {
+  return new Proxy(factory, {
+    get(target, property, receiver) {
+      if (property === "connect") return async () => serialized(await target.connect());
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function serialized(adapter: Adapter): Adapter {
+  const gate = new Gate();
+  const overrides: Partial<Adapter> = {
+    queryRaw: (query) => gate.run(() => adapter.queryRaw(query)),
+    executeRaw: (query) => gate.run(() => adapter.executeRaw(query)),
+    executeScript: (script) => gate.run(() => adapter.executeScript(script)),
+    async startTransaction(isolationLevel) {
+      const release = await gate.acquire();
+      try {
+        return releasingOnEnd(await adapter.startTransaction(isolationLevel), release);
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
+  };
+  return new Proxy(adapter, {
+    get(target, property, receiver) {
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof Adapter];
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function releasingOnEnd(transaction: Transaction, release: () => void): Transaction {
+  const end = (finish: () => Promise<void>) => async () => {
+    try {
+      await finish();
+    } finally {
+      release();
+    }
+  };
+  const overrides: Partial<Transaction> = {
+    commit: end(() => transaction.commit()),
+    rollback: end(() => transaction.rollback()),
+  };
+  return new Proxy(transaction, {
+    get(target, property, receiver) {
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof Transaction];
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A first-come first-served lock. */
+class Gate {
+  #tail: Promise<void> = Promise.resolve();
+
+  /** Resolves with a release function once every earlier holder has released. */
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const turn = this.#tail.then(() => release);
+    this.#tail = this.#tail.then(() => released);
+    return turn;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+}

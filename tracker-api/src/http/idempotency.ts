@@ -1,0 +1,150 @@
+import { createHash } from "node:crypto";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { ConflictError, ValidationError } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+
+/** How long an answer is kept for retries. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Visible ASCII, as clients send UUIDs or similar. */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Logging in answers a secret that is never stored; a retried login opens another session, which is harmless. */
+const NOT_KEPT = new Set(["POST /sessions"]);
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Idempotency-Key on every tracker write (draft-ietf-httpapi-idempotency-key-header).
+ * The client sends a random key per logical request and keeps it across retries
+ * (after a timeout, or on another tracker). The first answer is stored under
+ * (caller, key) before it is sent, so an acknowledged write always has its
+ * record; a repeat of the same method, path and body is answered with that
+ * stored status and body and `Idempotent-Replayed: true`, without doing the
+ * write again. The same key on a different request is a 409 problem. A repeat
+ * that arrives while the first is still running waits for its answer.
+ *
+ * The caller is the SHA-256 of the bearer token (so a retried logout still
+ * finds its answer after the token stopped working), or "anonymous". Answers
+ * the client should retry for real (5xx, 401, 429) are not kept. Keys expire
+ * after 24 h.
+ */
+export function idempotency(): RequestHandler {
+  const inFlight = new Map<string, Promise<void>>();
+  let lastSweep = 0;
+
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const key = req.get("idempotency-key");
+    if (key === undefined || !WRITES.has(req.method) || NOT_KEPT.has(`${req.method} ${req.path}`)) return next();
+    if (!KEY_PATTERN.test(key)) {
+      throw new ValidationError("Idempotency-Key must be 1-255 visible ASCII characters", "BAD_IDEMPOTENCY_KEY");
+    }
+    const db = req.app.locals.db as TrackerDb;
+    const scope = callerScope(req.headers.authorization);
+    const id = `${scope} ${key}`;
+    // One request per key at a time: a retry that overtook its original waits for
+    // the original's answer. Claimed with no await after the wait, so two cannot both claim.
+    while (inFlight.has(id)) await inFlight.get(id);
+    let release!: () => void;
+    const claim = new Promise<void>((resolve) => {
+      release = () => {
+        if (inFlight.get(id) === claim) inFlight.delete(id);
+        resolve();
+      };
+    });
+    inFlight.set(id, claim);
+    // Also when the connection closes before an answer was sent.
+    res.once("close", release);
+
+    const request = { method: req.method, path: req.path, fingerprint: fingerprint(req.body) };
+    const now = Date.now();
+    let stored: Answer | undefined;
+    try {
+      stored = await findAnswer(db, scope, key, new Date(now - IDEMPOTENCY_TTL_MS));
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (stored) {
+      release();
+      if (stored.method !== request.method || stored.path !== request.path || stored.fingerprint !== request.fingerprint) {
+        throw new ConflictError(
+          `Idempotency-Key "${key}" was used for another request (${stored.method} ${stored.path}); use a new key for a new request`,
+          "IDEMPOTENCY_KEY_REUSED",
+        );
+      }
+      res.status(Number(stored.status)).set("idempotent-replayed", "true");
+      if (stored.contentType) res.set("content-type", stored.contentType);
+      res.end(stored.body);
+      return;
+    }
+
+    beforeSending(res, async (status, contentType, body) => {
+      try {
+        if (status >= 500 || status === 401 || status === 429) return;
+        await keepAnswer(db, { scope, key, ...request, status, contentType, body, createdAt: new Date() });
+        if (now - lastSweep > SWEEP_EVERY_MS) {
+          lastSweep = now;
+          await db.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } } });
+        }
+      } catch {
+        // The write itself is done: answer it. A retry would then be done again.
+      } finally {
+        release();
+      }
+    });
+    next();
+  };
+}
+
+// Two statements on every write: in SQL rather than through Prisma's model API,
+// which costs several times as much per query (portable SQL: SQLite and PostgreSQL).
+
+type Answer = { method: string; path: string; fingerprint: string; status: number | bigint; contentType: string; body: string };
+
+async function findAnswer(db: TrackerDb, scope: string, key: string, notBefore: Date): Promise<Answer | undefined> {
+  const [answer] = await db.$queryRaw<Answer[]>`
+    SELECT "method", "path", "fingerprint", "status", "contentType", "body" FROM "IdempotencyKey"
+    WHERE "scope" = ${scope} AND "key" = ${key} AND "createdAt" > ${notBefore}`;
+  return answer;
+}
+
+async function keepAnswer(db: TrackerDb, a: Answer & { scope: string; key: string; status: number; createdAt: Date }): Promise<void> {
+  await db.$executeRaw`
+    INSERT INTO "IdempotencyKey" ("scope", "key", "method", "path", "fingerprint", "status", "contentType", "body", "createdAt")
+    VALUES (${a.scope}, ${a.key}, ${a.method}, ${a.path}, ${a.fingerprint}, ${a.status}, ${a.contentType}, ${a.body}, ${a.createdAt})
+    ON CONFLICT ("scope", "key") DO UPDATE SET "method" = excluded."method", "path" = excluded."path",
+      "fingerprint" = excluded."fingerprint", "status" = excluded."status", "contentType" = excluded."contentType",
+      "body" = excluded."body", "createdAt" = excluded."createdAt"`;
+}
+
+function callerScope(authorization: string | undefined): string {
+  const token = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1];
+  return token ? createHash("sha256").update(token).digest("hex") : "anonymous";
+}
+
+/** The request body with passwords left out, so the table never holds a fast hash of one. */
+function fingerprint(body: unknown): string {
+  const canonical = JSON.stringify(body ?? null, (name, value: unknown) => (name === "password" ? undefined : value));
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** Holds the response's last write until `keep` has run with its status, content type and body. */
+function beforeSending(res: Response, keep: (status: number, contentType: string, body: string) => Promise<void>): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const chunks: Buffer[] = [];
+  const collect = (chunk: unknown, encoding: unknown) => {
+    if (typeof chunk === "string") chunks.push(Buffer.from(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8"));
+    else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+  };
+  res.write = ((chunk: unknown, encoding?: unknown, ...rest: unknown[]) => {
+    collect(chunk, encoding);
+    return write(chunk, encoding, ...rest);
+  }) as Response["write"];
+  res.end = ((...args: unknown[]) => {
+    res.end = end as Response["end"];
+    collect(args[0], args[1]);
+    const contentType = String(res.getHeader("content-type") ?? "");
+    void keep(res.statusCode, contentType, Buffer.concat(chunks).toString("utf8")).then(() => end(...args));
+    return res;
+  }) as Response["end"];
+}

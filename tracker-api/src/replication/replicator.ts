@@ -1,0 +1,354 @@
+/**
+ * Delivery between trackers: pushes this tracker's events to every other one
+ * right after each commit (the client waits at most PUSH_WAIT_MS for it),
+ * retries from the log with exponential backoff, and pulls what it missed
+ * (catch-up) at start, periodically and when a push shows a gap. Received
+ * events are applied once, in per-origin sequence order.
+ */
+import { Agent, request } from "undici";
+import type { Logger } from "pino";
+import { UnavailableError, ValidationError } from "../../../core/errors.js";
+import type { TrackerDb } from "../db/open.js";
+import { stateDigest } from "./digest.js";
+import { EVENT_TYPES, type LoggedEvent } from "./events.js";
+import { HybridClock, isHlc } from "./hlc.js";
+import type { ReplicationHooks } from "./outbox.js";
+import { sign } from "./signing.js";
+import { applyEvent, nothingTouched, type Touched } from "./store.js";
+
+/** How long a write waits for the other trackers before its client gets the answer anyway. */
+export const PUSH_WAIT_MS = 300;
+const PUSH_BATCH = 500;
+const PULL_BATCH = 2000;
+const MAX_BACKOFF_MS = 5000;
+const FIRST_BACKOFF_MS = 100;
+const ANTI_ENTROPY_MS = 1000;
+
+export interface PeerTracker {
+  id: string;
+  url: string;
+}
+
+export interface ReplicatorOptions {
+  selfId: string;
+  peers: PeerTracker[];
+  secret: string;
+  logger?: Logger;
+  /** Told what applied events changed, to drop cached state. */
+  onApplied?: (touched: Touched) => void;
+}
+
+export interface PeerHealth {
+  trackerId: string;
+  url: string;
+  reachable: boolean;
+  lastContactAt: string | null;
+  /** Events the peer has (as of last contact) that this tracker has not applied yet. */
+  behind: number;
+  /** Events of this tracker the peer has not acknowledged yet. */
+  unacknowledged: number;
+  lastError?: string;
+}
+
+type Heads = Record<string, number>;
+
+export class Replicator implements ReplicationHooks {
+  readonly origin: string;
+  readonly clock: HybridClock;
+  readonly links: PeerLink[];
+  /** Highest applied seq per origin (this tracker's own included). */
+  readonly heads = new Map<string, number>();
+  /** Test switch: drop deliveries in both directions. */
+  blocked = false;
+  #applying: Promise<unknown> = Promise.resolve();
+  #catchingUp = true;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #dispatcher = new Agent({ connect: { timeout: 1000 }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
+
+  constructor(
+    readonly db: TrackerDb,
+    private readonly options: ReplicatorOptions,
+  ) {
+    this.origin = options.selfId;
+    this.clock = new HybridClock(options.selfId);
+    this.links = options.peers.map((peer) => new PeerLink(this, peer));
+  }
+
+  get logger(): Logger | undefined {
+    return this.options.logger;
+  }
+
+  get status(): "ok" | "catching-up" {
+    return this.#catchingUp ? "catching-up" : "ok";
+  }
+
+  /** Loads the log's heads and the clock, then catches up in the background. */
+  async start(): Promise<void> {
+    const rows = await this.db.event.groupBy({ by: ["origin"], _max: { seq: true } });
+    for (const row of rows) this.heads.set(row.origin, row._max.seq ?? 0);
+    const latest = await this.db.event.findFirst({ orderBy: { hlc: "desc" }, select: { hlc: true } });
+    if (latest) this.clock.observe(latest.hlc);
+    void this.#initialCatchUp();
+    this.#timer = setInterval(() => {
+      for (const link of this.links) {
+        void link.catchUp();
+        if (link.unacknowledged() > 0) void link.kick();
+      }
+    }, ANTI_ENTROPY_MS);
+    this.#timer.unref();
+  }
+
+  async #initialCatchUp(): Promise<void> {
+    await Promise.all(this.links.map((link) => link.catchUp()));
+    this.#catchingUp = false;
+    this.logger?.info({ heads: Object.fromEntries(this.heads) }, "replication: caught up");
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const link of this.links) link.stop();
+    void this.#dispatcher.close();
+  }
+
+  /** After a local write committed: push to every peer, waiting at most PUSH_WAIT_MS. */
+  async committed(): Promise<void> {
+    const last = await this.db.event.findFirst({ where: { origin: this.origin }, orderBy: { seq: "desc" }, select: { seq: true } });
+    if (last) this.heads.set(this.origin, Math.max(this.heads.get(this.origin) ?? 0, last.seq));
+    if (this.links.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.links.map((link) => link.kick())),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, PUSH_WAIT_MS); }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Applies events received from another tracker, each origin in sequence
+   * order: already-applied ones are skipped, and a gap stops that origin
+   * (the missing ones are pulled). Returns the heads after applying.
+   */
+  receive(events: LoggedEvent[]): Promise<{ heads: Heads; gap: boolean }> {
+    const run = this.#applying.then(() => this.#receive(events));
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
+  async #receive(events: LoggedEvent[]): Promise<{ heads: Heads; gap: boolean }> {
+    const sorted = [...events].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
+    const heads = new Map(this.heads);
+    const touched = nothingTouched();
+    let gap = false;
+    const fresh = sorted.filter((e) => e.origin !== this.origin && e.seq > (heads.get(e.origin) ?? 0));
+    if (fresh.length > 0) {
+      await this.db.$transaction(async (tx) => {
+        for (const event of fresh) {
+          const head = heads.get(event.origin) ?? 0;
+          if (event.seq <= head) continue;
+          if (event.seq > head + 1) {
+            gap = true;
+            continue;
+          }
+          await tx.event.create({
+            data: { origin: event.origin, seq: event.seq, hlc: event.hlc, type: event.type, payload: JSON.stringify(event.payload), createdAt: new Date() },
+          });
+          this.clock.observe(event.hlc);
+          await applyEvent(tx, event, touched);
+          heads.set(event.origin, event.seq);
+        }
+      }, { timeout: 60_000, maxWait: 60_000 });
+      for (const [origin, seq] of heads) this.heads.set(origin, seq);
+      this.options.onApplied?.(touched);
+    }
+    return { heads: this.headsObject(), gap };
+  }
+
+  headsObject(): Heads {
+    return Object.fromEntries(this.heads);
+  }
+
+  /** This origin's events after `after`, for a peer that pulls. */
+  async eventsAfter(origin: string, after: number, limit: number): Promise<LoggedEvent[]> {
+    const rows = await this.db.event.findMany({
+      where: { origin, seq: { gt: after } }, orderBy: { seq: "asc" }, take: Math.min(Math.max(limit, 1), PULL_BATCH),
+    });
+    return rows.map((row) => ({ origin: row.origin, seq: row.seq, hlc: row.hlc, type: row.type, payload: JSON.parse(row.payload) }) as LoggedEvent);
+  }
+
+  async health(): Promise<{ status: "ok" | "catching-up"; peers: PeerHealth[]; digest: string }> {
+    return { status: this.status, peers: this.links.map((link) => link.health()), digest: await stateDigest(this.db) };
+  }
+
+  /** A signed request to a peer; throws on transport failure or a non-2xx answer. */
+  async call<T>(peer: PeerTracker, method: "GET" | "POST", target: string, body?: unknown): Promise<T> {
+    if (this.blocked) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
+    const text = body === undefined ? "" : JSON.stringify(body);
+    const response = await request(`${peer.url}${target}`, {
+      method,
+      dispatcher: this.#dispatcher,
+      headers: { ...sign(this.options.secret, method, target, text), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: text }),
+    });
+    if (response.statusCode >= 300) {
+      const detail = await response.body.text();
+      throw new UnavailableError(`${peer.id} answered ${response.statusCode}: ${detail.slice(0, 200)}`, "REPLICATION_REFUSED");
+    }
+    return (await response.body.json()) as T;
+  }
+
+  linkFor(origin: string): PeerLink | undefined {
+    return this.links.find((link) => link.peer.id === origin);
+  }
+}
+
+/** One other tracker: what it has acknowledged, and the push and pull loops towards it. */
+class PeerLink {
+  /** Highest seq of ours the peer confirmed; unknown until its heads are read. */
+  acked: number | undefined;
+  remoteHeads: Heads = {};
+  lastContactAt: Date | undefined;
+  lastError: string | undefined;
+  #failures = 0;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #retry: NodeJS.Timeout | undefined;
+  #pulling: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly replicator: Replicator,
+    readonly peer: PeerTracker,
+  ) {}
+
+  unacknowledged(): number {
+    return Math.max(0, (this.replicator.heads.get(this.replicator.origin) ?? 0) - (this.acked ?? 0));
+  }
+
+  health(): PeerHealth {
+    let behind = 0;
+    for (const [origin, seq] of Object.entries(this.remoteHeads)) {
+      if (origin !== this.replicator.origin) behind += Math.max(0, seq - (this.replicator.heads.get(origin) ?? 0));
+    }
+    return {
+      trackerId: this.peer.id,
+      url: this.peer.url,
+      reachable: this.#failures === 0 && this.lastContactAt !== undefined,
+      lastContactAt: this.lastContactAt?.toISOString() ?? null,
+      behind,
+      unacknowledged: this.unacknowledged(),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+  }
+
+  /** Pushes everything the peer has not acknowledged; concurrent callers share one loop. Never rejects. */
+  kick(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#drain();
+        } while (this.#again);
+        this.#succeeded();
+      } catch (error) {
+        this.#failed(error);
+      } finally {
+        this.#running = undefined;
+      }
+    })();
+    return this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    const { replicator } = this;
+    if (this.acked === undefined) await this.#readHeads();
+    for (;;) {
+      const before = this.acked!;
+      const events = await replicator.eventsAfter(replicator.origin, before, PUSH_BATCH);
+      if (events.length === 0) return;
+      const answer = await replicator.call<{ heads: Heads }>(this.peer, "POST", "/replication/events", { from: replicator.origin, events });
+      this.#contact(answer.heads);
+      if (this.acked! <= before) throw new Error(`${this.peer.id} did not take events after ${before}`);
+    }
+  }
+
+  async #readHeads(): Promise<void> {
+    const answer = await this.replicator.call<{ heads: Heads }>(this.peer, "GET", "/replication/heads");
+    this.#contact(answer.heads);
+  }
+
+  #contact(heads: Heads): void {
+    this.remoteHeads = heads;
+    this.acked = heads[this.replicator.origin] ?? 0;
+    this.lastContactAt = new Date();
+  }
+
+  #succeeded(): void {
+    if (this.#failures > 0) this.replicator.logger?.info({ peer: this.peer.id }, "replication: peer reachable again");
+    this.#failures = 0;
+    this.lastError = undefined;
+  }
+
+  #failed(error: unknown): void {
+    this.#failures += 1;
+    this.lastError = (error as Error).message;
+    if (this.#failures === 1) this.replicator.logger?.warn({ peer: this.peer.id, err: this.lastError }, "replication: peer unreachable; retrying with backoff");
+    if (this.#stopped) return;
+    const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => void this.kick(), delay);
+    this.#retry.unref();
+  }
+
+  /** Pulls every event the peer has and this tracker lacks, origin by origin. Never rejects. */
+  catchUp(): Promise<void> {
+    this.#pulling ??= this.#pull()
+      .then(
+        () => this.#succeeded(),
+        (error: unknown) => {
+          // The periodic catch-up tries again; the push loop keeps its own backoff.
+          this.#failures = Math.max(1, this.#failures);
+          this.lastError = (error as Error).message;
+        },
+      )
+      .finally(() => { this.#pulling = undefined; });
+    return this.#pulling;
+  }
+
+  async #pull(): Promise<void> {
+    const { replicator } = this;
+    await this.#readHeads();
+    for (const [origin, remoteHead] of Object.entries(this.remoteHeads)) {
+      if (origin === replicator.origin) continue;
+      while ((replicator.heads.get(origin) ?? 0) < remoteHead) {
+        const after = replicator.heads.get(origin) ?? 0;
+        const query = `origin=${encodeURIComponent(origin)}&after=${after}&limit=${PULL_BATCH}`;
+        const answer = await replicator.call<{ events: LoggedEvent[] }>(this.peer, "GET", `/replication/events?${query}`);
+        if (answer.events.length === 0) break;
+        await replicator.receive(answer.events.map(checkEvent));
+        if ((replicator.heads.get(origin) ?? 0) === after) break;
+      }
+    }
+  }
+}
+
+/** Shape check of an event from another tracker (signed, but checked before it reaches the database). */
+export function checkEvent(value: unknown): LoggedEvent {
+  const e = value as Partial<LoggedEvent> | null;
+  if (
+    typeof e !== "object" || e === null || typeof e.origin !== "string" || e.origin === "" || !Number.isInteger(e.seq) ||
+    (e.seq as number) < 1 || !isHlc(e.hlc) || !EVENT_TYPES.includes(e.type as LoggedEvent["type"]) ||
+    typeof e.payload !== "object" || e.payload === null
+  ) {
+    throw new ValidationError("malformed replication event", "BAD_REPLICATION_EVENT");
+  }
+  return { origin: e.origin, seq: e.seq, hlc: e.hlc, type: e.type, payload: e.payload } as LoggedEvent;
+}

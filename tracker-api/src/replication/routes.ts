@@ -1,0 +1,85 @@
+/**
+ * The replication surface between trackers (not part of the client API, so
+ * not in openapi.yaml). Signed routes read the raw body, so they are mounted
+ * before the JSON body parser.
+ *   POST /replication/events            signed: a batch of events   -> { heads }
+ *   GET  /replication/events?origin=&after=&limit=  signed         -> { origin, events }
+ *   GET  /replication/heads             signed                      -> { trackerId, heads }
+ *   GET  /replication/digest            public                      -> { trackerId, digest }
+ *   POST /replication/test/partition    only with P2P_TEST_SWITCHES=1: { blocked }
+ */
+import express, { type NextFunction, type Request, type Response } from "express";
+import { UnavailableError, ValidationError } from "../../../core/errors.js";
+import { stateDigest } from "./digest.js";
+import { checkEvent, type Replicator } from "./replicator.js";
+import { SignatureVerifier } from "./signing.js";
+
+export const REPLICATION_BODY_LIMIT = "64mb";
+
+export interface ReplicationRouteOptions {
+  secret: string;
+  /** Enables the partition switch (tests only). */
+  testSwitches?: boolean;
+}
+
+export function replicationRouter(replicator: Replicator, options: ReplicationRouteOptions): express.Router {
+  const router = express.Router();
+  const verifier = new SignatureVerifier(options.secret);
+  const raw = express.raw({ type: () => true, limit: REPLICATION_BODY_LIMIT });
+
+  const signed = (req: Request, _res: Response, next: NextFunction) => {
+    const body = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
+    verifier.verify(req.headers, req.method, req.originalUrl, body);
+    if (replicator.blocked) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
+    next();
+  };
+
+  router.post("/events", raw, signed, async (req, res) => {
+    const batch = parseBatch((req.body as Buffer).toString("utf8"));
+    const result = await replicator.receive(batch.events);
+    // A gap means pushes were lost: pull the missing events from the sender.
+    if (result.gap) void replicator.linkFor(batch.from)?.catchUp();
+    res.json({ heads: result.heads });
+  });
+
+  router.get("/events", raw, signed, async (req, res) => {
+    const origin = typeof req.query.origin === "string" ? req.query.origin : "";
+    const after = Number(req.query.after ?? 0);
+    const limit = Number(req.query.limit ?? 1000);
+    if (origin === "" || !Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1) {
+      throw new ValidationError("origin, after and limit are required: origin=<tracker id>&after=<seq>&limit=<n>", "BAD_REPLICATION_QUERY");
+    }
+    res.json({ origin, events: await replicator.eventsAfter(origin, after, limit) });
+  });
+
+  router.get("/heads", raw, signed, (_req, res) => {
+    res.json({ trackerId: replicator.origin, heads: replicator.headsObject() });
+  });
+
+  router.get("/digest", async (_req, res) => {
+    res.json({ trackerId: replicator.origin, digest: await stateDigest(replicator.db) });
+  });
+
+  if (options.testSwitches) {
+    router.post("/test/partition", express.json(), (req, res) => {
+      replicator.blocked = (req.body as { blocked?: unknown }).blocked === true;
+      if (!replicator.blocked) for (const link of replicator.links) void link.kick();
+      res.json({ blocked: replicator.blocked });
+    });
+  }
+  return router;
+}
+
+function parseBatch(text: string): { from: string; events: ReturnType<typeof checkEvent>[] } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ValidationError("replication body is not valid JSON", "MALFORMED_JSON");
+  }
+  const { from, events } = (body ?? {}) as { from?: unknown; events?: unknown };
+  if (typeof from !== "string" || !Array.isArray(events)) {
+    throw new ValidationError("replication body must be { from, events: [...] }", "BAD_REPLICATION_BATCH");
+  }
+  return { from, events: events.map(checkEvent) };
+}

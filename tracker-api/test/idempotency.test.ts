@@ -1,0 +1,134 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import request from "supertest";
+import { startTrackerApp } from "./support/tracker-app.js";
+import { assertMatchesSpec } from "./support/openapi.js";
+
+let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
+before(async () => { tracker = await startTrackerApp(); });
+after(async () => { await tracker.close(); });
+
+const createUser = (userId: string, key: string) =>
+  request(tracker.app).post("/users").set("idempotency-key", key).send({ userId, password: "pw" });
+
+async function loginAs(userId: string): Promise<string> {
+  await request(tracker.app).post("/users").send({ userId, password: "pw" }).expect(201);
+  const login = await request(tracker.app).post("/sessions").send({ userId, password: "pw", peerAddress: "127.0.0.1:7001" }).expect(201);
+  return login.body.token as string;
+}
+
+test("a retried user creation with the same Idempotency-Key gets the same 201 twice and no 409", async () => {
+  const key = randomUUID();
+  const first = await createUser("retry", key);
+  const second = await createUser("retry", key);
+  assert.equal(first.status, 201);
+  assert.equal(second.status, 201);
+  assert.deepEqual(second.body, first.body);
+  await assertMatchesSpec("/users", "post", 201, second.body);
+  assert.equal(first.headers["idempotent-replayed"], undefined);
+  assert.equal(second.headers["idempotent-replayed"], "true");
+  assert.equal(await tracker.db.user.count({ where: { id: "retry" } }), 1);
+});
+
+test("the same user creation under a new Idempotency-Key is done again and is a 409", async () => {
+  await createUser("twice", randomUUID()).expect(201);
+  const again = await createUser("twice", randomUUID());
+  assert.equal(again.status, 409);
+  assert.equal(JSON.parse(again.text).code, "USER_EXISTS");
+});
+
+test("a replayed problem keeps its status, problem+json type and body", async () => {
+  await createUser("taken", randomUUID()).expect(201);
+  const key = randomUUID();
+  const first = await createUser("taken", key);
+  const second = await createUser("taken", key);
+  assert.equal(second.status, 409);
+  assert.match(second.headers["content-type"]!, /application\/problem\+json/);
+  assert.equal(second.text, first.text);
+  assert.equal(second.headers["idempotent-replayed"], "true");
+});
+
+test("reusing an Idempotency-Key for a different body is a 409 problem and creates nothing", async () => {
+  const key = randomUUID();
+  await createUser("first-body", key).expect(201);
+  const other = await createUser("other-body", key);
+  assert.equal(other.status, 409);
+  assert.equal(JSON.parse(other.text).code, "IDEMPOTENCY_KEY_REUSED");
+  assert.equal(await tracker.db.user.count({ where: { id: "other-body" } }), 0);
+});
+
+test("reusing an Idempotency-Key for a different route is a 409 problem", async () => {
+  const token = await loginAs("router");
+  const key = randomUUID();
+  const auth = { authorization: `Bearer ${token}` };
+  await request(tracker.app).post("/groups").set(auth).set("idempotency-key", key).send({ groupId: "route-a" }).expect(201);
+  const other = await request(tracker.app).post("/groups/route-a/join-requests").set(auth).set("idempotency-key", key);
+  assert.equal(other.status, 409);
+  assert.equal(JSON.parse(other.text).code, "IDEMPOTENCY_KEY_REUSED");
+});
+
+test("keys belong to one caller: another caller's request under the same key is done, not replayed", async () => {
+  const [alice, bob] = [await loginAs("k-alice"), await loginAs("k-bob")];
+  const key = randomUUID();
+  const a = await request(tracker.app).post("/groups").set("authorization", `Bearer ${alice}`).set("idempotency-key", key).send({ groupId: "ka" });
+  const b = await request(tracker.app).post("/groups").set("authorization", `Bearer ${bob}`).set("idempotency-key", key).send({ groupId: "kb" });
+  assert.equal(a.status, 201);
+  assert.equal(b.status, 201);
+  assert.equal(b.headers["idempotent-replayed"], undefined);
+  assert.equal(b.body.owner, "k-bob");
+});
+
+test("a retried logout is answered 204 again, not 401", async () => {
+  const token = await loginAs("leaver");
+  const key = randomUUID();
+  const logout = () => request(tracker.app).delete("/sessions/current").set("authorization", `Bearer ${token}`).set("idempotency-key", key);
+  await logout().expect(204);
+  const retry = await logout();
+  assert.equal(retry.status, 204);
+  assert.equal(retry.headers["idempotent-replayed"], "true");
+});
+
+test("retries sent while the first request is still running wait and get the same answer", async () => {
+  const key = randomUUID();
+  const answers = await Promise.all(Array.from({ length: 4 }, () => createUser("racing", key)));
+  assert.deepEqual(answers.map((a) => a.status), [201, 201, 201, 201]);
+  for (const answer of answers) assert.deepEqual(answer.body, answers[0]!.body);
+  assert.equal(answers.filter((a) => a.headers["idempotent-replayed"] === "true").length, 3);
+});
+
+test("a key older than 24 hours is forgotten and the request is done again", async () => {
+  const key = randomUUID();
+  await createUser("old-key", key).expect(201);
+  await tracker.db.idempotencyKey.updateMany({ where: { key }, data: { createdAt: new Date(Date.now() - 25 * 60 * 60 * 1000) } });
+  const late = await createUser("old-key", key);
+  assert.equal(late.status, 409);
+  assert.equal(JSON.parse(late.text).code, "USER_EXISTS");
+});
+
+test("a request without a valid token is not kept: the key works once the caller is authenticated", async () => {
+  const token = await loginAs("late-auth");
+  const key = randomUUID();
+  const body = { groupId: "late-group" };
+  const refused = await request(tracker.app).post("/groups").set("authorization", "Bearer not-a-real-token-not-a-real").set("idempotency-key", key).send(body);
+  assert.equal(refused.status, 401);
+  assert.equal(await tracker.db.idempotencyKey.count({ where: { key } }), 0);
+  await request(tracker.app).post("/groups").set("authorization", `Bearer ${token}`).set("idempotency-key", key).send(body).expect(201);
+});
+
+test("logging in is never kept, so no token is stored", async () => {
+  await request(tracker.app).post("/users").send({ userId: "secretive", password: "pw" }).expect(201);
+  const key = randomUUID();
+  const login = () => request(tracker.app).post("/sessions").set("idempotency-key", key)
+    .send({ userId: "secretive", password: "pw", peerAddress: "127.0.0.1:7001" });
+  const [first, second] = [await login(), await login()];
+  assert.equal(second.headers["idempotent-replayed"], undefined);
+  assert.notEqual(first.body.token, second.body.token);
+  assert.equal(await tracker.db.idempotencyKey.count({ where: { key } }), 0);
+});
+
+test("an Idempotency-Key that is not visible ASCII is a 400 problem", async () => {
+  const response = await createUser("badkey", "has space");
+  assert.equal(response.status, 400);
+  assert.equal(JSON.parse(response.text).code, "BAD_IDEMPOTENCY_KEY");
+});

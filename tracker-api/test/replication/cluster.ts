@@ -1,0 +1,154 @@
+/** Real tracker processes on loopback for the replication tests. */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { request } from "undici";
+
+export const SECRET = "test-cluster-secret-0123456789";
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+export interface TrackerProcess {
+  number: number;
+  url: string;
+  child: ChildProcessWithoutNullStreams | undefined;
+  output: string;
+}
+
+export class Cluster {
+  private constructor(
+    readonly dir: string,
+    readonly info: string,
+    readonly trackers: TrackerProcess[],
+  ) {}
+
+  static async start(count = 2): Promise<Cluster> {
+    const dir = await mkdtemp(join(tmpdir(), "tracker-sync-"));
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) ports.push(await freePort());
+    const info = join(dir, "tracker_info.txt");
+    await writeFile(info, ports.map((p) => `127.0.0.1:${p}`).join("\n") + "\n");
+    const cluster = new Cluster(dir, info, ports.map((port, i) => ({ number: i + 1, url: `http://127.0.0.1:${port}`, child: undefined, output: "" })));
+    await Promise.all(cluster.trackers.map((t) => cluster.startTracker(t.number)));
+    return cluster;
+  }
+
+  tracker(number: number): TrackerProcess {
+    return this.trackers[number - 1]!;
+  }
+
+  async startTracker(number: number): Promise<void> {
+    const tracker = this.tracker(number);
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "tracker-api/src/main.ts", this.info, String(number), "--data-dir", join(this.dir, `data-${number}`), "--cluster-secret", SECRET],
+      { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, P2P_TEST_SWITCHES: "1", P2P_LOG_LEVEL: "warn" } },
+    );
+    tracker.child = child;
+    tracker.output = "";
+    child.stdout.on("data", (chunk) => (tracker.output += chunk));
+    child.stderr.on("data", (chunk) => (tracker.output += chunk));
+    await waitUntil(async () => {
+      if (child.exitCode !== null) throw new Error(`tracker ${number} exited ${child.exitCode}:\n${tracker.output}`);
+      return (await health(tracker.url).catch(() => undefined)) !== undefined;
+    }, 20_000);
+  }
+
+  /** kill -9 */
+  async kill(number: number): Promise<void> {
+    const tracker = this.tracker(number);
+    const child = tracker.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill("SIGKILL");
+    await exited;
+    tracker.child = undefined;
+  }
+
+  async partition(blocked: boolean): Promise<void> {
+    for (const t of this.trackers) {
+      if (t.child) await call(t.url, "POST", "/replication/test/partition", { body: { blocked } });
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.trackers) await this.kill(t.number);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string>; rawBody?: string } = {},
+): Promise<Answer> {
+  const response = await request(`${base}${path}`, {
+    method: method as "GET",
+    headers: {
+      ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    body: options.rawBody ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, body: text === "" ? undefined : JSON.parse(text) };
+}
+
+export async function health(base: string): Promise<{ status: string; digest: string; peers: { trackerId: string; behind: number; unacknowledged: number }[] }> {
+  const answer = await call(base, "GET", "/health");
+  if (answer.status !== 200) throw new Error(`health ${answer.status}`);
+  return answer.body;
+}
+
+export async function digest(base: string): Promise<string> {
+  return (await call(base, "GET", "/replication/digest")).body.digest as string;
+}
+
+export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Waits until every running tracker reports ok with the same digest; returns it. */
+export async function converged(cluster: Cluster, timeoutMs = 15_000): Promise<string> {
+  let digests: string[] = [];
+  await waitUntil(async () => {
+    const running = cluster.trackers.filter((t) => t.child);
+    const views = await Promise.all(running.map((t) => health(t.url)));
+    digests = views.map((v) => v.digest);
+    return views.every((v) => v.status === "ok") && new Set(digests).size === 1;
+  }, timeoutMs, "equal digests");
+  return digests[0]!;
+}
+
+export async function createUser(base: string, userId: string, password = "pw"): Promise<Answer> {
+  return call(base, "POST", "/users", { body: { userId, password } });
+}
+
+export async function login(base: string, userId: string, password = "pw"): Promise<string> {
+  const answer = await call(base, "POST", "/sessions", { body: { userId, password, peerAddress: "127.0.0.1:7001" } });
+  if (answer.status !== 201) throw new Error(`login ${userId} on ${base}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body.token as string;
+}
