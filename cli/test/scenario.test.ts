@@ -75,7 +75,7 @@ const sha1 = (data: Uint8Array) => createHash("sha1").update(data).digest("hex")
 test("four users go through the assignment's commands against two trackers", async () => {
   const trackerPorts = [await freePort(), await freePort()];
   await writeFile(join(dir, "tracker_info.txt"), trackerPorts.map((p) => `127.0.0.1:${p}`).join("\n") + "\n");
-  for (const n of [1, 2]) run(join(process.cwd(), "tracker-api/src/main.ts"), ["tracker_info.txt", String(n), "--data-dir", `tracker-${n}`]);
+  const trackers = [1, 2].map((n) => run(join(process.cwd(), "tracker-api/src/main.ts"), ["tracker_info.txt", String(n), "--data-dir", `tracker-${n}`]));
   for (const port of trackerPorts) {
     const deadline = Date.now() + 20_000;
     while (!(await request(`http://127.0.0.1:${port}/health`).then((r) => r.statusCode === 200, () => false))) {
@@ -152,6 +152,14 @@ test("four users go through the assignment's commands against two trackers", asy
   await bob!.say("leave_group movies", /movies.*\n/);
   await bob!.say("list_files movies", /error: .*member.*\n/);
   assert.match(await alice!.say("list_files movies", /film\.mkv.*\n/), /\s2\n$/);
+
+  // tracker 1 dies: the next commands are answered by tracker 2, with one line of notice
+  trackers[0]!.child.kill("SIGKILL");
+  await once(trackers[0]!.child, "exit");
+  const failover = await alice!.say("list_files movies", /film\.mkv.*\n/);
+  assert.match(failover, /tracker 1 \(127\.0\.0\.1:\d+\) is not answering.*using tracker 2/);
+  assert.equal(failover.split("\n").filter((line) => /tracker/.test(line)).length, 1);
+  await dave!.say("list_groups", /movies\s+alice\s+3\n/);
 
   // end of input: every client logs out and exits cleanly
   for (const client of [alice!, bob!, carol!, dave!]) client.child.stdin.end();
