@@ -33,8 +33,8 @@
 export const PIECE_SIZE = 512 * 1024;
 
 /**
- * An identifier for a user or a group.
- * @pattern ^[A-Za-z0-9._-]{1,64}$
+ * An identifier for a user or a group: 1–64 letters, digits, `.`, `_` or `-`, and not `.` or `..`.
+ * @pattern ^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$
  * @example "alice"
  */
 export type Identifier = string;

@@ -1,5 +1,6 @@
 /** Validators shared by the trackers, the peer agent and the CLI. */
-const IDENTIFIER = /^[A-Za-z0-9._-]{1,64}$/;
+// "." and ".." are refused: as a URL segment they would mean "here" and "up".
+const IDENTIFIER = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$/;
 const SHA1_HEX = /^[0-9a-f]{40}$/;
 
 export function isIdentifier(value: unknown): value is string {

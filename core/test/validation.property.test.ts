@@ -4,10 +4,11 @@ import { basename } from "node:path";
 import fc from "fast-check";
 import { fileNameProblem, isIdentifier } from "../validation.js";
 
-test("an accepted identifier is 1 to 64 characters of letters, digits, dot, underscore and hyphen", () => {
+test("an accepted identifier is 1 to 64 characters of letters, digits, dot, underscore and hyphen, and never . or ..", () => {
   fc.assert(
-    fc.property(fc.string({ maxLength: 100, unit: "binary" }), (value) => {
-      const allowed = value.length >= 1 && value.length <= 64 && [...value].every((c) => /[A-Za-z0-9._-]/.test(c));
+    fc.property(fc.oneof(fc.string({ maxLength: 100, unit: "binary" }), fc.constantFrom(".", "..", "...", ".a")), (value) => {
+      const allowed =
+        value.length >= 1 && value.length <= 64 && value !== "." && value !== ".." && [...value].every((c) => /[A-Za-z0-9._-]/.test(c));
       assert.equal(isIdentifier(value), allowed);
     }),
   );
