@@ -8,7 +8,6 @@
  *   POST   /peers/announce                                       heartbeat + holdings     -> 200 AnnounceResult
  *   GET    /groups                                               list all groups          -> 200 GroupView[]
  *   POST   /groups                                               create group (owner)     -> 201 GroupView
- *   GET    /groups/{groupId}                                     one group                -> 200 GroupView
  *   GET    /groups/{groupId}/members                             members (members only)   -> 200 MemberView[]
  *   DELETE /groups/{groupId}/members/{userId}                    leave (self only)        -> 204
  *   POST   /groups/{groupId}/join-requests                       request to join          -> 201 JoinRequestView
