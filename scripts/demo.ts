@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
@@ -182,6 +182,8 @@ async function main(): Promise<void> {
   const files = await dave.listFiles("demo");
   const status = await dave.status();
   say(`list_files demo → ${files.map((f) => `${f.fileName} (${f.peersOnline} peers online)`).join(", ")}, answered by tracker ${status.tracker}`);
+  const notice = (await readFile(join(dir, "dave.log"), "utf8")).split("\n").find((line) => line.includes("is not answering"));
+  if (notice) say(`dave's agent noticed: ${(JSON.parse(notice) as { msg: string }).msg}`);
 }
 
 let failed = false;
