@@ -1,16 +1,19 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { access, open, rename, type FileHandle } from "node:fs/promises";
+import { access, open, rename } from "node:fs/promises";
 import type { FileMetadata, PeerView } from "../api-types.js";
 import { Bitfield } from "../bitfield.js";
 import { AppError, ConflictError } from "../errors.js";
-import { pieceBounds, sha1Hex } from "../pieces.js";
-import { pickRequests, type InFlightRequest } from "./picker.js";
-import { describeFailure, PeerConnection } from "./peer-connection.js";
+import { pieceBounds } from "../pieces.js";
+import { DEFAULT_PICKER_CONFIG, pickRequests, type InFlightRequest, type PickerConfig } from "./picker.js";
+import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
+import { PieceStore, type PieceOutcome } from "./piece-store.js";
 
 /** A peer is banned from this download after this many pieces that failed their SHA1. */
 const BAN_AFTER_BAD_PIECES = 3;
-const TICK_MS = 200;
+/** A peer is dropped (until the next peer list refresh) after this many failed or timed-out requests in a row. */
+const DROP_AFTER_ERRORS = 3;
+const TICK_MS = 100;
+/** Pieces being filled (one per request) or checked and written by the store: memory stays bounded (24 MiB). */
+const MAX_PIECE_BUFFERS = 48;
 
 export interface DownloadOptions {
   groupId: string;
@@ -22,11 +25,14 @@ export interface DownloadOptions {
   finalPath: string;
   /** Pieces already verified in partPath (resume). */
   have?: Bitfield;
+  /** Fresh peers and grant; called every `refreshIntervalMs`, and when nothing can be requested. */
   refreshPeers?: () => Promise<{ peers: PeerView[]; grant: string }>;
+  refreshIntervalMs?: number;
   /** Called, not awaited, after a piece is verified and written: it can be served from now on. */
   onPieceVerified?: (index: number, have: Bitfield) => void;
   signal?: AbortSignal;
   random?: () => number;
+  picker?: Partial<PickerConfig>;
 }
 
 export interface DownloadProgress {
@@ -40,9 +46,15 @@ export interface DownloadProgress {
 
 export interface DownloadSummary {
   durationMs: number;
+  /** Verified bytes fetched by this run (a resumed download does not count what it already had). */
   bytes: number;
   averageBytesPerSecond: number;
   perPeer: { userId: string; address: string; bytes: number; pieces: number; failures: number; banned: boolean }[];
+  /** Users whose peers sent bad data and were banned from this download. */
+  banned: string[];
+  /** Range requests made, and those given up after their timeout. */
+  requests: number;
+  timeouts: number;
 }
 
 /** The whole file did not match its SHA1 although every piece did. */
@@ -60,30 +72,59 @@ export class NoSourceError extends AppError {
 }
 
 interface Flight extends InFlightRequest {
+  count: number;
+  peer: PeerConnection;
+  duplicate: boolean;
   controller: AbortController;
+  /** The next piece of the run still to arrive. */
+  next: number;
+  timedOut: boolean;
 }
 
 /**
- * Downloads one file from several peers at once: the picker decides which
- * piece to ask of which peer; every piece is checked by SHA1 before it is
- * written at its offset in the .part file; the whole file is checked at the end.
+ * Downloads one file from several peers at once. The picker decides which
+ * run of pieces to ask of which peer; each run is one Range request whose
+ * bytes are cut at piece boundaries as they stream in. Each piece goes to
+ * the PieceStore (a worker thread) which checks its SHA1 and only then writes
+ * it at its offset in the .part file, and keeps the whole-file SHA1 following
+ * the written prefix, so the final check is a real SHA1 of every byte that
+ * costs almost nothing at the end. A piece counts as verified (`have`,
+ * `onPieceVerified`) once it is written.
  */
 export class Download {
   readonly #options: DownloadOptions;
   readonly #have: Bitfield;
   readonly #peers = new Map<string, PeerConnection>();
+  /** Every peer that took part, for the summary, even if it was dropped later. */
+  readonly #seen = new Map<string, PeerConnection>();
   readonly #flights = new Set<Flight>();
+  readonly #tasks = new Set<Promise<void>>();
+  /** Pieces handed to the store, with the request they came in on, until their outcome is back: not asked again, not yet in `have`. */
+  readonly #submitted = new Map<number, Flight>();
+  readonly #buffers: PieceBuffers;
+  readonly #config: PickerConfig;
   #grant: string;
   #startedAt = 0;
   #bytesThisRun = 0;
+  #bytesDone = 0;
   #wake: (() => void) | undefined;
   #lastRefresh = 0;
+  #refreshing: Promise<void> | undefined;
+  #fatal: unknown;
+  #requests = 0;
+  #store: PieceStore | undefined;
+  #allWritten: (() => void) | undefined;
+  #timeouts = 0;
+  #closed = false;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
     this.#grant = options.grant;
+    this.#config = { ...DEFAULT_PICKER_CONFIG, ...options.picker };
     const count = options.file.pieceHashes.length;
     this.#have = options.have ? new Bitfield(count, options.have.bytes) : new Bitfield(count);
+    this.#buffers = new PieceBuffers(options.file.pieceSize, MAX_PIECE_BUFFERS);
+    for (let i = 0; i < count; i++) if (this.#have.has(i)) this.#bytesDone += this.#pieceLength(i);
   }
 
   get have(): Bitfield {
@@ -91,17 +132,16 @@ export class Download {
   }
 
   progress(): DownloadProgress {
-    const { size, pieceSize } = this.#options.file;
     const elapsed = this.#startedAt ? Date.now() - this.#startedAt : 0;
-    let bytesDone = 0;
-    for (let i = 0; i < this.#have.size; i++) if (this.#have.has(i)) bytesDone += pieceBounds(i, size, pieceSize).end - i * pieceSize;
+    let activePeers = 0;
+    for (const peer of this.#peers.values()) if (peer.active > 0) activePeers++;
     return {
       piecesDone: this.#have.count,
       pieceCount: this.#have.size,
-      bytesDone,
-      size,
+      bytesDone: this.#bytesDone,
+      size: this.#options.file.size,
       bytesPerSecond: elapsed > 0 ? (this.#bytesThisRun / elapsed) * 1000 : 0,
-      activePeers: new Set([...this.#flights].map((f) => f.peerId)).size,
+      activePeers,
     };
   }
 
@@ -112,49 +152,123 @@ export class Download {
     const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     try {
       await handle.truncate(file.size);
-      await this.#addPeers(this.#options.peers);
+    } finally {
+      await handle.close();
+    }
+    const store = new PieceStore(
+      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have },
+      (outcome, buffer) => this.#pieceStored(outcome, buffer),
+      (error) => {
+        this.#fatal ??= new AppError(500, "PIECE_STORE_FAILED", `checking and writing pieces failed: ${error.message}`);
+        this.#allWritten?.();
+        this.#wake?.();
+      },
+    );
+    this.#store = store;
+    let actual: string;
+    try {
+      this.#lastRefresh = Date.now();
+      await this.#syncPeers(this.#options.peers, false);
       while (!this.#have.complete) {
         signal?.throwIfAborted();
-        this.#step(handle);
-        if (this.#flights.size === 0 && !this.#have.complete) await this.#noProgress();
-        await this.#sleepUntilSomethingHappens();
+        if (this.#fatal !== undefined) throw this.#fatal;
+        this.#maybeRefresh();
+        this.#step();
+        if (this.#flights.size === 0 && this.#submitted.size === 0 && !this.#have.complete) await this.#noProgress();
+        if (!this.#have.complete) await this.#sleepUntilSomethingHappens();
       }
+      actual = await store.digest();
     } finally {
       for (const flight of this.#flights) flight.controller.abort();
-      await handle.close();
-      await Promise.all([...this.#peers.values()].map((peer) => peer.close()));
+      while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+      this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
+      await this.#untilStoreIdle();
+      await store.close();
+      await Promise.all([...this.#seen.values()].map((peer) => peer.close()));
     }
-    await this.#checkWholeFile();
+    if (actual !== file.sha1) {
+      throw new FileChecksumError(
+        `whole-file SHA1 is ${actual}, expected ${file.sha1}; verified pieces are kept in ${partPath}`,
+      );
+    }
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} appeared meanwhile; not overwriting it`, "DESTINATION_EXISTS");
     await rename(partPath, finalPath);
     return this.#summary();
   }
 
-  async #addPeers(views: PeerView[]): Promise<void> {
-    const path = `/groups/${encodeURIComponent(this.#options.groupId)}/files/${this.#options.file.sha1}/bitfield`;
+  #pieceLength(index: number): number {
+    const { size, pieceSize } = this.#options.file;
+    return Math.min(pieceSize, size - index * pieceSize);
+  }
+
+  #bitfieldPath(): string {
+    return `/groups/${encodeURIComponent(this.#options.groupId)}/files/${this.#options.file.sha1}/bitfield`;
+  }
+
+  /**
+   * Brings the peer set in line with a peer list: new peers are asked for
+   * their bitfield and used, known partial holders are asked again, and (for a
+   * refreshed list) peers no longer listed are dropped with their requests.
+   */
+  async #syncPeers(views: PeerView[], dropMissing: boolean): Promise<void> {
+    const listed = new Set(views.map((view) => `${view.userId}@${view.address}`));
+    if (dropMissing) {
+      for (const peer of [...this.#peers.values()]) if (!listed.has(peer.id)) this.#dropPeer(peer);
+    }
     await Promise.all(
       views.map(async (view) => {
-        const known = [...this.#peers.values()].find((p) => p.address === view.address && p.userId === view.userId);
-        const peer = known ?? new PeerConnection(view.userId, view.address, this.#have.size);
+        const id = `${view.userId}@${view.address}`;
+        const known = this.#peers.get(id);
+        if (known?.bitfield.complete) return;
+        if (this.#closed) return;
+        const peer = known ?? this.#seen.get(id) ?? new PeerConnection(view.userId, view.address, this.#have.size, this.#config.maxRequestsPerPeer);
         if (peer.banned) return;
+        this.#seen.set(id, peer);
         try {
-          await peer.fetchBitfield(path, this.#grant, this.#options.signal);
-          this.#peers.set(peer.id, peer);
+          await peer.fetchBitfield(this.#bitfieldPath(), this.#grant, this.#options.signal);
+          if (this.#closed) return void peer.close();
+          peer.consecutiveErrors = 0;
+          this.#peers.set(id, peer);
         } catch {
-          this.#peers.delete(peer.id);
-          if (!known) await peer.close();
+          this.#dropPeer(peer);
         }
       }),
     );
   }
 
-  #step(handle: FileHandle): void {
+  #dropPeer(peer: PeerConnection): void {
+    this.#peers.delete(peer.id);
+    for (const flight of this.#flights) if (flight.peer === peer) flight.controller.abort();
+  }
+
+  #maybeRefresh(): void {
+    const refresh = this.#options.refreshPeers;
+    const interval = this.#options.refreshIntervalMs ?? 5000;
+    if (!refresh || this.#refreshing || Date.now() - this.#lastRefresh < interval) return;
+    this.#lastRefresh = Date.now();
+    this.#refreshing = refresh()
+      .then(({ peers, grant }) => {
+        if (this.#closed) return;
+        this.#grant = grant;
+        return this.#syncPeers(peers, true);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#refreshing = undefined;
+        this.#wake?.();
+      });
+  }
+
+  #verifiedOrWriting = (piece: number): boolean => this.#have.has(piece) || this.#submitted.has(piece);
+
+  #step(): void {
+    const now = Date.now();
     const peers = [...this.#peers.values()];
     const result = pickRequests({
       pieceCount: this.#have.size,
       pieceSize: this.#options.file.pieceSize,
-      verified: (piece) => this.#have.has(piece),
-      verifiedCount: this.#have.count,
+      verified: this.#verifiedOrWriting,
+      verifiedCount: this.#have.count + this.#submitted.size,
       inFlight: [...this.#flights],
       peers: peers.map((peer) => ({
         id: peer.id,
@@ -162,99 +276,269 @@ export class Download {
         bytesPerSecond: peer.bytesPerSecond,
         latencyMs: peer.latencyMs,
         banned: peer.banned,
+        busyUntil: peer.busyUntil,
       })),
-      now: Date.now(),
+      now,
       random: this.#options.random ?? Math.random,
+      config: this.#config,
     });
     for (const expired of result.timedOut) {
-      const flight = [...this.#flights].find((f) => f === expired || (f.piece === expired.piece && f.peerId === expired.peerId));
-      if (flight) {
-        flight.controller.abort();
-        this.#flights.delete(flight);
-      }
+      const flight = expired as Flight;
+      if (!this.#flights.has(flight)) continue;
+      flight.timedOut = true;
+      this.#timeouts++;
+      flight.controller.abort();
+      this.#flights.delete(flight);
     }
     for (const request of result.requests) {
       const peer = this.#peers.get(request.peerId);
       if (!peer) continue;
-      const flight: Flight = { piece: request.piece, peerId: peer.id, startedAt: Date.now(), controller: new AbortController() };
+      const flight: Flight = {
+        piece: request.piece,
+        count: request.count,
+        peerId: peer.id,
+        peer,
+        duplicate: request.duplicate,
+        startedAt: now,
+        controller: new AbortController(),
+        next: request.piece,
+        timedOut: false,
+      };
       this.#flights.add(flight);
-      void this.#fetchPiece(peer, flight, handle).finally(() => {
+      this.#requests++;
+      peer.active++;
+      const task = this.#fetchRun(flight).finally(() => {
+        peer.active--;
         this.#flights.delete(flight);
+        this.#tasks.delete(task);
         this.#wake?.();
       });
+      this.#tasks.add(task);
     }
   }
 
-  async #fetchPiece(peer: PeerConnection, flight: Flight, handle: FileHandle): Promise<void> {
+  /** One Range request for a run of pieces; each piece is verified as soon as its last byte arrives. */
+  async #fetchRun(flight: Flight): Promise<void> {
     const { file, groupId } = this.#options;
-    const { start, end } = pieceBounds(flight.piece, file.size, file.pieceSize);
-    const expected = end - start;
+    const { peer } = flight;
+    const first = pieceBounds(flight.piece, file.size, file.pieceSize).start;
+    const last = pieceBounds(flight.piece + flight.count - 1, file.size, file.pieceSize).end - 1;
     const began = Date.now();
     try {
-      const response = await peer.pool.request({
-        path: `/groups/${encodeURIComponent(groupId)}/files/${file.sha1}`,
-        method: "GET",
-        headers: { authorization: `Bearer ${this.#grant}`, range: `bytes=${start}-${end - 1}` },
-        signal: flight.controller.signal,
-      });
+      const response = await peer.get(
+        `/groups/${encodeURIComponent(groupId)}/files/${file.sha1}`,
+        { authorization: `Bearer ${this.#grant}`, range: `bytes=${first}-${last}` },
+        flight.controller.signal,
+      );
       const firstByteMs = Date.now() - began;
-      if (response.statusCode !== 206 || response.headers["content-range"] !== `bytes ${start}-${end - 1}/${file.size}`) {
-        await response.body.dump();
-        throw new Error(`unexpected answer ${response.statusCode} for piece ${flight.piece}`);
-      }
-      const buffer = Buffer.allocUnsafe(expected);
-      let received = 0;
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        if (received + chunk.length > expected) throw new Error(`peer sent more than piece ${flight.piece}`);
-        chunk.copy(buffer, received);
-        received += chunk.length;
-      }
-      if (received !== expected || sha1Hex(buffer) !== file.pieceHashes[flight.piece]) {
-        this.#penalize(peer, true);
+      if (response.statusCode === 429 || response.statusCode === 503) {
+        // Busy, not broken: come back when it says.
+        const retryAfter = Number(response.headers["retry-after"]);
+        peer.busyUntil = Date.now() + (Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 30) * 1000 : 1000);
+        discard(response);
         return;
       }
-      peer.measure(expected, Date.now() - began, firstByteMs);
-      if (this.#have.has(flight.piece)) return; // an endgame copy that lost the race
-      await handle.write(buffer, 0, expected, start);
-      if (this.#have.has(flight.piece)) return;
-      this.#have.set(flight.piece);
-      peer.bytes += expected;
-      peer.pieces += 1;
-      this.#bytesThisRun += expected;
-      this.#cancelCopies(flight);
-      this.#options.onPieceVerified?.(flight.piece, this.#have);
+      if (response.statusCode !== 206 || response.headers["content-range"] !== `bytes ${first}-${last}/${file.size}`) {
+        discard(response);
+        throw new Error(`unexpected answer ${response.statusCode} for pieces ${flight.piece}..${flight.piece + flight.count - 1}`);
+      }
+      if (await this.#receive(flight, response)) {
+        peer.measure(last - first + 1, Date.now() - began, firstByteMs);
+        peer.consecutiveErrors = 0;
+      }
     } catch (error) {
-      if (flight.controller.signal.aborted) return;
-      // A transport failure or a malformed answer counts against the peer, like bad data.
-      this.#penalize(peer, !/ECONNREFUSED|UND_ERR_SOCKET|ECONNRESET/.test(describeFailure(error)));
-      if (/ECONNREFUSED/.test(describeFailure(error))) this.#peers.delete(peer.id);
+      if (flight.controller.signal.aborted && !flight.timedOut) return;
+      peer.failures++;
+      peer.consecutiveErrors++;
+      if (flight.timedOut) {
+        // Slower than its measured rate allowed: halve the estimate, so its window shrinks and its timeout grows.
+        peer.bytesPerSecond /= 2;
+      }
+      if (/ECONNREFUSED/.test(describeFailure(error)) || peer.consecutiveErrors >= DROP_AFTER_ERRORS) this.#dropPeer(peer);
     }
   }
 
-  #penalize(peer: PeerConnection, badData: boolean): void {
-    peer.failures += 1;
-    if (badData && peer.failures >= BAN_AFTER_BAD_PIECES) peer.banned = true;
+  /**
+   * Reads a run's body, cutting it at piece boundaries into piece buffers as
+   * it streams in; each full piece goes to #pieceArrived at once. When no
+   * buffer is free the response is paused (the socket is not read) until one
+   * is. Resolves true when the whole run arrived, false when it was stopped
+   * early because other peers had already delivered the rest.
+   */
+  #receive(flight: Flight, response: PeerResponse): Promise<boolean> {
+    const body = response.body;
+    const end = flight.piece + flight.count;
+    const { peer } = flight;
+    return new Promise((resolve, reject) => {
+      let buffer: Buffer | undefined;
+      let filled = 0;
+      let length = 0;
+      let leftover: Buffer | undefined;
+      let settled = false;
+      const finish = (error?: unknown, complete = false) => {
+        if (settled) return;
+        settled = true;
+        if (buffer) this.#buffers.release(buffer);
+        buffer = undefined;
+        if (error !== undefined) {
+          body.destroy();
+          reject(error);
+        } else {
+          if (!complete) flight.controller.abort();
+          resolve(complete);
+        }
+      };
+      const startPiece = (fresh: Buffer) => {
+        buffer = fresh;
+        filled = 0;
+        length = this.#pieceLength(flight.next);
+      };
+      /** Returns false when it stopped: finished, failed, or waiting for a buffer with the rest in `leftover`. */
+      const consume = (chunk: Buffer): boolean => {
+        let offset = 0;
+        while (offset < chunk.length) {
+          if (!buffer) {
+            if (flight.next >= end) {
+              finish(new Error(`peer sent more than pieces ${flight.piece}..${end - 1}`));
+              return false;
+            }
+            const fresh = this.#buffers.tryTake();
+            if (!fresh) {
+              leftover = chunk.subarray(offset);
+              return false;
+            }
+            startPiece(fresh);
+          }
+          const take = Math.min(length - filled, chunk.length - offset);
+          chunk.copy(buffer!, filled, offset, offset + take);
+          filled += take;
+          offset += take;
+          if (filled < length) continue;
+          const piece = flight.next++;
+          const full = buffer!;
+          buffer = undefined;
+          this.#pieceArrived(flight, piece, full, length);
+          if (peer.banned) {
+            finish(new Error(`${peer.id} is banned`));
+            return false;
+          }
+          if (flight.next < end && this.#runAlreadyDone(flight)) {
+            finish(undefined, false);
+            return false;
+          }
+        }
+        return true;
+      };
+      const waitForBuffer = () => {
+        void this.#buffers.take().then((fresh) => {
+          if (settled) return this.#buffers.release(fresh);
+          startPiece(fresh);
+          const rest = leftover!;
+          leftover = undefined;
+          if (consume(rest)) body.resume();
+          else if (!settled) waitForBuffer();
+        });
+      };
+      body.on("data", (chunk: Buffer) => {
+        if (settled) return;
+        if (!consume(chunk) && !settled) {
+          body.pause();
+          waitForBuffer();
+        }
+      });
+      body.on("end", () => {
+        if (flight.next === end && !buffer) finish(undefined, true);
+        else finish(new Error(`peer sent less than pieces ${flight.piece}..${end - 1}`));
+      });
+      body.on("error", (error) => finish(error));
+      body.on("close", () => finish(new Error("the connection closed before the run was complete")));
+    });
   }
 
-  #cancelCopies(winner: Flight): void {
+  /** A whole piece is in `buffer` (which this takes over): hands it to the store to be checked and written. */
+  #pieceArrived(flight: Flight, piece: number, buffer: Buffer, length: number): void {
+    if (this.#verifiedOrWriting(piece) || this.#fatal !== undefined) {
+      this.#buffers.release(buffer); // an endgame copy that lost the race
+      return;
+    }
+    this.#submitted.set(piece, flight);
+    this.#store!.submit(piece, buffer, length);
+  }
+
+  /** The store checked (and if good, wrote) a piece. */
+  #pieceStored(outcome: PieceOutcome, buffer: Buffer): void {
+    this.#buffers.release(buffer);
+    const { piece } = outcome;
+    const flight = this.#submitted.get(piece);
+    this.#submitted.delete(piece);
+    if ("error" in outcome) {
+      this.#fatal ??= new AppError(500, "WRITE_FAILED", `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
+    } else if (!outcome.ok) {
+      if (flight) this.#badPiece(flight.peer);
+    } else {
+      const length = this.#pieceLength(piece);
+      this.#have.set(piece);
+      this.#bytesDone += length;
+      this.#bytesThisRun += length;
+      if (flight) {
+        flight.peer.bytes += length;
+        flight.peer.pieces += 1;
+        this.#cancelCopies(flight, piece);
+      }
+      this.#options.onPieceVerified?.(piece, this.#have);
+    }
+    if (this.#submitted.size === 0) this.#allWritten?.();
+    if (this.#have.complete || this.#fatal !== undefined || !("ok" in outcome && outcome.ok)) this.#wake?.();
+  }
+
+  /** Waits until every piece handed to the store has its outcome back. */
+  async #untilStoreIdle(): Promise<void> {
+    while (this.#submitted.size > 0 && this.#fatal === undefined) {
+      await new Promise<void>((resolve) => {
+        this.#allWritten = resolve;
+        setTimeout(resolve, 1000);
+      });
+    }
+  }
+
+  /** Every piece this run still expects is verified already (by endgame copies elsewhere). */
+  #runAlreadyDone(flight: Flight): boolean {
+    for (let piece = flight.next; piece < flight.piece + flight.count; piece++) {
+      if (!this.#verifiedOrWriting(piece)) return false;
+    }
+    return true;
+  }
+
+  #badPiece(peer: PeerConnection): void {
+    peer.failures += 1;
+    peer.badPieces += 1;
+    if (peer.badPieces >= BAN_AFTER_BAD_PIECES) {
+      peer.banned = true;
+      this.#dropPeer(peer);
+    }
+  }
+
+  /** Cancels the other requests whose remaining pieces are all verified now. */
+  #cancelCopies(winner: Flight, piece: number): void {
     for (const flight of this.#flights) {
-      if (flight !== winner && flight.piece === winner.piece) flight.controller.abort();
+      if (flight === winner || piece < flight.next || piece >= flight.piece + flight.count) continue;
+      if (this.#runAlreadyDone(flight)) flight.controller.abort();
     }
   }
 
   /** Nothing can be requested: refresh the peer list, or give up naming a missing piece. */
   async #noProgress(): Promise<void> {
     const refresh = this.#options.refreshPeers;
-    if (refresh && Date.now() - this.#lastRefresh > 1000) {
-      this.#lastRefresh = Date.now();
-      const { peers, grant } = await refresh();
-      this.#grant = grant;
-      await this.#addPeers(peers);
+    if (refresh) {
+      if (!this.#refreshing && Date.now() - this.#lastRefresh > 1000) {
+        this.#lastRefresh = 0;
+        this.#maybeRefresh();
+      }
       return;
     }
     const usable = [...this.#peers.values()].filter((p) => !p.banned);
     const missing = this.#have.missing().find((piece) => !usable.some((p) => p.bitfield.has(piece)));
-    if (missing !== undefined && !refresh) {
+    if (missing !== undefined) {
       throw new NoSourceError(`no reachable peer holds piece ${missing}; verified pieces are kept for a later resume`);
     }
   }
@@ -274,24 +558,14 @@ export class Download {
     });
   }
 
-  async #checkWholeFile(): Promise<void> {
-    const hash = createHash("sha1");
-    for await (const chunk of createReadStream(this.#options.partPath, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-    const actual = hash.digest("hex");
-    if (actual !== this.#options.file.sha1) {
-      throw new FileChecksumError(
-        `whole-file SHA1 is ${actual}, expected ${this.#options.file.sha1}; verified pieces are kept in ${this.#options.partPath}`,
-      );
-    }
-  }
-
   #summary(): DownloadSummary {
     const durationMs = Date.now() - this.#startedAt;
+    const peers = [...this.#seen.values()];
     return {
       durationMs,
       bytes: this.#bytesThisRun,
       averageBytesPerSecond: durationMs > 0 ? (this.#bytesThisRun / durationMs) * 1000 : this.#bytesThisRun,
-      perPeer: [...this.#peers.values()].map((peer) => ({
+      perPeer: peers.map((peer) => ({
         userId: peer.userId,
         address: peer.address,
         bytes: peer.bytes,
@@ -299,7 +573,48 @@ export class Download {
         failures: peer.failures,
         banned: peer.banned,
       })),
+      banned: peers.filter((peer) => peer.banned).map((peer) => peer.userId),
+      requests: this.#requests,
+      timeouts: this.#timeouts,
     };
+  }
+}
+
+/**
+ * A bounded set of piece-sized buffers, reused: a download holds at most
+ * `max` pieces in memory whatever the file size, and a request whose next
+ * buffer is not free waits (its socket is not read meanwhile).
+ */
+class PieceBuffers {
+  readonly #size: number;
+  readonly #max: number;
+  readonly #free: Buffer[] = [];
+  readonly #waiting: ((buffer: Buffer) => void)[] = [];
+  #allocated = 0;
+
+  constructor(size: number, max: number) {
+    this.#size = size;
+    this.#max = max;
+  }
+
+  tryTake(): Buffer | undefined {
+    const free = this.#free.pop();
+    if (free) return free;
+    if (this.#allocated >= this.#max) return undefined;
+    this.#allocated++;
+    return Buffer.allocUnsafeSlow(this.#size);
+  }
+
+  take(): Promise<Buffer> {
+    const buffer = this.tryTake();
+    if (buffer) return Promise.resolve(buffer);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(buffer: Buffer): void {
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter(buffer);
+    else this.#free.push(buffer);
   }
 }
 

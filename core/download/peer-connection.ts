@@ -1,58 +1,112 @@
+import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import { Bitfield } from "../bitfield.js";
 import { AppError, fromProblem } from "../errors.js";
 import type { BitfieldView } from "../api-types.js";
 
-/** One remote peer agent as seen by a download: its connection pool and what we measured of it. */
+/** A bitfield answer larger than this is not a bitfield. */
+const MAX_JSON_BYTES = 4 << 20;
+const CONNECT_TIMEOUT_MS = 3000;
+/** A response that sends nothing for this long is dead (the picker's rate-based timeout usually acts first). */
+const IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * One remote peer agent as seen by a download: an undici keep-alive pool
+ * (several requests in flight, each on its own connection) and what we
+ * measured of it.
+ */
 export class PeerConnection {
   readonly id: string;
   readonly userId: string;
   readonly address: string;
-  readonly pool: Pool;
+  readonly #pool: Pool;
   bitfield: Bitfield;
+  /** Throughput of one request, smoothed. */
   bytesPerSecond = 0;
   latencyMs = 0;
+  /** Pieces that failed their SHA1, and requests that failed or timed out. */
   failures = 0;
+  /** Pieces that failed their SHA1: the peer is banned after a few. */
+  badPieces = 0;
+  /** Failed or timed-out requests since the last good one; the peer is dropped after a few. */
+  consecutiveErrors = 0;
   banned = false;
+  /** Not asked before this time: it answered 429 or 503 with Retry-After. */
+  busyUntil = 0;
+  /** Requests in flight now. */
+  active = 0;
   bytes = 0;
   pieces = 0;
 
-  constructor(userId: string, address: string, pieceCount: number) {
+  constructor(userId: string, address: string, pieceCount: number, connections = 4) {
     this.id = `${userId}@${address}`;
     this.userId = userId;
     this.address = address;
     this.bitfield = new Bitfield(pieceCount);
-    this.pool = new Pool(`http://${address}`, {
-      connections: 4,
-      pipelining: 1,
-      connectTimeout: 3000,
-      headersTimeout: 10_000,
-      bodyTimeout: 10_000,
+    // One more than the request window, so a bitfield refresh never waits behind piece transfers.
+    this.#pool = new Pool(`http://${address}`, {
+      connections: connections + 1,
+      connect: { timeout: CONNECT_TIMEOUT_MS },
+      // Idle means nothing received: waiting for the head, or between body chunks.
+      headersTimeout: IDLE_TIMEOUT_MS,
+      bodyTimeout: IDLE_TIMEOUT_MS,
+      keepAliveTimeout: 30_000,
     });
   }
 
+  /** Sends a GET and resolves with the response head; the body is the caller's to read or discard. */
+  async get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<PeerResponse> {
+    const { statusCode, headers: responseHeaders, body } = await this.#pool.request({ path, method: "GET", headers, signal });
+    return { statusCode, headers: responseHeaders, body };
+  }
+
   async fetchBitfield(path: string, grant: string, signal?: AbortSignal): Promise<void> {
-    const response = await this.pool.request({
-      path,
-      method: "GET",
-      headers: { authorization: `Bearer ${grant}` },
-      signal,
-    });
-    const body = (await response.body.json()) as BitfieldView;
-    if (response.statusCode !== 200) throw fromProblem(response.statusCode, body);
+    const response = await this.get(path, { authorization: `Bearer ${grant}` }, signal);
+    const body = (await readJson(response)) as BitfieldView;
+    if (response.statusCode !== 200) throw fromProblem(response.statusCode ?? 502, body);
     this.bitfield = Bitfield.fromBase64(this.bitfield.size, body.bitfield);
   }
 
   /** Records a transfer: exponentially weighted, so the picker follows the peer's current speed. */
   measure(bytes: number, elapsedMs: number, firstByteMs: number): void {
-    const rate = bytes / Math.max(elapsedMs, 1) * 1000;
+    const rate = (bytes / Math.max(elapsedMs, 1)) * 1000;
     this.bytesPerSecond = this.bytesPerSecond === 0 ? rate : this.bytesPerSecond * 0.7 + rate * 0.3;
     this.latencyMs = this.latencyMs === 0 ? firstByteMs : this.latencyMs * 0.7 + firstByteMs * 0.3;
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy().catch(() => {});
+    await this.#pool.destroy();
   }
+}
+
+/** The head of a peer's answer, and its body as a stream. */
+export interface PeerResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+async function readJson(response: PeerResponse): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > MAX_JSON_BYTES) {
+      response.body.destroy();
+      throw new AppError(502, "PEER_BAD_ANSWER", "the peer's answer is too large");
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new AppError(502, "PEER_BAD_ANSWER", `the peer answered ${response.statusCode} without JSON`);
+  }
+}
+
+/** Discards a response body, keeping its connection for the next request when that is cheap. */
+export function discard(response: PeerResponse): void {
+  response.body.resume();
 }
 
 export function describeFailure(error: unknown): string {

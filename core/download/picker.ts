@@ -6,28 +6,46 @@
  *
  * Policy:
  * - the first few pieces are random, so a new downloader quickly has
- *   something to share; after that, rarest first, random among equals;
- * - each peer gets a request window sized to keep about `queueSeconds` of its
- *   measured throughput in flight (bounded by min/max window);
+ *   something to share; after that, rarest first. Equally rare pieces are
+ *   taken in a randomly jittered file order (each block of `maxRunPieces`
+ *   pieces gets its index plus a random offset of up to `shuffleWindow`
+ *   pieces as its key): random among
+ *   neighbours, so two downloaders rarely ask for the same piece at once, yet
+ *   close enough to file order that the whole-file SHA1 can follow the
+ *   contiguous verified prefix instead of re-reading the file at the end;
+ * - one request may cover a run of contiguous pieces from one peer (one Range
+ *   request), sized to about `runSeconds` of the peer's measured throughput
+ *   and never longer than a fair share of what is left; only pieces exactly
+ *   as rare as the run's first piece extend it;
+ * - each peer gets a window of pieces in flight sized to keep about
+ *   `queueSeconds` of its measured throughput queued (bounded by min/max),
+ *   and at most `maxRequestsPerPeer` requests at once;
  * - a request is abandoned after a timeout that follows the peer's measured
- *   rate and latency, not a constant, and its piece becomes free again;
+ *   rate and latency and the request's size, not a constant, and its pieces
+ *   become free again;
  * - endgame: once every missing piece is requested, idle capacity duplicates
- *   in-flight pieces on other peers; the engine keeps the first verified copy.
+ *   in-flight pieces (those due last first) on other peers; the engine keeps
+ *   the first verified copy and cancels the others.
  */
 
 export interface PeerState {
   id: string;
   /** Whether the peer holds (and serves) piece i. */
   has: (piece: number) => boolean;
-  /** Smoothed throughput in bytes per second; 0 when not measured yet. */
+  /** Smoothed throughput of one request in bytes per second; 0 when not measured yet. */
   bytesPerSecond: number;
   /** Smoothed time to first byte in ms; 0 when not measured yet. */
   latencyMs: number;
   banned: boolean;
+  /** Not asked before this time (the peer answered 429/503 with Retry-After), same clock as `now`. */
+  busyUntil?: number;
 }
 
 export interface InFlightRequest {
+  /** First piece of the request. */
   piece: number;
+  /** Contiguous pieces in the request, from `piece`; 1 when absent. */
+  count?: number;
   peerId: string;
   /** When the request was made, in the same clock as `now`. */
   startedAt: number;
@@ -35,9 +53,17 @@ export interface InFlightRequest {
 
 export interface PickerConfig {
   randomFirstPieces: number;
+  /** Pieces in flight per peer, before and after measuring it. */
   minWindow: number;
   maxWindow: number;
   queueSeconds: number;
+  maxRequestsPerPeer: number;
+  /** Longest run of contiguous pieces in one request. */
+  maxRunPieces: number;
+  /** A run holds about this many seconds of the peer's measured throughput. */
+  runSeconds: number;
+  /** Equally rare pieces are ordered by index plus a random offset below this (per block of `maxRunPieces`). */
+  shuffleWindow: number;
   /** A request may take this many times its expected duration. */
   timeoutFactor: number;
   minTimeoutMs: number;
@@ -50,10 +76,14 @@ export interface PickerConfig {
 export const DEFAULT_PICKER_CONFIG: PickerConfig = {
   randomFirstPieces: 4,
   minWindow: 2,
-  maxWindow: 32,
+  maxWindow: 64,
   queueSeconds: 1,
+  maxRequestsPerPeer: 2,
+  maxRunPieces: 32,
+  runSeconds: 0.25,
+  shuffleWindow: 32,
   timeoutFactor: 4,
-  minTimeoutMs: 3000,
+  minTimeoutMs: 2000,
   assumedBytesPerSecond: 1024 * 1024,
   endgameCopies: 2,
 };
@@ -73,28 +103,40 @@ export interface PickInput {
 
 export interface PieceRequest {
   peerId: string;
+  /** First piece to ask for. */
   piece: number;
+  /** Contiguous pieces from `piece`, fetched in one Range request (1 for a duplicate). */
+  count: number;
   /** True when the piece is already in flight elsewhere (endgame copy). */
   duplicate: boolean;
 }
 
 export interface PickResult {
   requests: PieceRequest[];
-  /** Requests to cancel: too slow for their peer's measured rate. */
+  /** Requests to cancel: too slow for their peer's measured rate, or their peer is gone or banned. */
   timedOut: InFlightRequest[];
   endgame: boolean;
 }
 
+function rateOf(peer: PeerState, config: PickerConfig): number {
+  return peer.bytesPerSecond > 0 ? peer.bytesPerSecond : config.assumedBytesPerSecond;
+}
+
+/** Pieces a peer may have in flight at once. */
 export function requestWindow(peer: PeerState, pieceSize: number, config: PickerConfig): number {
-  const rate = peer.bytesPerSecond > 0 ? peer.bytesPerSecond : config.assumedBytesPerSecond;
-  const wanted = Math.ceil((rate * config.queueSeconds) / pieceSize);
+  const wanted = Math.ceil((rateOf(peer, config) * config.queueSeconds) / pieceSize);
   return Math.max(config.minWindow, Math.min(config.maxWindow, wanted));
 }
 
-export function requestTimeoutMs(peer: PeerState, pieceSize: number, queued: number, config: PickerConfig): number {
-  const rate = peer.bytesPerSecond > 0 ? peer.bytesPerSecond : config.assumedBytesPerSecond;
-  // A request waits behind the others queued on the same peer.
-  const expectedMs = peer.latencyMs + ((pieceSize * Math.max(1, queued)) / rate) * 1000;
+/** Longest run of pieces worth asking of this peer in one request. */
+export function runLength(peer: PeerState, pieceSize: number, config: PickerConfig): number {
+  const wanted = Math.floor((rateOf(peer, config) * config.runSeconds) / pieceSize);
+  return Math.max(1, Math.min(config.maxRunPieces, wanted));
+}
+
+/** How long a request of `pieces` pieces may take from this peer before it is given to another. */
+export function requestTimeoutMs(peer: PeerState, pieceSize: number, pieces: number, config: PickerConfig): number {
+  const expectedMs = peer.latencyMs + ((pieceSize * Math.max(1, pieces)) / rateOf(peer, config)) * 1000;
   return Math.max(config.minTimeoutMs, expectedMs * config.timeoutFactor);
 }
 
@@ -102,10 +144,6 @@ export function pickRequests(input: PickInput): PickResult {
   const config = { ...DEFAULT_PICKER_CONFIG, ...input.config };
   const peers = new Map(input.peers.map((peer) => [peer.id, peer]));
 
-  const perPeerCount = new Map<string, number>();
-  for (const request of input.inFlight) {
-    perPeerCount.set(request.peerId, (perPeerCount.get(request.peerId) ?? 0) + 1);
-  }
   const timedOut: InFlightRequest[] = [];
   const live: InFlightRequest[] = [];
   for (const request of input.inFlight) {
@@ -113,80 +151,118 @@ export function pickRequests(input: PickInput): PickResult {
     const expired =
       !peer ||
       peer.banned ||
-      input.now - request.startedAt >
-        requestTimeoutMs(peer, input.pieceSize, perPeerCount.get(request.peerId) ?? 1, config);
+      input.now - request.startedAt > requestTimeoutMs(peer, input.pieceSize, request.count ?? 1, config);
     (expired ? timedOut : live).push(request);
   }
 
-  const busy = new Map<string, number>();
-  const copies = new Map<number, Set<string>>();
+  const busyPieces = new Map<string, number>();
+  const busyRequests = new Map<string, number>();
+  /** Pieces in flight: who is fetching each, and how far into its request it is (due later = higher). */
+  const copies = new Map<number, { holders: Set<string>; position: number }>();
   for (const request of live) {
-    busy.set(request.peerId, (busy.get(request.peerId) ?? 0) + 1);
-    let holders = copies.get(request.piece);
-    if (!holders) copies.set(request.piece, (holders = new Set()));
-    holders.add(request.peerId);
+    busyRequests.set(request.peerId, (busyRequests.get(request.peerId) ?? 0) + 1);
+    const count = request.count ?? 1;
+    for (let k = 0; k < count; k++) {
+      const piece = request.piece + k;
+      if (input.verified(piece)) continue;
+      busyPieces.set(request.peerId, (busyPieces.get(request.peerId) ?? 0) + 1);
+      let entry = copies.get(piece);
+      if (!entry) copies.set(piece, (entry = { holders: new Set(), position: k }));
+      entry.holders.add(request.peerId);
+      entry.position = Math.min(entry.position, k);
+    }
   }
 
   const usable = input.peers.filter((peer) => !peer.banned);
+  const available = usable.filter((peer) => !(peer.busyUntil !== undefined && peer.busyUntil > input.now));
   const needed: number[] = [];
-  const availability = new Map<number, number>();
+  const availability = new Int32Array(input.pieceCount);
+  let missing = 0;
   for (let piece = 0; piece < input.pieceCount; piece++) {
-    if (input.verified(piece) || copies.has(piece)) continue;
+    if (input.verified(piece)) continue;
+    missing++;
+    if (copies.has(piece)) continue;
     let holders = 0;
     for (const peer of usable) if (peer.has(piece)) holders++;
     if (holders === 0) continue;
     needed.push(piece);
-    availability.set(piece, holders);
+    availability[piece] = holders;
   }
 
-  const order = orderPieces(needed, availability, input.verifiedCount < config.randomFirstPieces, input.random);
+  const randomOnly = input.verifiedCount < config.randomFirstPieces;
+  const order = orderPieces(needed, availability, randomOnly, config, input.random);
+  // A run never takes more than a fair share of what is left, so the peers finish together.
+  const fairShare = Math.max(1, Math.ceil(needed.length / Math.max(1, available.length) / 2));
   // Fast peers choose first, so they take the pieces that matter most.
-  const choosers = [...usable].sort((a, b) => b.bytesPerSecond - a.bytesPerSecond);
-  const taken = new Set<number>();
+  const choosers = [...available].sort((a, b) => b.bytesPerSecond - a.bytesPerSecond);
+  const taken = new Uint8Array(input.pieceCount);
   const requests: PieceRequest[] = [];
 
   for (const peer of choosers) {
-    let free = requestWindow(peer, input.pieceSize, config) - (busy.get(peer.id) ?? 0);
-    for (let i = 0; i < order.length && free > 0; i++) {
+    let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
+    let freeRequests = config.maxRequestsPerPeer - (busyRequests.get(peer.id) ?? 0);
+    const longest = randomOnly ? 1 : Math.min(runLength(peer, input.pieceSize, config), fairShare);
+    for (let i = 0; i < order.length && freePieces > 0 && freeRequests > 0; i++) {
       const piece = order[i]!;
-      if (taken.has(piece) || !peer.has(piece)) continue;
-      taken.add(piece);
-      requests.push({ peerId: peer.id, piece, duplicate: false });
-      busy.set(peer.id, (busy.get(peer.id) ?? 0) + 1);
-      free--;
+      if (taken[piece] || !peer.has(piece)) continue;
+      let count = 1;
+      taken[piece] = 1;
+      const limit = Math.min(longest, freePieces);
+      for (let next = piece + 1; count < limit && next < input.pieceCount; next++, count++) {
+        if (taken[next] || availability[next] !== availability[piece] || !peer.has(next)) break;
+        taken[next] = 1;
+      }
+      requests.push({ peerId: peer.id, piece, count, duplicate: false });
+      freePieces -= count;
+      freeRequests--;
+      busyRequests.set(peer.id, (busyRequests.get(peer.id) ?? 0) + 1);
     }
+    busyPieces.set(peer.id, requestWindow(peer, input.pieceSize, config) - freePieces);
   }
 
-  const endgame = copies.size + taken.size > 0 && everyMissingPieceRequested(input, copies, taken);
+  let requested = copies.size;
+  for (const request of requests) requested += request.count;
+  const endgame = requested > 0 && requested === missing;
   if (endgame) {
+    // Pieces due last (deep in a long request) are the ones worth a second copy.
+    const candidates = [...copies].sort((a, b) => b[1].position - a[1].position);
     for (const peer of choosers) {
-      let free = requestWindow(peer, input.pieceSize, config) - (busy.get(peer.id) ?? 0);
-      for (const [piece, holders] of copies) {
-        if (free <= 0) break;
+      let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
+      let freeRequests = config.maxRequestsPerPeer - (busyRequests.get(peer.id) ?? 0);
+      for (const [piece, { holders }] of candidates) {
+        if (freePieces <= 0 || freeRequests <= 0) break;
         if (holders.size >= config.endgameCopies || holders.has(peer.id) || !peer.has(piece)) continue;
         holders.add(peer.id);
-        requests.push({ peerId: peer.id, piece, duplicate: true });
-        free--;
+        requests.push({ peerId: peer.id, piece, count: 1, duplicate: true });
+        freePieces--;
+        freeRequests--;
       }
     }
   }
   return { requests, timedOut, endgame };
 }
 
-function everyMissingPieceRequested(input: PickInput, copies: Map<number, Set<string>>, taken: Set<number>): boolean {
-  for (let piece = 0; piece < input.pieceCount; piece++) {
-    if (!input.verified(piece) && !copies.has(piece) && !taken.has(piece)) return false;
-  }
-  return true;
-}
-
 function orderPieces(
   needed: number[],
-  availability: Map<number, number>,
+  availability: Int32Array,
   randomOnly: boolean,
+  config: PickerConfig,
   random: () => number,
 ): number[] {
-  const keyed = needed.map((piece) => ({ piece, tie: random(), rarity: randomOnly ? 0 : availability.get(piece)! }));
-  keyed.sort((a, b) => a.rarity - b.rarity || a.tie - b.tie);
+  // Jitter whole blocks of a run's length, so a run is not cut short by a neighbour taken out of order.
+  const block = Math.max(1, config.maxRunPieces);
+  const blockJitter = new Map<number, number>();
+  const jitter = (piece: number): number => {
+    const index = Math.floor(piece / block);
+    let value = blockJitter.get(index);
+    if (value === undefined) blockJitter.set(index, (value = random() * config.shuffleWindow));
+    return index * block + value;
+  };
+  const keyed = needed.map((piece) => ({
+    piece,
+    rarity: randomOnly ? 0 : availability[piece]!,
+    key: randomOnly ? random() : jitter(piece),
+  }));
+  keyed.sort((a, b) => a.rarity - b.rarity || a.key - b.key || a.piece - b.piece);
   return keyed.map((entry) => entry.piece);
 }

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { Bitfield } from "../../core/bitfield.js";
 import { Download } from "../../core/download/engine.js";
 import type { FileMetadata, PeerView } from "../../core/api-types.js";
@@ -115,4 +115,102 @@ test("a download fails clearly when no peer holds some piece", async () => {
       partPath: `${finalPath}.part`, finalPath }).run(),
     (error: unknown) => (error as { code?: string }).code === "NO_PEER_HAS_PIECE",
   );
+});
+
+/** A peer that answers its bitfield, then sends the first bytes of any range and stalls forever. */
+async function staller(userId: string): Promise<PeerView> {
+  const server = createServer((req, res) => {
+    if (req.url?.endsWith("/bitfield")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ sha1: metadata.sha1, pieceCount: PIECES, piecesHeld: PIECES, bitfield: Bitfield.full(PIECES).toBase64() }));
+      return;
+    }
+    const [, start = "0", end = "0"] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "") ?? [];
+    res.writeHead(206, { "content-range": `bytes ${start}-${end}/${data.length}`, "content-length": Number(end) - Number(start) + 1 });
+    res.write(data.subarray(Number(start), Number(start) + 1000));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push(server);
+  stallers.push(server);
+  return { userId, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: PIECES, complete: true };
+}
+const stallers: Server[] = [];
+after(() => stallers.forEach((server) => server.closeAllConnections()));
+
+test("with a peer corrupting some pieces and one stalling mid-response, the download completes correctly in bounded time and names the banned peer", async () => {
+  const corrupted = Buffer.from(data);
+  for (let piece = 1; piece < PIECES; piece += 3) corrupted[piece * PIECE + 17] = corrupted[piece * PIECE + 17]! ^ 0xff;
+  const liarPath = join(dir, "some-bad.bin");
+  await writeFile(liarPath, corrupted);
+  const peers = [await seeder("mallory", all, liarPath), await staller("sloth"), await seeder("alice", all)];
+  const finalPath = join(dir, "out-6.bin");
+  const started = Date.now();
+  const summary = await new Download({
+    groupId: "team", file: metadata, peers, grant: "g", partPath: `${finalPath}.part`, finalPath,
+    // Small runs, so every peer is asked several times.
+    picker: { maxRunPieces: 2 },
+  }).run();
+  const elapsed = Date.now() - started;
+  assert.equal(await sha1Of(finalPath), metadata.sha1);
+  assert.ok(elapsed < 20_000, `took ${elapsed} ms`);
+  assert.deepEqual(summary.banned, ["mallory"]);
+  assert.equal(summary.perPeer.find((p) => p.userId === "sloth")?.pieces, 0);
+});
+
+test("pieces stuck on a stalled peer are asked of another peer once the timeout its measured rate allows has passed", async () => {
+  const peers = [await staller("sloth"), await seeder("alice", all)];
+  const finalPath = join(dir, "out-8.bin");
+  const started = Date.now();
+  const summary = await new Download({
+    groupId: "team", file: metadata, peers, grant: "g", partPath: `${finalPath}.part`, finalPath,
+    // No endgame copies: only the timeout can rescue the stalled pieces.
+    picker: { maxRunPieces: 2, endgameCopies: 1, minTimeoutMs: 300 },
+  }).run();
+  assert.equal(await sha1Of(finalPath), metadata.sha1);
+  assert.ok(summary.timeouts >= 1, JSON.stringify(summary));
+  assert.equal(summary.perPeer.find((p) => p.userId === "sloth")?.pieces, 0);
+  assert.ok(Date.now() - started < 10_000);
+});
+
+test("a refreshed peer list brings in a seeder that appeared mid-download and drops one that vanished", async () => {
+  const half = await seeder("early", all.filter((i) => i % 2 === 0));
+  const late = await seeder("late", all);
+  const finalPath = join(dir, "out-7.bin");
+  let refreshes = 0;
+  const summary = await new Download({
+    groupId: "team", file: metadata, peers: [half], grant: "g", partPath: `${finalPath}.part`, finalPath,
+    refreshIntervalMs: 100,
+    refreshPeers: async () => {
+      refreshes++;
+      return { peers: refreshes < 2 ? [half] : [late], grant: "g" };
+    },
+  }).run();
+  assert.equal(await sha1Of(finalPath), metadata.sha1);
+  const early = summary.perPeer.find((p) => p.userId === "early")!;
+  const fromLate = summary.perPeer.find((p) => p.userId === "late")!;
+  assert.ok(fromLate.pieces >= PIECES / 2, `late seeder gave ${fromLate.pieces} pieces`);
+  assert.ok(early.pieces <= PIECES / 2, `vanished peer gave ${early.pieces} pieces`);
+  assert.ok(refreshes >= 2);
+});
+
+test("two downloads at once from the same seeders progress fairly", async () => {
+  const peers = [await seeder("alice", all), await seeder("bob", all)];
+  const paths = [join(dir, "fair-a.bin"), join(dir, "fair-b.bin")];
+  const downloads = paths.map((finalPath, i) => new Download({
+    groupId: "team", file: metadata, peers, grant: `requester-${i}`, partPath: `${finalPath}.part`, finalPath,
+    picker: { maxRunPieces: 1 },
+  }));
+  const samples: number[][] = [];
+  const sampler = setInterval(() => samples.push(downloads.map((d) => d.progress().piecesDone)), 2);
+  let firstDone = -1;
+  const runs = downloads.map((d, i) => d.run().then(() => {
+    if (firstDone < 0) firstDone = i;
+    samples.push(downloads.map((x) => x.progress().piecesDone));
+  }));
+  await Promise.all(runs);
+  clearInterval(sampler);
+  for (const path of paths) assert.equal(await sha1Of(path), metadata.sha1);
+  // When the first finished, the other had most of its pieces too.
+  const atFirstDone = samples.find((s) => s[firstDone] === PIECES)!;
+  assert.ok(atFirstDone[1 - firstDone]! >= PIECES / 3, `the other had ${atFirstDone[1 - firstDone]}/${PIECES} pieces`);
 });

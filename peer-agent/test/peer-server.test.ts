@@ -21,6 +21,7 @@ let base: string;
 let data: Buffer;
 let file: ServedFile;
 let grant: string;
+let jwksForCount: JSONWebKeySet;
 let signingKey: { privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"]; kid: string; issuer: string };
 
 before(async () => {
@@ -37,6 +38,7 @@ before(async () => {
   signingKey = { privateKey, kid: "tracker-1", issuer: "tracker-1" };
   const jwks: JSONWebKeySet = { keys: [{ ...(await exportJWK(publicKey)), kid: "tracker-1", alg: "EdDSA" }] };
   grant = await signGrant({ userId: "dave", groupId: "team", sha1, fileName: "shared.bin" }, signingKey);
+  jwksForCount = jwks;
 
   server = createPeerServer({
     files: { find: (groupId, sha) => (groupId === file.groupId && sha === file.sha1 ? file : undefined) },
@@ -123,5 +125,73 @@ test("a file this peer does not share is not found, and paths in the URL are nev
     assert.ok([403, 404].includes(response.statusCode), `${path} -> ${response.statusCode}`);
     assert.equal(response.headers["content-type"], "application/problem+json");
     await response.body.dump();
+  }
+});
+
+test("one requester's streams are bounded: extra requests wait, then get 429 with Retry-After, while another requester is served at once", async () => {
+  const big = Buffer.alloc(64 * 1024 * 1024, 1);
+  const path = join(dir, "big.bin");
+  await writeFile(path, big);
+  const bigFile: ServedFile = { groupId: "team", sha1: "d".repeat(40), size: big.length, pieceSize: 1024 * 1024, path, verified: Bitfield.full(64) };
+  const limited = createPeerServer({
+    files: { find: (groupId, sha) => (sha === bigFile.sha1 ? bigFile : undefined) },
+    checkGrant: async (token) => token ?? "nobody", // the token names the requester
+    maxStreamsPerRequester: 1,
+    maxQueuedPerRequester: 1,
+  });
+  await new Promise<void>((resolve) => limited.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(limited.address() as AddressInfo).port}/groups/team/files/${bigFile.sha1}`;
+  const ask = (requester: string, range: string) => request(url, { headers: { authorization: `Bearer ${requester}`, range } });
+  try {
+    // greedy's first stream is not read, so it stays open.
+    const held = await ask("greedy", `bytes=0-${big.length - 1}`);
+    assert.equal(held.statusCode, 206);
+    let queuedAnswered = false;
+    const queued = ask("greedy", "bytes=0-9").then((response) => {
+      queuedAnswered = true;
+      return response;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await ask("greedy", "bytes=0-9");
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.headers["retry-after"], "1");
+    assert.equal(((await refused.body.json()) as { code: string }).code, "PEER_BUSY");
+
+    const other = await ask("polite", "bytes=0-9");
+    assert.equal(other.statusCode, 206);
+    assert.equal((await other.body.arrayBuffer()).byteLength, 10);
+    assert.equal(queuedAnswered, false, "greedy's second request waits while its first stream is open");
+
+    await held.body.dump();
+    const served = await queued;
+    assert.equal(served.statusCode, 206);
+    await served.body.dump();
+  } finally {
+    limited.closeAllConnections();
+    await new Promise((resolve) => limited.close(resolve));
+  }
+});
+
+test("a grant check is done once per grant and file, not on every range request", async () => {
+  let checks = 0;
+  const counting = createPeerServer({
+    files: { find: (groupId, sha) => (groupId === file.groupId && sha === file.sha1 ? file : undefined) },
+    checkGrant: async (token, expected) => {
+      checks++;
+      return (await verifyGrant(token!, jwksForCount, expected)).sub;
+    },
+  });
+  await new Promise<void>((resolve) => counting.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(counting.address() as AddressInfo).port}/groups/team/files/${file.sha1}`;
+  try {
+    for (let i = 0; i < 5; i++) {
+      const response = await request(url, { headers: { authorization: `Bearer ${grant}`, range: "bytes=0-9" } });
+      assert.equal(response.statusCode, 206);
+      await response.body.dump();
+    }
+    assert.equal(checks, 1);
+  } finally {
+    counting.closeAllConnections();
+    await new Promise((resolve) => counting.close(resolve));
   }
 });

@@ -41,7 +41,7 @@ test("pieces held by a single peer go before pieces held by many", () => {
     inFlight: [], peers: peers.map((p) => (p.id === "rare" ? { ...p, bytesPerSecond: 100e6 } : p)),
     now: 0, random: seeded(2), config: { minWindow: 2, maxWindow: 2 },
   });
-  const fromRare = requests.filter((r) => r.peerId === "rare").map((r) => r.piece).sort();
+  const fromRare = requests.filter((r) => r.peerId === "rare").flatMap((r) => range(r.count).map((k) => r.piece + k)).sort();
   assert.deepEqual(fromRare, [30, 31]);
 });
 
@@ -100,21 +100,23 @@ interface SimPeer extends PeerState {
   corrupts: number;
   stalls: boolean;
   failures: number;
+  speed: number;
 }
 
 /**
  * Simulates a swarm: peers of different speeds and holdings, some lying,
- * some stalling, driven by the picker in discrete 50 ms steps.
+ * some stalling, driven by the picker in discrete 50 ms steps. Checks the
+ * picker's promises at every step and returns what it saw.
  */
-function simulate(seed: number, peerCount: number, pieceCount: number) {
+function simulate(seed: number, peerCount: number, pieceCount: number, liars = 0.05) {
   const random = seeded(seed);
   const peers: SimPeer[] = range(peerCount).map((i) => {
     const held = new Set(range(pieceCount).filter(() => random() < 0.3));
     return {
       id: `p${i}`, has: (p: number) => held.has(p), bytesPerSecond: 0, latencyMs: 0, banned: false,
-      corrupts: random() < 0.05 ? 0.5 : 0, stalls: random() < 0.05, failures: 0,
+      corrupts: random() < liars ? 0.5 : 0, stalls: random() < 0.05, failures: 0,
       speed: 256 * 1024 + random() * 50 * 1024 * 1024,
-    } as SimPeer & { speed: number };
+    };
   });
   // Guarantee one honest, live holder of every piece: the download must be able to finish.
   const honestPeers = peers.filter((p) => !p.stalls && p.corrupts === 0);
@@ -123,61 +125,119 @@ function simulate(seed: number, peerCount: number, pieceCount: number) {
   const extra = new Set(range(pieceCount).filter((p) => !honestHeld.has(p)));
   const heldBefore = honest.has;
   honest.has = (p) => heldBefore(p) || extra.has(p);
+  const byId = new Map(peers.map((p) => [p.id, p]));
 
   const verified = new Set<number>();
-  let inFlight: (InFlightRequest & { doneAt: number })[] = [];
+  let inFlight: (InFlightRequest & { count: number; doneAt: number })[] = [];
   const requestsTo = new Map<string, number>();
   const violations: string[] = [];
   let now = 0;
   let steps = 0;
+  let endgameSeen = false;
   while (verified.size < pieceCount && steps < 20_000) {
     steps++;
     now += 50;
-    // Finish transfers due by now.
+    // Finish transfers due by now; a liar corrupts each piece of a run with its probability.
     const still: typeof inFlight = [];
     for (const request of inFlight) {
       if (request.doneAt > now) { still.push(request); continue; }
-      const source = peers.find((p) => p.id === request.peerId)! as SimPeer & { speed: number };
-      if (verified.has(request.piece)) continue; // endgame loser, cancelled
-      if (random() < source.corrupts) {
-        source.failures++;
-        if (source.failures >= 3) source.banned = true;
-        continue;
-      }
+      const source = byId.get(request.peerId)!;
       source.bytesPerSecond = source.speed;
-      verified.add(request.piece);
+      for (let k = 0; k < request.count; k++) {
+        const piece = request.piece + k;
+        if (verified.has(piece)) continue; // an endgame copy that lost
+        if (random() < source.corrupts) {
+          source.failures++;
+          if (source.failures >= 3) source.banned = true;
+          continue;
+        }
+        verified.add(piece);
+      }
     }
-    inFlight = still.filter((r) => !verified.has(r.piece));
+    inFlight = still;
     const result = pickRequests({
       pieceCount, pieceSize: PIECE, verified: (p) => verified.has(p), verifiedCount: verified.size,
       inFlight, peers, now, random,
     });
     const expired = new Set(result.timedOut);
     inFlight = inFlight.filter((r) => !expired.has(r));
-    for (const request of result.requests) {
-      const source = peers.find((p) => p.id === request.peerId)! as SimPeer & { speed: number };
-      if (source.banned) violations.push(`banned ${source.id} asked for ${request.piece}`);
-      if (verified.has(request.piece)) violations.push(`verified piece ${request.piece} requested again`);
-      if (!request.duplicate && inFlight.some((r) => r.piece === request.piece)) {
-        violations.push(`piece ${request.piece} requested twice outside endgame`);
+    endgameSeen ||= result.endgame;
+
+    const covered = (piece: number) => inFlight.some((r) => piece >= r.piece && piece < r.piece + r.count && !verified.has(piece));
+    const requestedNow = new Set<number>();
+    for (const request of result.requests) for (let k = 0; k < request.count; k++) requestedNow.add(request.piece + k);
+    // Rarest first: a peer never takes a piece while a rarer one it holds is left unrequested.
+    if (verified.size >= DEFAULT_PICKER_CONFIG.randomFirstPieces) {
+      const availability = (piece: number) => peers.filter((p) => !p.banned && p.has(piece)).length;
+      for (const request of result.requests.filter((r) => !r.duplicate)) {
+        const source = byId.get(request.peerId)!;
+        const rarestLeft = Math.min(...range(pieceCount)
+          .filter((p) => !verified.has(p) && !covered(p) && !requestedNow.has(p) && source.has(p))
+          .map(availability));
+        if (availability(request.piece) > rarestLeft) {
+          violations.push(`${source.id} took piece ${request.piece} (held by ${availability(request.piece)}) before one held by ${rarestLeft}`);
+        }
       }
+    }
+    for (const request of result.requests) {
+      const source = byId.get(request.peerId)!;
+      for (let k = 0; k < request.count; k++) {
+        const piece = request.piece + k;
+        if (!source.has(piece)) violations.push(`${source.id} asked for piece ${piece} it does not hold`);
+        if (source.banned) violations.push(`banned ${source.id} asked for ${piece}`);
+        if (verified.has(piece)) violations.push(`verified piece ${piece} requested again`);
+        if (!request.duplicate && covered(piece)) violations.push(`piece ${piece} requested twice outside endgame`);
+      }
+      if (request.duplicate && !result.endgame) violations.push(`duplicate of ${request.piece} outside endgame`);
       requestsTo.set(source.id, (requestsTo.get(source.id) ?? 0) + 1);
-      const doneAt = source.stalls ? Number.POSITIVE_INFINITY : now + (PIECE / source.speed) * 1000 + 10;
-      inFlight.push({ piece: request.piece, peerId: source.id, startedAt: now, doneAt });
+      const doneAt = source.stalls ? Number.POSITIVE_INFINITY : now + ((PIECE * request.count) / source.speed) * 1000 + 10;
+      inFlight.push({ piece: request.piece, count: request.count, peerId: source.id, startedAt: now, doneAt });
     }
   }
-  return { verified, violations, steps, peers, requestsTo };
+  return { verified, violations, steps, peers, requestsTo, endgameSeen };
 }
 
-test("simulated swarms of hundreds of peers with liars and stallers always complete", () => {
+test("simulated swarms of hundreds of peers with liars and stallers always complete, every piece verified", () => {
   for (const seed of [1, 2, 3, 4, 5]) {
-    const { verified, violations, steps } = simulate(seed, 300, 120);
-    assert.deepEqual(violations, [], `seed ${seed}`);
+    const { verified, steps } = simulate(seed, 300, 120);
     assert.equal(verified.size, 120, `seed ${seed} finished ${verified.size}/120 in ${steps} steps`);
+  }
+});
+
+test("in simulated swarms no piece is asked twice outside endgame, rare pieces go first and banned peers are never asked", () => {
+  // Few peers and many pieces, so pieces are left unrequested at each step and order matters.
+  for (const [seed, peerCount, pieceCount] of [[6, 200, 100], [7, 20, 400], [8, 12, 600]] as const) {
+    const { violations, peers, endgameSeen } = simulate(seed, peerCount, pieceCount, 0.3);
+    assert.deepEqual(violations.slice(0, 5), [], `seed ${seed}`);
+    assert.ok(peers.some((p) => p.banned), `seed ${seed} banned no liar, so the ban rule was not exercised`);
+    assert.ok(endgameSeen, `seed ${seed} never reached endgame`);
   }
 });
 
 test("a simulated download spreads its requests over many peers", () => {
   const { requestsTo } = simulate(9, 200, 200);
   assert.ok(requestsTo.size >= 10, `only ${requestsTo.size} peers used`);
+});
+
+test("contiguous pieces from one peer are asked for in one request, up to the run length its speed earns", () => {
+  const peers = [peer("fast", range(64), { bytesPerSecond: 200 * 1024 * 1024 })];
+  const { requests } = pickRequests({
+    pieceCount: 64, pieceSize: PIECE, verified: (p) => p < 4, verifiedCount: 4,
+    inFlight: [], peers, now: 0, random: seeded(10),
+  });
+  assert.ok(requests.length >= 1);
+  assert.ok(requests.every((r) => r.count > 1), JSON.stringify(requests));
+  const slow = pickRequests({
+    pieceCount: 64, pieceSize: PIECE, verified: (p) => p < 4, verifiedCount: 4,
+    inFlight: [], peers: [peer("slow", range(64), { bytesPerSecond: 256 * 1024 })], now: 0, random: seeded(10),
+  });
+  assert.ok(slow.requests.every((r) => r.count === 1), JSON.stringify(slow.requests));
+});
+
+test("a peer that answered busy is not asked until its Retry-After has passed", () => {
+  const peers = [peer("busy", range(8), { busyUntil: 5000 }), peer("idle", [0])];
+  const early = pickRequests({ pieceCount: 8, pieceSize: PIECE, verified: () => false, verifiedCount: 0, inFlight: [], peers, now: 1000, random: seeded(11) });
+  assert.ok(early.requests.every((r) => r.peerId === "idle"));
+  const later = pickRequests({ pieceCount: 8, pieceSize: PIECE, verified: () => false, verifiedCount: 0, inFlight: [], peers, now: 6000, random: seeded(11) });
+  assert.ok(later.requests.some((r) => r.peerId === "busy"));
 });

@@ -1,10 +1,13 @@
-import { createReadStream } from "node:fs";
+import { close, open, read } from "node:fs";
+import { Readable } from "node:stream";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { AppError, NotFoundError, RangeNotSatisfiableError, toProblem } from "../../../core/errors.js";
+import { AppError, NotFoundError, RangeNotSatisfiableError, toProblem, TooManyRequestsError } from "../../../core/errors.js";
 import { parseRange } from "../../../core/range.js";
 import { isIdentifier, isSha1Hex } from "../../../core/validation.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
 
+/** Bytes read from disk per chunk of a response: large reads and writes cost less per byte. */
+const STREAM_CHUNK = 512 * 1024;
 const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(\/bitfield)?$/;
 
 export interface PeerServerOptions {
@@ -12,22 +15,50 @@ export interface PeerServerOptions {
   checkGrant: GrantCheck;
   /** Slow-loris protection: the whole request head must arrive within this. */
   headersTimeoutMs?: number;
+  /** Byte streams one requester (grant subject) may have at once; more wait in a queue. Default 6. */
+  maxStreamsPerRequester?: number;
+  /** Requests of one requester that may wait for a stream; more are answered 429 with Retry-After. Default 16. */
+  maxQueuedPerRequester?: number;
+}
+
+/** A successful grant check is reused for the same token, group and file for at most this long (never past the grant's expiry). */
+const GRANT_CACHE_MS = 30_000;
+const GRANT_CACHE_ENTRIES = 1000;
+/** An open file is closed after this long without a request for it. */
+const OPEN_FILE_IDLE_MS = 5000;
+
+interface Context {
+  options: PeerServerOptions;
+  checkGrant: GrantCheck;
+  limiter: RequesterLimiter;
+  files: OpenFiles;
 }
 
 /**
  * The agent's public HTTP surface: a file's bitfield and its bytes by Range,
- * only for verified pieces of files shared in the grant's group.
+ * only for verified pieces of files shared in the grant's group. Bytes are
+ * streamed from disk; each requester gets a bounded number of concurrent
+ * streams, so one greedy downloader cannot starve the others.
  */
 export function createPeerServer(options: PeerServerOptions): Server {
-  const server = createServer((req, res) => {
-    handle(req, res, options).catch((error: unknown) => sendError(res, error));
+  const context: Context = {
+    options,
+    checkGrant: cachedGrantCheck(options.checkGrant),
+    limiter: new RequesterLimiter(options.maxStreamsPerRequester ?? 6, options.maxQueuedPerRequester ?? 16),
+    files: new OpenFiles(),
+  };
+  // Timeouts are enforced when connections are checked: every second, not node's default 30 s.
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+    handle(req, res, context).catch((error: unknown) => sendError(res, error));
   });
   server.headersTimeout = options.headersTimeoutMs ?? 10_000;
   server.requestTimeout = 60_000;
+  server.on("close", () => context.files.closeAll());
   return server;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: PeerServerOptions): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
+  const { options } = context;
   const url = new URL(req.url ?? "/", "http://agent");
   const match = FILE_ROUTE.exec(url.pathname);
   if (!match || (req.method !== "GET" && req.method !== "HEAD")) {
@@ -38,12 +69,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: PeerSe
   if (!isIdentifier(groupId) || !isSha1Hex(sha1)) throw new NotFoundError("no such file", "FILE_NOT_SHARED");
 
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
-  await options.checkGrant(bearer, { groupId, sha1 });
+  const requester = await context.checkGrant(bearer, { groupId, sha1 });
   const file = options.files.find(groupId, sha1);
   if (!file) throw new NotFoundError("this peer does not share that file in that group", "FILE_NOT_SHARED");
 
   if (match[3]) return sendBitfield(res, file);
-  return sendBytes(req, res, file);
+  const release = await context.limiter.acquire(requester, res);
+  res.once("close", release);
+  const current = options.files.find(groupId, sha1);
+  if (!current) throw new NotFoundError("this peer stopped sharing that file", "FILE_NOT_SHARED");
+  return sendBytes(req, res, current, context.files);
 }
 
 function sendBitfield(res: ServerResponse, file: ServedFile): void {
@@ -57,7 +92,7 @@ function sendBitfield(res: ServerResponse, file: ServedFile): void {
   res.end(body);
 }
 
-function sendBytes(req: IncomingMessage, res: ServerResponse, file: ServedFile): void {
+async function sendBytes(req: IncomingMessage, res: ServerResponse, file: ServedFile, files: OpenFiles): Promise<void> {
   const header = req.headers.range;
   let start = 0;
   let end = file.size - 1;
@@ -79,10 +114,42 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, file: ServedFile):
     res.end();
     return;
   }
-  const stream = createReadStream(file.path, { start, end });
+  const opened = await files.acquire(file.path);
+  if (res.destroyed) return opened.release();
+  const stream = rangeStream(opened.fd, start, end);
   stream.on("error", () => res.destroy());
-  res.on("close", () => stream.destroy());
+  res.on("close", () => {
+    stream.destroy();
+    opened.release();
+  });
   stream.pipe(res);
+}
+
+/**
+ * Bytes [start, end] of an open file, read at explicit positions: the
+ * descriptor is shared by concurrent streams and stays open when one of
+ * them is destroyed (an fs.ReadStream would close it).
+ */
+function rangeStream(fd: number, start: number, end: number): Readable {
+  let position = start;
+  return new Readable({
+    highWaterMark: STREAM_CHUNK,
+    read() {
+      const length = Math.min(STREAM_CHUNK, end + 1 - position);
+      if (length <= 0) {
+        this.push(null);
+        return;
+      }
+      const buffer = Buffer.allocUnsafe(length);
+      read(fd, buffer, 0, length, position, (error, bytesRead) => {
+        if (this.destroyed) return;
+        if (error) return void this.destroy(error);
+        if (bytesRead === 0) return void this.destroy(new Error("the shared file is shorter than recorded"));
+        position += bytesRead;
+        this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
+      });
+    },
+  });
 }
 
 function piecesVerified(file: ServedFile, start: number, end: number): boolean {
@@ -103,6 +170,149 @@ function sendError(res: ServerResponse, error: unknown): void {
     headers["content-range"] = `bytes */${known.extra.size}`;
   }
   if (known.status === 401) headers["www-authenticate"] = 'Bearer realm="peer"';
+  if (typeof known.extra?.retryAfterSeconds === "number") headers["retry-after"] = String(known.extra.retryAfterSeconds);
   res.writeHead(known.status, headers);
   res.end(JSON.stringify(toProblem(known)));
+}
+
+/**
+ * Caches successful grant checks: a downloader presents the same grant on
+ * every Range request, and verifying an Ed25519 signature each time costs
+ * more than serving a small range. Entries never outlive the grant's `exp`.
+ */
+function cachedGrantCheck(check: GrantCheck): GrantCheck {
+  const cache = new Map<string, { requester: string; until: number }>();
+  return async (token, expected) => {
+    const key = `${expected.groupId}/${expected.sha1}/${token ?? ""}`;
+    const hit = cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.requester;
+    cache.delete(key);
+    const requester = await check(token, expected);
+    const expiresAt = grantExpiry(token);
+    if (expiresAt !== undefined) {
+      if (cache.size >= GRANT_CACHE_ENTRIES) cache.clear();
+      cache.set(key, { requester, until: Math.min(Date.now() + GRANT_CACHE_MS, expiresAt) });
+    }
+    return requester;
+  };
+}
+
+/** The `exp` of a JWT already verified, in ms; undefined when it has none. */
+function grantExpiry(token: string | undefined): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token?.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: unknown };
+    return typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * At most `maxStreams` byte streams per requester at once; the next
+ * `maxQueued` requests wait their turn in order, and any more are refused
+ * with 429 and Retry-After, so a greedy downloader slows only itself.
+ */
+class RequesterLimiter {
+  readonly #maxStreams: number;
+  readonly #maxQueued: number;
+  readonly #requesters = new Map<string, { active: number; queue: (() => void)[] }>();
+
+  constructor(maxStreams: number, maxQueued: number) {
+    this.#maxStreams = maxStreams;
+    this.#maxQueued = maxQueued;
+  }
+
+  /** Resolves with a release function once `requester` may stream; the release is idempotent. */
+  async acquire(requester: string, res: ServerResponse): Promise<() => void> {
+    let state = this.#requesters.get(requester);
+    if (!state) this.#requesters.set(requester, (state = { active: 0, queue: [] }));
+    const entry = state;
+    if (entry.active >= this.#maxStreams) {
+      if (entry.queue.length >= this.#maxQueued) {
+        throw new TooManyRequestsError(`too many concurrent requests from ${requester}; retry shortly`, 1, "PEER_BUSY");
+      }
+      const gotSlot = await new Promise<boolean>((resolve) => {
+        const turn = () => resolve(true);
+        entry.queue.push(turn);
+        // A request that gives up while queued leaves the queue without a slot.
+        res.once("close", () => {
+          const at = entry.queue.indexOf(turn);
+          if (at < 0) return;
+          entry.queue.splice(at, 1);
+          resolve(false);
+        });
+      });
+      if (!gotSlot) return () => {};
+    } else {
+      entry.active++;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#next(requester, entry);
+    };
+  }
+
+  /** One stream of `requester` ended: hand its slot to the next in line, or free it. */
+  #next(requester: string, entry: { active: number; queue: (() => void)[] }): void {
+    const turn = entry.queue.shift();
+    if (turn) {
+      turn(); // the slot passes on: `active` is unchanged
+      return;
+    }
+    entry.active--;
+    if (entry.active === 0) this.#requesters.delete(requester);
+  }
+}
+
+/**
+ * Shared files kept open while they are being served: one open per file
+ * instead of one per Range request. Positional reads make one descriptor safe
+ * for concurrent streams; it is closed after a few idle seconds.
+ */
+class OpenFiles {
+  readonly #files = new Map<string, { fd: Promise<number>; users: number; timer?: NodeJS.Timeout }>();
+
+  async acquire(path: string): Promise<{ fd: number; release: () => void }> {
+    let entry = this.#files.get(path);
+    if (!entry) {
+      const fd = new Promise<number>((resolve, reject) => open(path, "r", (error, fd) => (error ? reject(error) : resolve(fd))));
+      this.#files.set(path, (entry = { fd, users: 0 }));
+      fd.catch(() => this.#files.delete(path));
+    }
+    const current = entry;
+    current.users++;
+    clearTimeout(current.timer);
+    let fd: number;
+    try {
+      fd = await current.fd;
+    } catch (error) {
+      current.users--;
+      throw error;
+    }
+    let released = false;
+    return {
+      fd,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--current.users > 0) return;
+        current.timer = setTimeout(() => {
+          if (current.users > 0 || this.#files.get(path) !== current) return;
+          this.#files.delete(path);
+          close(fd, () => {});
+        }, OPEN_FILE_IDLE_MS);
+        current.timer.unref();
+      },
+    };
+  }
+
+  closeAll(): void {
+    for (const [path, entry] of this.#files) {
+      clearTimeout(entry.timer);
+      this.#files.delete(path);
+      void entry.fd.then((fd) => close(fd, () => {}), () => undefined);
+    }
+  }
 }

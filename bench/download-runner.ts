@@ -1,0 +1,58 @@
+/**
+ * Child process of bench/download.bench.ts (and of the resume test): runs one
+ * Download and prints one JSON line with its summary and the process's peak
+ * RSS, so memory is measured apart from the seeders.
+ *
+ * Usage: node --import tsx bench/download-runner.ts '<json DownloadJob>'
+ */
+import { Bitfield } from "../core/bitfield.js";
+import { Download } from "../core/download/engine.js";
+import type { FileMetadata, PeerView } from "../core/api-types.js";
+
+export interface DownloadJob {
+  groupId: string;
+  file: FileMetadata;
+  peers: PeerView[];
+  grant: string;
+  partPath: string;
+  finalPath: string;
+  /** Base64 bitfield of pieces already verified in partPath (resume). */
+  have?: string;
+  /** Picker settings to try (bench experiments). */
+  picker?: Record<string, number>;
+  /** Print a `{"verified":n}` line after every piece (the resume test kills the process mid-way). */
+  reportPieces?: boolean;
+}
+
+const job = JSON.parse(process.argv[2] ?? "{}") as DownloadJob;
+const pieceCount = job.file.pieceHashes.length;
+const started = performance.now();
+const verifiedAt: number[] = [];
+const download = new Download({
+  groupId: job.groupId,
+  file: job.file,
+  peers: job.peers,
+  grant: job.grant,
+  partPath: job.partPath,
+  finalPath: job.finalPath,
+  have: job.have ? Bitfield.fromBase64(pieceCount, job.have) : undefined,
+  picker: job.picker,
+  onPieceVerified: (index, have) => {
+    verifiedAt.push(performance.now() - started);
+    if (job.reportPieces) process.stdout.write(`${JSON.stringify({ verified: index, have: have.toBase64() })}\n`);
+  },
+});
+try {
+  const summary = await download.run();
+  const ms = performance.now() - started;
+  const usage = process.resourceUsage();
+  const cpuMs = (usage.userCPUTime + usage.systemCPUTime) / 1000;
+  // When the first piece, a quarter, half, 90 % and the last piece were verified: shows a slow start or a long tail.
+  const at = (fraction: number) => Math.round(verifiedAt[Math.min(verifiedAt.length - 1, Math.floor(fraction * verifiedAt.length))] ?? 0);
+  const timeline = { first: at(0), quarter: at(0.25), half: at(0.5), ninety: at(0.9), last: at(1) };
+  process.stdout.write(`${JSON.stringify({ ok: true, ms, cpuMs, timeline, maxRssBytes: usage.maxRSS * 1024, summary })}\n`);
+} catch (error) {
+  const e = error as { code?: string; message?: string };
+  process.stdout.write(`${JSON.stringify({ ok: false, code: e.code, message: e.message })}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,214 @@
+/**
+ * npm run bench:download -- --size-mb 1024 --peers 4
+ *
+ * Generates a random file, starts N seeding peer agent servers on loopback
+ * (the real piece server with the real grant check, a throwaway Ed25519 key),
+ * then, in the same run and against the same servers:
+ *   - our Download, in a child process (so its peak RSS is its own), every
+ *     piece and the whole file checked by SHA1;
+ *   - aria2c from the N sources (-x/-s N), without and with --checksum;
+ *   - curl from one source;
+ *   - sha1sum of the file.
+ * Prints one JSON line per row, then a table with the ratio ours / aria2c.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { open, mkdtemp, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { exportJWK, generateKeyPair, type JSONWebKeySet } from "jose";
+import type { FileMetadata, PeerView } from "../core/api-types.js";
+import { Bitfield } from "../core/bitfield.js";
+import { signGrant } from "../core/grant.js";
+import { hashFile } from "../core/pieces.js";
+import { createGrantCheck } from "../peer-agent/src/grant-check.js";
+import { createPeerServer } from "../peer-agent/src/http/server.js";
+import type { DownloadJob } from "./download-runner.js";
+
+const { values: args } = parseArgs({
+  options: {
+    "size-mb": { type: "string", default: "256" },
+    peers: { type: "string", default: "4" },
+    only: { type: "string" }, // comma list of rows: ours,aria2c,aria2c-checksum,curl,sha1sum
+    repeat: { type: "string", default: "1" },
+  },
+});
+const sizeMb = Number(args["size-mb"]);
+const peerCount = Number(args.peers);
+const rows = new Set((args.only ?? "ours,aria2c,aria2c-checksum,curl,sha1sum").split(","));
+const repeat = Number(args.repeat);
+
+const dir = await mkdtemp(join(tmpdir(), "bench-download-"));
+
+/**
+ * The downloader runs as plain JavaScript, as an installed client would (tsx
+ * alone adds ~30 MiB of RSS): the runner is bundled with esbuild (already
+ * installed for tsx), its packages left to node_modules.
+ */
+async function bundleRunner(): Promise<string[]> {
+  const out = join(import.meta.dirname, "..", "node_modules", ".cache", "bench-download-runner.mjs");
+  try {
+    const { build } = await import("esbuild");
+    await build({
+      entryPoints: [join(import.meta.dirname, "download-runner.ts")],
+      bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile: out, logLevel: "error",
+    });
+    return [out];
+  } catch (error) {
+    console.error(`could not bundle the runner (${(error as Error).message}); running it with tsx, RSS includes tsx`);
+    return ["--import", "tsx", join(import.meta.dirname, "download-runner.ts")];
+  }
+}
+const servers: Server[] = [];
+const results: { row: string; ms: number; note?: string; maxRssMiB?: number }[] = [];
+
+async function generate(path: string, bytes: number): Promise<void> {
+  const handle = await open(path, "w");
+  const block = 16 << 20;
+  for (let done = 0; done < bytes; done += block) {
+    const length = Math.min(block, bytes - done);
+    await handle.write(randomBytes(length), 0, length, done);
+  }
+  await handle.close();
+}
+
+/** Runs a command; `seedersCpuMs` is this process's CPU meanwhile, i.e. what the seeders spent serving it. */
+function run(command: string, argv: string[]): Promise<{ ms: number; code: number | null; stdout: string; stderr: string; seedersCpuMs: number }> {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const used = process.cpuUsage(cpu);
+      resolve({ ms: performance.now() - started, code, stdout, stderr, seedersCpuMs: Math.round((used.user + used.system) / 1000) });
+    });
+  });
+}
+
+async function has(command: string): Promise<boolean> {
+  return run("sh", ["-c", `command -v ${command}`]).then((r) => r.code === 0, () => false);
+}
+
+async function sha1Of(path: string): Promise<string> {
+  const { stdout } = await run("sha1sum", [path]);
+  return stdout.split(" ")[0]!;
+}
+
+try {
+  const sourcePath = join(dir, "source.bin");
+  console.error(`generating ${sizeMb} MiB in ${dir} ...`);
+  await generate(sourcePath, sizeMb << 20);
+  const digest = await hashFile(sourcePath);
+  // On this VM, memory the guest touches for the first time is slow to fault in
+  // (~1.5 ms/MiB): write and delete a scratch file of the same size twice, so
+  // no timed row pays for fresh page-cache pages that a later row would reuse.
+  for (let i = 0; i < 2; i++) {
+    await generate(join(dir, "warm.bin"), sizeMb << 20);
+    await rm(join(dir, "warm.bin"));
+  }
+  const file: FileMetadata = { groupId: "bench", fileName: "source.bin", ...digest };
+
+  // A throwaway tracker key: the seeders check real signed grants, as in production.
+  const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+  const jwks: JSONWebKeySet = { keys: [{ ...(await exportJWK(publicKey)), kid: "bench", alg: "EdDSA" }] };
+  const grant = await signGrant(
+    { userId: "downloader", groupId: file.groupId, sha1: file.sha1, fileName: file.fileName },
+    { privateKey, kid: "bench", issuer: "bench" },
+  );
+  const verified = Bitfield.full(digest.pieceHashes.length);
+  const served = { groupId: file.groupId, sha1: file.sha1, size: file.size, pieceSize: file.pieceSize, path: sourcePath, verified };
+  const peers: PeerView[] = [];
+  for (let i = 0; i < peerCount; i++) {
+    const server = createPeerServer({
+      files: { find: (groupId, sha1) => (groupId === file.groupId && sha1 === file.sha1 ? served : undefined) },
+      checkGrant: createGrantCheck(async () => jwks),
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    servers.push(server);
+    peers.push({ userId: `seed${i}`, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: verified.size, complete: true });
+  }
+  const urls = peers.map((p) => `http://${p.address}/groups/${file.groupId}/files/${file.sha1}`);
+  const record = (row: string, ms: number, extra: { note?: string; maxRssMiB?: number } = {}) => {
+    const line = { row, ms: Math.round(ms), mibPerS: Math.round(sizeMb / (ms / 1000)), ...extra };
+    console.log(JSON.stringify(line));
+    results.push({ row, ms, ...extra });
+  };
+  const check = async (row: string, path: string) => {
+    const actual = await sha1Of(path);
+    if (actual !== file.sha1) throw new Error(`${row}: wrong SHA1 ${actual}`);
+    await rm(path, { force: true });
+  };
+
+  const runner = await bundleRunner();
+  for (let round = 0; round < repeat; round++) {
+    if (rows.has("ours")) {
+      const finalPath = join(dir, "ours.bin");
+      const job: DownloadJob = { groupId: file.groupId, file, peers, grant, partPath: `${finalPath}.part`, finalPath };
+      // BENCH_PICKER='{"maxRunPieces":32}' tries other picker settings.
+      if (process.env.BENCH_PICKER) job.picker = JSON.parse(process.env.BENCH_PICKER) as Record<string, number>;
+      // BENCH_WRAP (e.g. "strace -f -c -o /tmp/st.txt") and BENCH_NODE_ARGS (e.g. "--cpu-prof") help profiling.
+      const wrap = process.env.BENCH_WRAP?.split(" ").filter(Boolean) ?? [];
+      const argv = [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), ...runner, JSON.stringify(job)];
+      const child = await run(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...argv].slice(wrap.length ? 0 : 1));
+      const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number }; timeline: Record<string, number> };
+      if (!line.ok) throw new Error(`our download failed: ${line.message ?? child.stderr}`);
+      await check("ours", finalPath);
+      record("ours (every piece + whole file SHA1)", line.ms, {
+        maxRssMiB: Math.round(line.maxRssBytes / 2 ** 20),
+        note: `seeders CPU ${child.seedersCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms`,
+      });
+    }
+    for (const checksum of [false, true]) {
+      if (!rows.has(checksum ? "aria2c-checksum" : "aria2c")) continue;
+      if (!(await has("aria2c"))) {
+        console.error("aria2c is not installed (apt-get install -y aria2); skipping that row");
+        break;
+      }
+      const argv = [
+        `--header=Authorization: Bearer ${grant}`, "-d", dir, "-o", "aria.bin",
+        `-x${peerCount}`, `-s${peerCount}`, "-k", "1M", "--file-allocation=none", "--allow-overwrite=true",
+        "--auto-file-renaming=false", "--console-log-level=warn", "--summary-interval=0", "--download-result=hide",
+        ...(checksum ? [`--checksum=sha-1=${file.sha1}`] : []),
+        ...urls,
+      ];
+      const result = await run("aria2c", argv);
+      if (result.code !== 0) throw new Error(`aria2c failed: ${result.stdout}${result.stderr}`);
+      await check("aria2c", join(dir, "aria.bin"));
+      record(checksum ? "aria2c --checksum (whole file only)" : "aria2c, no checksum", result.ms, { note: `-x${peerCount} -s${peerCount} -k1M, ${peerCount} URIs; seeders CPU ${result.seedersCpuMs} ms` });
+    }
+    if (rows.has("curl")) {
+      const result = await run("curl", ["-sS", "-f", "-H", `Authorization: Bearer ${grant}`, "-o", join(dir, "curl.bin"), urls[0]!]);
+      if (result.code !== 0) throw new Error(`curl failed: ${result.stderr}`);
+      await check("curl", join(dir, "curl.bin"));
+      record("curl, one source", result.ms, { note: `seeders CPU ${result.seedersCpuMs} ms` });
+    }
+    if (rows.has("sha1sum")) {
+      const result = await run("sha1sum", [sourcePath]);
+      record("sha1sum of the file (cached)", result.ms);
+    }
+  }
+
+  const best = (prefix: string) => Math.min(...results.filter((r) => r.row.startsWith(prefix)).map((r) => r.ms));
+  const ours = best("ours");
+  const aria = best("aria2c, no");
+  console.log(`\n${sizeMb} MiB from ${peerCount} peers on loopback, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log("| row | time | MiB/s | peak RSS |\n| --- | --- | --- | --- |");
+  for (const r of results) {
+    console.log(`| ${r.row} | ${(r.ms / 1000).toFixed(2)} s | ${Math.round(sizeMb / (r.ms / 1000))} | ${r.maxRssMiB !== undefined ? `${r.maxRssMiB} MiB` : ""} |`);
+  }
+  if (Number.isFinite(ours) && Number.isFinite(aria)) console.log(`\nratio ours / aria2c (no checksum) = ${(ours / aria).toFixed(2)}`);
+} finally {
+  for (const server of servers) server.closeAllConnections();
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  await rm(dir, { recursive: true, force: true });
+}
