@@ -1,8 +1,10 @@
-import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import { Bitfield } from "../bitfield.js";
 import { AppError, fromProblem } from "../errors.js";
 import type { BitfieldView } from "../api-types.js";
+import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
+
+export type { PeerResponse };
 
 /** A bitfield answer larger than this is not a bitfield. */
 const MAX_JSON_BYTES = 4 << 20;
@@ -47,17 +49,14 @@ export class PeerConnection {
     this.#pool = new Pool(`http://${address}`, {
       connections: connections + 1,
       connect: { timeout: CONNECT_TIMEOUT_MS },
-      // Idle means nothing received: waiting for the head, or between body chunks.
-      headersTimeout: IDLE_TIMEOUT_MS,
-      bodyTimeout: IDLE_TIMEOUT_MS,
       keepAliveTimeout: 30_000,
     });
   }
 
   /** Sends a GET and resolves with the response head; the body is the caller's to read or discard. */
-  async get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<PeerResponse> {
-    const { statusCode, headers: responseHeaders, body } = await this.#pool.request({ path, method: "GET", headers, signal });
-    return { statusCode, headers: responseHeaders, body };
+  get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<PeerResponse> {
+    // Idle means nothing received: waiting for the head, or between body chunks.
+    return dispatchGet(this.#pool, { path, headers, signal, headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS });
   }
 
   async fetchBitfield(path: string, grant: string, signal?: AbortSignal): Promise<void> {
@@ -79,24 +78,23 @@ export class PeerConnection {
   }
 }
 
-/** The head of a peer's answer, and its body as a stream. */
-export interface PeerResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-}
-
 async function readJson(response: PeerResponse): Promise<unknown> {
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_JSON_BYTES) {
-      response.body.destroy();
-      throw new AppError(502, "PEER_BAD_ANSWER", "the peer's answer is too large");
-    }
-    chunks.push(chunk);
-  }
+  await new Promise<void>((resolve, reject) => {
+    response.body.on("data", (chunk: Buffer) => {
+      if (length > MAX_JSON_BYTES) return;
+      length += chunk.length;
+      if (length > MAX_JSON_BYTES) {
+        const error = new AppError(502, "PEER_BAD_ANSWER", "the peer's answer is too large");
+        response.body.destroy(error);
+        reject(error);
+      }
+      chunks.push(chunk);
+    });
+    response.body.on("end", resolve);
+    response.body.on("error", reject);
+  });
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
