@@ -1,9 +1,9 @@
 import type { Request as ExpressRequest } from "express";
-import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
+import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
 import type { FileName, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
 import { GRANT_TTL_SECONDS, signGrant } from "../../../core/grant.js";
 import type { GrantKey } from "../grant-key.js";
-import type { Problem } from "../http/problem.js";
+import type { IdempotencyKey, Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { asBody } from "../serialized-json.js";
 import * as files from "../services/files.js";
@@ -18,9 +18,9 @@ const EXAMPLE_FILE: FileView = {
 @Route("groups/{groupId}/files")
 @Tags("Files")
 @Security("bearer")
-@Response<Problem>(401, "No valid session")
-@Response<Problem>(403, "Not a member")
-@Response<Problem>(404, "No such group")
+@Response<Problem>(401, "No valid session", undefined, "application/problem+json")
+@Response<Problem>(403, "Not a member", undefined, "application/problem+json")
+@Response<Problem>(404, "No such group", undefined, "application/problem+json")
 export class FilesController extends Controller {
   constructor(private readonly db: TrackerDb) {
     super();
@@ -46,9 +46,9 @@ export class FilesController extends Controller {
     groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",
     pieceCount: 2, peersOnline: 2, sharedBy: ["alice", "bob"],
   })
-  @Response<Problem>(400, "Bad name, piece size or piece list")
-  @Response<Problem>(409, "Name taken by other content")
-  public async share(@Path() groupId: Identifier, @Body() body: ShareFileRequest, @Request() request: ExpressRequest): Promise<FileView> {
+  @Response<Problem>(400, "Bad name, piece size or piece list", undefined, "application/problem+json")
+  @Response<Problem>(409, "Name taken by other content", undefined, "application/problem+json")
+  public async share(@Path() groupId: Identifier, @Body() body: ShareFileRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<FileView> {
     const { created, file } = await files.shareFile(this.db, actor(request), groupId, body);
     this.setStatus(created ? 201 : 200);
     return file;
@@ -57,7 +57,7 @@ export class FilesController extends Controller {
   /** The caller stops sharing this file in this group. @summary Stop sharing */
   @Delete("{fileName}/holders/me")
   @SuccessResponse(204, "No longer shared by the caller")
-  public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<void> {
+  public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await files.stopSharing(this.db, actor(request), groupId, fileName);
     this.setStatus(204);
   }
@@ -77,7 +77,7 @@ export class FilesController extends Controller {
     grant: "eyJhbGciOiJFZERTQSIsImtpZCI6InRyYWNrZXItMSJ9.eyJzdWIiOiJib2IiLCJncnAiOiJtb3ZpZXMifQ.c2lnbmF0dXJl",
     grantExpiresAt: "2026-11-25T10:10:00.000Z",
   })
-  @Response<Problem>(404, "No such group or file")
+  @Response<Problem>(404, "No such group or file", undefined, "application/problem+json")
   public async peers(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<PeerList> {
     const me = actor(request);
     const { file, peers } = await files.peersOf(this.db, me, groupId, fileName);

@@ -1,7 +1,7 @@
 import type { Request as ExpressRequest } from "express";
-import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
+import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
 import type { CreateGroupRequest, GroupView, Identifier, JoinRequestView, MemberView } from "../../../core/api-types.js";
-import type { Problem } from "../http/problem.js";
+import type { IdempotencyKey, Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import * as groups from "../services/groups.js";
 import type { Actor } from "../services/sessions.js";
@@ -11,7 +11,7 @@ const actor = (request: ExpressRequest) => request.user as Actor;
 @Route("groups")
 @Tags("Groups")
 @Security("bearer")
-@Response<Problem>(401, "No valid session")
+@Response<Problem>(401, "No valid session", undefined, "application/problem+json")
 export class GroupsController extends Controller {
   constructor(private readonly db: TrackerDb) {
     super();
@@ -28,8 +28,8 @@ export class GroupsController extends Controller {
   @Post()
   @SuccessResponse(201, "Created")
   @Example<GroupView>({ groupId: "movies", owner: "alice", memberCount: 1, createdAt: "2026-11-25T10:00:00.000Z" })
-  @Response<Problem>(409, "Group id taken")
-  public async create(@Body() body: CreateGroupRequest, @Request() request: ExpressRequest): Promise<GroupView> {
+  @Response<Problem>(409, "Group id taken", undefined, "application/problem+json")
+  public async create(@Body() body: CreateGroupRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<GroupView> {
     const group = await groups.createGroup(this.db, actor(request), body.groupId);
     this.setStatus(201);
     return group;
@@ -38,8 +38,8 @@ export class GroupsController extends Controller {
   /** Members of a group, owner flagged (members only). @summary List members */
   @Get("{groupId}/members")
   @Example<MemberView[]>([{ userId: "alice", isOwner: true, joinedAt: "2026-11-25T10:00:00.000Z" }])
-  @Response<Problem>(403, "Not a member")
-  @Response<Problem>(404, "No such group")
+  @Response<Problem>(403, "Not a member", undefined, "application/problem+json")
+  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
   public members(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<MemberView[]> {
     return groups.listMembers(this.db, actor(request), groupId);
   }
@@ -52,9 +52,9 @@ export class GroupsController extends Controller {
    */
   @Delete("{groupId}/members/{userId}")
   @SuccessResponse(204, "Left")
-  @Response<Problem>(403, "Not yourself, or not a member")
-  @Response<Problem>(404, "No such group")
-  public async leave(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest): Promise<void> {
+  @Response<Problem>(403, "Not yourself, or not a member", undefined, "application/problem+json")
+  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
+  public async leave(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await groups.leaveGroup(this.db, actor(request), groupId, userId);
     this.setStatus(204);
   }
@@ -63,9 +63,9 @@ export class GroupsController extends Controller {
   @Post("{groupId}/join-requests")
   @SuccessResponse(201, "Requested")
   @Example<JoinRequestView>({ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" })
-  @Response<Problem>(404, "No such group")
-  @Response<Problem>(409, "Already a member or already requested")
-  public async requestJoin(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<JoinRequestView> {
+  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
+  @Response<Problem>(409, "Already a member or already requested", undefined, "application/problem+json")
+  public async requestJoin(@Path() groupId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<JoinRequestView> {
     const joinRequest = await groups.requestJoin(this.db, actor(request), groupId);
     this.setStatus(201);
     return joinRequest;
@@ -74,8 +74,8 @@ export class GroupsController extends Controller {
   /** Pending join requests, oldest first (owner only). @summary List join requests */
   @Get("{groupId}/join-requests")
   @Example<JoinRequestView[]>([{ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" }])
-  @Response<Problem>(403, "Not the owner")
-  @Response<Problem>(404, "No such group")
+  @Response<Problem>(403, "Not the owner", undefined, "application/problem+json")
+  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
   public joinRequests(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<JoinRequestView[]> {
     return groups.listJoinRequests(this.db, actor(request), groupId);
   }
@@ -83,18 +83,18 @@ export class GroupsController extends Controller {
   /** Accepts a pending request: the user becomes a member (owner only). @summary Accept a join request */
   @Post("{groupId}/join-requests/{userId}/accept")
   @Example<MemberView>({ userId: "bob", isOwner: false, joinedAt: "2026-11-25T10:05:00.000Z" })
-  @Response<Problem>(403, "Not the owner")
-  @Response<Problem>(404, "No such group or request")
-  public accept(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest): Promise<MemberView> {
+  @Response<Problem>(403, "Not the owner", undefined, "application/problem+json")
+  @Response<Problem>(404, "No such group or request", undefined, "application/problem+json")
+  public accept(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<MemberView> {
     return groups.acceptJoin(this.db, actor(request), groupId, userId);
   }
 
   /** Rejects a pending request (owner only). @summary Reject a join request */
   @Post("{groupId}/join-requests/{userId}/reject")
   @SuccessResponse(204, "Rejected")
-  @Response<Problem>(403, "Not the owner")
-  @Response<Problem>(404, "No such group or request")
-  public async reject(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest): Promise<void> {
+  @Response<Problem>(403, "Not the owner", undefined, "application/problem+json")
+  @Response<Problem>(404, "No such group or request", undefined, "application/problem+json")
+  public async reject(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await groups.rejectJoin(this.db, actor(request), groupId, userId);
     this.setStatus(204);
   }

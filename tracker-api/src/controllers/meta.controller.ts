@@ -2,6 +2,7 @@ import type { Request as ExpressRequest } from "express";
 import { Controller, Example, Get, Request, Route, Tags } from "@tsoa/runtime";
 import type { HealthView } from "../../../core/api-types.js";
 import type { GrantKey } from "../grant-key.js";
+import type { Replicator } from "../replication/replicator.js";
 
 /**
  * An Ed25519 public key as a JSON Web Key (RFC 7517, RFC 8037).
@@ -32,11 +33,26 @@ const EXAMPLE_JWKS: Jwks = {
 @Route("")
 @Tags("Tracker")
 export class MetaController extends Controller {
-  /** Liveness of this tracker. @summary Health */
+  /**
+   * Liveness of this tracker and, when it runs with other trackers, whether it
+   * has caught up with them (`catching-up` until its first pull from each
+   * reachable one), its lag to each, and the digest of its state (equal on
+   * trackers in sync).
+   * @summary Health
+   */
   @Get("health")
   @Example<HealthView>({ status: "ok", trackerId: "tracker-1", time: "2026-11-25T10:00:00.000Z" })
-  public health(@Request() request: ExpressRequest): HealthView {
-    return { status: "ok", trackerId: String(request.app.locals.trackerId), time: new Date().toISOString() };
+  @Example<HealthView>({
+    status: "ok", trackerId: "tracker-1", time: "2026-11-25T10:00:00.000Z",
+    digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    peers: [{ trackerId: "tracker-2", url: "http://127.0.0.1:6002", reachable: true, lastContactAt: "2026-11-25T10:00:00.000Z", behind: 0, unacknowledged: 0 }],
+  }, "With another tracker")
+  public async health(@Request() request: ExpressRequest): Promise<HealthView> {
+    const trackerId = String(request.app.locals.trackerId);
+    const replicator = request.app.locals.replicator as Replicator | undefined;
+    if (!replicator) return { status: "ok", trackerId, time: new Date().toISOString() };
+    const { status, peers, digest } = await replicator.health();
+    return { status, trackerId, time: new Date().toISOString(), digest, peers };
   }
 
   /** Public keys that verify this tracker's download grants (EdDSA). @summary Grant keys */

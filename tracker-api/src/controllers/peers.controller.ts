@@ -1,7 +1,7 @@
 import type { Request as ExpressRequest } from "express";
-import { Body, Controller, Example, Post, Request, Response, Route, Security, Tags } from "@tsoa/runtime";
+import { Body, Controller, Example, Post, Request, Response, Route, Security, Tags, Header } from "@tsoa/runtime";
 import type { AnnounceRequest, AnnounceResult } from "../../../core/api-types.js";
-import type { Problem } from "../http/problem.js";
+import type { IdempotencyKey, Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { announce } from "../services/files.js";
 import type { Actor } from "../services/sessions.js";
@@ -21,8 +21,8 @@ export class PeersController extends Controller {
   @Post("announce")
   @Security("bearer")
   @Example<AnnounceResult>({ intervalSeconds: 15, rejected: [] })
-  @Response<Problem>(401, "No valid session")
-  public run(@Body() body: AnnounceRequest, @Request() request: ExpressRequest): Promise<AnnounceResult> {
+  @Response<Problem>(401, "No valid session", undefined, "application/problem+json")
+  public run(@Body() body: AnnounceRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<AnnounceResult> {
     return announce(this.db, request.user as Actor, body);
   }
 }

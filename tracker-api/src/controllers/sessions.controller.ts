@@ -1,7 +1,7 @@
 import type { Request as ExpressRequest } from "express";
-import { Body, Controller, Delete, Example, Post, Request, Response, Route, Security, SuccessResponse, Tags } from "@tsoa/runtime";
+import { Body, Controller, Delete, Example, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
-import type { Problem } from "../http/problem.js";
+import type { IdempotencyKey, Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { LoginThrottle } from "../domain/login-throttle.js";
 import { login, logout, type Actor } from "../services/sessions.js";
@@ -23,8 +23,8 @@ export class SessionsController extends Controller {
   @Post()
   @SuccessResponse(201, "Logged in")
   @Example<LoginResult>({ token: "3q2-9xJ0mX0c4kHcQe3wq3b6w0n8n4Jr2cP9d1oQy5E", userId: "alice", peerAddress: "127.0.0.1:7001", expiresAt: "2026-11-26T10:00:00.000Z" })
-  @Response<Problem>(401, "Wrong user id or password")
-  @Response<Problem>(429, "Too many failed logins")
+  @Response<Problem>(401, "Wrong user id or password", undefined, "application/problem+json")
+  @Response<Problem>(429, "Too many failed logins", undefined, "application/problem+json")
   public async create(@Body() body: LoginRequest, @Request() request: ExpressRequest): Promise<LoginResult> {
     const throttle = (request.app.locals.loginThrottle ??= new LoginThrottle()) as LoginThrottle;
     const result = await login(this.db, throttle, body, request.ip ?? "unknown");
@@ -40,8 +40,8 @@ export class SessionsController extends Controller {
   @Delete("current")
   @Security("bearer")
   @SuccessResponse(204, "Logged out")
-  @Response<Problem>(401, "No valid session")
-  public async remove(@Request() request: ExpressRequest): Promise<void> {
+  @Response<Problem>(401, "No valid session", undefined, "application/problem+json")
+  public async remove(@Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await logout(this.db, (request.user as Actor).tokenHash);
     this.setStatus(204);
   }

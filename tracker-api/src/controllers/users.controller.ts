@@ -1,6 +1,6 @@
-import { Body, Controller, Example, Post, Route, SuccessResponse, Tags, Response } from "@tsoa/runtime";
+import { Body, Controller, Example, Post, Route, SuccessResponse, Tags, Response, Header } from "@tsoa/runtime";
 import type { CreateUserRequest, UserView } from "../../../core/api-types.js";
-import type { Problem } from "../http/problem.js";
+import type { IdempotencyKey, Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { createUser } from "../services/users.js";
 
@@ -18,9 +18,9 @@ export class UsersController extends Controller {
   @Post()
   @SuccessResponse(201, "Created")
   @Example<UserView>({ userId: "alice", createdAt: "2026-11-25T10:00:00.000Z" })
-  @Response<Problem>(400, "Invalid user id or password")
-  @Response<Problem>(409, "User id taken")
-  public async create(@Body() body: CreateUserRequest): Promise<UserView> {
+  @Response<Problem>(400, "Invalid user id or password", undefined, "application/problem+json")
+  @Response<Problem>(409, "User id taken", undefined, "application/problem+json")
+  public async create(@Body() body: CreateUserRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<UserView> {
     const user = await createUser(this.db, body);
     this.setStatus(201);
     return user;

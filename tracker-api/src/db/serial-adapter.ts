@@ -1,4 +1,5 @@
 import type { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import type Database from "better-sqlite3";
 
 type Factory = PrismaBetterSQLite3;
 type Adapter = Awaited<ReturnType<Factory["connect"]>>;
@@ -23,6 +24,8 @@ export function serializeConnection(factory: Factory): Factory {
 }
 
 function serialized(adapter: Adapter): Adapter {
+  const client = (adapter as unknown as { client?: Database.Database }).client;
+  if (client) reusePreparedStatements(client);
   const gate = new Gate();
   const overrides: Partial<Adapter> = {
     queryRaw: (query) => gate.run(() => adapter.queryRaw(query)),
@@ -89,4 +92,49 @@ class Gate {
       release();
     }
   }
+}
+
+/** Distinct SQL texts whose prepared statements are kept (the least recently used make room). */
+const MAX_STATEMENTS = 500;
+
+/**
+ * The adapter prepares every statement again on each query (compiling SQL is
+ * a good part of a query's cost here). This keeps the prepared statements by
+ * SQL text and hands the adapter a fresh binding of the cached one each time:
+ * `prepare(sql).bind(args)` then runs the same statement with these args.
+ * Safe because the connection runs one statement at a time and the adapter
+ * reads every result at once (no open iterators).
+ */
+function reusePreparedStatements(db: Database.Database): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  type Handle = Pick<Database.Statement, "reader" | "columns"> & {
+    bind(args: unknown[]): Handle;
+    run(): Database.RunResult;
+    all(): unknown[];
+    get(): unknown;
+    raw(toggle?: boolean): Handle;
+  };
+  const handle = (statement: Database.Statement, args: unknown[], raw: boolean): Handle => {
+    const mode = () => { if (statement.reader) statement.raw(raw); };
+    return {
+      reader: statement.reader,
+      columns: () => statement.columns(),
+      bind: (bound) => handle(statement, bound, raw),
+      run: () => statement.run(...args),
+      all: () => { mode(); return statement.all(...args); },
+      get: () => { mode(); return statement.get(...args); },
+      raw: (toggle = true) => handle(statement, args, toggle),
+    };
+  };
+  (db as { prepare: unknown }).prepare = (sql: string): Handle => {
+    let statement = cache.get(sql);
+    if (statement) cache.delete(sql);
+    else {
+      statement = prepare(sql);
+      if (cache.size >= MAX_STATEMENTS) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(sql, statement);
+    return handle(statement, [], false);
+  };
 }

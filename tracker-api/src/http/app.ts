@@ -33,11 +33,8 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
     const { replicator, ...routeOptions } = options.replication;
     // Before the JSON parser: signatures are checked over the raw body.
     app.use("/replication", replicationRouter(replicator, routeOptions));
-    // Health with the replication state; answers in the shape of MetaController.health (HealthView).
-    app.get("/health", async (_req, res) => {
-      const { status, peers, digest } = await replicator.health();
-      res.json({ status, trackerId: options.trackerId, time: new Date().toISOString(), digest, peers });
-    });
+    // MetaController.health adds the replication state.
+    app.locals.replicator = replicator;
   }
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(idempotency());

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { ConflictError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
+import { holdDeliveries, type AnswerEvent } from "../replication/outbox.js";
 
 /** How long an answer is kept for retries. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -77,10 +78,19 @@ export function idempotency(): RequestHandler {
       return;
     }
 
+    // The write's events are delivered to the other trackers together with its answer.
+    let hold: ReturnType<typeof holdDeliveries> | undefined;
+    res.once("close", () => void hold?.deliver());
     beforeSending(res, async (status, contentType, body) => {
+      let answer: AnswerEvent | undefined;
       try {
         if (status >= 500 || status === 401 || status === 429) return;
-        await keepAnswer(db, { scope, key, ...request, status, contentType, body, createdAt: new Date() });
+        const kept = { scope, key, ...request, status, contentType, body, createdAt: new Date() };
+        if (hold?.changed()) {
+          answer = { type: "idempotency.answered", payload: { ...kept, createdAt: kept.createdAt.toISOString() } };
+        } else {
+          await keepAnswer(db, kept);
+        }
         if (now - lastSweep > SWEEP_EVERY_MS) {
           lastSweep = now;
           await db.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } } });
@@ -88,10 +98,15 @@ export function idempotency(): RequestHandler {
       } catch {
         // The write itself is done: answer it. A retry would then be done again.
       } finally {
+        try {
+          await hold?.deliver(answer);
+        } catch {
+          // As above: the write is done; the answer was not kept.
+        }
         release();
       }
     });
-    next();
+    hold = holdDeliveries(db, next);
   };
 }
 

@@ -9,3 +9,11 @@ import type { ProblemDocument } from "../../../core/errors.js";
  */
 // The documented name of core's ProblemDocument in openapi.yaml, with an example.
 export interface Problem extends ProblemDocument {}
+
+/**
+ * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a random key (1-255 visible ASCII characters, e.g. a UUID) that the client sends with a write and keeps across its retries, on this tracker or on another one. A retry of the same request is answered with the first answer and `Idempotent-Replayed: true` instead of being done twice; the same key on a different request is a 409 problem (`IDEMPOTENCY_KEY_REUSED`).
+ * @example "5f0c2d1e-8a4b-4c3d-9e7f-0a1b2c3d4e5f"
+ * @minLength 1
+ * @maxLength 255
+ */
+export type IdempotencyKey = string;

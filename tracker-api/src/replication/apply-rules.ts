@@ -52,7 +52,10 @@ export interface RegisterWrite {
 const key = (kind: RegisterKind, groupId = "", incarnation = "", fileName = "", userId = ""): RegisterKey =>
   ({ kind, groupId, incarnation, fileName, userId });
 
-/** The register writes an event stands for. Session events have none: they change the Session table directly. */
+/**
+ * The register writes an event stands for. Session events and idempotency
+ * answers have none: they change their tables directly.
+ */
 export function registerWrites(event: LoggedEvent): RegisterWrite[] {
   const { hlc } = event;
   const lww = (k: RegisterKey, live: boolean, value: Record<string, unknown>): RegisterWrite =>
@@ -113,6 +116,7 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
     case "session.created":
     case "session.ended":
     case "session.seen":
+    case "idempotency.answered":
       return [];
   }
 }

@@ -34,7 +34,18 @@ export type DomainEvent =
       type: "holding.upserted";
       payload: { groupId: string; groupHlc: string; fileName: string; userId: string; sha1: string; piecesHeld: number; updatedAt: string };
     }
-  | { type: "holding.removed"; payload: { groupId: string; groupHlc: string; fileName: string; userId: string } };
+  | { type: "holding.removed"; payload: { groupId: string; groupHlc: string; fileName: string; userId: string } }
+  | {
+      /**
+       * The answer a write was given under an Idempotency-Key, delivered with
+       * the write's own events, so a retry on another tracker is answered the same.
+       */
+      type: "idempotency.answered";
+      payload: {
+        scope: string; key: string; method: string; path: string; fingerprint: string;
+        status: number; contentType: string; body: string; createdAt: string;
+      };
+    };
 
 export type EventType = DomainEvent["type"];
 
@@ -54,5 +65,5 @@ export type NewEvent = DomainEvent extends infer E
 export const EVENT_TYPES: readonly EventType[] = [
   "user.created", "session.created", "session.ended", "session.seen", "group.created", "group.deleted",
   "group.ownerChanged", "membership.added", "membership.removed", "joinRequest.created", "joinRequest.accepted",
-  "joinRequest.rejected", "file.shared", "holding.upserted", "holding.removed",
+  "joinRequest.rejected", "file.shared", "holding.upserted", "holding.removed", "idempotency.answered",
 ];

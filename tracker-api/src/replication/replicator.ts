@@ -12,9 +12,9 @@ import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
 import { EVENT_TYPES, type LoggedEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
-import type { ReplicationHooks } from "./outbox.js";
+import { withWriteLock, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
-import { applyEvent, nothingTouched, type Touched } from "./store.js";
+import { insertEvents, nothingTouched, RegisterBatch, type Touched } from "./store.js";
 
 /** How long a write waits for the other trackers before its client gets the answer anyway. */
 export const PUSH_WAIT_MS = 300;
@@ -23,6 +23,8 @@ const PULL_BATCH = 2000;
 const MAX_BACKOFF_MS = 5000;
 const FIRST_BACKOFF_MS = 100;
 const ANTI_ENTROPY_MS = 1000;
+/** How many of its own newest events a tracker keeps in memory for pushes. */
+const RECENT_EVENTS = 10_000;
 
 export interface PeerTracker {
   id: string;
@@ -61,6 +63,8 @@ export class Replicator implements ReplicationHooks {
   /** Test switch: drop deliveries in both directions. */
   blocked = false;
   #applying: Promise<unknown> = Promise.resolve();
+  /** This tracker's latest events by seq, so pushes and pulls of recent events need no database read. */
+  readonly #recent = new Map<number, LoggedEvent>();
   #catchingUp = true;
   #timer: NodeJS.Timeout | undefined;
   readonly #dispatcher = new Agent({ connect: { timeout: 1000 }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
@@ -110,9 +114,15 @@ export class Replicator implements ReplicationHooks {
     void this.#dispatcher.close();
   }
 
+  /** Keeps this tracker's newest events in memory (called in log order). */
+  appended(events: readonly LoggedEvent[]): void {
+    for (const event of events) this.#recent.set(event.seq, event);
+    while (this.#recent.size > RECENT_EVENTS) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
   /** After a local write committed: push to every peer, waiting at most PUSH_WAIT_MS. */
-  async committed(): Promise<void> {
-    const last = await this.db.event.findFirst({ where: { origin: this.origin }, orderBy: { seq: "desc" }, select: { seq: true } });
+  async committed(events: readonly LoggedEvent[]): Promise<void> {
+    const last = events.at(-1);
     if (last) this.heads.set(this.origin, Math.max(this.heads.get(this.origin) ?? 0, last.seq));
     if (this.links.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -139,24 +149,30 @@ export class Replicator implements ReplicationHooks {
     const heads = new Map(this.heads);
     const touched = nothingTouched();
     let gap = false;
-    const fresh = sorted.filter((e) => e.origin !== this.origin && e.seq > (heads.get(e.origin) ?? 0));
-    if (fresh.length > 0) {
-      await this.db.$transaction(async (tx) => {
-        for (const event of fresh) {
-          const head = heads.get(event.origin) ?? 0;
-          if (event.seq <= head) continue;
-          if (event.seq > head + 1) {
-            gap = true;
-            continue;
-          }
-          await tx.event.create({
-            data: { origin: event.origin, seq: event.seq, hlc: event.hlc, type: event.type, payload: JSON.stringify(event.payload), createdAt: new Date() },
-          });
+    const applicable: LoggedEvent[] = [];
+    for (const event of sorted) {
+      if (event.origin === this.origin) continue;
+      const head = heads.get(event.origin) ?? 0;
+      if (event.seq <= head) continue;
+      if (event.seq > head + 1) {
+        gap = true;
+        continue;
+      }
+      applicable.push(event);
+      heads.set(event.origin, event.seq);
+    }
+    if (applicable.length > 0) {
+      // One transaction per batch: its registers read at once, merged in memory, rows rebuilt once.
+      await withWriteLock(this.db, () => this.db.$transaction(async (tx) => {
+        const batch = new RegisterBatch();
+        await batch.read(tx, applicable);
+        for (const event of applicable) {
           this.clock.observe(event.hlc);
-          await applyEvent(tx, event, touched);
-          heads.set(event.origin, event.seq);
+          batch.apply(event, "remote");
         }
-      }, { timeout: 60_000, maxWait: 60_000 });
+        await insertEvents(tx, applicable);
+        await batch.write(tx, "remote", touched);
+      }, { timeout: 60_000, maxWait: 60_000 }));
       for (const [origin, seq] of heads) this.heads.set(origin, seq);
       this.options.onApplied?.(touched);
     }
@@ -169,8 +185,18 @@ export class Replicator implements ReplicationHooks {
 
   /** This origin's events after `after`, for a peer that pulls. */
   async eventsAfter(origin: string, after: number, limit: number): Promise<LoggedEvent[]> {
+    const take = Math.min(Math.max(limit, 1), PULL_BATCH);
+    if (origin === this.origin && this.#recent.has(after + 1)) {
+      const events: LoggedEvent[] = [];
+      for (let seq = after + 1; events.length < take; seq++) {
+        const event = this.#recent.get(seq);
+        if (!event) break;
+        events.push(event);
+      }
+      return events;
+    }
     const rows = await this.db.event.findMany({
-      where: { origin, seq: { gt: after } }, orderBy: { seq: "asc" }, take: Math.min(Math.max(limit, 1), PULL_BATCH),
+      where: { origin, seq: { gt: after } }, orderBy: { seq: "asc" }, take,
     });
     return rows.map((row) => ({ origin: row.origin, seq: row.seq, hlc: row.hlc, type: row.type, payload: JSON.parse(row.payload) }) as LoggedEvent);
   }

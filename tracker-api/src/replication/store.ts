@@ -1,9 +1,16 @@
 /**
- * The thin Prisma edge of replication: reads and writes registers, and turns
- * the pure decisions of apply-rules.ts into tracker rows. Only the Prisma
- * query API is used here (no SQL), so it runs the same on PostgreSQL.
+ * The thin database edge of replication: reads and writes registers, and turns
+ * the pure decisions of apply-rules.ts into tracker rows.
+ *
+ * Events are applied in batches (RegisterBatch): the registers a batch touches
+ * are read in a few queries, merged in memory event by event, written back in
+ * bulk, and each affected row is rebuilt once per batch. The hot statements are
+ * plain portable SQL (SQLite and PostgreSQL: multi-row INSERT ... ON CONFLICT,
+ * no SQLite-only syntax); the rare rebuild of a whole group uses the Prisma
+ * query API.
  */
 import type { TrackerDb } from "../db/open.js";
+import { Prisma } from "../generated/prisma/client.js";
 import {
   fileState, groupState, mergeRegister, registerWrites, requestState, sessionStands,
   type Register, type RegisterKey, type RegisterKind,
@@ -37,116 +44,6 @@ export async function readRegister(tx: Tx, key: RegisterKey): Promise<Register |
 
 async function readRegisters(tx: Tx, where: Partial<RegisterKey>): Promise<Register[]> {
   return (await tx.register.findMany({ where })).map(toRegister);
-}
-
-async function writeRegister(tx: Tx, register: Register, exists: boolean): Promise<void> {
-  const { kind, groupId, incarnation, fileName, userId, hlc, live } = register;
-  const value = JSON.stringify(register.value);
-  if (exists) await tx.register.update({ where: idOf(register), data: { hlc, live, value } });
-  else await tx.register.create({ data: { kind, groupId, incarnation, fileName, userId, hlc, live, value } });
-}
-
-/** The current incarnation of a group (HLC of its winning creation), live or deleted. */
-export async function groupRegister(tx: Tx, groupId: string): Promise<Register | undefined> {
-  return readRegister(tx, { kind: "group", groupId, incarnation: "", fileName: "", userId: "" });
-}
-
-export async function userRegister(tx: Tx, userId: string): Promise<Register | undefined> {
-  return readRegister(tx, { kind: "user", groupId: "", incarnation: "", fileName: "", userId });
-}
-
-/**
- * Applies one event (already logged, not applied before) inside the caller's
- * transaction: merges its register writes and brings the affected rows in
- * line with the registers.
- */
-export async function applyEvent(tx: Tx, event: LoggedEvent, touched: Touched): Promise<void> {
-  if (event.type === "session.created" || event.type === "session.ended" || event.type === "session.seen") {
-    await applySessionEvent(tx, event, touched);
-    return;
-  }
-  let wholeGroup = false;
-  let newGroup = false;
-  let members = false;
-  const requests = new Set<string>();
-  const files = new Set<string>();
-  let userReplaced: string | undefined;
-  let changedUser: Register | undefined;
-  for (const write of registerWrites(event)) {
-    const current = await readRegister(tx, write.key);
-    const merged = mergeRegister(current, write);
-    if (merged === undefined) continue;
-    await writeRegister(tx, merged, current !== undefined);
-    switch (merged.kind) {
-      case "user":
-        changedUser = merged;
-        if (current !== undefined) userReplaced = merged.userId;
-        break;
-      case "group":
-        wholeGroup = true;
-        newGroup = current === undefined;
-        break;
-      case "owner":
-      case "member": members = true; break;
-      case "request": requests.add(merged.userId); break;
-      case "file":
-      case "holding": files.add(merged.fileName); break;
-    }
-  }
-  if (changedUser) await materializeUser(tx, changedUser, userReplaced !== undefined, touched);
-  const groupId = "groupId" in event.payload ? event.payload.groupId : undefined;
-  if (groupId === undefined) return;
-  const touchedAnything = wholeGroup || members || requests.size > 0 || files.size > 0;
-  if (!touchedAnything) return;
-  touched.groups.add(groupId);
-  const group = await groupRegister(tx, groupId);
-  if (wholeGroup) {
-    await materializeGroup(tx, groupId, group, newGroup);
-    return;
-  }
-  // Writes under an incarnation that is not the group's current one change no rows.
-  const incarnation = "groupHlc" in event.payload ? event.payload.groupHlc : event.hlc;
-  if (!group?.live || group.hlc !== incarnation) return;
-  if (members) await materializeMembers(tx, group);
-  for (const userId of requests) await materializeRequest(tx, group, userId);
-  for (const fileName of files) await materializeFile(tx, group, fileName);
-}
-
-async function applySessionEvent(tx: Tx, event: LoggedEvent & { type: `session.${string}` }, touched: Touched): Promise<void> {
-  switch (event.type) {
-    case "session.created": {
-      const p = event.payload;
-      if (!sessionStands(await userRegister(tx, p.userId), p.userHlc)) return;
-      const createdAt = new Date(p.createdAt);
-      await tx.session.upsert({
-        where: { tokenHash: p.tokenHash },
-        create: { tokenHash: p.tokenHash, userId: p.userId, peerAddress: p.peerAddress, createdAt, expiresAt: new Date(p.expiresAt), lastSeenAt: createdAt },
-        update: {},
-      });
-      return;
-    }
-    case "session.ended":
-      await tx.session.deleteMany({ where: { tokenHash: event.payload.tokenHash } });
-      touched.endedSessions.add(event.payload.tokenHash);
-      return;
-    case "session.seen": {
-      const p = event.payload;
-      const lastSeenAt = new Date(p.lastSeenAt);
-      // The latest heartbeat wins, whichever tracker it reached.
-      await tx.session.updateMany({ where: { tokenHash: p.tokenHash, lastSeenAt: { lt: lastSeenAt } }, data: { lastSeenAt, peerAddress: p.peerAddress } });
-      return;
-    }
-  }
-}
-
-async function materializeUser(tx: Tx, user: Register, replaced: boolean, touched: Touched): Promise<void> {
-  const data = { passwordHash: String(user.value.passwordHash), createdAt: new Date(String(user.value.createdAt)) };
-  await tx.user.upsert({ where: { id: user.userId }, create: { id: user.userId, ...data }, update: data });
-  if (replaced) {
-    // Another creation of this id won: sessions of the account that lost end.
-    await tx.session.deleteMany({ where: { userId: user.userId } });
-    touched.usersSignedOut.add(user.userId);
-  }
 }
 
 /** Rebuilds every row of a group from its registers (after a creation, a lost creation conflict or a deletion). */
@@ -231,4 +128,445 @@ async function materializeFile(tx: Tx, group: Register, fileName: string): Promi
     if (had === undefined) await tx.holding.create({ data: { groupId, fileName, userId: h.userId, piecesHeld: h.piecesHeld, updatedAt: new Date(h.updatedAt) } });
     else if (had !== h.piecesHeld) await tx.holding.update({ where: key, data: { piecesHeld: h.piecesHeld, updatedAt: new Date(h.updatedAt) } });
   }
+}
+
+// ---------------------------------------------------------------------------
+// Batches
+
+/** Appends events to the log (one statement per hundred). */
+export async function insertEvents(tx: Tx, events: readonly LoggedEvent[]): Promise<void> {
+  for (const part of chunks(events)) await tx.$executeRaw(insertEventsSql(part));
+}
+
+/** The statement appending a few events to the log. */
+export function insertEventsSql(events: readonly LoggedEvent[]): Prisma.Sql {
+  const createdAt = new Date();
+  const values = events.map((e) => Prisma.sql`(${e.origin}, ${e.seq}, ${e.hlc}, ${e.type}, ${JSON.stringify(e.payload)}, ${createdAt})`);
+  return Prisma.sql`INSERT INTO "Event" ("origin", "seq", "hlc", "type", "payload", "createdAt") VALUES ${Prisma.join(values)}`;
+}
+
+const SEP = "\u0000";
+const keyString = (k: RegisterKey) => [k.kind, k.groupId, k.incarnation, k.fileName, k.userId].join(SEP);
+const groupKey = (groupId: string): RegisterKey => ({ kind: "group", groupId, incarnation: "", fileName: "", userId: "" });
+const userKey = (userId: string): RegisterKey => ({ kind: "user", groupId: "", incarnation: "", fileName: "", userId });
+/** Scopes read whole: every owner/member register of a group incarnation, and the file and holding registers of one file. */
+const membersScope = (groupId: string, incarnation: string) => ["members", groupId, incarnation].join(SEP);
+const fileScope = (groupId: string, incarnation: string, fileName: string) => ["file", groupId, incarnation, fileName].join(SEP);
+const scopeOf = (k: RegisterKey): string | undefined =>
+  k.kind === "owner" || k.kind === "member" ? membersScope(k.groupId, k.incarnation)
+    : k.kind === "file" || k.kind === "holding" ? fileScope(k.groupId, k.incarnation, k.fileName) : undefined;
+
+/** Conditions per statement, so that no statement nears a database's limit of bound parameters. */
+const CHUNK = 100;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const or = (conditions: Prisma.Sql[]) => Prisma.join(conditions, " OR ");
+
+type SessionOp =
+  | { op: "event"; event: LoggedEvent & { type: `session.${string}` }; stands: boolean }
+  | { op: "signOut"; userId: string };
+
+/** How a batch's rows are brought in line with its registers. */
+export type ApplyMode =
+  /** events made here: the service already wrote the rows (only a share that revives other holders is rebuilt) */
+  | "local"
+  /** events from another tracker: every affected row is rebuilt from the registers */
+  | "remote";
+
+/**
+ * The registers touched by a batch of events, read once, merged in memory in
+ * event order (the pure rules of apply-rules.ts), and written back once with
+ * the rows they decide.
+ */
+export class RegisterBatch {
+  readonly #registers = new Map<string, Register>();
+  /** Keys read (present or absent), and scopes read whole. */
+  readonly #read = new Set<string>();
+  readonly #inDatabase = new Set<string>();
+  /** Keys that had a register before this batch. */
+  readonly #existedBefore = new Set<string>();
+  readonly #dirty = new Set<string>();
+  /** Keys changed by this batch (written or not yet). */
+  readonly #changed = new Set<string>();
+  readonly #users = new Set<string>();
+  readonly #groups = new Set<string>();
+  readonly #members = new Map<string, { groupId: string; incarnation: string }>();
+  readonly #requests = new Map<string, { groupId: string; incarnation: string; userId: string }>();
+  readonly #files = new Map<string, { groupId: string; incarnation: string; fileName: string }>();
+  readonly #sessions: SessionOp[] = [];
+  readonly #answers: (LoggedEvent & { type: "idempotency.answered" })["payload"][] = [];
+  /** Local shares to check: the service wrote their rows, but registers of other holders may count too. */
+  readonly #localShares: { groupId: string; incarnation: string; fileName: string; userId: string; sha1: string }[] = [];
+
+  /** The register under a key read before (undefined when there is none). */
+  get(key: RegisterKey): Register | undefined {
+    const k = keyString(key);
+    const scope = scopeOf(key);
+    if (!this.#read.has(k) && (scope === undefined || !this.#read.has(scope))) throw new Error(`register ${k} was not read`);
+    return this.#registers.get(k);
+  }
+
+  group(groupId: string): Register | undefined {
+    return this.get(groupKey(groupId));
+  }
+
+  user(userId: string): Register | undefined {
+    return this.get(userKey(userId));
+  }
+
+  /**
+   * Reads, in one query, what a service's events (before their incarnations
+   * are filled in) need: the group and user registers they name, and the
+   * registers of the file or members they touch under the group's current
+   * incarnation. `read` afterwards finds them read.
+   */
+  async readKeys(tx: Tx, events: readonly { type: string; payload: object }[]): Promise<void> {
+    const keys: RegisterKey[] = [];
+    const current: { groupId: string; fileName?: string }[] = [];
+    for (const { type, payload } of events) {
+      const p = payload as { groupId?: string; userId?: string; fileName?: string };
+      if ((type === "user.created" || type === "session.created") && typeof p.userId === "string") keys.push(userKey(p.userId));
+      if (typeof p.groupId !== "string") continue;
+      keys.push(groupKey(p.groupId));
+      if (type === "group.ownerChanged" || type.startsWith("membership.")) current.push({ groupId: p.groupId });
+      else if (typeof p.fileName === "string") current.push({ groupId: p.groupId, fileName: p.fileName });
+    }
+    const incarnation = (groupId: string) => Prisma.sql`(SELECT g."hlc" FROM "Register" g
+      WHERE g."kind" = 'group' AND g."groupId" = ${groupId} AND g."incarnation" = '' AND g."fileName" = '' AND g."userId" = '')`;
+    await this.#load(tx, keys, [], current.map((c) => c.fileName === undefined
+      ? Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "kind" IN ('owner', 'member'))`
+      : Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "fileName" = ${c.fileName} AND "kind" IN ('file', 'holding'))`));
+    // Those scopes, under the incarnation now known (nothing under a group that does not exist).
+    for (const c of current) {
+      const inc = this.#registers.get(keyString(groupKey(c.groupId)))?.hlc ?? "";
+      this.#read.add(c.fileName === undefined ? membersScope(c.groupId, inc) : fileScope(c.groupId, inc, c.fileName));
+    }
+  }
+
+  /** Notes a group incarnation created just now: no register exists under it yet. */
+  created(groupId: string, incarnation: string): void {
+    this.#read.add(membersScope(groupId, incarnation));
+  }
+
+  /** Reads every register the events can touch or need for their rows. */
+  async read(tx: Tx, events: readonly LoggedEvent[]): Promise<void> {
+    const keys: RegisterKey[] = [];
+    const scopes: { scope: string; groupId: string; incarnation: string; fileName?: string }[] = [];
+    for (const event of events) {
+      const p = event.payload as { groupId?: string; groupHlc?: string; fileName?: string; userId?: string };
+      if (event.type === "user.created" || event.type === "session.created") keys.push(userKey(String(p.userId)));
+      if (typeof p.groupId !== "string") continue;
+      keys.push(groupKey(p.groupId));
+      const incarnation = event.type === "group.created" ? event.hlc : String(p.groupHlc ?? "");
+      if (event.type === "group.created" || event.type === "group.ownerChanged" || event.type.startsWith("membership.")) {
+        scopes.push({ scope: membersScope(p.groupId, incarnation), groupId: p.groupId, incarnation });
+      } else if (event.type.startsWith("joinRequest.")) {
+        keys.push({ kind: "request", groupId: p.groupId, incarnation, fileName: "", userId: String(p.userId) });
+      } else if (typeof p.fileName === "string") {
+        scopes.push({ scope: fileScope(p.groupId, incarnation, p.fileName), groupId: p.groupId, incarnation, fileName: p.fileName });
+      }
+    }
+    await this.#load(tx, keys, scopes);
+  }
+
+  async #load(
+    tx: Tx, keys: RegisterKey[], scopes: { scope: string; groupId: string; incarnation: string; fileName?: string }[], more: Prisma.Sql[] = [],
+  ): Promise<void> {
+    const conditions: Prisma.Sql[] = [...more];
+    const seen = new Set<string>();
+    for (const key of keys) {
+      const k = keyString(key);
+      const scope = scopeOf(key);
+      if (this.#read.has(k) || (scope !== undefined && this.#read.has(scope)) || seen.has(k)) continue;
+      seen.add(k);
+      conditions.push(Prisma.sql`("kind" = ${key.kind} AND "groupId" = ${key.groupId} AND "incarnation" = ${key.incarnation} AND "fileName" = ${key.fileName} AND "userId" = ${key.userId})`);
+    }
+    for (const s of scopes) {
+      if (this.#read.has(s.scope) || seen.has(s.scope)) continue;
+      seen.add(s.scope);
+      conditions.push(s.fileName === undefined
+        ? Prisma.sql`("groupId" = ${s.groupId} AND "incarnation" = ${s.incarnation} AND "kind" IN ('owner', 'member'))`
+        : Prisma.sql`("groupId" = ${s.groupId} AND "incarnation" = ${s.incarnation} AND "fileName" = ${s.fileName} AND "kind" IN ('file', 'holding'))`);
+    }
+    for (const part of chunks(conditions)) {
+      const rows = await tx.$queryRaw<(Omit<Row, "live"> & { live: unknown })[]>`
+        SELECT "kind", "groupId", "incarnation", "fileName", "userId", "hlc", "live", "value" FROM "Register" WHERE ${or(part)}`;
+      for (const row of rows) {
+        const register = toRegister({ ...row, live: Boolean(Number(row.live)) });
+        const k = keyString(register);
+        // A register changed in memory already is newer than the stored one.
+        if (this.#registers.has(k)) continue;
+        this.#registers.set(k, register);
+        this.#inDatabase.add(k);
+        this.#existedBefore.add(k);
+      }
+    }
+    for (const k of seen) this.#read.add(k);
+  }
+
+  /** Merges one event's register writes (in memory) and notes the rows they affect. */
+  apply(event: LoggedEvent, mode: ApplyMode): void {
+    if (event.type === "idempotency.answered") {
+      // Kept by the tracker that answered (in the transaction of this event).
+      if (mode === "remote") this.#answers.push(event.payload);
+      return;
+    }
+    if (event.type === "session.created" || event.type === "session.ended" || event.type === "session.seen") {
+      // A session stands or not by the user register as of its place in the batch.
+      const stands = event.type !== "session.created" || sessionStands(this.user(event.payload.userId), event.payload.userHlc);
+      if (mode === "remote") this.#sessions.push({ op: "event", event, stands });
+      return;
+    }
+    for (const write of registerWrites(event)) {
+      const current = this.get(write.key);
+      const merged = mergeRegister(current, write);
+      if (merged === undefined) continue;
+      const k = keyString(merged);
+      this.#registers.set(k, merged);
+      this.#dirty.add(k);
+      this.#changed.add(k);
+      const { groupId, incarnation, fileName, userId } = merged;
+      switch (merged.kind) {
+        case "user":
+          this.#users.add(userId);
+          // Another creation of this id won: sessions of the account that lost end (in event order).
+          if (current !== undefined) this.#sessions.push({ op: "signOut", userId });
+          break;
+        case "group": this.#groups.add(groupId); break;
+        case "owner":
+        case "member": this.#members.set(membersScope(groupId, incarnation), { groupId, incarnation }); break;
+        case "request": this.#requests.set(k, { groupId, incarnation, userId }); break;
+        case "file":
+        case "holding": this.#files.set(fileScope(groupId, incarnation, fileName), { groupId, incarnation, fileName }); break;
+      }
+    }
+    if (mode === "local" && event.type === "file.shared") {
+      const { groupId, groupHlc, fileName, userId, sha1 } = event.payload;
+      this.#localShares.push({ groupId, incarnation: groupHlc, fileName, userId, sha1 });
+    }
+  }
+
+  /**
+   * Writes the changed registers and brings the affected rows in line with
+   * them. Returns whether rows were rebuilt (in local mode: only a share that
+   * revived other holders).
+   */
+  async write(tx: Tx, mode: ApplyMode, touched: Touched): Promise<boolean> {
+    await this.#writeRegisters(tx);
+    for (const { groupId } of [...this.#members.values(), ...this.#requests.values(), ...this.#files.values()]) touched.groups.add(groupId);
+    for (const groupId of this.#groups) touched.groups.add(groupId);
+    if (mode === "local") {
+      // The service wrote its rows; a share only differs from them when holders
+      // of the same content that had no rows (their file had left the group) count again.
+      const revived = this.#localShares.filter((s) => {
+        const group = this.group(s.groupId);
+        if (!group?.live || group.hlc !== s.incarnation) return false;
+        return [...this.#registers.values()].some((r) =>
+          r.kind === "holding" && r.live && r.groupId === s.groupId && r.incarnation === s.incarnation && r.fileName === s.fileName &&
+          r.userId !== s.userId && r.value.sha1 === s.sha1);
+      });
+      if (revived.length > 0) await this.#writeFiles(tx, revived);
+      return revived.length > 0;
+    }
+    await this.#writeUsers(tx);
+    await this.#writeSessions(tx, touched);
+    await writeAnswers(tx, this.#answers);
+    const rebuilt = new Set<string>();
+    for (const groupId of this.#groups) {
+      // Rows of a group seen before this batch are rebuilt whole (a replaced creation, a deletion, a lost creation).
+      if (!this.#existedBefore.has(keyString(groupKey(groupId)))) continue;
+      rebuilt.add(groupId);
+      await materializeGroup(tx, groupId, this.group(groupId), false);
+    }
+    const current = <T extends { groupId: string; incarnation: string }>(items: Iterable<T>) => [...items].filter((item) => {
+      if (rebuilt.has(item.groupId)) return false;
+      const group = this.group(item.groupId);
+      // Writes under an incarnation that is not the group's current one change no rows.
+      return group?.live === true && group.hlc === item.incarnation;
+    });
+    await this.#writeMembers(tx, current(this.#members.values()));
+    await this.#writeRequests(tx, current(this.#requests.values()));
+    await this.#writeFiles(tx, current(this.#files.values()));
+    return true;
+  }
+
+  async #writeRegisters(tx: Tx): Promise<void> {
+    const dirty = [...this.#dirty].map((k) => this.#registers.get(k)!);
+    for (const part of chunks(dirty)) {
+      const values = part.map((r) => Prisma.sql`(${r.kind}, ${r.groupId}, ${r.incarnation}, ${r.fileName}, ${r.userId}, ${r.hlc}, ${r.live}, ${JSON.stringify(r.value)})`);
+      await tx.$executeRaw`
+        INSERT INTO "Register" ("kind", "groupId", "incarnation", "fileName", "userId", "hlc", "live", "value") VALUES ${Prisma.join(values)}
+        ON CONFLICT ("kind", "groupId", "incarnation", "fileName", "userId")
+        DO UPDATE SET "hlc" = excluded."hlc", "live" = excluded."live", "value" = excluded."value"`;
+    }
+    for (const k of this.#dirty) this.#inDatabase.add(k);
+    this.#dirty.clear();
+  }
+
+  async #writeUsers(tx: Tx): Promise<void> {
+    const users = [...this.#users].map((userId) => this.user(userId)!);
+    for (const part of chunks(users)) {
+      const values = part.map((u) => Prisma.sql`(${u.userId}, ${String(u.value.passwordHash)}, ${new Date(String(u.value.createdAt))})`);
+      await tx.$executeRaw`
+        INSERT INTO "User" ("id", "passwordHash", "createdAt") VALUES ${Prisma.join(values)}
+        ON CONFLICT ("id") DO UPDATE SET "passwordHash" = excluded."passwordHash", "createdAt" = excluded."createdAt"`;
+    }
+  }
+
+  /** Session changes in event order (rare next to the rest: logins, logouts, a heartbeat per session every 10 s). */
+  async #writeSessions(tx: Tx, touched: Touched): Promise<void> {
+    for (const op of this.#sessions) {
+      if (op.op === "signOut") {
+        await tx.session.deleteMany({ where: { userId: op.userId } });
+        touched.usersSignedOut.add(op.userId);
+        continue;
+      }
+      const { event } = op;
+      switch (event.type) {
+        case "session.created": {
+          const p = event.payload;
+          if (!op.stands) continue;
+          const createdAt = new Date(p.createdAt);
+          await tx.session.upsert({
+            where: { tokenHash: p.tokenHash },
+            create: { tokenHash: p.tokenHash, userId: p.userId, peerAddress: p.peerAddress, createdAt, expiresAt: new Date(p.expiresAt), lastSeenAt: createdAt },
+            update: {},
+          });
+          break;
+        }
+        case "session.ended":
+          await tx.session.deleteMany({ where: { tokenHash: event.payload.tokenHash } });
+          touched.endedSessions.add(event.payload.tokenHash);
+          break;
+        case "session.seen": {
+          const p = event.payload;
+          const lastSeenAt = new Date(p.lastSeenAt);
+          // The latest heartbeat wins, whichever tracker it reached.
+          await tx.session.updateMany({ where: { tokenHash: p.tokenHash, lastSeenAt: { lt: lastSeenAt } }, data: { lastSeenAt, peerAddress: p.peerAddress } });
+          break;
+        }
+      }
+    }
+  }
+
+  /** In-memory registers of one kind under a group incarnation (and file). */
+  #index(): Map<string, Register[]> {
+    const index = new Map<string, Register[]>();
+    for (const r of this.#registers.values()) {
+      const scope = scopeOf(r);
+      if (scope === undefined) continue;
+      const list = index.get(scope);
+      if (list) list.push(r);
+      else index.set(scope, [r]);
+    }
+    return index;
+  }
+
+  async #writeMembers(tx: Tx, items: { groupId: string; incarnation: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    const index = this.#index();
+    const groups: Prisma.Sql[] = [];
+    const members: Prisma.Sql[] = [];
+    const ids: string[] = [];
+    for (const { groupId, incarnation } of items) {
+      const registers = index.get(membersScope(groupId, incarnation)) ?? [];
+      const owner = registers.find((r) => r.kind === "owner");
+      const state = groupState(this.group(groupId), owner, registers.filter((r) => r.kind === "member"));
+      if (!state) continue;
+      ids.push(groupId);
+      groups.push(Prisma.sql`(${groupId}, ${state.group.ownerId}, ${new Date(state.group.createdAt)})`);
+      for (const m of state.members) members.push(Prisma.sql`(${groupId}, ${m.userId}, ${new Date(m.joinedAt)})`);
+    }
+    for (const part of chunks(groups)) {
+      await tx.$executeRaw`
+        INSERT INTO "Group" ("id", "ownerId", "createdAt") VALUES ${Prisma.join(part)}
+        ON CONFLICT ("id") DO UPDATE SET "ownerId" = excluded."ownerId"`;
+    }
+    for (const part of chunks(ids)) await tx.$executeRaw`DELETE FROM "Membership" WHERE "groupId" IN (${Prisma.join(part)})`;
+    for (const part of chunks(members)) {
+      await tx.$executeRaw`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES ${Prisma.join(part)}`;
+    }
+  }
+
+  async #writeRequests(tx: Tx, items: { groupId: string; incarnation: string; userId: string }[]): Promise<void> {
+    const pending: Prisma.Sql[] = [];
+    for (const part of chunks(items)) {
+      await tx.$executeRaw`DELETE FROM "JoinRequest" WHERE ${or(part.map((r) => Prisma.sql`("groupId" = ${r.groupId} AND "userId" = ${r.userId})`))}`;
+    }
+    for (const r of items) {
+      const state = requestState(this.group(r.groupId), this.get({ kind: "request", groupId: r.groupId, incarnation: r.incarnation, fileName: "", userId: r.userId }));
+      if (state) pending.push(Prisma.sql`(${r.groupId}, ${r.userId}, ${new Date(state.requestedAt)})`);
+    }
+    for (const part of chunks(pending)) {
+      await tx.$executeRaw`INSERT INTO "JoinRequest" ("groupId", "userId", "requestedAt") VALUES ${Prisma.join(part)}`;
+    }
+  }
+
+  async #writeFiles(tx: Tx, items: { groupId: string; incarnation: string; fileName: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    const index = this.#index();
+    const where = (part: typeof items) => or(part.map((f) => Prisma.sql`("groupId" = ${f.groupId} AND "fileName" = ${f.fileName})`));
+    const existing = new Map<string, string>();
+    for (const part of chunks(items)) {
+      const rows = await tx.$queryRaw<{ groupId: string; fileName: string; sha1: string }[]>`
+        SELECT "groupId", "fileName", "sha1" FROM "SharedFile" WHERE ${where(part)}`;
+      for (const row of rows) existing.set(`${row.groupId}${SEP}${row.fileName}`, row.sha1);
+      await tx.$executeRaw`DELETE FROM "Holding" WHERE ${where(part)}`;
+    }
+    const gone: typeof items = [];
+    const files: Prisma.Sql[] = [];
+    const holdings: Prisma.Sql[] = [];
+    for (const item of items) {
+      const { groupId, incarnation, fileName } = item;
+      const registers = index.get(fileScope(groupId, incarnation, fileName)) ?? [];
+      const file = registers.find((r) => r.kind === "file");
+      const state = fileState(this.group(groupId), file, registers.filter((r) => r.kind === "holding"));
+      const had = existing.get(`${groupId}${SEP}${fileName}`);
+      if (!state) {
+        if (had !== undefined) gone.push(item);
+        continue;
+      }
+      const f = state.file;
+      // Piece lists can be large: a file row is written only when it is new or its content or share changed.
+      if (had === undefined || had !== f.sha1 || (file !== undefined && this.#changed.has(keyString(file)))) {
+        files.push(Prisma.sql`(${groupId}, ${fileName}, ${BigInt(f.size)}, ${f.sha1}, ${f.pieceSize}, ${f.pieceHashes}, ${new Date(f.sharedAt)})`);
+      }
+      for (const h of state.holdings) {
+        holdings.push(Prisma.sql`(${groupId}, ${fileName}, ${h.userId}, ${h.piecesHeld}, ${new Date(h.updatedAt)})`);
+      }
+    }
+    for (const part of chunks(gone)) await tx.$executeRaw`DELETE FROM "SharedFile" WHERE ${where(part)}`;
+    for (const part of chunks(files, 20)) {
+      await tx.$executeRaw`
+        INSERT INTO "SharedFile" ("groupId", "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt") VALUES ${Prisma.join(part)}
+        ON CONFLICT ("groupId", "fileName") DO UPDATE SET "size" = excluded."size", "sha1" = excluded."sha1",
+          "pieceSize" = excluded."pieceSize", "pieceHashes" = excluded."pieceHashes", "sharedAt" = excluded."sharedAt"`;
+    }
+    for (const part of chunks(holdings)) {
+      await tx.$executeRaw`INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(part)}`;
+    }
+  }
+}
+
+type AnswerRow = (LoggedEvent & { type: "idempotency.answered" })["payload"];
+
+/** Stores idempotency answers (a later answer under the same caller and key replaces an earlier one). */
+export async function writeAnswers(tx: Tx, answers: readonly AnswerRow[]): Promise<void> {
+  for (const part of chunks(answers, 20)) await tx.$executeRaw(writeAnswersSql(part));
+}
+
+/** The statement keeping a few idempotency answers. */
+export function writeAnswersSql(answers: readonly AnswerRow[]): Prisma.Sql {
+  const values = answers.map((a) => Prisma.sql`(${a.scope}, ${a.key}, ${a.method}, ${a.path}, ${a.fingerprint}, ${a.status}, ${a.contentType}, ${a.body}, ${new Date(a.createdAt)})`);
+  return Prisma.sql`
+    INSERT INTO "IdempotencyKey" ("scope", "key", "method", "path", "fingerprint", "status", "contentType", "body", "createdAt")
+    VALUES ${Prisma.join(values)}
+    ON CONFLICT ("scope", "key") DO UPDATE SET "method" = excluded."method", "path" = excluded."path",
+      "fingerprint" = excluded."fingerprint", "status" = excluded."status", "contentType" = excluded."contentType",
+      "body" = excluded."body", "createdAt" = excluded."createdAt"`;
 }

@@ -47,6 +47,8 @@ async function toView(tx: Tx, file: { groupId: string; fileName: string; size: b
   };
 }
 
+type ExistingFile = { fileName: string; size: bigint; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: Date };
+
 export async function shareFile(
   db: TrackerDb,
   actor: Actor,
@@ -56,10 +58,18 @@ export async function shareFile(
   checkShareMetadata(input);
   const now = new Date();
   const shared = await writeTransaction(db, async (tx, record) => {
-    await requireMember(tx, actor, groupId);
-    const [existing] = await tx.$queryRaw<{ fileName: string; size: bigint; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: Date }[]>`
-      SELECT "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt" FROM "SharedFile"
-      WHERE "groupId" = ${groupId} AND "fileName" = ${input.fileName}`;
+    // Membership, the file under that name and whether the caller counts as online, in one query.
+    const [row] = await tx.$queryRaw<({ member: string | null; online: unknown } & Partial<ExistingFile>)[]>`
+      SELECT m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt",
+        EXISTS (
+          SELECT 1 FROM "Session" s
+          WHERE s."userId" = m."userId" AND s."lastSeenAt" > ${new Date(now.getTime() - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${now}
+        ) AS "online"
+      FROM "Membership" m
+      LEFT JOIN "SharedFile" f ON f."groupId" = m."groupId" AND f."fileName" = ${input.fileName}
+      WHERE m."groupId" = ${groupId} AND m."userId" = ${actor.userId}`;
+    if (!row) await requireMember(tx, actor, groupId);
+    const existing = row?.fileName != null ? (row as ExistingFile) : undefined;
     const outcome = shareOutcome(existing?.sha1, input.sha1);
     if (outcome === "name-taken") {
       throw new ConflictError(
@@ -81,14 +91,20 @@ export async function shareFile(
       INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt")
       VALUES (${groupId}, ${input.fileName}, ${actor.userId}, ${piecesHeld}, ${now})
       ON CONFLICT ("groupId", "fileName", "userId") DO UPDATE SET "piecesHeld" = excluded."piecesHeld", "updatedAt" = excluded."updatedAt"`;
-    await record({
+    const { rowsRebuilt } = await record({
       type: "file.shared",
       payload: {
         groupId, fileName: file.fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize,
         pieceHashes: file.pieceHashes, sharedAt: file.sharedAt.toISOString(), userId: actor.userId, piecesHeld,
       },
     });
-    return { created: outcome === "new-file", file: await toView(tx, { groupId, ...file }) };
+    if (existing || rowsRebuilt) return { created: outcome === "new-file", file: await toView(tx, { groupId, ...file }) };
+    // A new file: the caller is its only holder.
+    const view: FileView = {
+      groupId, fileName: file.fileName, size: input.size, sha1: file.sha1, pieceCount: pieceCount(input.size, input.pieceSize),
+      peersOnline: Boolean(Number(row!.online)) ? 1 : 0, sharedBy: [actor.userId],
+    };
+    return { created: true, file: view };
   });
   filesChanged(db, groupId);
   return shared;

@@ -35,11 +35,11 @@ export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupId: s
 export async function createGroup(db: TrackerDb, actor: Actor, groupId: string): Promise<GroupView> {
   const createdAt = new Date();
   return writeTransaction(db, async (tx, record) => {
-    if (await tx.group.findUnique({ where: { id: groupId } })) {
-      throw new ConflictError(`group id "${groupId}" is taken; choose another`, "GROUP_EXISTS");
-    }
-    await tx.group.create({ data: { id: groupId, ownerId: actor.userId, createdAt } });
-    await tx.membership.create({ data: { groupId, userId: actor.userId, joinedAt: createdAt } });
+    // Plain SQL (portable): three statements instead of three Prisma model queries.
+    const created = await tx.$executeRaw`
+      INSERT INTO "Group" ("id", "ownerId", "createdAt") VALUES (${groupId}, ${actor.userId}, ${createdAt}) ON CONFLICT ("id") DO NOTHING`;
+    if (created === 0) throw new ConflictError(`group id "${groupId}" is taken; choose another`, "GROUP_EXISTS");
+    await tx.$executeRaw`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES (${groupId}, ${actor.userId}, ${createdAt})`;
     await record({ type: "group.created", payload: { groupId, ownerId: actor.userId, createdAt: createdAt.toISOString() } });
     return { groupId, owner: actor.userId, memberCount: 1, createdAt: createdAt.toISOString() };
   });
@@ -110,12 +110,12 @@ export async function rejectJoin(db: TrackerDb, actor: Actor, groupId: string, u
 }
 
 export async function listMembers(db: TrackerDb, actor: Actor, groupId: string): Promise<MemberView[]> {
-  return db.$transaction(async (tx) => {
-    await requireMember(tx, actor, groupId);
-    const group = await groupOrThrow(tx, groupId);
-    const members = await tx.membership.findMany({ where: { groupId }, orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] });
-    return members.map((m) => ({ userId: m.userId, isOwner: m.userId === group.ownerId, joinedAt: m.joinedAt.toISOString() }));
-  });
+  // One query (a consistent snapshot on its own): the members with the owner; the caller must be one of them.
+  const members = await db.$queryRaw<{ userId: string; joinedAt: Date; ownerId: string }[]>`
+    SELECT m."userId", m."joinedAt", g."ownerId" FROM "Membership" m JOIN "Group" g ON g."id" = m."groupId"
+    WHERE m."groupId" = ${groupId} ORDER BY m."joinedAt" ASC, m."userId" ASC`;
+  if (!members.some((m) => m.userId === actor.userId)) await requireMember(db, actor, groupId);
+  return members.map((m) => ({ userId: m.userId, isOwner: m.userId === m.ownerId, joinedAt: new Date(m.joinedAt).toISOString() }));
 }
 
 /** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */

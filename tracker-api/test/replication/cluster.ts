@@ -90,6 +90,7 @@ export class Cluster {
 
 export interface Answer {
   status: number;
+  headers?: Record<string, string | string[] | undefined>;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
@@ -109,7 +110,7 @@ export async function call(
     body: options.rawBody ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined),
   });
   const text = await response.body.text();
-  return { status: response.statusCode, body: text === "" ? undefined : JSON.parse(text) };
+  return { status: response.statusCode, headers: response.headers, body: text === "" ? undefined : JSON.parse(text) };
 }
 
 export async function health(base: string): Promise<{ status: string; digest: string; peers: { trackerId: string; behind: number; unacknowledged: number }[] }> {

@@ -42,6 +42,28 @@ test("the same user id created on both trackers is taken on the other, and the f
   assert.equal((await call(two, "POST", "/sessions", { body: { userId: "carol", password: "first", peerAddress: "127.0.0.1:7001" } })).status, 201);
 });
 
+test("a user creation retried on tracker 2 with the Idempotency-Key it had on tracker 1 is replayed there, not a 409", async () => {
+  const request = { body: { userId: "dave", password: "pw" }, headers: { "idempotency-key": "create-dave-1" } };
+  const first = await call(one, "POST", "/users", request);
+  assert.equal(first.status, 201);
+  const retried = await call(two, "POST", "/users", request);
+  assert.equal(retried.status, 201);
+  assert.deepEqual(retried.body, first.body);
+  assert.equal(retried.headers?.["idempotent-replayed"], "true");
+});
+
+test("a group creation retried on tracker 2 with the same caller and Idempotency-Key is replayed there, not a 409", async () => {
+  await createUser(one, "erin");
+  const token = await login(one, "erin");
+  const request = { token, body: { groupId: "erins" }, headers: { "idempotency-key": "create-erins-1" } };
+  const first = await call(one, "POST", "/groups", request);
+  assert.equal(first.status, 201);
+  const retried = await call(two, "POST", "/groups", request);
+  assert.equal(retried.status, 201);
+  assert.deepEqual(retried.body, first.body);
+  assert.equal(retried.headers?.["idempotent-replayed"], "true");
+});
+
 function delivery(events: unknown[], secret = SECRET) {
   const body = JSON.stringify({ from: "tracker-9", events });
   return { body, headers: { ...sign(secret, "POST", "/replication/events", body), "content-type": "application/json" } };

@@ -21,11 +21,14 @@ export function createSpecChecker(specPath: string) {
     return dereferenced;
   };
   const name = specPath.split("/").slice(-2).join("/");
-  return async function assertMatches(path: string, method: string, status: number, body: unknown, mediaType = "application/json"): Promise<void> {
+  /** `mediaType` defaults to application/json, or to the one type declared (e.g. application/problem+json for errors). */
+  return async function assertMatches(path: string, method: string, status: number, body: unknown, mediaType?: string): Promise<void> {
     const operation = (await spec()).paths[path]?.[method.toLowerCase()];
     if (!operation) throw new Error(`${name} has no ${method} ${path}`);
     const response = operation.responses[String(status)];
     if (!response) throw new Error(`${name} declares no ${status} for ${method} ${path}`);
+    const declared = Object.keys(response.content ?? {});
+    mediaType ??= declared.length === 1 ? declared[0]! : "application/json";
     const schema = response.content?.[mediaType]?.schema;
     if (!schema) {
       if (body !== undefined && body !== "" && !(typeof body === "object" && body !== null && Object.keys(body).length === 0)) {
