@@ -3,19 +3,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
+import { freePort } from "../../core/free-port.js";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 function startTracker(args: string[]) {
   const child = spawn(process.execPath, ["--import", "tsx", "tracker-api/src/main.ts", ...args], { stdio: ["pipe", "pipe", "pipe"] });

@@ -7,6 +7,7 @@
  */
 import { Agent, request } from "undici";
 import type { Logger } from "pino";
+import type { PeerTrackerHealth as PeerHealth } from "../../../core/api-types.js";
 import { UnavailableError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
@@ -38,18 +39,6 @@ export interface ReplicatorOptions {
   logger?: Logger;
   /** Told what applied events changed, to drop cached state. */
   onApplied?: (touched: Touched) => void;
-}
-
-export interface PeerHealth {
-  trackerId: string;
-  url: string;
-  reachable: boolean;
-  lastContactAt: string | null;
-  /** Events the peer has (as of last contact) that this tracker has not applied yet. */
-  behind: number;
-  /** Events of this tracker the peer has not acknowledged yet. */
-  unacknowledged: number;
-  lastError?: string;
 }
 
 type Heads = Record<string, number>;

@@ -12,6 +12,9 @@ export const DEMO_CLUSTER_SECRET = "p2p-demo-cluster-secret-loopback-only";
 export function clusterSecretFor(host: string, given: string | undefined): string {
   if (given !== undefined) {
     if (given.length < 16) throw new ValidationError("the cluster secret must be at least 16 characters", "WEAK_CLUSTER_SECRET");
+    if (given === DEMO_CLUSTER_SECRET && !isLoopback(host)) {
+      throw new ValidationError(`the demo cluster secret is public; a tracker on ${host} needs a secret of its own`, "CLUSTER_SECRET_REQUIRED");
+    }
     return given;
   }
   if (isLoopback(host)) return DEMO_CLUSTER_SECRET;

@@ -47,5 +47,6 @@ test("the demo secret is only allowed when the tracker listens on loopback", () 
   assert.equal(clusterSecretFor("::1", undefined), DEMO_CLUSTER_SECRET);
   assert.throws(() => clusterSecretFor("0.0.0.0", undefined), { code: "CLUSTER_SECRET_REQUIRED" });
   assert.throws(() => clusterSecretFor("192.168.1.4", "short"), { code: "WEAK_CLUSTER_SECRET" });
+  assert.throws(() => clusterSecretFor("192.168.1.4", DEMO_CLUSTER_SECRET), { code: "CLUSTER_SECRET_REQUIRED" });
   assert.equal(clusterSecretFor("192.168.1.4", "a-long-enough-cluster-secret"), "a-long-enough-cluster-secret");
 });
