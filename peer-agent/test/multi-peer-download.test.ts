@@ -214,3 +214,50 @@ test("two downloads at once from the same seeders progress fairly", async () => 
   const atFirstDone = samples.find((s) => s[firstDone] === PIECES)!;
   assert.ok(atFirstDone[1 - firstDone]! >= PIECES / 3, `the other had ${atFirstDone[1 - firstDone]}/${PIECES} pieces`);
 });
+
+/** A peer that answers byte requests with `lie(start, end)` instead of the truth. */
+async function liar(userId: string, lie: (start: number, end: number, res: import("node:http").ServerResponse) => void): Promise<PeerView> {
+  const server = createServer((req, res) => {
+    if (req.url?.endsWith("/bitfield")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ sha1: metadata.sha1, pieceCount: PIECES, piecesHeld: PIECES, bitfield: Bitfield.full(PIECES).toBase64() }));
+      return;
+    }
+    const [, start = "0", end = "0"] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "") ?? [];
+    lie(Number(start), Number(end), res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push(server);
+  stallers.push(server);
+  return { userId, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: PIECES, complete: true };
+}
+
+const lies: [string, (start: number, end: number, res: import("node:http").ServerResponse) => void][] = [
+  ["more bytes than asked", (start, end, res) => {
+    res.writeHead(206, { "content-range": `bytes ${start}-${end}/${data.length}` });
+    res.end(Buffer.concat([data.subarray(start, end + 1), randomBytes(5000)]));
+  }],
+  ["fewer bytes than asked", (start, end, res) => {
+    res.writeHead(206, { "content-range": `bytes ${start}-${end}/${data.length}`, "content-length": end - start + 1 });
+    res.write(data.subarray(start, start + Math.floor((end - start) / 2)));
+    res.destroy();
+  }],
+  ["a wrong Content-Range", (start, end, res) => {
+    res.writeHead(206, { "content-range": `bytes ${start + PIECE}-${end + PIECE}/${data.length}` });
+    res.end(data.subarray(Math.min(start + PIECE, data.length), Math.min(end + PIECE + 1, data.length)));
+  }],
+];
+
+for (const [what, lie] of lies) {
+  test(`a peer that sends ${what} is counted as failing, only its SHA1-verified pieces are kept, and the download completes correctly`, async () => {
+    const peers = [await liar("mallory", lie), await seeder("alice", all)];
+    const finalPath = join(dir, `out-lie-${what.replaceAll(" ", "-")}.bin`);
+    const summary = await new Download({
+      groupId: "team", file: metadata, peers, grant: "g", partPath: `${finalPath}.part`, finalPath, picker: { maxRunPieces: 2 },
+    }).run();
+    assert.equal(await sha1Of(finalPath), metadata.sha1);
+    const mallory = summary.perPeer.find((p) => p.userId === "mallory");
+    assert.ok((mallory?.failures ?? 0) > 0, "the lie counts against the peer");
+    assert.equal((mallory?.pieces ?? 0) + summary.perPeer.find((p) => p.userId === "alice")!.pieces, PIECES);
+  });
+}
