@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { pino } from "pino";
+import { createLogger } from "../../core/logger.js";
 import { AppError } from "../../core/errors.js";
 import { readTrackerInfo } from "../../core/tracker-info.js";
 import { parsePeerAgentArgs } from "./config.js";
@@ -9,10 +9,7 @@ import { startPeerNode } from "./peer-node.js";
 
 async function main(): Promise<void> {
   const config = parsePeerAgentArgs(process.argv.slice(2));
-  const logger = pino({
-    level: config.logLevel,
-    ...(process.stdout.isTTY ? { transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss" } } } : {}),
-  });
+  const logger = createLogger(config.logLevel);
   const trackers = await readTrackerInfo(config.trackerInfoPath);
   await assertStateDirFree(config.stateDir);
   const node = await startPeerNode({

@@ -117,8 +117,12 @@ test("a download fails clearly when no peer holds some piece", async () => {
   );
 });
 
-/** A peer that answers its bitfield, then sends the first bytes of any range and stalls forever. */
-async function staller(userId: string): Promise<PeerView> {
+/** Misbehaving peers whose hanging connections are cut at the end. */
+const stallers: Server[] = [];
+after(() => stallers.forEach((server) => server.closeAllConnections()));
+
+/** A peer that answers byte requests with `lie(start, end)` instead of the truth. */
+async function liar(userId: string, lie: (start: number, end: number, res: import("node:http").ServerResponse) => void): Promise<PeerView> {
   const server = createServer((req, res) => {
     if (req.url?.endsWith("/bitfield")) {
       res.writeHead(200, { "content-type": "application/json" });
@@ -126,16 +130,21 @@ async function staller(userId: string): Promise<PeerView> {
       return;
     }
     const [, start = "0", end = "0"] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "") ?? [];
-    res.writeHead(206, { "content-range": `bytes ${start}-${end}/${data.length}`, "content-length": Number(end) - Number(start) + 1 });
-    res.write(data.subarray(Number(start), Number(start) + 1000));
+    lie(Number(start), Number(end), res);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   servers.push(server);
   stallers.push(server);
   return { userId, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: PIECES, complete: true };
 }
-const stallers: Server[] = [];
-after(() => stallers.forEach((server) => server.closeAllConnections()));
+
+/** A peer that starts every answer and then never finishes it. */
+function staller(userId: string): Promise<PeerView> {
+  return liar(userId, (start, end, res) => {
+    res.writeHead(206, { "content-range": `bytes ${start}-${end}/${data.length}`, "content-length": end - start + 1 });
+    res.write(data.subarray(start, start + 1000));
+  });
+}
 
 test("with a peer corrupting some pieces and one stalling mid-response, the download completes correctly in bounded time and names the banned peer", async () => {
   const corrupted = Buffer.from(data);
@@ -214,23 +223,6 @@ test("two downloads at once from the same seeders progress fairly", async () => 
   const atFirstDone = samples.find((s) => s[firstDone] === PIECES)!;
   assert.ok(atFirstDone[1 - firstDone]! >= PIECES / 3, `the other had ${atFirstDone[1 - firstDone]}/${PIECES} pieces`);
 });
-
-/** A peer that answers byte requests with `lie(start, end)` instead of the truth. */
-async function liar(userId: string, lie: (start: number, end: number, res: import("node:http").ServerResponse) => void): Promise<PeerView> {
-  const server = createServer((req, res) => {
-    if (req.url?.endsWith("/bitfield")) {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ sha1: metadata.sha1, pieceCount: PIECES, piecesHeld: PIECES, bitfield: Bitfield.full(PIECES).toBase64() }));
-      return;
-    }
-    const [, start = "0", end = "0"] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "") ?? [];
-    lie(Number(start), Number(end), res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  servers.push(server);
-  stallers.push(server);
-  return { userId, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: PIECES, complete: true };
-}
 
 const lies: [string, (start: number, end: number, res: import("node:http").ServerResponse) => void][] = [
   ["more bytes than asked", (start, end, res) => {

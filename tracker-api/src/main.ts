@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { AddressInfo } from "node:net";
 import { CommanderError } from "commander";
-import { pino } from "pino";
+import { createLogger } from "../../core/logger.js";
 import { AppError } from "../../core/errors.js";
 import { readTrackerInfo, selectTracker } from "../../core/tracker-info.js";
 import { parseTrackerArgs } from "./config.js";
@@ -17,10 +17,7 @@ import { forgetCachedState } from "./replication/caches.js";
 
 async function main(): Promise<void> {
   const config = parseTrackerArgs(process.argv.slice(2));
-  const logger = pino({
-    level: config.logLevel,
-    ...(process.stdout.isTTY ? { transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss" } } } : {}),
-  });
+  const logger = createLogger(config.logLevel);
   const trackers = await readTrackerInfo(config.trackerInfoPath);
   const self = selectTracker(trackers, config.trackerNumber);
   const trackerId = `tracker-${self.number}`;
