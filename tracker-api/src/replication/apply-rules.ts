@@ -8,7 +8,7 @@
  */
 import type { LoggedEvent } from "./events.js";
 
-export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding";
+export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session";
 
 export interface RegisterKey {
   kind: RegisterKind;
@@ -36,10 +36,12 @@ export type MergeRule =
   | "last-writer-wins"
   /** the earliest creation by HLC wins (user ids) */
   | "first-creation-wins"
-  /** earliest concurrent creation wins; a creation made after seeing the deletion replaces it */
+  /** added to the group's history; earliest concurrent creation wins, a creation made after seeing the deletion replaces it */
   | "group-creation"
-  /** ends the incarnation it names, and no other */
-  | "group-deletion";
+  /** added to the group's history; ends the incarnation it names (even one not seen yet), and no other */
+  | "group-deletion"
+  /** a session (keyed by token hash) is created once and ended for good: an end seen before the login still ends it */
+  | "session";
 
 export interface RegisterWrite {
   key: RegisterKey;
@@ -52,8 +54,11 @@ export interface RegisterWrite {
 const key = (kind: RegisterKind, groupId = "", incarnation = "", fileName = "", userId = ""): RegisterKey =>
   ({ kind, groupId, incarnation, fileName, userId });
 
+/** The register of one session, keyed by its token hash alone (an end names nothing else). */
+export const sessionKey = (tokenHash: string): RegisterKey => key("session", "", "", tokenHash);
+
 /**
- * The register writes an event stands for. Session events and idempotency
+ * The register writes an event stands for. Heartbeats and idempotency
  * answers have none: they change their tables directly.
  */
 export function registerWrites(event: LoggedEvent): RegisterWrite[] {
@@ -113,8 +118,12 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
       const { groupId, groupHlc, fileName, userId } = event.payload;
       return [lww(key("holding", groupId, groupHlc, fileName, userId), false, {})];
     }
-    case "session.created":
+    case "session.created": {
+      const { tokenHash, userId, userHlc, peerAddress, createdAt, expiresAt } = event.payload;
+      return [{ key: sessionKey(tokenHash), rule: "session", hlc, live: true, value: { userId, userHlc, peerAddress, createdAt, expiresAt } }];
+    }
     case "session.ended":
+      return [{ key: sessionKey(event.payload.tokenHash), rule: "session", hlc, live: false, value: {} }];
     case "session.seen":
     case "idempotency.answered":
       return [];
@@ -129,18 +138,106 @@ export function mergeRegister(current: Register | undefined, write: RegisterWrit
       return current === undefined || write.hlc > current.hlc ? next : undefined;
     case "first-creation-wins":
       return current === undefined || write.hlc < current.hlc ? next : undefined;
-    case "group-creation": {
-      if (current === undefined) return next;
-      if (write.hlc === current.hlc) return undefined;
-      // Made by a tracker that had seen this incarnation deleted: a new group under the old id.
-      if (write.value.after === current.hlc) return next;
-      // Concurrent creations: the earliest wins, unless the current one knowingly replaced it.
-      const replaced = typeof current.value.after === "string" ? current.value.after : "";
-      return write.hlc < current.hlc && write.hlc > replaced ? next : undefined;
-    }
+    case "group-creation":
     case "group-deletion":
-      return current !== undefined && current.live && current.hlc === write.value.groupHlc ? { ...current, live: false } : undefined;
+      return mergeGroup(current, write);
+    case "session":
+      if (write.live) return current === undefined ? next : undefined;
+      // An end is final, whichever came first (and the same register either way).
+      return current?.live === false ? undefined : next;
   }
+}
+
+/** One creation of a group id, as kept in the group register's history. */
+export interface GroupCreation {
+  hlc: string;
+  ownerId: string;
+  createdAt: string;
+  /** The incarnation its creator had seen deleted and replaced, or null. */
+  after: string | null;
+}
+
+/** Every creation and deletion of a group id seen so far (a grow-only set, sorted by HLC). */
+export interface GroupHistory {
+  creations: GroupCreation[];
+  deleted: string[];
+}
+
+/** The history a group register holds (registers written before histories were kept stand for their one creation). */
+export function groupHistory(register: Register | undefined): GroupHistory {
+  if (register === undefined) return { creations: [], deleted: [] };
+  const v = register.value as { creations?: GroupCreation[]; deleted?: string[]; ownerId?: unknown; createdAt?: unknown; after?: unknown };
+  if (Array.isArray(v.creations) && Array.isArray(v.deleted)) return { creations: v.creations, deleted: v.deleted };
+  if (register.hlc === "") return { creations: [], deleted: [] };
+  const creation = { hlc: register.hlc, ownerId: String(v.ownerId), createdAt: String(v.createdAt), after: typeof v.after === "string" ? v.after : null };
+  return { creations: [creation], deleted: register.live ? [] : [register.hlc] };
+}
+
+/**
+ * The incarnation a history stands for, a pure function of the set of
+ * creations (so of no arrival order): among the first creations (those that
+ * replaced nothing known) the earliest wins; then, as long as some creation
+ * replaced the winner (its creator saw the winner deleted), the earliest of
+ * those wins in turn. Undefined when no creation is known (only deletions).
+ */
+export function currentCreation(history: GroupHistory): GroupCreation | undefined {
+  const known = new Set(history.creations.map((c) => c.hlc));
+  const earliest = (list: GroupCreation[]) => list.reduce<GroupCreation | undefined>((a, c) => (a === undefined || c.hlc < a.hlc ? c : a), undefined);
+  let current = earliest(history.creations.filter((c) => c.after === null || !known.has(c.after)));
+  for (let steps = 0; current !== undefined && steps < history.creations.length; steps++) {
+    const at: string = current.hlc;
+    const next = earliest(history.creations.filter((c) => c.after === at));
+    if (next === undefined) break;
+    current = next;
+  }
+  return current;
+}
+
+/** The group register a history stands for: its incarnation, whether it lives, the winner's owner and time, and the history. */
+export function groupRegister(groupId: string, history: GroupHistory): Register {
+  const current = currentCreation(history);
+  const live = current !== undefined && !history.deleted.includes(current.hlc);
+  return {
+    kind: "group", groupId, incarnation: "", fileName: "", userId: "",
+    hlc: current?.hlc ?? "",
+    live,
+    value: {
+      ownerId: current?.ownerId ?? "", createdAt: current?.createdAt ?? "", after: current?.after ?? null,
+      creations: history.creations, deleted: history.deleted,
+    },
+  };
+}
+
+/**
+ * What a creation made now on this tracker replaces (its `after`): the
+ * incarnation it sees deleted, or, when it has only seen a deletion and not
+ * yet the creation deleted, the latest incarnation it saw deleted; null when
+ * the id was never used or the group lives.
+ */
+export function replacedIncarnation(register: Register | undefined): string | null {
+  if (register === undefined || register.live) return null;
+  if (register.hlc !== "") return register.hlc;
+  return groupHistory(register).deleted.at(-1) ?? null;
+}
+
+/**
+ * A group register merges histories: a creation or a deletion is added to the
+ * set (idempotent, commutative), and the register is recomputed from the set.
+ * So a deletion that arrives before the creation it names is kept, and the
+ * creation is applied as already deleted.
+ */
+function mergeGroup(current: Register | undefined, write: RegisterWrite): Register | undefined {
+  const history = groupHistory(current);
+  if (write.rule === "group-creation") {
+    if (history.creations.some((c) => c.hlc === write.hlc)) return undefined;
+    const after = typeof write.value.after === "string" && write.value.after !== "" ? write.value.after : null;
+    const creation: GroupCreation = { hlc: write.hlc, ownerId: String(write.value.ownerId), createdAt: String(write.value.createdAt), after };
+    const creations = [...history.creations, creation].sort((a, b) => compare(a.hlc, b.hlc));
+    return groupRegister(write.key.groupId, { creations, deleted: history.deleted });
+  }
+  const ended = String(write.value.groupHlc);
+  if (ended === "" || history.deleted.includes(ended)) return undefined;
+  return groupRegister(write.key.groupId, { creations: history.creations, deleted: [...history.deleted, ended].sort(compare) });
 }
 
 export interface GroupState {
@@ -212,6 +309,14 @@ export function fileState(group: Register | undefined, file: Register | undefine
  */
 export function sessionStands(user: Register | undefined, userHlc: string): boolean {
   return user === undefined || user.hlc === userHlc;
+}
+
+/**
+ * Whether a session has a row: logged in and not ended (in any order), and
+ * issued against the account that holds the user id.
+ */
+export function sessionLives(session: Register | undefined, user: Register | undefined): boolean {
+  return session?.live === true && sessionStands(user, String(session.value.userHlc));
 }
 
 function compare(a: string, b: string): number {

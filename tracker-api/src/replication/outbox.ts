@@ -7,6 +7,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { TrackerDb } from "../db/open.js";
+import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
 import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswersSql, type Tx } from "./store.js";
@@ -201,7 +202,7 @@ async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[],
     const payload: Record<string, unknown> = { ...event.payload };
     if (event.type === "group.created") {
       const previous = batch.group(event.payload.groupId);
-      payload.after = previous && !previous.live ? previous.hlc : null;
+      payload.after = replacedIncarnation(previous);
     } else if ("groupId" in payload && payload.groupHlc === undefined) {
       const groupId = String(payload.groupId);
       const createdHere = logged.findLast((e) => e.type === "group.created" && e.payload.groupId === groupId);

@@ -12,7 +12,7 @@
 import type { TrackerDb } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
-  fileState, groupState, mergeRegister, registerWrites, requestState, sessionStands,
+  fileState, groupState, mergeRegister, registerWrites, requestState, sessionKey, sessionLives,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
 import type { LoggedEvent } from "./events.js";
@@ -169,7 +169,8 @@ const or = (conditions: Prisma.Sql[]) => Prisma.join(conditions, " OR ");
 
 type SessionOp =
   | { op: "event"; event: LoggedEvent & { type: `session.${string}` }; stands: boolean }
-  | { op: "signOut"; userId: string };
+  /** The user id's winning creation changed: sessions of another account under that id end. */
+  | { op: "recheck"; userId: string; replaced: boolean };
 
 /** How a batch's rows are brought in line with its registers. */
 export type ApplyMode =
@@ -231,6 +232,7 @@ export class RegisterBatch {
     for (const { type, payload } of events) {
       const p = payload as { groupId?: string; userId?: string; fileName?: string };
       if ((type === "user.created" || type === "session.created") && typeof p.userId === "string") keys.push(userKey(p.userId));
+      if (type === "session.created" || type === "session.ended") keys.push(sessionKey(String((p as { tokenHash?: string }).tokenHash)));
       if (typeof p.groupId !== "string") continue;
       keys.push(groupKey(p.groupId));
       if (type === "group.ownerChanged" || type.startsWith("membership.")) current.push({ groupId: p.groupId });
@@ -260,6 +262,7 @@ export class RegisterBatch {
     for (const event of events) {
       const p = event.payload as { groupId?: string; groupHlc?: string; fileName?: string; userId?: string };
       if (event.type === "user.created" || event.type === "session.created") keys.push(userKey(String(p.userId)));
+      if (event.type === "session.created" || event.type === "session.ended") keys.push(sessionKey(event.payload.tokenHash));
       if (typeof p.groupId !== "string") continue;
       keys.push(groupKey(p.groupId));
       const incarnation = event.type === "group.created" ? event.hlc : String(p.groupHlc ?? "");
@@ -316,10 +319,8 @@ export class RegisterBatch {
       if (mode === "remote") this.#answers.push(event.payload);
       return;
     }
-    if (event.type === "session.created" || event.type === "session.ended" || event.type === "session.seen") {
-      // A session stands or not by the user register as of its place in the batch.
-      const stands = event.type !== "session.created" || sessionStands(this.user(event.payload.userId), event.payload.userHlc);
-      if (mode === "remote") this.#sessions.push({ op: "event", event, stands });
+    if (event.type === "session.seen") {
+      if (mode === "remote") this.#sessions.push({ op: "event", event, stands: true });
       return;
     }
     for (const write of registerWrites(event)) {
@@ -334,8 +335,8 @@ export class RegisterBatch {
       switch (merged.kind) {
         case "user":
           this.#users.add(userId);
-          // Another creation of this id won: sessions of the account that lost end (in event order).
-          if (current !== undefined) this.#sessions.push({ op: "signOut", userId });
+          // The creation holding this id changed: sessions of another account under it end (in event order).
+          this.#sessions.push({ op: "recheck", userId, replaced: current !== undefined });
           break;
         case "group": this.#groups.add(groupId); break;
         case "owner":
@@ -344,6 +345,12 @@ export class RegisterBatch {
         case "file":
         case "holding": this.#files.set(fileScope(groupId, incarnation, fileName), { groupId, incarnation, fileName }); break;
       }
+    }
+    if (event.type === "session.created" || event.type === "session.ended") {
+      // A login stands if not ended (even by an end that came first) and made against the account holding the id.
+      const stands = event.type === "session.ended" || sessionLives(this.get(sessionKey(event.payload.tokenHash)), this.user(event.payload.userId));
+      if (mode === "remote") this.#sessions.push({ op: "event", event, stands });
+      return;
     }
     if (mode === "local" && event.type === "file.shared") {
       const { groupId, groupHlc, fileName, userId, sha1 } = event.payload;
@@ -377,9 +384,12 @@ export class RegisterBatch {
     await this.#writeSessions(tx, touched);
     await writeAnswers(tx, this.#answers);
     const rebuilt = new Set<string>();
+    // A group first seen in this batch whose requests or files arrived before its creation
+    // (from other trackers, by another path) is rebuilt whole as well.
+    const early = await this.#earlyRegisters(tx);
     for (const groupId of this.#groups) {
       // Rows of a group seen before this batch are rebuilt whole (a replaced creation, a deletion, a lost creation).
-      if (!this.#existedBefore.has(keyString(groupKey(groupId)))) continue;
+      if (!this.#existedBefore.has(keyString(groupKey(groupId))) && !early.has(groupId)) continue;
       rebuilt.add(groupId);
       await materializeGroup(tx, groupId, this.group(groupId), false);
     }
@@ -393,6 +403,24 @@ export class RegisterBatch {
     await this.#writeRequests(tx, current(this.#requests.values()));
     await this.#writeFiles(tx, current(this.#files.values()));
     return true;
+  }
+
+  /** Groups first seen in this batch, alive, with request or file registers under their incarnation from earlier batches. */
+  async #earlyRegisters(tx: Tx): Promise<Set<string>> {
+    const fresh: Register[] = [];
+    for (const groupId of this.#groups) {
+      const group = this.group(groupId);
+      if (group?.live && !this.#existedBefore.has(keyString(groupKey(groupId)))) fresh.push(group);
+    }
+    const early = new Set<string>();
+    for (const part of chunks(fresh)) {
+      const rows = await tx.$queryRaw<Pick<Row, "kind" | "groupId" | "incarnation" | "fileName" | "userId">[]>`
+        SELECT "kind", "groupId", "incarnation", "fileName", "userId" FROM "Register" WHERE "kind" IN ('request', 'file')
+        AND (${or(part.map((g) => Prisma.sql`("groupId" = ${g.groupId} AND "incarnation" = ${g.hlc})`))})`;
+      // Registers written by this batch itself get their rows the usual way.
+      for (const row of rows) if (!this.#changed.has(keyString({ ...row, kind: row.kind as RegisterKind }))) early.add(row.groupId);
+    }
+    return early;
   }
 
   async #writeRegisters(tx: Tx): Promise<void> {
@@ -421,8 +449,18 @@ export class RegisterBatch {
   /** Session changes in event order (rare next to the rest: logins, logouts, a heartbeat per session every 10 s). */
   async #writeSessions(tx: Tx, touched: Touched): Promise<void> {
     for (const op of this.#sessions) {
-      if (op.op === "signOut") {
-        await tx.session.deleteMany({ where: { userId: op.userId } });
+      if (op.op === "recheck") {
+        const rows = await tx.session.findMany({ where: { userId: op.userId }, select: { tokenHash: true } });
+        if (rows.length === 0) continue;
+        const registers = new Map((await tx.register.findMany({
+          where: { kind: "session", groupId: "", incarnation: "", userId: "", fileName: { in: rows.map((r) => r.tokenHash) } },
+        })).map((r) => [r.fileName, toRegister(r)]));
+        const user = this.user(op.userId);
+        // Sessions from before session registers were kept end only when another creation replaced the account (as they did).
+        const stale = rows.map((r) => r.tokenHash).filter((t) => (registers.has(t) ? !sessionLives(registers.get(t), user) : op.replaced));
+        if (stale.length === 0) continue;
+        await tx.session.deleteMany({ where: { tokenHash: { in: stale } } });
+        for (const t of stale) touched.endedSessions.add(t);
         touched.usersSignedOut.add(op.userId);
         continue;
       }
