@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const trackerPorts = [await freePort(), await freePort()];
   const info = join(dir, "tracker_info.txt");
   await writeFile(info, trackerPorts.map((port) => `127.0.0.1:${port}`).join("\n") + "\n");
-  const trackers = trackerPorts.map((port, i) =>
+  const trackers = trackerPorts.map((_port, i) =>
     startProcess(`tracker-${i + 1}`, "tracker-api/src/main.js", [info, String(i + 1), "--data-dir", join(dir, `tracker-${i + 1}`)]),
   );
   for (const port of trackerPorts) {

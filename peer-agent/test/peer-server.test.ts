@@ -134,7 +134,7 @@ test("one requester's streams are bounded: extra requests wait, then get 429 wit
   await writeFile(path, big);
   const bigFile: ServedFile = { groupId: "team", sha1: "d".repeat(40), size: big.length, pieceSize: 1024 * 1024, path, verified: Bitfield.full(64) };
   const limited = createPeerServer({
-    files: { find: (groupId, sha) => (sha === bigFile.sha1 ? bigFile : undefined) },
+    files: { find: (_groupId, sha) => (sha === bigFile.sha1 ? bigFile : undefined) },
     checkGrant: async (token) => token ?? "nobody", // the token names the requester
     maxStreamsPerRequester: 1,
     maxQueuedPerRequester: 1,
