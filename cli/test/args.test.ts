@@ -7,11 +7,14 @@ import { CommanderError } from "commander";
 import { parsePeerAgentArgs } from "../../peer-agent/src/config.js";
 import { loadTrackers, parseClientArgs, type ShellArgs } from "../src/args.js";
 
+/** A working directory that exists nowhere: parsing only resolves paths against it. */
+const CWD = join(tmpdir(), "client-args-cwd");
+
 /** Parses with stderr captured; returns the thrown CommanderError and what was printed. */
 function parseFails(argv: string[]): { error: CommanderError; printed: string } {
   let printed = "";
   try {
-    parseClientArgs(argv, { cwd: "/work/here", env: {}, writeErr: (text) => (printed += text), writeOut: (text) => (printed += text) });
+    parseClientArgs(argv, { cwd: CWD, env: {}, writeErr: (text) => (printed += text), writeOut: (text) => (printed += text) });
   } catch (error) {
     assert.ok(error instanceof CommanderError, `expected a CommanderError, got ${String(error)}`);
     return { error, printed };
@@ -20,15 +23,15 @@ function parseFails(argv: string[]): { error: CommanderError; printed: string } 
 }
 
 test("the shell form takes the address to serve on and tracker_info.txt", () => {
-  const args = parseClientArgs(["127.0.0.1:7001", "info/tracker_info.txt"], { cwd: "/work/here", env: {} });
+  const args = parseClientArgs(["127.0.0.1:7001", "info/tracker_info.txt"], { cwd: CWD, env: {} });
   assert.deepEqual({ ...args, stateDir: undefined }, {
-    mode: "shell", host: "127.0.0.1", port: 7001, trackerInfoPath: "/work/here/info/tracker_info.txt", json: false, stateDir: undefined,
+    mode: "shell", host: "127.0.0.1", port: 7001, trackerInfoPath: join(CWD, "info", "tracker_info.txt"), json: false, stateDir: undefined,
   });
 });
 
 test("--state-dir and --json may come after the arguments", () => {
-  const args = parseClientArgs(["127.0.0.1:7001", "t.txt", "--state-dir", "s", "--json"], { cwd: "/work/here" });
-  assert.equal(args.stateDir, "/work/here/s");
+  const args = parseClientArgs(["127.0.0.1:7001", "t.txt", "--state-dir", "s", "--json"], { cwd: CWD });
+  assert.equal(args.stateDir, join(CWD, "s"));
   assert.equal(args.json, true);
 });
 
