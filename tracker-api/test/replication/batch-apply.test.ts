@@ -1,14 +1,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
-import { openDatabase, type TrackerDb } from "../../src/db/open.js";
-import { stateDigest } from "../../src/replication/digest.js";
-import type { DomainEvent, LoggedEvent } from "../../src/replication/events.js";
-import { encodeHlc } from "../../src/replication/hlc.js";
-import { Replicator } from "../../src/replication/replicator.js";
+import type { LoggedEvent } from "../../src/replication/events.js";
+import { at, createApplier, cutIntoBatches, event, hlc, interleave, sha } from "./support/events.js";
 
 // Events of two trackers that wrote while cut off from each other (every kind of
 // conflict), applied by a third tracker's database in batches of every size and
@@ -16,10 +10,6 @@ import { Replicator } from "../../src/replication/replicator.js";
 
 const A = "tracker-1";
 const B = "tracker-2";
-const hlc = (wall: number, origin: string) => encodeHlc({ wall, logical: 0, origin });
-const at = (wall: number) => new Date(Date.UTC(2026, 10, 25, 10, 0, 0) + wall * 1000).toISOString();
-const event = (origin: string, seq: number, wall: number, e: DomainEvent) => ({ ...e, origin, seq, hlc: hlc(wall, origin) }) as LoggedEvent;
-const sha = (c: string) => c.repeat(40);
 const share = (groupHlc: string, userId: string, sha1: string, wall: number, fileName = "f") => ({
   type: "file.shared" as const,
   payload: { groupId: "g", groupHlc, fileName, size: 1, sha1, pieceSize: 524288, pieceHashes: JSON.stringify([sha1]), sharedAt: at(wall), userId, piecesHeld: 1 },
@@ -61,48 +51,13 @@ const fromB: LoggedEvent[] = [
   event(B, 10, 185, { type: "group.created", payload: { groupId: "h", ownerId: "dave", createdAt: at(185), after: hA } }),
 ];
 
-const dir = await mkdtemp(join(tmpdir(), "batch-apply-"));
-let databases = 0;
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** A fresh third tracker's database after receiving the batches in order. */
-async function applied(batches: readonly LoggedEvent[][]): Promise<string> {
-  const db: TrackerDb = await openDatabase(join(dir, `t${databases++}.db`));
-  try {
-    const replicator = new Replicator(db, { selfId: "tracker-3", peers: [], secret: "x".repeat(32) });
-    for (const batch of batches) {
-      const { gap } = await replicator.receive(batch);
-      assert.equal(gap, false);
-    }
-    return await stateDigest(db);
-  } finally {
-    await db.$disconnect();
-  }
-}
+/** A third tracker's database after receiving the batches in order. */
+const { applied, close } = await createApplier("tracker-3");
+after(close);
 
 /** An arrival order that keeps each tracker's own events in sequence, as delivery does, cut into batches. */
-function arrival(picks: readonly boolean[], cuts: readonly number[]): LoggedEvent[][] {
-  const order: LoggedEvent[] = [];
-  let i = 0;
-  let j = 0;
-  for (const pickA of picks) {
-    if (pickA && i < fromA.length) order.push(fromA[i++]!);
-    else if (j < fromB.length) order.push(fromB[j++]!);
-  }
-  order.push(...fromA.slice(i), ...fromB.slice(j));
-  const batches: LoggedEvent[][] = [];
-  let start = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (cut > start && cut < order.length) {
-      batches.push(order.slice(start, cut));
-      start = cut;
-    }
-  }
-  batches.push(order.slice(start));
-  return batches;
-}
+const arrival = (picks: readonly boolean[], cuts: readonly number[]) =>
+  cutIntoBatches(interleave([fromA, fromB], picks.map((pickA) => (pickA ? 0 : 1))), cuts);
 
 test("events applied one at a time and all in one batch leave the same rows", async () => {
   const oneByOne = await applied([...fromA, ...fromB].map((e) => [e]));

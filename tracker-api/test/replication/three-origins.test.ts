@@ -1,15 +1,9 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
-import { openDatabase, type TrackerDb } from "../../src/db/open.js";
-import { groupState, mergeRegister, registerWrites, replacedIncarnation, sessionLives, type Register } from "../../src/replication/apply-rules.js";
-import { stateDigest } from "../../src/replication/digest.js";
-import type { DomainEvent, LoggedEvent } from "../../src/replication/events.js";
-import { encodeHlc } from "../../src/replication/hlc.js";
-import { Replicator } from "../../src/replication/replicator.js";
+import { replacedIncarnation, sessionLives, type Register } from "../../src/replication/apply-rules.js";
+import type { LoggedEvent } from "../../src/replication/events.js";
+import { at, createApplier, cutIntoBatches, event, findRegister, fold, groupView, hlc, interleave, sha } from "./support/events.js";
 
 // Three trackers whose events depend on each other's (B saw A's, C saw A's and
 // B's): a relay through a third tracker can bring an event before the one it
@@ -18,10 +12,6 @@ import { Replicator } from "../../src/replication/replicator.js";
 const A = "tracker-1";
 const B = "tracker-2";
 const C = "tracker-3";
-const hlc = (wall: number, origin: string) => encodeHlc({ wall, logical: 0, origin });
-const at = (wall: number) => new Date(Date.UTC(2026, 10, 25, 10, 0, 0) + wall * 1000).toISOString();
-const event = (origin: string, seq: number, wall: number, e: DomainEvent) => ({ ...e, origin, seq, hlc: hlc(wall, origin) }) as LoggedEvent;
-const sha = (c: string) => c.repeat(40);
 const share = (groupId: string, groupHlc: string, userId: string, sha1: string, wall: number) => ({
   type: "file.shared" as const,
   payload: { groupId, groupHlc, fileName: "f", size: 1, sha1, pieceSize: 524288, pieceHashes: JSON.stringify([sha1]), sharedAt: at(wall), userId, piecesHeld: 1 },
@@ -90,29 +80,7 @@ const fromC: LoggedEvent[] = [
 ];
 const all = [...fromA, ...fromB, ...fromC];
 
-const registerKey = (r: { kind: string; groupId: string; incarnation: string; fileName: string; userId: string }) =>
-  JSON.stringify([r.kind, r.groupId, r.incarnation, r.fileName, r.userId]);
-
-/** Registers after applying events in the given order (the pure rules only). */
-function fold(events: readonly LoggedEvent[]): Map<string, Register> {
-  const registers = new Map<string, Register>();
-  for (const e of events) {
-    for (const write of registerWrites(e)) {
-      const merged = mergeRegister(registers.get(registerKey(write.key)), write);
-      if (merged) registers.set(registerKey(merged), merged);
-    }
-  }
-  return registers;
-}
-
 const canonical = (registers: Map<string, Register>) => JSON.stringify([...registers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-
-function groupView(registers: Map<string, Register>, groupId: string) {
-  const group = registers.get(registerKey({ kind: "group", groupId, incarnation: "", fileName: "", userId: "" }));
-  const inc = group?.hlc ?? "";
-  const owner = registers.get(registerKey({ kind: "owner", groupId, incarnation: inc, fileName: "", userId: "" }));
-  return groupState(group, owner, [...registers.values()].filter((r) => r.kind === "member" && r.groupId === groupId && r.incarnation === inc));
-}
 
 test("the registers of three trackers' causally related events are the same in every arrival order, even against causality", () => {
   const expected = canonical(fold(all));
@@ -133,14 +101,14 @@ test("a group deletion seen before the creation it names leaves the group delete
 
 test("a session ended before its login arrived stays ended, and a login to the account that lost its id never stands", () => {
   const registers = fold([fromC[10]!, fromB[8]!, fromC[9]!, fromA[9]!]);
-  const session = (t: string) => registers.get(registerKey({ kind: "session", groupId: "", incarnation: "", fileName: t, userId: "" }));
-  const user = registers.get(registerKey({ kind: "user", groupId: "", incarnation: "", fileName: "", userId: "alice" }));
+  const session = (t: string) => findRegister(registers, "session", "", "", t, "");
+  const user = findRegister(registers, "user", "", "", "", "alice");
   assert.equal(user, undefined);
   const all = fold([fromA[8]!, fromC[8]!, fromC[9]!, fromA[9]!, fromB[8]!, fromC[10]!]);
-  const alice = all.get(registerKey({ kind: "user", groupId: "", incarnation: "", fileName: "", userId: "alice" }));
+  const alice = findRegister(all, "user", "", "", "", "alice");
   assert.equal(sessionLives(session("token-b"), alice), false);
   assert.equal(sessionLives(session("token-c"), alice), false);
-  assert.equal(sessionLives(all.get(registerKey({ kind: "session", groupId: "", incarnation: "", fileName: "token-a", userId: "" })), alice), true);
+  assert.equal(sessionLives(findRegister(all, "session", "", "", "token-a", ""), alice), true);
 });
 
 test("a re-creation seen before the deletion and the creation it replaced is the group", () => {
@@ -163,7 +131,7 @@ test("with every event seen, the re-created group, the deleted one and the earli
 
 test("a group made on a tracker that saw only the deletion of the id replaces the deleted one when its creation arrives", () => {
   const deletedOnly = fold([fromB[6]!]);
-  const register = deletedOnly.get(registerKey({ kind: "group", groupId: "k", incarnation: "", fileName: "", userId: "" }));
+  const register = findRegister(deletedOnly, "group", "k", "", "", "");
   const after = replacedIncarnation(register);
   assert.equal(after, kB);
   const mine = event(C, 9, 230, { type: "group.created", payload: { groupId: "k", ownerId: "carol", createdAt: at(230), after } });
@@ -174,47 +142,10 @@ test("a group made on a tracker that saw only the deletion of the id replaces th
 
 // The same through a real database: per-origin order (as delivery keeps), any interleaving of the three, any batching.
 
-const dir = await mkdtemp(join(tmpdir(), "three-origins-"));
-let databases = 0;
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const { applied, close } = await createApplier("tracker-4");
+after(close);
 
-async function applied(batches: readonly LoggedEvent[][]): Promise<string> {
-  const db: TrackerDb = await openDatabase(join(dir, `t${databases++}.db`));
-  try {
-    const replicator = new Replicator(db, { selfId: "tracker-4", peers: [], secret: "x".repeat(32) });
-    for (const batch of batches) assert.equal((await replicator.receive(batch)).gap, false);
-    return await stateDigest(db);
-  } finally {
-    await db.$disconnect();
-  }
-}
-
-function arrival(picks: readonly number[], cuts: readonly number[]): LoggedEvent[][] {
-  const sources = [fromA, fromB, fromC];
-  const next = [0, 0, 0];
-  const order: LoggedEvent[] = [];
-  for (const pick of picks) {
-    for (let k = 0; k < 3; k++) {
-      const s = (pick + k) % 3;
-      if (next[s]! < sources[s]!.length) {
-        order.push(sources[s]![next[s]!++]!);
-        break;
-      }
-    }
-  }
-  const batches: LoggedEvent[][] = [];
-  let start = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (cut > start && cut < order.length) {
-      batches.push(order.slice(start, cut));
-      start = cut;
-    }
-  }
-  batches.push(order.slice(start));
-  return batches;
-}
+const arrival = (picks: readonly number[], cuts: readonly number[]) => cutIntoBatches(interleave([fromA, fromB, fromC], picks), cuts);
 
 test("a tracker's rows do not depend on how three trackers' events were interleaved or batched", async () => {
   const expected = await applied(all.map((e) => [e]));
