@@ -6,16 +6,10 @@
  * Usage: node --import tsx bench/download-runner.ts '<json DownloadJob>'
  */
 import { Bitfield } from "../core/bitfield.js";
-import { Download } from "../core/download/engine.js";
-import type { FileMetadata, PeerView } from "../core/api-types.js";
+import { Download, type DownloadOptions } from "../core/download/engine.js";
 
-export interface DownloadJob {
-  groupId: string;
-  file: FileMetadata;
-  peers: PeerView[];
-  grant: string;
-  partPath: string;
-  finalPath: string;
+/** The Download's options as JSON: the bitfield as base64, no callbacks. */
+export interface DownloadJob extends Pick<DownloadOptions, "groupId" | "file" | "peers" | "grant" | "partPath" | "finalPath"> {
   /** Base64 bitfield of pieces already verified in partPath (resume). */
   have?: string;
   /** Picker settings to try (bench experiments). */
@@ -28,13 +22,14 @@ const job = JSON.parse(process.argv[2] ?? "{}") as DownloadJob;
 const pieceCount = job.file.pieceHashes.length;
 const started = performance.now();
 const verifiedAt: number[] = [];
+const { groupId, file, peers, grant, partPath, finalPath } = job;
 const download = new Download({
-  groupId: job.groupId,
-  file: job.file,
-  peers: job.peers,
-  grant: job.grant,
-  partPath: job.partPath,
-  finalPath: job.finalPath,
+  groupId,
+  file,
+  peers,
+  grant,
+  partPath,
+  finalPath,
   have: job.have ? Bitfield.fromBase64(pieceCount, job.have) : undefined,
   picker: job.picker,
   onPieceVerified: (index, have) => {
