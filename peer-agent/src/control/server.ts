@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { AppError, NotFoundError, PayloadTooLargeError, toProblem, UnauthorizedError, ValidationError } from "../../../core/errors.js";
+import { AppError, NotFoundError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../../../core/errors.js";
+import { sendProblem } from "../http/problem.js";
 import type { PeerNodeApi } from "../node-api.js";
 import { controlFilePath, writeControlFile } from "./control-file.js";
 
@@ -25,10 +26,8 @@ export async function startControlServer(node: PeerNodeApi, stateDir: string, ag
   const token = randomBytes(32).toString("base64url");
   const server: Server = createServer((req, res) => {
     handle(node, token, req, res).catch((error: unknown) => {
-      const known = error instanceof AppError ? error : new AppError(500, "INTERNAL", (error as Error).message);
-      if (res.headersSent) return void res.destroy();
-      res.writeHead(known.status, { "content-type": "application/problem+json" });
-      res.end(JSON.stringify(toProblem(known)));
+      // The caller is this machine's user: an unexpected failure is told as it is.
+      sendProblem(res, error instanceof AppError ? error : new AppError(500, "INTERNAL", (error as Error).message));
     });
   });
   server.requestTimeout = 0; // waitForDownload may wait as long as a download takes

@@ -1,9 +1,10 @@
 import { close, open, read } from "node:fs";
 import { Readable } from "node:stream";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { AppError, NotFoundError, RangeNotSatisfiableError, toProblem, TooManyRequestsError } from "../../../core/errors.js";
+import { NotFoundError, RangeNotSatisfiableError, TooManyRequestsError } from "../../../core/errors.js";
 import { parseRange } from "../../../core/range.js";
 import { isIdentifier, isSha1Hex } from "../../../core/validation.js";
+import { sendProblem } from "./problem.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
 
 /** Bytes read from disk per chunk of a response: large reads and writes cost less per byte. */
@@ -49,7 +50,7 @@ export function createPeerServer(options: PeerServerOptions): Server {
   };
   // Timeouts are enforced when connections are checked: every second, not node's default 30 s.
   const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
-    handle(req, res, context).catch((error: unknown) => sendError(res, error));
+    handle(req, res, context).catch((error: unknown) => sendProblem(res, error));
   });
   server.headersTimeout = options.headersTimeoutMs ?? 10_000;
   server.requestTimeout = 60_000;
@@ -159,21 +160,6 @@ function piecesVerified(file: ServedFile, start: number, end: number): boolean {
   return true;
 }
 
-function sendError(res: ServerResponse, error: unknown): void {
-  const known = error instanceof AppError ? error : new AppError(500, "INTERNAL", "internal error");
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const headers: Record<string, string> = { "content-type": "application/problem+json" };
-  if (known instanceof RangeNotSatisfiableError && typeof known.extra?.size === "number") {
-    headers["content-range"] = `bytes */${known.extra.size}`;
-  }
-  if (known.status === 401) headers["www-authenticate"] = 'Bearer realm="peer"';
-  if (typeof known.extra?.retryAfterSeconds === "number") headers["retry-after"] = String(known.extra.retryAfterSeconds);
-  res.writeHead(known.status, headers);
-  res.end(JSON.stringify(toProblem(known)));
-}
 
 /**
  * Caches successful grant checks: a downloader presents the same grant on

@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { ConflictError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { holdDeliveries, type AnswerEvent } from "../replication/outbox.js";
+import { tokenHash } from "../services/sessions.js";
 
 /** How long an answer is kept for retries. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -133,7 +134,7 @@ async function keepAnswer(db: TrackerDb, a: Answer & { scope: string; key: strin
 
 function callerScope(authorization: string | undefined): string {
   const token = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1];
-  return token ? createHash("sha256").update(token).digest("hex") : "anonymous";
+  return token ? tokenHash(token) : "anonymous";
 }
 
 /** The request body with passwords left out, so the table never holds a fast hash of one. */
