@@ -66,14 +66,31 @@ async function bundleRunner(): Promise<string[]> {
 const servers: Server[] = [];
 const results: { row: string; ms: number; note?: string; maxRssMiB?: number }[] = [];
 
-async function generate(path: string, bytes: number): Promise<void> {
+async function generate(path: string, bytes: number, fill: () => Buffer = () => randomBytes(16 << 20)): Promise<void> {
   const handle = await open(path, "w");
-  const block = 16 << 20;
-  for (let done = 0; done < bytes; done += block) {
-    const length = Math.min(block, bytes - done);
-    await handle.write(randomBytes(length), 0, length, done);
+  for (let done = 0; done < bytes; ) {
+    const block = fill();
+    const length = Math.min(block.length, bytes - done);
+    await handle.write(block, 0, length, done);
+    done += length;
   }
   await handle.close();
+}
+
+/**
+ * This machine is a VM whose guest reports freed memory back to the host
+ * (free page reporting): a few seconds after a file is deleted its pages are
+ * cold again, and writing 1 GiB into cold pages costs ~2 s of kernel time
+ * instead of ~0.2 s (measured with dd: 0.22 s right after a delete, 2.47 s
+ * after 5 s idle). Whichever row happened to run right after another row's
+ * file was deleted got warm pages. So every timed row starts right after
+ * the same warm-up: a scratch file of the download's size written and deleted.
+ */
+const zeros = Buffer.alloc(16 << 20);
+async function warmPageCache(bytes: number): Promise<void> {
+  const path = join(dir, "warm.bin");
+  await generate(path, bytes, () => zeros);
+  await rm(path);
 }
 
 /** Runs a command; `seedersCpuMs` is this process's CPU meanwhile, i.e. what the seeders spent serving it. */
@@ -108,13 +125,6 @@ try {
   console.error(`generating ${sizeMb} MiB in ${dir} ...`);
   await generate(sourcePath, sizeMb << 20);
   const digest = await hashFile(sourcePath);
-  // On this VM, memory the guest touches for the first time is slow to fault in
-  // (~1.5 ms/MiB): write and delete a scratch file of the same size twice, so
-  // no timed row pays for fresh page-cache pages that a later row would reuse.
-  for (let i = 0; i < 2; i++) {
-    await generate(join(dir, "warm.bin"), sizeMb << 20);
-    await rm(join(dir, "warm.bin"));
-  }
   const file: FileMetadata = { groupId: "bench", fileName: "source.bin", ...digest };
 
   // A throwaway tracker key: the seeders check real signed grants, as in production.
@@ -159,6 +169,7 @@ try {
       // BENCH_WRAP (e.g. "strace -f -c -o /tmp/st.txt") and BENCH_NODE_ARGS (e.g. "--cpu-prof") help profiling.
       const wrap = process.env.BENCH_WRAP?.split(" ").filter(Boolean) ?? [];
       const argv = [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), ...runner, JSON.stringify(job)];
+      await warmPageCache(sizeMb << 20);
       const child = await run(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...argv].slice(wrap.length ? 0 : 1));
       const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number }; timeline: Record<string, number> };
       if (!line.ok) throw new Error(`our download failed: ${line.message ?? child.stderr}`);
@@ -181,12 +192,14 @@ try {
         ...(checksum ? [`--checksum=sha-1=${file.sha1}`] : []),
         ...urls,
       ];
+      await warmPageCache(sizeMb << 20);
       const result = await run("aria2c", argv);
       if (result.code !== 0) throw new Error(`aria2c failed: ${result.stdout}${result.stderr}`);
       await check("aria2c", join(dir, "aria.bin"));
       record(checksum ? "aria2c --checksum (whole file only)" : "aria2c, no checksum", result.ms, { note: `-x${peerCount} -s${peerCount} -k1M, ${peerCount} URIs; seeders CPU ${result.seedersCpuMs} ms` });
     }
     if (rows.has("curl")) {
+      await warmPageCache(sizeMb << 20);
       const result = await run("curl", ["-sS", "-f", "-H", `Authorization: Bearer ${grant}`, "-o", join(dir, "curl.bin"), urls[0]!]);
       if (result.code !== 0) throw new Error(`curl failed: ${result.stderr}`);
       await check("curl", join(dir, "curl.bin"));

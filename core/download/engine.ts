@@ -101,7 +101,7 @@ export class Download {
   readonly #tasks = new Set<Promise<void>>();
   /** Pieces handed to the store, with the request they came in on, until their outcome is back: not asked again, not yet in `have`. */
   readonly #submitted = new Map<number, Flight>();
-  readonly #buffers: PieceBuffers;
+  #buffers = new PieceBuffers([]);
   readonly #config: PickerConfig;
   #grant: string;
   #startedAt = 0;
@@ -123,7 +123,6 @@ export class Download {
     this.#config = { ...DEFAULT_PICKER_CONFIG, ...options.picker };
     const count = options.file.pieceHashes.length;
     this.#have = options.have ? new Bitfield(count, options.have.bytes) : new Bitfield(count);
-    this.#buffers = new PieceBuffers(options.file.pieceSize, MAX_PIECE_BUFFERS);
     for (let i = 0; i < count; i++) if (this.#have.has(i)) this.#bytesDone += this.#pieceLength(i);
   }
 
@@ -156,7 +155,7 @@ export class Download {
       await handle.close();
     }
     const store = new PieceStore(
-      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have },
+      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS },
       (outcome, buffer) => this.#pieceStored(outcome, buffer),
       (error) => {
         this.#fatal ??= new AppError(500, "PIECE_STORE_FAILED", `checking and writing pieces failed: ${error.message}`);
@@ -165,6 +164,7 @@ export class Download {
       },
     );
     this.#store = store;
+    this.#buffers = new PieceBuffers(store.buffers);
     let actual: string;
     try {
       this.#lastRefresh = Date.now();
@@ -581,28 +581,21 @@ export class Download {
 }
 
 /**
- * A bounded set of piece-sized buffers, reused: a download holds at most
- * `max` pieces in memory whatever the file size, and a request whose next
- * buffer is not free waits (its socket is not read meanwhile).
+ * The store's piece buffers, reused: a download holds at most that many
+ * pieces in memory whatever the file size, and a request whose next buffer
+ * is not free waits (its socket is not read meanwhile).
  */
 class PieceBuffers {
-  readonly #size: number;
-  readonly #max: number;
-  readonly #free: Buffer[] = [];
+  readonly #free: Buffer[];
   readonly #waiting: ((buffer: Buffer) => void)[] = [];
-  #allocated = 0;
 
-  constructor(size: number, max: number) {
-    this.#size = size;
-    this.#max = max;
+  constructor(buffers: readonly Buffer[]) {
+    // Taken from the end: the first slots are reused first, so untouched ones stay untouched.
+    this.#free = [...buffers].reverse();
   }
 
   tryTake(): Buffer | undefined {
-    const free = this.#free.pop();
-    if (free) return free;
-    if (this.#allocated >= this.#max) return undefined;
-    this.#allocated++;
-    return Buffer.allocUnsafeSlow(this.#size);
+    return this.#free.pop();
   }
 
   take(): Promise<Buffer> {

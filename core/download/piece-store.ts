@@ -14,21 +14,31 @@ export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: fa
  *   an earlier run) are read back when the prefix reaches them. The final
  *   check is then a real SHA1 of every byte in the file, nearly free at the end.
  *
- * Piece buffers are transferred to the worker and back, never copied; the
- * caller gets each buffer back with the piece's outcome.
+ * Piece buffers are slots of one SharedArrayBuffer that both threads see:
+ * a message names a slot, no bytes are copied or transferred. (Transferring
+ * a 512 KiB ArrayBuffer per piece each way made V8 count 2 GiB of "new"
+ * external memory per GiB downloaded and run a full GC every few pieces.)
+ * A slot belongs to the caller until it is submitted, and comes back with
+ * the piece's outcome.
  */
 export class PieceStore {
   readonly #worker: Worker;
+  readonly #slots: Buffer[];
+  readonly #slotOf = new Map<Buffer, number>();
   readonly #onOutcome: (outcome: PieceOutcome, buffer: Buffer) => void;
   #digest: { resolve: (sha1: string) => void; reject: (error: Error) => void } | undefined;
   #failure: Error | undefined;
 
   constructor(
-    options: { path: string; size: number; pieceSize: number; pieceHashes: string[]; have: Bitfield },
+    options: { path: string; size: number; pieceSize: number; pieceHashes: string[]; have: Bitfield; slots: number },
     onOutcome: (outcome: PieceOutcome, buffer: Buffer) => void,
     onFailure: (error: Error) => void,
   ) {
     this.#onOutcome = onOutcome;
+    // Pages are touched only when a slot is first filled: memory follows use.
+    const memory = new SharedArrayBuffer(options.slots * options.pieceSize);
+    this.#slots = Array.from({ length: options.slots }, (_, slot) => Buffer.from(memory, slot * options.pieceSize, options.pieceSize));
+    this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
@@ -37,12 +47,13 @@ export class PieceStore {
         pieceSize: options.pieceSize,
         pieceHashes: options.pieceHashes,
         have: options.have.bytes,
+        memory,
       },
     });
     this.#worker.on("message", (message: WorkerMessage) => {
       if ("sha1" in message) this.#digest?.resolve(message.sha1);
       else if ("digestError" in message) this.#digest?.reject(new Error(message.digestError));
-      else this.#onOutcome(message.outcome, Buffer.from(message.buffer));
+      else this.#onOutcome(message.outcome, this.#slots[message.slot]!);
     });
     const fail = (error: Error) => {
       if (this.#failure) return;
@@ -54,11 +65,17 @@ export class PieceStore {
     this.#worker.on("exit", (code) => fail(new Error(`the piece worker stopped (${code})`)));
   }
 
-  /** Hands over a received piece (the buffer is transferred: do not touch it until it comes back). */
+  /** The piece buffers (each `pieceSize` long) that submit() accepts. */
+  get buffers(): readonly Buffer[] {
+    return this.#slots;
+  }
+
+  /** Hands over a received piece held in one of `buffers` (do not touch it until it comes back). */
   submit(piece: number, buffer: Buffer, length: number): void {
     if (this.#failure) throw this.#failure;
-    const arrayBuffer = buffer.buffer as ArrayBuffer;
-    this.#worker.postMessage({ piece, buffer: arrayBuffer, length }, [arrayBuffer]);
+    const slot = this.#slotOf.get(buffer);
+    if (slot === undefined) throw new Error("submit() takes one of the store's own buffers");
+    this.#worker.postMessage({ piece, slot, length });
   }
 
   /** The SHA1 of the whole file; call once every piece's outcome has come back ok. */
@@ -79,7 +96,7 @@ export class PieceStore {
 type WorkerMessage =
   | { sha1: string }
   | { digestError: string }
-  | { outcome: PieceOutcome; buffer: ArrayBuffer };
+  | { outcome: PieceOutcome; slot: number };
 
 /**
  * The worker's program, as source text: a plain CommonJS script, so it runs
@@ -90,7 +107,7 @@ const WORKER_SOURCE = `
 const { workerData, parentPort } = require("node:worker_threads");
 const { openSync, readSync, writeSync, closeSync } = require("node:fs");
 const { createHash } = require("node:crypto");
-const { path, size, pieceSize, pieceHashes } = workerData;
+const { path, size, pieceSize, pieceHashes, memory } = workerData;
 const pieceCount = pieceHashes.length;
 const written = new Uint8Array(pieceCount);
 for (let i = 0; i < pieceCount; i++) if (workerData.have[i >> 3] & (0x80 >> (i & 7))) written[i] = 1;
@@ -130,8 +147,8 @@ parentPort.on("message", (message) => {
     }
     return;
   }
-  const { piece, buffer, length } = message;
-  const data = Buffer.from(buffer, 0, length);
+  const { piece, slot, length } = message;
+  const data = Buffer.from(memory, slot * pieceSize, length);
   let outcome;
   try {
     if (written[piece] || createHash("sha1").update(data).digest("hex") !== pieceHashes[piece]) {
@@ -146,7 +163,7 @@ parentPort.on("message", (message) => {
   } catch (error) {
     outcome = { piece, error: error.message };
   }
-  parentPort.postMessage({ outcome, buffer }, [buffer]);
+  parentPort.postMessage({ outcome, slot });
 });
 process.on("exit", () => closeSync(fd));
 `;

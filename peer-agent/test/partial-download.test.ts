@@ -52,11 +52,18 @@ async function halfSeeder(userId: string, group: string): Promise<void> {
     await tracker.close();
   });
   // The owner accepts whoever asks, so the test reads as the members' story.
-  const accept = setInterval(() => {
-    void tracker.listJoinRequests(group).then((requests) =>
-      Promise.all(requests.map((r) => tracker.acceptJoin(group, r.userId))));
-  }, 50);
-  cleanups.unshift(async () => clearInterval(accept));
+  // One pass at a time: overlapping passes would accept the same request twice.
+  let accepting = true;
+  const acceptor = (async () => {
+    while (accepting) {
+      for (const request of await tracker.listJoinRequests(group)) await tracker.acceptJoin(group, request.userId);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  cleanups.unshift(async () => {
+    accepting = false;
+    await acceptor;
+  });
 }
 
 async function member(name: string, group: string): Promise<PeerNode> {
@@ -64,10 +71,9 @@ async function member(name: string, group: string): Promise<PeerNode> {
   await node.createUser(name, "pw").catch(() => undefined);
   await node.login(name, "pw");
   await node.joinGroup(group);
-  while (!(await node.listGroups()).find((g) => g.groupId === group && g.memberCount > 1 && g.owner !== name)) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  while ((await node.listFiles(group).catch(() => undefined)) === undefined) await new Promise((r) => setTimeout(r, 20));
+  await until(`${name} to be accepted into ${group}`, async () =>
+    (await node.listGroups()).find((g) => g.groupId === group && g.memberCount > 1 && g.owner !== name));
+  await until(`${name} to see the files of ${group}`, () => node.listFiles(group).catch(() => undefined));
   return node;
 }
 
