@@ -83,3 +83,39 @@ test("the spec is served as JSON and Swagger UI at /docs", async () => {
   const docs = await request(tracker.app).get("/docs/").expect(200);
   assert.match(docs.text, /swagger-ui/i);
 });
+
+test("an announce of several holdings refuses each one the peer may not hold, with its reason, and records the others", async () => {
+  const small = { fileName: "small.bin", size: 2 * PIECE, sha1: "c".repeat(40), pieceSize: PIECE, pieceHashes: Array(2).fill("d".repeat(40)) };
+  await as("alice").post("/groups/team/files", small).expect(201);
+  const response = await as("carol").post("/peers/announce", { holdings: [
+    { groupId: "team", fileName: "big.iso", sha1: file.sha1, piecesHeld: 3 },
+    { groupId: "team", fileName: "gone.bin", sha1: file.sha1, piecesHeld: 1 },
+    { groupId: "team", fileName: "small.bin", sha1: file.sha1, piecesHeld: 1 },
+    { groupId: "team", fileName: "small.bin", sha1: small.sha1, piecesHeld: 3 },
+    { groupId: "elsewhere", fileName: "big.iso", sha1: file.sha1, piecesHeld: 1 },
+  ] }).expect(200);
+  assert.deepEqual(response.body.rejected, [
+    { groupId: "team", fileName: "gone.bin", code: "FILE_NOT_FOUND" },
+    { groupId: "team", fileName: "small.bin", code: "SHA1_MISMATCH" },
+    { groupId: "team", fileName: "small.bin", code: "TOO_MANY_PIECES" },
+    { groupId: "elsewhere", fileName: "big.iso", code: "NOT_MEMBER" },
+  ]);
+  const held = await tracker.db.holding.findMany({ where: { userId: "carol" }, select: { fileName: true, piecesHeld: true } });
+  assert.deepEqual(held, [{ fileName: "big.iso", piecesHeld: 3 }]);
+});
+
+test("an announce logs an event only for the holdings whose piece count changed", async () => {
+  const logged = () => tracker.db.event.count({ where: { type: "holding.upserted", payload: { contains: '"userId":"carol"' } } });
+  const holdings = (big: number, small: number) => [
+    { groupId: "team", fileName: "big.iso", sha1: file.sha1, piecesHeld: big },
+    { groupId: "team", fileName: "small.bin", sha1: "c".repeat(40), piecesHeld: small },
+  ];
+  await as("carol").post("/peers/announce", { holdings: holdings(3, 1) }).expect(200);
+  const before = await logged();
+  await as("carol").post("/peers/announce", { holdings: holdings(3, 1) }).expect(200);
+  assert.equal(await logged(), before);
+  await as("carol").post("/peers/announce", { holdings: holdings(4, 1) }).expect(200);
+  assert.equal(await logged(), before + 1);
+  const held = await tracker.db.holding.findMany({ where: { userId: "carol" }, select: { fileName: true, piecesHeld: true }, orderBy: { fileName: "asc" } });
+  assert.deepEqual(held, [{ fileName: "big.iso", piecesHeld: 4 }, { fileName: "small.bin", piecesHeld: 1 }]);
+});

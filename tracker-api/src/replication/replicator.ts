@@ -113,10 +113,10 @@ export class Replicator implements ReplicationHooks {
   async committed(events: readonly LoggedEvent[]): Promise<void> {
     const last = events.at(-1);
     if (last) this.heads.set(this.origin, Math.max(this.heads.get(this.origin) ?? 0, last.seq));
-    if (this.links.length === 0) return;
+    if (this.links.length === 0 || !last) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(this.links.map((link) => link.kick())),
+      Promise.all(this.links.map((link) => link.kick(last.seq))),
       new Promise<void>((resolve) => { timer = setTimeout(resolve, PUSH_WAIT_MS); }),
     ]);
     clearTimeout(timer);
@@ -216,6 +216,11 @@ export class Replicator implements ReplicationHooks {
   }
 }
 
+interface Waiter {
+  seq: number;
+  resolve: () => void;
+}
+
 /** One other tracker: what it has acknowledged, and the push and pull loops towards it. */
 class PeerLink {
   /** Highest seq of ours the peer confirmed; unknown until its heads are read. */
@@ -226,6 +231,8 @@ class PeerLink {
   #failures = 0;
   #running: Promise<void> | undefined;
   #again = false;
+  /** Writers waiting for the peer to acknowledge their events (by their last seq). */
+  #waiters: Waiter[] = [];
   #retry: NodeJS.Timeout | undefined;
   #pulling: Promise<void> | undefined;
   #stopped = false;
@@ -260,11 +267,18 @@ class PeerLink {
     clearTimeout(this.#retry);
   }
 
-  /** Pushes everything the peer has not acknowledged; concurrent callers share one loop. Never rejects. */
-  kick(): Promise<void> {
+  /**
+   * Pushes everything the peer has not acknowledged; concurrent callers share
+   * one loop. With `upTo`, resolves as soon as the peer acknowledged that seq
+   * (not when the loop runs dry: under a steady load it rarely does), or when
+   * the loop stops (a failure is retried in the background). Never rejects.
+   */
+  kick(upTo?: number): Promise<void> {
+    if (upTo !== undefined && this.acked !== undefined && this.acked >= upTo) return Promise.resolve();
+    const acknowledged = upTo === undefined ? undefined : new Promise<void>((resolve) => this.#waiters.push({ seq: upTo, resolve }));
     if (this.#running) {
       this.#again = true;
-      return this.#running;
+      return acknowledged ?? this.#running;
     }
     this.#running = (async () => {
       try {
@@ -277,9 +291,21 @@ class PeerLink {
         this.#failed(error);
       } finally {
         this.#running = undefined;
+        this.#release(Infinity);
       }
     })();
-    return this.#running;
+    return acknowledged ?? this.#running;
+  }
+
+  /** Resolves the writers whose events are acknowledged up to `seq`. */
+  #release(seq: number): void {
+    if (this.#waiters.length === 0) return;
+    const waiting: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.seq <= seq) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#waiters = waiting;
   }
 
   async #drain(): Promise<void> {
@@ -304,6 +330,7 @@ class PeerLink {
     this.remoteHeads = heads;
     this.acked = heads[this.replicator.origin] ?? 0;
     this.lastContactAt = new Date();
+    this.#release(this.acked);
   }
 
   #succeeded(): void {

@@ -1,5 +1,5 @@
 import type { AnnounceRequest, AnnounceResult, FileMetadata, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
-import { ConflictError, NotFoundError } from "../../../core/errors.js";
+import { ConflictError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
@@ -7,6 +7,7 @@ import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome }
 import type { SerializedJson } from "../serialized-json.js";
 import { cachedFileList, filesChanged } from "./file-lists.js";
 import { heartbeatWorthSharing } from "../replication/coalesce.js";
+import type { NewEvent } from "../replication/events.js";
 import { writeTransaction } from "../replication/outbox.js";
 import { requireMember } from "./groups.js";
 import type { Actor } from "./sessions.js";
@@ -162,48 +163,65 @@ export async function peersOf(
 /**
  * Heartbeat: marks the caller's session as seen and records how much of each
  * file it holds. Reports for files the caller may not hold are returned as rejected.
+ * Agents send every holding on every heartbeat and progress report, so this
+ * runs a fixed number of queries whatever their number: the caller's
+ * memberships, and the files reported with the caller's holdings of them.
  */
 export async function announce(db: TrackerDb, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
   const now = new Date();
   const rejected: AnnounceResult["rejected"] = [];
   const newHolderIn = new Set<string>();
   await writeTransaction(db, async (tx, record) => {
-    const session = await tx.session.update({
-      where: { tokenHash: actor.tokenHash },
-      data: { lastSeenAt: now, ...(input.peerAddress ? { peerAddress: input.peerAddress } : {}) },
-    });
+    const [session] = await tx.$queryRaw<{ tokenHash: string; peerAddress: string }[]>`
+      UPDATE "Session" SET "lastSeenAt" = ${now}, "peerAddress" = COALESCE(${input.peerAddress ?? null}, "peerAddress")
+      WHERE "tokenHash" = ${actor.tokenHash} RETURNING "tokenHash", "peerAddress"`;
+    if (!session) throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
+    const events: NewEvent[] = [];
     if (heartbeatWorthSharing(db, session.tokenHash, session.peerAddress, now.getTime())) {
-      await record({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress } });
+      events.push({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress } });
     }
-    for (const report of input.holdings) {
-      const { groupId, fileName, piecesHeld } = report;
-      const member = await tx.membership.findUnique({ where: { groupId_userId: { groupId, userId: actor.userId } } });
-      const file = await tx.sharedFile.findUnique({
-        where: { groupId_fileName: { groupId, fileName } }, select: { sha1: true, size: true, pieceSize: true },
-      });
-      const reason = !member ? "NOT_MEMBER" : !file ? "FILE_NOT_FOUND" : file.sha1 !== report.sha1 ? "SHA1_MISMATCH"
-        : piecesHeld > pieceCount(Number(file.size), file.pieceSize) ? "TOO_MANY_PIECES" : undefined;
-      if (reason) {
-        rejected.push({ groupId, fileName, code: reason });
-        continue;
-      }
-      const key = { groupId_fileName_userId: { groupId, fileName, userId: actor.userId } };
-      const held = await tx.holding.findUnique({ where: key, select: { piecesHeld: true } });
-      if (!held) {
-        await tx.holding.create({ data: { groupId, fileName, userId: actor.userId, piecesHeld, updatedAt: now } });
-        newHolderIn.add(groupId);
-      } else if (held.piecesHeld !== piecesHeld) {
-        await tx.holding.update({ where: key, data: { piecesHeld, updatedAt: now } });
-      }
-      if (held?.piecesHeld !== piecesHeld) {
-        await record({
+    if (input.holdings.length > 0) {
+      const groupIds = Prisma.join([...new Set(input.holdings.map((h) => h.groupId))]);
+      const fileNames = Prisma.join([...new Set(input.holdings.map((h) => h.fileName))]);
+      const memberOf = new Set((await tx.$queryRaw<{ groupId: string }[]>`
+        SELECT "groupId" FROM "Membership" WHERE "userId" = ${actor.userId} AND "groupId" IN (${groupIds})`).map((m) => m.groupId));
+      // Every pair of the groups and names reported (a superset of the reports), with the caller's holding if any.
+      const files = new Map((await tx.$queryRaw<{ groupId: string; fileName: string; sha1: string; size: bigint | number; pieceSize: number; piecesHeld: number | null }[]>`
+        SELECT f."groupId", f."fileName", f."sha1", f."size", f."pieceSize", h."piecesHeld"
+        FROM "SharedFile" f
+        LEFT JOIN "Holding" h ON h."groupId" = f."groupId" AND h."fileName" = f."fileName" AND h."userId" = ${actor.userId}
+        WHERE f."groupId" IN (${groupIds}) AND f."fileName" IN (${fileNames})`).map((f) => [holdingKey(f), f]));
+      const changed = new Map<string, { groupId: string; fileName: string; piecesHeld: number }>();
+      for (const report of input.holdings) {
+        const { groupId, fileName, piecesHeld } = report;
+        const file = files.get(holdingKey(report));
+        const reason = !memberOf.has(groupId) ? "NOT_MEMBER" : !file ? "FILE_NOT_FOUND" : file.sha1 !== report.sha1 ? "SHA1_MISMATCH"
+          : piecesHeld > pieceCount(Number(file.size), file.pieceSize) ? "TOO_MANY_PIECES" : undefined;
+        if (reason || !file) {
+          rejected.push({ groupId, fileName, code: reason ?? "FILE_NOT_FOUND" });
+          continue;
+        }
+        if (file.piecesHeld === piecesHeld) continue;
+        if (file.piecesHeld === null) newHolderIn.add(groupId);
+        file.piecesHeld = piecesHeld;
+        changed.set(holdingKey(report), { groupId, fileName, piecesHeld });
+        events.push({
           type: "holding.upserted",
           payload: { groupId, fileName, userId: actor.userId, sha1: report.sha1, piecesHeld, updatedAt: now.toISOString() },
         });
       }
+      if (changed.size > 0) {
+        const rows = [...changed.values()].map((h) => Prisma.sql`(${h.groupId}, ${h.fileName}, ${actor.userId}, ${h.piecesHeld}, ${now})`);
+        await tx.$executeRaw`
+          INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(rows)}
+          ON CONFLICT ("groupId", "fileName", "userId") DO UPDATE SET "piecesHeld" = excluded."piecesHeld", "updatedAt" = excluded."updatedAt"`;
+      }
     }
+    if (events.length > 0) await record(...events);
   });
   // How much a holder has is not part of a file list; a new holder is.
   for (const groupId of newHolderIn) filesChanged(db, groupId);
   return { intervalSeconds: HEARTBEAT_SECONDS, rejected };
 }
+
+const holdingKey = (h: { groupId: string; fileName: string }) => `${h.groupId}\u0000${h.fileName}`;
