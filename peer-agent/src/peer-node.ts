@@ -63,6 +63,8 @@ export class PeerNode implements PeerNodeApi {
   #heartbeatMs = 15_000;
   #announceTimer: NodeJS.Timeout | undefined;
   #lastAnnounce = 0;
+  /** The announce in flight (or the last one), so the next waits for it. */
+  #announcing: Promise<unknown> = Promise.resolve();
 
   private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
     this.#options = options;
@@ -494,8 +496,19 @@ export class PeerNode implements PeerNodeApi {
     }
   }
 
-  /** Tells the tracker this peer is alive and what it holds; returns the refused reports. */
-  async #announce(): Promise<{ groupId: string; fileName: string; code: string }[]> {
+  /**
+   * Tells the tracker this peer is alive and what it holds; returns the
+   * refused reports. One report at a time, each with the holdings of the
+   * moment it is sent: two in flight (a heartbeat and a progress report) could
+   * be applied in the other order and leave the older picture on the tracker.
+   */
+  #announce(): Promise<{ groupId: string; fileName: string; code: string }[]> {
+    const next = this.#announcing.then(() => this.#sendAnnounce());
+    this.#announcing = next.catch(() => undefined);
+    return next;
+  }
+
+  async #sendAnnounce(): Promise<{ groupId: string; fileName: string; code: string }[]> {
     if (!this.#userId) return [];
     this.#lastAnnounce = Date.now();
     const result = await this.tracker.announce({ peerAddress: this.peerAddress, holdings: this.#served.holdings() });
