@@ -26,6 +26,19 @@ interface Answer {
 const cluster = await Cluster.start(2);
 const pools = cluster.trackers.map((t) => new Pool(t.url, { connections: 64 }));
 
+/** Every item of a paged list, following nextCursor. */
+async function everyItem<T>(tracker: number, path: string, token: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const answer = await call(tracker, "GET", `${path}?limit=1000${cursor ? `&cursor=${cursor}` : ""}`, token);
+    if (answer.status !== 200) throw new Error(`GET ${path}: ${answer.status}`);
+    items.push(...(answer.body as { items: T[] }).items);
+    cursor = (answer.body as { nextCursor: string | null }).nextCursor;
+  } while (cursor);
+  return items;
+}
+
 async function call(tracker: number, method: "GET" | "POST", path: string, token?: string, body?: unknown): Promise<Answer> {
   const response = await pools[tracker]!.request({
     method,
@@ -127,11 +140,11 @@ const digest = await converged(cluster, 120_000);
 let lost = 0;
 for (const tracker of [0, 1]) {
   const anyToken = clients.find((c) => c.tracker === tracker)!.token;
-  const groups = new Set(((await call(tracker, "GET", "/groups", anyToken)).body as { groupId: string }[]).map((g) => g.groupId));
+  const groups = new Set((await everyItem<{ groupId: string }>(tracker, "/groups", anyToken)).map((g) => g.groupId));
   lost += createdGroups.filter((g) => !groups.has(g)).length;
   const byGroup = new Map<string, Set<string>>();
   for (const client of clients.slice(0, GROUPS)) {
-    const files = (await call(tracker, "GET", `/groups/${client.groupId}/files`, clients.find((c) => c.tracker === tracker && c.groupId === client.groupId)?.token ?? client.token)).body as { fileName: string }[];
+    const files = await everyItem<{ fileName: string }>(tracker, `/groups/${client.groupId}/files`, clients.find((c) => c.tracker === tracker && c.groupId === client.groupId)?.token ?? client.token);
     byGroup.set(client.groupId, new Set(files.map((f) => f.fileName)));
   }
   lost += sharedFiles.filter((f) => !byGroup.get(f.groupId)?.has(f.fileName)).length;

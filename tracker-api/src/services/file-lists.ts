@@ -1,39 +1,85 @@
-import type { FileView } from "../../../core/api-types.js";
+import type { FilePage, FileView } from "../../../core/api-types.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb } from "../db/open.js";
+import { cursorAfter } from "../domain/paging.js";
 import { SerializedJson } from "../serialized-json.js";
 import { perTracker } from "./memory.js";
 
+type ListedFile = { fileName: string; size: number; sha1: string; pieceCount: number; sharedBy: string[] };
+
+/** A page of the file list as last answered: its holders, and its body for the holders then online. */
+interface CachedPage {
+  holders: string[];
+  answer?: { online: string; json: SerializedJson<FilePage> };
+}
+
 /**
  * A group's file list as of one version of its files: everything in it but who
- * is online, which changes with time and is asked for on each listing.
+ * is online, which changes with time and is asked for on each listing. Pages
+ * are slices of it; each page's body is serialized again only when who is
+ * online among that page's holders changes.
  */
 export class GroupFiles {
-  /** Everyone who holds any of the files, sorted. */
-  readonly holders: string[];
-  #answer: { online: string; json: SerializedJson<FileView[]> } | undefined;
+  readonly #pages = new Map<string, CachedPage>();
 
   constructor(
     readonly groupId: string,
     readonly version: number,
-    /** In name order, each with its holders sorted. */
-    readonly files: readonly { fileName: string; size: number; sha1: string; pieceCount: number; sharedBy: string[] }[],
-  ) {
-    this.holders = [...new Set(files.flatMap((file) => file.sharedBy))].sort();
+    /** Sorted by file name (JavaScript string order, the order cursors compare in), each with its holders sorted. */
+    readonly files: readonly ListedFile[],
+  ) {}
+
+  /** The files of the page that starts after the file named `after` (from the first without it): indexes [start, end), end exclusive. */
+  pageBounds(after: string | undefined, limit: number): { start: number; end: number } {
+    let start = 0;
+    if (after !== undefined) {
+      // First file whose name sorts after `after` (binary search).
+      let high = this.files.length;
+      while (start < high) {
+        const middle = (start + high) >>> 1;
+        if (this.files[middle]!.fileName <= after) start = middle + 1;
+        else high = middle;
+      }
+    }
+    return { start, end: Math.min(start + limit, this.files.length) };
   }
 
-  /** The serialized list for this set of online users; serialized again only when the online holders differ from last time. */
-  answerFor(online: ReadonlyMap<string, unknown>): SerializedJson<FileView[]> {
-    const onlineHolders = this.holders.filter((userId) => online.has(userId)).join("/");
-    if (this.#answer?.online !== onlineHolders) {
-      const views: FileView[] = this.files.map(({ sharedBy, ...file }) => ({
+  /** Everyone who holds a file of the page, sorted: whose online state the page shows. */
+  holdersOf(start: number, end: number): string[] {
+    return this.#page(start, end).holders;
+  }
+
+  /** The page's serialized body for this set of online users. */
+  answerFor(start: number, end: number, online: ReadonlyMap<string, unknown>): SerializedJson<FilePage> {
+    const page = this.#page(start, end);
+    const onlineHolders = page.holders.filter((userId) => online.has(userId)).join("/");
+    if (page.answer?.online !== onlineHolders) {
+      const items: FileView[] = this.files.slice(start, end).map(({ sharedBy, ...file }) => ({
         groupId: this.groupId, ...file, peersOnline: sharedBy.filter((userId) => online.has(userId)).length, sharedBy,
       }));
-      this.#answer = { online: onlineHolders, json: new SerializedJson(views) };
+      const last = items.at(-1);
+      const nextCursor = end < this.files.length && last ? cursorAfter("files", this.groupId, [last.fileName]) : null;
+      page.answer = { online: onlineHolders, json: new SerializedJson<FilePage>({ items, nextCursor }) };
     }
-    return this.#answer.json;
+    return page.answer.json;
+  }
+
+  #page(start: number, end: number): CachedPage {
+    const key = `${start}-${end}`;
+    let page = this.#pages.get(key);
+    if (page === undefined) {
+      page = { holders: [...new Set(this.files.slice(start, end).flatMap((file) => file.sharedBy))].sort() };
+      if (this.#pages.size >= MAX_CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value!);
+    } else {
+      this.#pages.delete(key);
+    }
+    this.#pages.set(key, page);
+    return page;
   }
 }
+
+/** Pages kept per group list (a page is identified by where it starts and ends); the least recently asked for makes room. */
+const MAX_CACHED_PAGES = 64;
 
 /**
  * Per group, a version bumped by every committed change to its files or their
@@ -78,11 +124,15 @@ async function loadFileList(db: TrackerDb, groupId: string, version: number): Pr
     if (holders) holders.push(userId);
     else holdersByFile.set(fileName, [userId]);
   }
-  return new GroupFiles(groupId, version, files.map((file) => ({
+  const listed = files.map((file) => ({
     fileName: file.fileName,
     size: Number(file.size),
     sha1: file.sha1,
     pieceCount: pieceCount(Number(file.size), file.pieceSize),
     sharedBy: holdersByFile.get(file.fileName) ?? [],
-  })));
+  }));
+  // The database's order depends on its collation; cursors compare names as JavaScript strings.
+  // Already sorted (SQLite, ASCII names) costs one pass.
+  listed.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
+  return new GroupFiles(groupId, version, listed);
 }

@@ -1,8 +1,9 @@
-import type { AnnounceRequest, AnnounceResult, FileMetadata, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
+import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
 import { ConflictError, NotFoundError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
+import { keyAfter, type PageRequest } from "../domain/paging.js";
 import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
 import type { SerializedJson } from "../serialized-json.js";
 import { cachedFileList, filesChanged } from "./file-lists.js";
@@ -111,14 +112,17 @@ export async function shareFile(
 }
 
 /**
- * A group's files with how many of their holders are online (members only).
- * Served from the group's cached file list (see file-lists.ts): a membership
- * check and one query for which holders are online.
+ * One page of a group's files, by name, with how many of their holders are
+ * online (members only). Served from the group's cached file list (see
+ * file-lists.ts): a membership check and one query for which of the page's
+ * holders are online.
  */
-export async function listFiles(db: TrackerDb, actor: Actor, groupId: string): Promise<SerializedJson<FileView[]>> {
+export async function listFiles(db: TrackerDb, actor: Actor, groupId: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
+  const after = keyAfter(page.cursor, "files", groupId, 1)?.[0];
   await requireMember(db, actor, groupId);
   const files = await cachedFileList(db, groupId);
-  return files.answerFor(await onlinePeers(db, files.holders));
+  const { start, end } = files.pageBounds(after, page.limit);
+  return files.answerFor(start, end, await onlinePeers(db, files.holdersOf(start, end)));
 }
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
