@@ -87,7 +87,10 @@ const MAX_CACHED_PAGES = 64;
  * group of 10,000 files then needs no query for the files: they are loaded
  * again only after a change.
  */
-const fileLists = perTracker(() => ({ versions: new Map<string, number>(), loaded: new Map<string, Promise<GroupFiles>>() }));
+const fileLists = perTracker(() => ({
+  versions: new Map<string, number>(),
+  loaded: new Map<string, { version: number; files: Promise<GroupFiles> }>(),
+}));
 /** Groups whose file list is kept; the least recently listed makes room. */
 const MAX_CACHED_GROUPS = 32;
 
@@ -98,18 +101,30 @@ export function filesChanged(db: TrackerDb, groupId: string): void {
   loaded.delete(groupId);
 }
 
+/** The group's file list if it is loaded (or loading) at its current version; never queries. */
+export function loadedFileList(db: TrackerDb, groupId: string): Promise<GroupFiles> | undefined {
+  const { versions, loaded } = fileLists(db);
+  const entry = loaded.get(groupId);
+  if (entry === undefined || entry.version !== (versions.get(groupId) ?? 0)) return undefined;
+  loaded.delete(groupId);
+  loaded.set(groupId, entry);
+  return entry.files;
+}
+
 /** The group's file list at its current version (or later); concurrent callers share one load. */
-export async function cachedFileList(db: TrackerDb, groupId: string): Promise<GroupFiles> {
+export function cachedFileList(db: TrackerDb, groupId: string): Promise<GroupFiles> {
+  const ready = loadedFileList(db, groupId);
+  if (ready) return ready;
   const { versions, loaded } = fileLists(db);
   const version = versions.get(groupId) ?? 0;
-  let pending = loaded.get(groupId);
-  if (pending === undefined || (await pending.catch(() => undefined))?.version !== version) {
-    pending = loadFileList(db, groupId, version);
-  }
-  loaded.delete(groupId);
-  loaded.set(groupId, pending);
+  const entry = { version, files: loadFileList(db, groupId, version) };
+  loaded.set(groupId, entry);
   if (loaded.size > MAX_CACHED_GROUPS) loaded.delete(loaded.keys().next().value!);
-  return pending;
+  // A failed load is not kept: the next listing tries again.
+  entry.files.catch(() => {
+    if (loaded.get(groupId) === entry) loaded.delete(groupId);
+  });
+  return entry.files;
 }
 
 async function loadFileList(db: TrackerDb, groupId: string, version: number): Promise<GroupFiles> {
