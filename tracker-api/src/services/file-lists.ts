@@ -20,7 +20,10 @@ interface CachedPage {
  * online among that page's holders changes.
  */
 export class GroupFiles {
+  /** Least recently asked for first. */
   readonly #pages = new Map<string, CachedPage>();
+  /** Bytes of the serialized bodies kept in #pages. */
+  #bodyBytes = 0;
 
   constructor(
     readonly groupId: string,
@@ -59,7 +62,13 @@ export class GroupFiles {
       }));
       const last = items.at(-1);
       const nextCursor = end < this.files.length && last ? cursorAfter("files", this.groupId, [last.fileName]) : null;
+      this.#bodyBytes -= page.answer?.json.body.length ?? 0;
       page.answer = { online: onlineHolders, json: new SerializedJson<FilePage>({ items, nextCursor }) };
+      this.#bodyBytes += page.answer.json.body.length;
+      for (const key of this.#pages.keys()) {
+        if (this.#bodyBytes <= MAX_CACHED_PAGE_BYTES) break;
+        if (this.#pages.get(key) !== page) this.#forget(key);
+      }
     }
     return page.answer.json;
   }
@@ -69,17 +78,28 @@ export class GroupFiles {
     let page = this.#pages.get(key);
     if (page === undefined) {
       page = { holders: [...new Set(this.files.slice(start, end).flatMap((file) => file.sharedBy))].sort() };
-      if (this.#pages.size >= MAX_CACHED_PAGES) this.#pages.delete(this.#pages.keys().next().value!);
+      if (this.#pages.size >= MAX_CACHED_PAGES) this.#forget(this.#pages.keys().next().value!);
     } else {
       this.#pages.delete(key);
     }
     this.#pages.set(key, page);
     return page;
   }
+
+  #forget(key: string): void {
+    this.#bodyBytes -= this.#pages.get(key)?.answer?.json.body.length ?? 0;
+    this.#pages.delete(key);
+  }
 }
 
-/** Pages kept per group list (a page is identified by where it starts and ends); the least recently asked for makes room. */
+/**
+ * Pages kept per group list (a page is identified by where it starts and ends),
+ * and the bytes of their bodies: more than a whole 10,000-file list (1.5 MB),
+ * so every page of a walk stays, but bounded whatever limits and cursors are
+ * asked for. The least recently asked for make room.
+ */
 const MAX_CACHED_PAGES = 64;
+const MAX_CACHED_PAGE_BYTES = 2 * 1024 * 1024;
 
 /**
  * Per group, a version bumped by every committed change to its files or their
