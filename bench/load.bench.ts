@@ -92,6 +92,18 @@ const runId = randomBytes(3).toString("hex");
 const cluster = await Cluster.start(2);
 const setupPools = cluster.trackers.map((t) => new Pool(t.url, { connections: 16 }));
 
+/** Every item of a paged list, following nextCursor. */
+async function everyItem<T>(pool: Pool, path: string, token: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = expect(await call(pool, "GET", `${path}?limit=1000${cursor ? `&cursor=${cursor}` : ""}`, token), 200, `GET ${path}`).body as { items: T[]; nextCursor: string | null };
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}
+
 async function call(pool: Pool, method: "GET" | "POST" | "DELETE", path: string, token?: string, body?: unknown): Promise<Answer> {
   const response = await pool.request({
     method,
@@ -371,10 +383,10 @@ const missing = (kind: string, count: number) => {
 for (const tracker of [0, 1]) {
   const pool = setupPools[tracker]!;
   const asMember = (groupId: string) => clients.find((c) => c.groupId === groupId)!.token;
-  const groups = new Set(((await call(pool, "GET", "/groups", clients[0]!.token)).body as { groupId: string }[]).map((g) => g.groupId));
+  const groups = new Set((await everyItem<{ groupId: string }>(pool, "/groups", clients[0]!.token)).map((g) => g.groupId));
   missing("group", createdGroups.filter((g) => !groups.has(g)).length);
   for (const owner of clients.slice(0, GROUPS)) {
-    const files = expect(await call(pool, "GET", `/groups/${owner.groupId}/files`, asMember(owner.groupId)), 200, "check files").body as { fileName: string }[];
+    const files = await everyItem<{ fileName: string }>(pool, `/groups/${owner.groupId}/files`, asMember(owner.groupId));
     const names = new Set(files.map((f) => f.fileName));
     missing("share", sharedFiles.filter((f) => f.groupId === owner.groupId && !names.has(f.fileName)).length);
   }

@@ -6,15 +6,15 @@
  *   POST   /sessions                                      public  log in                  -> 201 LoginResult
  *   DELETE /sessions/current                                     log out (stop sharing)   -> 204
  *   POST   /peers/announce                                       heartbeat + holdings     -> 200 AnnounceResult
- *   GET    /groups                                               list all groups          -> 200 GroupView[]
+ *   GET    /groups                                               list all groups (paged)  -> 200 GroupPage
  *   POST   /groups                                               create group (owner)     -> 201 GroupView
- *   GET    /groups/{groupId}/members                             members (members only)   -> 200 MemberView[]
+ *   GET    /groups/{groupId}/members                             members (members only)   -> 200 MemberPage
  *   DELETE /groups/{groupId}/members/{userId}                    leave (self only)        -> 204
  *   POST   /groups/{groupId}/join-requests                       request to join          -> 201 JoinRequestView
- *   GET    /groups/{groupId}/join-requests                       pending (owner only)     -> 200 JoinRequestView[]
+ *   GET    /groups/{groupId}/join-requests                       pending (owner only)     -> 200 JoinRequestPage
  *   POST   /groups/{groupId}/join-requests/{userId}/accept       owner only               -> 200 MemberView
  *   POST   /groups/{groupId}/join-requests/{userId}/reject       owner only               -> 204
- *   GET    /groups/{groupId}/files                               members only             -> 200 FileView[]
+ *   GET    /groups/{groupId}/files                               members only (paged)     -> 200 FilePage
  *   POST   /groups/{groupId}/files                               share (members only)     -> 201 new / 200 peer added, FileView
  *   DELETE /groups/{groupId}/files/{fileName}/holders/me         stop sharing             -> 204
  *   GET    /groups/{groupId}/files/{fileName}/peers              members only             -> 200 PeerList (with grant)
@@ -24,6 +24,11 @@
  * Peer agent routes (grant from PeerList.grant as bearer token):
  *   GET       /groups/{groupId}/files/{sha1}/bitfield     -> 200 BitfieldView
  *   GET|HEAD  /groups/{groupId}/files/{sha1}              -> 206 bytes (Range) | 200 whole file if all pieces held
+ *
+ * Lists that grow without bound (groups, members, join requests, files) are
+ * paged: `?limit=` (1–1000, default 200) and `?cursor=` (the previous page's
+ * `nextCursor`); the body is `{ items, nextCursor }`, `nextCursor` null on the
+ * last page.
  *
  * Errors everywhere are RFC 9457 application/problem+json (see core/errors.ts).
  */
@@ -51,6 +56,11 @@ export type Sha1Hex = string;
  * @example "127.0.0.1:7001"
  */
 export type PeerAddress = string;
+
+/** Items per page when the client does not say (≈ 30 KB of files): small enough to be cheap to serve and read, large enough that most groups fit on one page. */
+export const DEFAULT_PAGE_LIMIT = 200;
+/** The most items a client may ask for in one page (≈ 150 KB of files). */
+export const MAX_PAGE_LIMIT = 1000;
 
 /** @example {"userId": "alice", "password": "correct horse battery staple"} */
 export interface CreateUserRequest {
@@ -105,6 +115,20 @@ export interface GroupView {
   createdAt: string;
 }
 
+/**
+ * One page of groups, by group id.
+ * @example {"items": [{"groupId": "movies", "owner": "alice", "memberCount": 3, "createdAt": "2026-11-25T10:00:00.000Z"}], "nextCursor": null}
+ */
+export interface GroupPage {
+  items: GroupView[];
+  /**
+   * Send it back as `cursor` for the next page; null on the last page. Opaque:
+   * it names the last item of this page (not a position) and is valid only for this list.
+   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
+   */
+  nextCursor: string | null;
+}
+
 /** @example {"groupId": "movies"} */
 export interface CreateGroupRequest {
   groupId: Identifier;
@@ -124,6 +148,34 @@ export interface JoinRequestView {
   userId: Identifier;
   /** @example "2026-11-25T10:00:00.000Z" */
   requestedAt: string;
+}
+
+/**
+ * One page of members, in the order they joined (the order in which ownership passes on).
+ * @example {"items": [{"userId": "alice", "isOwner": true, "joinedAt": "2026-11-25T10:00:00.000Z"}, {"userId": "bob", "isOwner": false, "joinedAt": "2026-11-25T10:05:00.000Z"}], "nextCursor": null}
+ */
+export interface MemberPage {
+  items: MemberView[];
+  /**
+   * Send it back as `cursor` for the next page; null on the last page. Opaque:
+   * it names the last item of this page (not a position) and is valid only for this list.
+   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
+   */
+  nextCursor: string | null;
+}
+
+/**
+ * One page of pending join requests, oldest first.
+ * @example {"items": [{"groupId": "movies", "userId": "bob", "requestedAt": "2026-11-25T10:00:00.000Z"}], "nextCursor": null}
+ */
+export interface JoinRequestPage {
+  items: JoinRequestView[];
+  /**
+   * Send it back as `cursor` for the next page; null on the last page. Opaque:
+   * it names the last item of this page (not a position) and is valid only for this list.
+   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
+   */
+  nextCursor: string | null;
 }
 
 /**
@@ -163,6 +215,20 @@ export interface FileView {
   peersOnline: number;
   /** Users who hold it (online or not). */
   sharedBy: Identifier[];
+}
+
+/**
+ * One page of a group's files, by file name.
+ * @example {"items": [{"groupId": "movies", "fileName": "holiday.mp4", "size": 1048576, "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "pieceCount": 2, "peersOnline": 1, "sharedBy": ["alice", "bob"]}], "nextCursor": "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"}
+ */
+export interface FilePage {
+  items: FileView[];
+  /**
+   * Send it back as `cursor` for the next page; null on the last page. Opaque:
+   * it names the last item of this page (not a position) and is valid only for this list.
+   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
+   */
+  nextCursor: string | null;
 }
 
 /**

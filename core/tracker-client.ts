@@ -1,18 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { Agent, request } from "undici";
-import type {
-  AnnounceRequest,
-  AnnounceResult,
-  CreateUserRequest,
-  FileView,
-  GroupView,
-  JoinRequestView,
-  LoginRequest,
-  LoginResult,
-  MemberView,
-  PeerList,
-  ShareFileRequest,
-  UserView,
+import {
+  type AnnounceRequest,
+  type AnnounceResult,
+  type CreateUserRequest,
+  type FileView,
+  type GroupView,
+  type JoinRequestView,
+  MAX_PAGE_LIMIT,
+  type LoginRequest,
+  type LoginResult,
+  type MemberView,
+  type PeerList,
+  type ShareFileRequest,
+  type UserView,
 } from "./api-types.js";
 import { AppError, fromProblem, UnavailableError } from "./errors.js";
 import type { TrackerAddress } from "./tracker-info.js";
@@ -142,6 +143,23 @@ export class TrackerClient {
     this.#downUntil.set(tracker.number, Date.now() + this.#retryDownAfterMs);
   }
 
+  /**
+   * Every item of a paged list: follows `nextCursor` from page to page, asking
+   * for the largest pages. Items are in the list's order, each once (see the
+   * paging rules in the API description).
+   */
+  async #all<T>(path: string): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = `?limit=${MAX_PAGE_LIMIT}${cursor === null ? "" : `&cursor=${enc(cursor)}`}`;
+      const page: { items: T[]; nextCursor: string | null } = await this.send("GET", `${path}${query}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return items;
+  }
+
   // --- typed operations (routes as listed in core/api-types.ts) ---
 
   createUser(input: CreateUserRequest): Promise<UserView> {
@@ -163,16 +181,18 @@ export class TrackerClient {
     return this.send("POST", "/peers/announce", { body: input });
   }
 
+  /** Every group, all pages. */
   listGroups(): Promise<GroupView[]> {
-    return this.send("GET", "/groups");
+    return this.#all("/groups");
   }
 
   createGroup(groupId: string): Promise<GroupView> {
     return this.send("POST", "/groups", { body: { groupId } });
   }
 
+  /** Every member, all pages. */
   listMembers(groupId: string): Promise<MemberView[]> {
-    return this.send("GET", `/groups/${enc(groupId)}/members`);
+    return this.#all(`/groups/${enc(groupId)}/members`);
   }
 
   leaveGroup(groupId: string, userId: string): Promise<void> {
@@ -183,8 +203,9 @@ export class TrackerClient {
     return this.send("POST", `/groups/${enc(groupId)}/join-requests`);
   }
 
+  /** Every pending request, all pages. */
   listJoinRequests(groupId: string): Promise<JoinRequestView[]> {
-    return this.send("GET", `/groups/${enc(groupId)}/join-requests`);
+    return this.#all(`/groups/${enc(groupId)}/join-requests`);
   }
 
   acceptJoin(groupId: string, userId: string): Promise<MemberView> {
@@ -195,8 +216,9 @@ export class TrackerClient {
     return this.send("POST", `/groups/${enc(groupId)}/join-requests/${enc(userId)}/reject`);
   }
 
+  /** Every file of the group, all pages. */
   listFiles(groupId: string): Promise<FileView[]> {
-    return this.send("GET", `/groups/${enc(groupId)}/files`);
+    return this.#all(`/groups/${enc(groupId)}/files`);
   }
 
   shareFile(groupId: string, input: ShareFileRequest): Promise<FileView> {

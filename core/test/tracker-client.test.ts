@@ -29,7 +29,7 @@ function json(res: ServerResponse, status: number, body: unknown, type = "applic
 
 test("a request moves to the next tracker when the first refuses connections", async () => {
   const port = await closedPort();
-  const good = await startServer((_req, res) => json(res, 200, [{ groupId: "g" }]));
+  const good = await startServer((_req, res) => json(res, 200, { items: [{ groupId: "g" }], nextCursor: null }));
   const notices: string[] = [];
   const client = new TrackerClient(
     [{ number: 1, host: "127.0.0.1", port, url: `http://127.0.0.1:${port}` }, good.tracker(2)],
@@ -107,8 +107,8 @@ test("when no tracker answers the error names every tracker tried", async () => 
 test("the preferred tracker is used again once it is back", async () => {
   let firstUp = false;
   const first = await startServer((_req, res) =>
-    firstUp ? json(res, 200, ["first"]) : json(res, 503, {}, "application/problem+json"));
-  const second = await startServer((_req, res) => json(res, 200, ["second"]));
+    firstUp ? json(res, 200, { items: ["first"], nextCursor: null }) : json(res, 503, {}, "application/problem+json"));
+  const second = await startServer((_req, res) => json(res, 200, { items: ["second"], nextCursor: null }));
   const client = new TrackerClient([first.tracker(1), second.tracker(2)], { retryDownTrackerAfterMs: 50 });
   try {
     assert.deepEqual(await client.listGroups(), ["second"]);
@@ -120,5 +120,29 @@ test("the preferred tracker is used again once it is back", async () => {
     await client.close();
     first.server.close();
     second.server.close();
+  }
+});
+
+test("listing files follows nextCursor through every page, asking for the largest pages", async () => {
+  const asked: string[] = [];
+  const pages: Record<string, { items: string[]; nextCursor: string | null }> = {
+    "": { items: ["a.bin", "b.bin"], nextCursor: "c1" },
+    c1: { items: ["c.bin", "d.bin"], nextCursor: "c2" },
+    c2: { items: ["e.bin"], nextCursor: null },
+  };
+  const { server, tracker } = await startServer((req, res) => {
+    const url = new URL(req.url!, "http://tracker");
+    asked.push(`${url.pathname}?${url.searchParams}`);
+    json(res, 200, pages[url.searchParams.get("cursor") ?? ""]);
+  });
+  const client = new TrackerClient([tracker(1)]);
+  try {
+    assert.deepEqual(await client.listFiles("movies"), ["a.bin", "b.bin", "c.bin", "d.bin", "e.bin"]);
+    assert.deepEqual(asked, [
+      "/groups/movies/files?limit=1000", "/groups/movies/files?limit=1000&cursor=c1", "/groups/movies/files?limit=1000&cursor=c2",
+    ]);
+  } finally {
+    await client.close();
+    server.close();
   }
 });

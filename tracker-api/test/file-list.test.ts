@@ -16,7 +16,7 @@ const as = (user: string) => ({
   delete: (path: string) => request(tracker.app).delete(path).set("authorization", `Bearer ${tokens[user]}`),
 });
 const holders = async (user: string) =>
-  Object.fromEntries(((await as(user).get("/groups/crew/files").expect(200)).body as { fileName: string; sharedBy: string[]; peersOnline: number }[])
+  Object.fromEntries(((await as(user).get("/groups/crew/files").expect(200)).body.items as { fileName: string; sharedBy: string[]; peersOnline: number }[])
     .map((f) => [f.fileName, `${f.sharedBy.join(",")} online:${f.peersOnline}`]));
 
 before(async () => {
@@ -76,8 +76,8 @@ test("a recreated group does not show the files of the deleted one", async () =>
     .send({ userId: "solo", password: "pw", peerAddress: "127.0.0.1:7009" }).expect(201)).body.token;
   await as("solo").post("/groups", { groupId: "brief" }).expect(201);
   await as("solo").post("/groups/brief/files", file("old.bin")).expect(201);
-  assert.equal((await as("solo").get("/groups/brief/files").expect(200)).body.length, 1);
+  assert.equal((await as("solo").get("/groups/brief/files").expect(200)).body.items.length, 1);
   await as("solo").delete("/groups/brief/members/solo").expect(204);
   await as("solo").post("/groups", { groupId: "brief" }).expect(201);
-  assert.deepEqual((await as("solo").get("/groups/brief/files").expect(200)).body, []);
+  assert.deepEqual((await as("solo").get("/groups/brief/files").expect(200)).body, { items: [], nextCursor: null });
 });

@@ -41,8 +41,9 @@ test("sharing a file registers its metadata and the sharer as an online holder",
   assert.equal(response.body.peersOnline, 1);
   const listed = await as("bob").get("/groups/team/files");
   await assertMatchesSpec("/groups/{groupId}/files", "get", 200, listed.body);
-  assert.deepEqual(listed.body.map((f: { fileName: string; sharedBy: string[] }) => [f.fileName, f.sharedBy]),
+  assert.deepEqual(listed.body.items.map((f: { fileName: string; sharedBy: string[] }) => [f.fileName, f.sharedBy]),
     [["movie.mp4", ["alice"]]]);
+  assert.equal(listed.body.nextCursor, null);
 });
 
 test("the same file shared by another member adds a holder", async () => {
@@ -93,16 +94,16 @@ test("a non-member can neither list nor share files", async () => {
 
 test("stopping sharing removes the holder, and the last holder takes the file out of the group", async () => {
   await as("alice").delete("/groups/team/files/movie.mp4/holders/me").expect(204);
-  assert.deepEqual((await as("bob").get("/groups/team/files")).body[0].sharedBy, ["bob"]);
+  assert.deepEqual((await as("bob").get("/groups/team/files")).body.items[0].sharedBy, ["bob"]);
   assert.equal((await as("alice").delete("/groups/team/files/movie.mp4/holders/me")).status, 404);
   await as("bob").delete("/groups/team/files/movie.mp4/holders/me").expect(204);
-  assert.deepEqual((await as("bob").get("/groups/team/files")).body, []);
+  assert.deepEqual((await as("bob").get("/groups/team/files")).body, { items: [], nextCursor: null });
 });
 
 test("a logged-out holder is not counted as online", async () => {
   await as("bob").post("/groups/team/files", metadata("song.mp3", 100)).expect(201);
   await as("bob").delete("/sessions/current").expect(204);
   const listed = await as("alice").get("/groups/team/files");
-  assert.equal(listed.body[0].peersOnline, 0);
-  assert.deepEqual(listed.body[0].sharedBy, ["bob"]);
+  assert.equal(listed.body.items[0].peersOnline, 0);
+  assert.deepEqual(listed.body.items[0].sharedBy, ["bob"]);
 });

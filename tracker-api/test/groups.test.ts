@@ -32,7 +32,7 @@ test("creating a group makes the caller its owner, and everyone can list it", as
   const listed = await as("bob").get("/groups");
   assert.equal(listed.status, 200);
   await assertMatchesSpec("/groups", "get", 200, listed.body);
-  assert.deepEqual(listed.body.map((g: { groupId: string; owner: string; memberCount: number }) => [g.groupId, g.owner, g.memberCount]),
+  assert.deepEqual(listed.body.items.map((g: { groupId: string; owner: string; memberCount: number }) => [g.groupId, g.owner, g.memberCount]),
     [["movies", "alice", 1]]);
 });
 
@@ -52,7 +52,7 @@ test("a join request is listed for the owner and refused to anyone else", async 
   await assertMatchesSpec("/groups/{groupId}/join-requests", "post", 201, requested.body);
   assert.equal(code(await as("bob").post("/groups/movies/join-requests")), "REQUEST_PENDING");
   const pending = await as("alice").get("/groups/movies/join-requests");
-  assert.deepEqual(pending.body.map((r: { userId: string }) => r.userId), ["bob"]);
+  assert.deepEqual(pending.body.items.map((r: { userId: string }) => r.userId), ["bob"]);
   await assertMatchesSpec("/groups/{groupId}/join-requests", "get", 200, pending.body);
   const notOwner = await as("carol").get("/groups/movies/join-requests");
   assert.equal(notOwner.status, 403);
@@ -70,7 +70,7 @@ test("the owner accepts a request and the requester becomes a member", async () 
   assert.equal(accepted.status, 200);
   await assertMatchesSpec("/groups/{groupId}/join-requests/{userId}/accept", "post", 200, accepted.body);
   const members = await as("bob").get("/groups/movies/members");
-  assert.deepEqual(members.body.map((m: { userId: string; isOwner: boolean }) => [m.userId, m.isOwner]),
+  assert.deepEqual(members.body.items.map((m: { userId: string; isOwner: boolean }) => [m.userId, m.isOwner]),
     [["alice", true], ["bob", false]]);
   assert.equal(code(await as("bob").post("/groups/movies/join-requests")), "ALREADY_MEMBER");
 });
@@ -85,7 +85,7 @@ test("a rejected requester does not become a member", async () => {
   await as("carol").post("/groups/movies/join-requests").expect(201);
   await as("alice").post("/groups/movies/join-requests/carol/reject").expect(204);
   assert.equal((await as("carol").get("/groups/movies/members")).status, 403);
-  assert.deepEqual((await as("alice").get("/groups/movies/join-requests")).body, []);
+  assert.deepEqual((await as("alice").get("/groups/movies/join-requests")).body, { items: [], nextCursor: null });
 });
 
 test("a member cannot remove someone else", async () => {
@@ -97,7 +97,7 @@ test("a member cannot remove someone else", async () => {
 test("when the owner leaves, ownership passes on; when the last member leaves, the group is gone", async () => {
   await as("alice").delete("/groups/movies/members/alice").expect(204);
   const listed = await as("bob").get("/groups");
-  assert.deepEqual(listed.body.map((g: { groupId: string; owner: string }) => [g.groupId, g.owner]), [["movies", "bob"]]);
+  assert.deepEqual(listed.body.items.map((g: { groupId: string; owner: string }) => [g.groupId, g.owner]), [["movies", "bob"]]);
   await as("bob").delete("/groups/movies/members/bob").expect(204);
-  assert.deepEqual((await as("bob").get("/groups")).body, []);
+  assert.deepEqual((await as("bob").get("/groups")).body, { items: [], nextCursor: null });
 });

@@ -1,6 +1,7 @@
 import type { Request as ExpressRequest } from "express";
-import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
-import type { FileName, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
+import { Body, Controller, Delete, Example, Get, Path, Post, Query, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
+import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
+import type { FileName, FilePage, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
 import { GRANT_TTL_SECONDS, signGrant } from "../../../core/grant.js";
 import type { GrantKey } from "../grant-key.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
@@ -26,11 +27,35 @@ export class FilesController extends Controller {
     super();
   }
 
-  /** Files shared in a group, with how many of their holders are online (members only). @summary List files */
+  /**
+   * Files shared in a group, by name, with how many of their holders are
+   * online (members only), one page at a time: send the answer's `nextCursor`
+   * back as `cursor` for the next page until it is null. A walk through the
+   * pages returns every file that stays shared during the walk exactly once and
+   * never a file twice; a file shared or unshared meanwhile shows at most once
+   * (a name after the page reached so far shows, one before it does not).
+   * Each page has an ETag; `If-None-Match` gets a 304 while it is unchanged.
+   * @summary List files
+   * @param limit How many files at most (1–1000); 200 if absent.
+   * @param cursor The `nextCursor` of the previous page, as it is; absent for the first page.
+   * @isInt limit limit must be a whole number
+   * @minimum limit 1 limit must be at least 1
+   * @maximum limit 1000 limit must be at most 1000
+   * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
+   * @example limit 200
+   * @example cursor "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
+   */
   @Get()
-  @Example<FileView[]>([EXAMPLE_FILE])
-  public async list(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<FileView[]> {
-    return asBody(await files.listFiles(this.db, actor(request), groupId));
+  @Example<FilePage>({ items: [EXAMPLE_FILE], nextCursor: "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ" }, "a page with more after it")
+  @Example<FilePage>({ items: [EXAMPLE_FILE], nextCursor: null }, "the last page")
+  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
+  public async list(
+    @Path() groupId: Identifier,
+    @Request() request: ExpressRequest,
+    @Query() limit: number = DEFAULT_PAGE_LIMIT,
+    @Query() cursor?: string,
+  ): Promise<FilePage> {
+    return asBody(await files.listFiles(this.db, actor(request), groupId, { limit, cursor }));
   }
 
   /**

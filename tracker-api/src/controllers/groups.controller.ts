@@ -1,6 +1,9 @@
 import type { Request as ExpressRequest } from "express";
-import { Body, Controller, Delete, Example, Get, Path, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
-import type { CreateGroupRequest, GroupView, Identifier, JoinRequestView, MemberView } from "../../../core/api-types.js";
+import { Body, Controller, Delete, Example, Get, Path, Post, Query, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
+import type {
+  CreateGroupRequest, GroupPage, GroupView, Identifier, JoinRequestPage, JoinRequestView, MemberPage, MemberView,
+} from "../../../core/api-types.js";
+import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import * as groups from "../services/groups.js";
@@ -17,11 +20,24 @@ export class GroupsController extends Controller {
     super();
   }
 
-  /** Every group in the network, with its owner and member count. @summary List groups */
+  /**
+   * Every group in the network, by id, with its owner and member count, one
+   * page at a time: send the answer's `nextCursor` back as `cursor` until it is null.
+   * @summary List groups
+   * @param limit How many groups at most (1–1000); 200 if absent.
+   * @param cursor The `nextCursor` of the previous page, as it is; absent for the first page.
+   * @isInt limit limit must be a whole number
+   * @minimum limit 1 limit must be at least 1
+   * @maximum limit 1000 limit must be at most 1000
+   * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
+   * @example limit 200
+   * @example cursor "WzEsImdyb3VwcyIsIiIsIm1vdmllcyJd"
+   */
   @Get()
-  @Example<GroupView[]>([{ groupId: "movies", owner: "alice", memberCount: 3, createdAt: "2026-11-25T10:00:00.000Z" }])
-  public list(): Promise<GroupView[]> {
-    return groups.listGroups(this.db);
+  @Example<GroupPage>({ items: [{ groupId: "movies", owner: "alice", memberCount: 3, createdAt: "2026-11-25T10:00:00.000Z" }], nextCursor: null })
+  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
+  public list(@Query() limit: number = DEFAULT_PAGE_LIMIT, @Query() cursor?: string): Promise<GroupPage> {
+    return groups.listGroups(this.db, { limit, cursor });
   }
 
   /** Creates a group; the caller becomes its owner and first member. @summary Create a group */
@@ -35,13 +51,31 @@ export class GroupsController extends Controller {
     return group;
   }
 
-  /** Members of a group, owner flagged (members only). @summary List members */
+  /**
+   * Members of a group in the order they joined, owner flagged (members only),
+   * one page at a time: send the answer's `nextCursor` back as `cursor` until it is null.
+   * @summary List members
+   * @param limit How many members at most (1–1000); 200 if absent.
+   * @param cursor The `nextCursor` of the previous page, as it is; absent for the first page.
+   * @isInt limit limit must be a whole number
+   * @minimum limit 1 limit must be at least 1
+   * @maximum limit 1000 limit must be at most 1000
+   * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
+   * @example limit 200
+   * @example cursor "WzEsIm1lbWJlcnMiLCJtb3ZpZXMiLCIyMDI2LTExLTI1VDEwOjAwOjAwLjAwMFoiLCJhbGljZSJd"
+   */
   @Get("{groupId}/members")
-  @Example<MemberView[]>([{ userId: "alice", isOwner: true, joinedAt: "2026-11-25T10:00:00.000Z" }])
+  @Example<MemberPage>({ items: [{ userId: "alice", isOwner: true, joinedAt: "2026-11-25T10:00:00.000Z" }], nextCursor: null })
+  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
   @Response<Problem>(403, "Not a member", undefined, "application/problem+json")
   @Response<Problem>(404, "No such group", undefined, "application/problem+json")
-  public members(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<MemberView[]> {
-    return groups.listMembers(this.db, actor(request), groupId);
+  public members(
+    @Path() groupId: Identifier,
+    @Request() request: ExpressRequest,
+    @Query() limit: number = DEFAULT_PAGE_LIMIT,
+    @Query() cursor?: string,
+  ): Promise<MemberPage> {
+    return groups.listMembers(this.db, actor(request), groupId, { limit, cursor });
   }
 
   /**
@@ -71,13 +105,31 @@ export class GroupsController extends Controller {
     return joinRequest;
   }
 
-  /** Pending join requests, oldest first (owner only). @summary List join requests */
+  /**
+   * Pending join requests, oldest first (owner only), one page at a time: send
+   * the answer's `nextCursor` back as `cursor` until it is null.
+   * @summary List join requests
+   * @param limit How many requests at most (1–1000); 200 if absent.
+   * @param cursor The `nextCursor` of the previous page, as it is; absent for the first page.
+   * @isInt limit limit must be a whole number
+   * @minimum limit 1 limit must be at least 1
+   * @maximum limit 1000 limit must be at most 1000
+   * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
+   * @example limit 200
+   * @example cursor "WzEsImpvaW4tcmVxdWVzdHMiLCJtb3ZpZXMiLCIyMDI2LTExLTI1VDEwOjAwOjAwLjAwMFoiLCJib2IiXQ"
+   */
   @Get("{groupId}/join-requests")
-  @Example<JoinRequestView[]>([{ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" }])
+  @Example<JoinRequestPage>({ items: [{ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" }], nextCursor: null })
+  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
   @Response<Problem>(403, "Not the owner", undefined, "application/problem+json")
   @Response<Problem>(404, "No such group", undefined, "application/problem+json")
-  public joinRequests(@Path() groupId: Identifier, @Request() request: ExpressRequest): Promise<JoinRequestView[]> {
-    return groups.listJoinRequests(this.db, actor(request), groupId);
+  public joinRequests(
+    @Path() groupId: Identifier,
+    @Request() request: ExpressRequest,
+    @Query() limit: number = DEFAULT_PAGE_LIMIT,
+    @Query() cursor?: string,
+  ): Promise<JoinRequestPage> {
+    return groups.listJoinRequests(this.db, actor(request), groupId, { limit, cursor });
   }
 
   /** Accepts a pending request: the user becomes a member (owner only). @summary Accept a join request */

@@ -8,7 +8,12 @@ import type { ProblemDocument } from "../../../core/errors.js";
  * @example {"type": "urn:p2p-share:problem:not-member", "title": "Forbidden", "status": 403, "detail": "you are not a member of \"movies\"; ask to join first", "code": "NOT_MEMBER"}
  */
 // The documented name of core's ProblemDocument in openapi.yaml, with an example.
-export interface Problem extends ProblemDocument {}
+export interface Problem extends ProblemDocument {
+  /** With `VALIDATION_FAILED`: per request field (e.g. `queries.limit`, `body.fileName`), what is wrong with it and the value sent. */
+  errors?: { [field: string]: { message: string; value?: unknown } };
+  /** With a 429: seconds to wait before trying again (also in `Retry-After`). @isInt */
+  retryAfterSeconds?: number;
+}
 
 /**
  * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a random key (1-255 visible ASCII characters, e.g. a UUID) that the client sends with a write and keeps across its retries, on this tracker or on another one. A retry of the same request is answered with the first answer and `Idempotent-Replayed: true` instead of being done twice; the same key on a different request is a 409 problem (`IDEMPOTENCY_KEY_REUSED`).

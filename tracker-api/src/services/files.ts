@@ -1,11 +1,12 @@
-import type { AnnounceRequest, AnnounceResult, FileMetadata, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
+import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
+import { keyAfter, type PageRequest } from "../domain/paging.js";
 import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
 import type { SerializedJson } from "../serialized-json.js";
-import { cachedFileList, filesChanged } from "./file-lists.js";
+import { cachedFileList, filesChanged, loadedFileList } from "./file-lists.js";
 import { heartbeatWorthSharing } from "../replication/coalesce.js";
 import type { NewEvent } from "../replication/events.js";
 import { writeTransaction } from "../replication/outbox.js";
@@ -112,14 +113,38 @@ export async function shareFile(
 }
 
 /**
- * A group's files with how many of their holders are online (members only).
- * Served from the group's cached file list (see file-lists.ts): a membership
- * check and one query for which holders are online.
+ * One page of a group's files, by name, with how many of their holders are
+ * online (members only). Served from the group's cached file list (see
+ * file-lists.ts): one query that checks membership and finds which of the
+ * page's holders are online. A list not loaded yet is loaded only for a member.
  */
-export async function listFiles(db: TrackerDb, actor: Actor, groupId: string): Promise<SerializedJson<FileView[]>> {
-  await requireMember(db, actor, groupId);
-  const files = await cachedFileList(db, groupId);
-  return files.answerFor(await onlinePeers(db, files.holders));
+export async function listFiles(db: TrackerDb, actor: Actor, groupId: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
+  const after = keyAfter(page.cursor, "files", groupId, 1)?.[0];
+  let files = loadedFileList(db, groupId);
+  if (files === undefined) {
+    await requireMember(db, actor, groupId);
+    files = cachedFileList(db, groupId);
+  }
+  const list = await files;
+  const { start, end } = list.pageBounds(after, page.limit);
+  const { member, online } = await memberAndOnlinePeers(db, actor, groupId, list.holdersOf(start, end));
+  if (!member) await requireMember(db, actor, groupId);
+  return list.answerFor(start, end, online);
+}
+
+/** Whether the caller is a member of the group, and onlinePeers(userIds), in one query. */
+async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string, userIds: string[], now = Date.now()) {
+  const sessionOf = userIds.length === 0 ? Prisma.sql`1 = 0` : Prisma.sql`s."userId" IN (${Prisma.join(userIds)})`;
+  // No row: not a member. One row per online session of a holder, or one row of NULLs for none.
+  const rows = await db.$queryRaw<{ userId: string | null; peerAddress: string | null }[]>`
+    SELECT s."userId", s."peerAddress" FROM "Membership" m
+    LEFT JOIN "Session" s ON ${sessionOf} AND s."lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${new Date(now)}
+    WHERE m."groupId" = ${groupId} AND m."userId" = ${actor.userId}
+    ORDER BY s."lastSeenAt" ASC`;
+  // The most recently seen session wins when a user is logged in twice.
+  const online = new Map<string, string>();
+  for (const row of rows) if (row.userId !== null) online.set(row.userId, row.peerAddress!);
+  return { member: rows.length > 0, online };
 }
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */

@@ -1,7 +1,9 @@
-import type { GroupView, JoinRequestView, MemberView } from "../../../core/api-types.js";
-import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
+import type { GroupPage, GroupView, JoinRequestPage, JoinRequestView, MemberPage, MemberView } from "../../../core/api-types.js";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { ownerAfterLeaving } from "../domain/membership.js";
+import { cursorAfter, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
+import { Prisma } from "../generated/prisma/client.js";
 import { writeTransaction } from "../replication/outbox.js";
 import { filesChanged } from "./file-lists.js";
 import type { Actor } from "./sessions.js";
@@ -45,15 +47,18 @@ export async function createGroup(db: TrackerDb, actor: Actor, groupId: string):
   });
 }
 
-export async function listGroups(db: TrackerDb): Promise<GroupView[]> {
-  const [groups, counts] = await Promise.all([
-    db.group.findMany({ orderBy: { id: "asc" } }),
-    db.membership.groupBy({ by: ["groupId"], _count: { _all: true } }),
-  ]);
+/** One page of all groups, by id, each with its owner and member count. */
+export async function listGroups(db: TrackerDb, page: PageRequest): Promise<GroupPage> {
+  const after = keyAfter(page.cursor, "groups", "", 1)?.[0];
+  const groups = await db.group.findMany({
+    where: after === undefined ? {} : { id: { gt: after } }, orderBy: { id: "asc" }, take: page.limit + 1,
+  });
+  const onPage = groups.slice(0, page.limit).map((g) => g.id);
+  const counts = await db.membership.groupBy({ by: ["groupId"], where: { groupId: { in: onPage } }, _count: { _all: true } });
   const memberCount = new Map(counts.map((c) => [c.groupId, c._count._all]));
-  return groups.map((g) => ({
+  return pageOf(groups, page.limit, (g) => ({
     groupId: g.id, owner: g.ownerId, memberCount: memberCount.get(g.id) ?? 0, createdAt: g.createdAt.toISOString(),
-  }));
+  }), (last) => cursorAfter("groups", "", [last.id]));
 }
 
 export async function requestJoin(db: TrackerDb, actor: Actor, groupId: string): Promise<JoinRequestView> {
@@ -73,12 +78,29 @@ export async function requestJoin(db: TrackerDb, actor: Actor, groupId: string):
   });
 }
 
-export async function listJoinRequests(db: TrackerDb, actor: Actor, groupId: string): Promise<JoinRequestView[]> {
+/** One page of a group's pending join requests, oldest first (owner only). */
+export async function listJoinRequests(db: TrackerDb, actor: Actor, groupId: string, page: PageRequest): Promise<JoinRequestPage> {
+  const after = keyAfter(page.cursor, "join-requests", groupId, 2);
   return db.$transaction(async (tx) => {
     await requireOwner(tx, actor, groupId);
-    const requests = await tx.joinRequest.findMany({ where: { groupId }, orderBy: [{ requestedAt: "asc" }, { userId: "asc" }] });
-    return requests.map((r) => ({ groupId, userId: r.userId, requestedAt: r.requestedAt.toISOString() }));
+    const requests = await tx.joinRequest.findMany({
+      where: {
+        groupId,
+        ...(after && { OR: [{ requestedAt: { gt: cursorTime(after[0]!) } }, { requestedAt: cursorTime(after[0]!), userId: { gt: after[1]! } }] }),
+      },
+      orderBy: [{ requestedAt: "asc" }, { userId: "asc" }],
+      take: page.limit + 1,
+    });
+    return pageOf(requests, page.limit, (r) => ({ groupId, userId: r.userId, requestedAt: r.requestedAt.toISOString() }),
+      (last) => cursorAfter("join-requests", groupId, [last.requestedAt.toISOString(), last.userId]));
   });
+}
+
+/** The time in a cursor's key; one that is not a date was not made here. */
+function cursorTime(iso: string): Date {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) throw new ValidationError("cursor is not one this tracker gave out", "INVALID_CURSOR");
+  return at;
 }
 
 async function takeRequest(tx: Tx, actor: Actor, groupId: string, userId: string): Promise<void> {
@@ -109,13 +131,22 @@ export async function rejectJoin(db: TrackerDb, actor: Actor, groupId: string, u
   });
 }
 
-export async function listMembers(db: TrackerDb, actor: Actor, groupId: string): Promise<MemberView[]> {
-  // One query (a consistent snapshot on its own): the members with the owner; the caller must be one of them.
-  const members = await db.$queryRaw<{ userId: string; joinedAt: Date; ownerId: string }[]>`
-    SELECT m."userId", m."joinedAt", g."ownerId" FROM "Membership" m JOIN "Group" g ON g."id" = m."groupId"
-    WHERE m."groupId" = ${groupId} ORDER BY m."joinedAt" ASC, m."userId" ASC`;
-  if (!members.some((m) => m.userId === actor.userId)) await requireMember(db, actor, groupId);
-  return members.map((m) => ({ userId: m.userId, isOwner: m.userId === m.ownerId, joinedAt: new Date(m.joinedAt).toISOString() }));
+/** One page of a group's members in the order they joined, owner flagged (members only). */
+export async function listMembers(db: TrackerDb, actor: Actor, groupId: string, page: PageRequest): Promise<MemberPage> {
+  const after = keyAfter(page.cursor, "members", groupId, 2);
+  const [joinedAt, userId] = after ? [cursorTime(after[0]!), after[1]!] : [];
+  // One query (a consistent snapshot on its own): the page of members with the owner, and whether the caller is a member.
+  const members = await db.$queryRaw<{ userId: string; joinedAt: Date | string; ownerId: string; callerIsMember: unknown }[]>`
+    SELECT m."userId", m."joinedAt", g."ownerId", EXISTS (
+      SELECT 1 FROM "Membership" c WHERE c."groupId" = ${groupId} AND c."userId" = ${actor.userId}
+    ) AS "callerIsMember"
+    FROM "Membership" m JOIN "Group" g ON g."id" = m."groupId"
+    WHERE m."groupId" = ${groupId}
+      ${joinedAt ? Prisma.sql`AND (m."joinedAt" > ${joinedAt} OR (m."joinedAt" = ${joinedAt} AND m."userId" > ${userId}))` : Prisma.empty}
+    ORDER BY m."joinedAt" ASC, m."userId" ASC LIMIT ${page.limit + 1}`;
+  if (!members[0] || !Number(members[0].callerIsMember)) await requireMember(db, actor, groupId);
+  return pageOf(members, page.limit, (m) => ({ userId: m.userId, isOwner: m.userId === m.ownerId, joinedAt: new Date(m.joinedAt).toISOString() }),
+    (last) => cursorAfter("members", groupId, [new Date(last.joinedAt).toISOString(), last.userId]));
 }
 
 /** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */

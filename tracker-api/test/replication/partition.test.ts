@@ -78,7 +78,7 @@ test("a user id created on both sides belongs to the earlier creation: its passw
 
 test("a group id created on both sides belongs to the earlier creation, without the other creator as member", async () => {
   for (const base of [one, two]) {
-    const groups = (await call(base, "GET", "/groups", { token: tokens.alice })).body as { groupId: string; owner: string; memberCount: number; createdAt: string }[];
+    const groups = (await call(base, "GET", "/groups", { token: tokens.alice })).body.items as { groupId: string; owner: string; memberCount: number; createdAt: string }[];
     assert.deepEqual(groups.find((g) => g.groupId === "club"), { groupId: "club", owner: "alice", memberCount: 1, createdAt: groups.find((g) => g.groupId === "club")!.createdAt });
     assert.equal((await call(base, "GET", "/groups/club/members", { token: tokens.bob })).status, 403);
   }
@@ -86,22 +86,22 @@ test("a group id created on both sides belongs to the earlier creation, without 
 
 test("unsharing on one side and sharing again later on the other leaves the file shared: the later write wins", async () => {
   for (const base of [one, two]) {
-    const files = (await call(base, "GET", "/groups/movies/files", { token: tokens.alice })).body as { fileName: string; sharedBy: string[] }[];
+    const files = (await call(base, "GET", "/groups/movies/files", { token: tokens.alice })).body.items as { fileName: string; sharedBy: string[] }[];
     assert.deepEqual(files.map((f) => [f.fileName, f.sharedBy]), [[file.fileName, ["alice"]]]);
   }
 });
 
 test("when the owner and the member who would inherit leave on different sides, the earliest remaining member owns the group", async () => {
   for (const base of [one, two]) {
-    const members = (await call(base, "GET", "/groups/crew/members", { token: tokens.carol })).body as { userId: string; isOwner: boolean }[];
+    const members = (await call(base, "GET", "/groups/crew/members", { token: tokens.carol })).body.items as { userId: string; isOwner: boolean }[];
     assert.deepEqual(members, [{ userId: "carol", isOwner: true, joinedAt: (members[0] as { joinedAt?: string }).joinedAt }]);
   }
 });
 
 test("a join request accepted on one side and rejected on the other ends with the requester a member and no request pending", async () => {
   for (const base of [one, two]) {
-    const members = (await call(base, "GET", "/groups/movies/members", { token: tokens.dave })).body as { userId: string }[];
+    const members = (await call(base, "GET", "/groups/movies/members", { token: tokens.dave })).body.items as { userId: string }[];
     assert.deepEqual(members.map((m) => m.userId).sort(), ["alice", "dave"]);
-    assert.deepEqual((await call(base, "GET", "/groups/movies/join-requests", { token: tokens.alice })).body, []);
+    assert.deepEqual((await call(base, "GET", "/groups/movies/join-requests", { token: tokens.alice })).body, { items: [], nextCursor: null });
   }
 });

@@ -24,7 +24,7 @@ test("a write on tracker 1 is visible on tracker 2 as soon as it is acknowledged
   // No waiting: the write was pushed before tracker 1 answered.
   const groups = await call(two, "GET", "/groups", { token });
   assert.equal(groups.status, 200);
-  assert.deepEqual(groups.body.map((g: { groupId: string; owner: string }) => [g.groupId, g.owner]), [["movies", "alice"]]);
+  assert.deepEqual(groups.body.items.map((g: { groupId: string; owner: string }) => [g.groupId, g.owner]), [["movies", "alice"]]);
   await converged(cluster);
 });
 

@@ -69,7 +69,7 @@ test("the group deleted and made again on tracker 2 is the group everywhere; the
   for (const base of [one, two, three]) {
     const members = await call(base, "GET", "/groups/club/members", as("carol"));
     assert.equal(members.status, 200);
-    assert.deepEqual(members.body.map((m: { userId: string; isOwner: boolean }) => [m.userId, m.isOwner]), [["carol", true]]);
+    assert.deepEqual(members.body.items.map((m: { userId: string; isOwner: boolean }) => [m.userId, m.isOwner]), [["carol", true]]);
     assert.equal((await call(base, "GET", "/groups/club/members", as("dave"))).status, 403);
   }
 });
