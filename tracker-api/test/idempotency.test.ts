@@ -132,3 +132,27 @@ test("an Idempotency-Key that is not visible ASCII is a 400 problem", async () =
   assert.equal(response.status, 400);
   assert.equal(JSON.parse(response.text).code, "BAD_IDEMPOTENCY_KEY");
 });
+
+test("a write whose answer cannot be committed with it is undone and answered 500, and a retry under the same key does it", async () => {
+  const token = await loginAs("doomed");
+  const auth = { authorization: `Bearer ${token}` };
+  await request(tracker.app).post("/groups").set(auth).send({ groupId: "doomed-group" }).expect(201);
+  // The share's event takes the next seq and its answer the one after: taken here, so that insert fails.
+  const [last] = await tracker.db.$queryRaw<{ seq: number | bigint }[]>`SELECT MAX("seq") AS "seq" FROM "Event" WHERE "origin" = 'local'`;
+  const blocker = { origin: "local", seq: Number(last!.seq) + 2 };
+  await tracker.db.event.create({ data: { ...blocker, hlc: "0", type: "test.blocker", payload: "{}", createdAt: new Date() } });
+  const key = randomUUID();
+  const share = () => request(tracker.app).post("/groups/doomed-group/files").set(auth).set("idempotency-key", key)
+    .send({ fileName: "doomed.bin", size: 1024, sha1: "a".repeat(40), pieceSize: 524288, pieceHashes: ["a".repeat(40)] });
+
+  const failed = await share();
+  await tracker.db.event.delete({ where: { origin_seq: blocker } });
+
+  assert.equal(failed.status, 500);
+  assert.match(failed.headers["content-type"]!, /application\/problem\+json/);
+  assert.equal(JSON.parse(failed.text).code, "INTERNAL");
+  assert.equal(await tracker.db.sharedFile.count({ where: { groupId: "doomed-group" } }), 0);
+  const retried = await share();
+  assert.equal(retried.status, 201);
+  assert.equal(retried.headers["idempotent-replayed"], undefined);
+});

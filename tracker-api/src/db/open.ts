@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { checkpointInBackground } from "./checkpoints.js";
 import { applyMigrations } from "./migrations.js";
 import { serializeConnection } from "./serial-adapter.js";
 
@@ -10,6 +11,11 @@ export type TrackerDb = PrismaClient;
 
 /** How long a statement waits for a lock held by another connection (e.g. a backup) before failing. */
 const BUSY_TIMEOUT_MS = 5000;
+/**
+ * WAL size (pages) at which the tracker's connection checkpoints by itself: only
+ * when the background checkpointer falls behind (normally it keeps the WAL far smaller).
+ */
+const SELF_CHECKPOINT_PAGES = 10_000;
 
 /**
  * Opens (creating if needed) a tracker's SQLite database, brings its schema up
@@ -19,6 +25,11 @@ const BUSY_TIMEOUT_MS = 5000;
  * commit appends to the WAL without waiting for fsync: a crash of the tracker
  * process loses nothing, a power cut may lose the last commits but never
  * corrupts the database (peers re-announce what they hold at the next login).
+ *
+ * Checkpoints (copying the WAL into the database, with an fsync of both) run in
+ * a worker thread (checkpoints.ts) instead of inside whichever commit crosses
+ * SQLite's threshold, where they blocked every request for several ms.
+ * `$disconnect` stops that worker first.
  */
 export async function openDatabase(path: string): Promise<TrackerDb> {
   mkdirSync(dirname(path), { recursive: true });
@@ -33,5 +44,12 @@ export async function openDatabase(path: string): Promise<TrackerDb> {
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
   await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
+  await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${SELF_CHECKPOINT_PAGES}`);
+  const checkpointer = checkpointInBackground(path);
+  const disconnect = prisma.$disconnect.bind(prisma);
+  prisma.$disconnect = async () => {
+    await checkpointer.stop();
+    await disconnect();
+  };
   return prisma;
 }

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { ConflictError, ValidationError } from "../../../core/errors.js";
+import { AppError, ConflictError, toProblem, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
-import { holdDeliveries, type AnswerEvent } from "../replication/outbox.js";
+import { holdDeliveries, WriteNotCommittedError, type AnswerEvent } from "../replication/outbox.js";
 import { tokenHash } from "../services/sessions.js";
 
 /** How long an answer is kept for retries. */
@@ -79,33 +79,35 @@ export function idempotency(): RequestHandler {
       return;
     }
 
-    // The write's events are delivered to the other trackers together with its answer.
+    // The write's events are delivered to the other trackers together with its answer
+    // (and committed with it: the write's transaction waits for the answer, see writeTransaction).
     let hold: ReturnType<typeof holdDeliveries> | undefined;
-    res.once("close", () => void hold?.deliver());
+    res.once("close", () => void hold?.deliver().catch(() => {}));
     beforeSending(res, async (status, contentType, body) => {
       let answer: AnswerEvent | undefined;
       try {
-        if (status >= 500 || status === 401 || status === 429) return;
-        const kept = { scope, key, ...request, status, contentType, body, createdAt: new Date() };
-        if (hold?.changed()) {
-          answer = { type: "idempotency.answered", payload: { ...kept, createdAt: kept.createdAt.toISOString() } };
-        } else {
-          await keepAnswer(db, kept);
+        if (status < 500 && status !== 401 && status !== 429) {
+          const kept = { scope, key, ...request, status, contentType, body, createdAt: new Date() };
+          if (hold?.changed()) answer = { type: "idempotency.answered", payload: { ...kept, createdAt: kept.createdAt.toISOString() } };
+          else await keepAnswer(db, kept);
         }
+      } catch {
+        // The write itself is done: answer it. A retry would then be done again.
+      }
+      try {
+        await hold?.deliver(answer);
         if (now - lastSweep > SWEEP_EVERY_MS) {
           lastSweep = now;
           await db.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } } });
         }
-      } catch {
-        // The write itself is done: answer it. A retry would then be done again.
+      } catch (error) {
+        // A write that did not commit must not be answered as done. Otherwise the
+        // write is done (the answer was not kept, or the sweep waits for next time).
+        if (error instanceof WriteNotCommittedError) return false;
       } finally {
-        try {
-          await hold?.deliver(answer);
-        } catch {
-          // As above: the write is done; the answer was not kept.
-        }
         release();
       }
+      return true;
     });
     hold = holdDeliveries(db, next);
   };
@@ -137,14 +139,25 @@ function callerScope(authorization: string | undefined): string {
   return token ? tokenHash(token) : "anonymous";
 }
 
-/** The request body with passwords left out, so the table never holds a fast hash of one. */
+/**
+ * The request body with passwords left out, so the table never holds a fast hash of one.
+ * Serialized without a replacer (a function call per value, slow on long piece
+ * lists) unless the text mentions "password" at all; the result is the same.
+ */
 function fingerprint(body: unknown): string {
-  const canonical = JSON.stringify(body ?? null, (name, value: unknown) => (name === "password" ? undefined : value));
+  let canonical = JSON.stringify(body ?? null);
+  if (canonical.includes('"password"')) {
+    canonical = JSON.stringify(body ?? null, (name, value: unknown) => (name === "password" ? undefined : value));
+  }
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-/** Holds the response's last write until `keep` has run with its status, content type and body. */
-function beforeSending(res: Response, keep: (status: number, contentType: string, body: string) => Promise<void>): void {
+/**
+ * Holds the response's last write until `keep` has run with its status,
+ * content type and body; when `keep` says the answer must not be sent (its
+ * write did not commit), a 500 problem is sent instead if nothing was sent yet.
+ */
+function beforeSending(res: Response, keep: (status: number, contentType: string, body: string) => Promise<boolean>): void {
   const end = res.end.bind(res) as (...args: unknown[]) => Response;
   const write = res.write.bind(res) as (...args: unknown[]) => boolean;
   const chunks: Buffer[] = [];
@@ -160,7 +173,15 @@ function beforeSending(res: Response, keep: (status: number, contentType: string
     res.end = end as Response["end"];
     collect(args[0], args[1]);
     const contentType = String(res.getHeader("content-type") ?? "");
-    void keep(res.statusCode, contentType, Buffer.concat(chunks).toString("utf8")).then(() => end(...args));
+    void keep(res.statusCode, contentType, Buffer.concat(chunks).toString("utf8")).then((send) => {
+      if (send || res.headersSent) return end(...args);
+      const problem = JSON.stringify(toProblem(new AppError(500, "INTERNAL", "internal error")));
+      for (const name of ["content-type", "content-length", "etag", "location"]) res.removeHeader(name);
+      res.statusCode = 500;
+      res.setHeader("content-type", "application/problem+json");
+      res.setHeader("content-length", Buffer.byteLength(problem));
+      return end(problem);
+    });
     return res;
   }) as Response["end"];
 }

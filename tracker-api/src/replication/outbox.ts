@@ -10,7 +10,7 @@ import type { TrackerDb } from "../db/open.js";
 import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
-import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswersSql, type Tx } from "./store.js";
+import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswers, writeAnswersSql, type Tx } from "./store.js";
 
 /** What the outbox needs from the replicator: who we are, and a push after each commit. */
 export interface ReplicationHooks {
@@ -91,72 +91,203 @@ export type RecordEvents = (...events: NewEvent[]) => Promise<RecordOutcome>;
 /**
  * Runs a state change in a transaction with `record` for its events, then
  * delivers the events to the other trackers before returning.
+ *
+ * In a request that keeps its answer (holdDeliveries), the first write that
+ * records events hands its result back before it commits, and its transaction
+ * waits for the answer: the change, its events, the `idempotency.answered`
+ * event and the stored answer then commit together (one transaction, one
+ * insert of events), and are delivered together.
  */
 export async function writeTransaction<T>(db: TrackerDb, work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
+  const held = heldDeliveries.getStore();
+  if (held?.open()) return held.commitWithAnswer(db, work);
+  // A second write of the same request must not queue behind the first one's open transaction.
+  held?.answerLater();
+  const { result, logged } = await commit(db, work);
+  if (logged.length > 0) {
+    if (held && !held.released) held.events.push(...logged);
+    else await hooksOf(db).committed(logged);
+  }
+  return result;
+}
+
+/**
+ * The transaction of a write, holding the lock of recording transactions:
+ * `work` with `record`, then, if it recorded events, the answer `answer` gives
+ * (logged after them and stored), then the events are logged in one insert.
+ */
+async function commit<T>(
+  db: TrackerDb,
+  work: (tx: Tx, record: RecordEvents) => Promise<T>,
+  answer?: (result: T) => Promise<AnswerEvent | undefined>,
+): Promise<{ result: T; logged: LoggedEvent[]; answered: boolean }> {
   const hooks = hooksOf(db);
   const sequence = sequenceOf(db);
   const release = await lock(sequence);
   const logged: LoggedEvent[] = [];
-  let result: T;
+  let answered = false;
   try {
     let last = sequence.last;
-    result = await db.$transaction(async (tx) => {
+    const result = await db.$transaction(async (tx) => {
       last ??= await lastSeq(tx, hooks.origin);
-      return work(tx, async (...events) => {
+      const result = await work(tx, async (...events) => {
         if (events.length === 0) return { rowsRebuilt: false };
         const recorded = await recordEvents(tx, hooks, events, last!);
         last = recorded.events.at(-1)!.seq;
         logged.push(...recorded.events);
         return { rowsRebuilt: recorded.rowsRebuilt };
       });
+      const given = logged.length > 0 ? await answer?.(result) : undefined;
+      if (given) {
+        last = last! + 1;
+        logged.push({ ...given, origin: hooks.origin, seq: last, hlc: hooks.clock.tick() } as LoggedEvent);
+        answered = true;
+      }
+      await insertEvents(tx, logged);
+      if (given) await writeAnswers(tx, [given.payload]);
+      return result;
     });
     sequence.last = last;
     if (logged.length > 0) hooks.appended?.(logged);
+    return { result, logged, answered };
   } finally {
     release();
   }
-  if (logged.length > 0) {
-    const held = heldDeliveries.getStore();
-    if (held && !held.released) held.events.push(...logged);
-    else await hooks.committed(logged);
-  }
-  return result;
 }
 
-/** Events committed while an answer is being prepared, delivered with it. */
-interface HeldDeliveries {
-  db: TrackerDb;
-  events: LoggedEvent[];
-  released: boolean;
+/**
+ * How long a write's open transaction waits for its answer. The answer is
+ * normally sent in the same turn of the event loop as the write's result; this
+ * only bounds a request that reads the database, or does something slow,
+ * between its write and its answer (the open transaction holds the connection):
+ * the write then commits alone and its answer is recorded after it.
+ */
+export const ANSWER_WAIT_MS = 100;
+
+/** Thrown by `deliver` when the write whose transaction waited for the answer did not commit: the answer must not be sent. */
+export class WriteNotCommittedError extends Error {
+  constructor(readonly reason: unknown) {
+    super("the write was not committed");
+  }
 }
-const heldDeliveries = new AsyncLocalStorage<HeldDeliveries>();
+
+/** The events of one request's writes, held until its answer is recorded (or known not to be kept). */
+class HeldRequest {
+  /** Committed, not delivered yet. */
+  readonly events: LoggedEvent[] = [];
+  released = false;
+  /** The write whose transaction waits for the answer. */
+  #waiting: { give(answer: AnswerEvent | undefined): void; committed: Promise<{ logged: LoggedEvent[]; answered: boolean }> } | undefined;
+  /** A write that stopped waiting for the answer and commits on its own. */
+  #committing: Promise<unknown> | undefined;
+  #failure: WriteNotCommittedError | undefined;
+  /** Set once `deliver` took the held events: events committed later are delivered on their own. */
+  #taken = false;
+
+  constructor(readonly db: TrackerDb) {}
+
+  /** Whether the next write may wait for the answer. */
+  open(): boolean {
+    return !this.released && this.#waiting === undefined && this.#committing === undefined && this.events.length === 0;
+  }
+
+  changed(): boolean {
+    return this.events.length > 0 || this.#waiting !== undefined || this.#committing !== undefined || this.#failure !== undefined;
+  }
+
+  /** The waiting write commits without the answer, which is then recorded after it. */
+  answerLater(): void {
+    this.#waiting?.give(undefined);
+  }
+
+  commitWithAnswer<T>(db: TrackerDb, work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let handedOut = false;
+      let given!: (answer: AnswerEvent | undefined) => void;
+      const answer = new Promise<AnswerEvent | undefined>((resolveAnswer) => { given = resolveAnswer; });
+      const committed = commit(db, work, (result) => {
+        // The caller answers with the result while this transaction waits for that answer.
+        handedOut = true;
+        this.#waiting = waiting;
+        const timer = setTimeout(() => this.answerLater(), ANSWER_WAIT_MS);
+        resolve(result);
+        return answer.finally(() => clearTimeout(timer));
+      });
+      const waiting = {
+        committed,
+        give: (a: AnswerEvent | undefined) => {
+          if (this.#waiting !== waiting) return;
+          this.#waiting = undefined;
+          // Without the answer: the write commits alone, delivered as any other write of this request.
+          if (a === undefined) this.#committing = committed;
+          given(a);
+        },
+      };
+      committed.then(
+        ({ result, logged, answered }) => {
+          if (this.#committing === committed) this.#committing = undefined;
+          if (!handedOut) resolve(result);
+          // With the answer, `deliver` delivers both.
+          if (answered || logged.length === 0) return;
+          if (!this.#taken) this.events.push(...logged);
+          else void hooksOf(db).committed(logged);
+        },
+        (error: unknown) => {
+          if (this.#committing === committed) this.#committing = undefined;
+          if (!handedOut) reject(error);
+          else this.#failure = new WriteNotCommittedError(error);
+        },
+      );
+    });
+  }
+
+  async deliver(answer?: AnswerEvent): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    const waiting = this.#waiting;
+    if (waiting) {
+      waiting.give(answer);
+      let outcome: { logged: LoggedEvent[]; answered: boolean };
+      try {
+        outcome = await waiting.committed;
+      } catch (error) {
+        throw new WriteNotCommittedError(error);
+      }
+      if (outcome.answered) {
+        await hooksOf(this.db).committed([...this.events, ...outcome.logged]);
+        return;
+      }
+    }
+    await this.#committing?.catch(() => {});
+    this.#taken = true;
+    if (this.#failure) throw this.#failure;
+    let delivered = false;
+    try {
+      if (answer !== undefined && this.events.length > 0) {
+        // Its push delivers everything not acknowledged yet: the held events, and the answer after them.
+        await recordAnswer(this.db, answer);
+        delivered = true;
+      }
+    } finally {
+      if (!delivered && this.events.length > 0) await hooksOf(this.db).committed(this.events);
+    }
+  }
+}
+const heldDeliveries = new AsyncLocalStorage<HeldRequest>();
 
 /**
  * Runs `work` (the handling of one request) holding back the delivery of the
  * events it commits, until `deliver` is called with the answer recorded (or
  * not). The change and its answer then reach the other trackers in the same
  * push; a tracker that dies before answering has delivered neither.
+ * `changed` tells whether the request wrote (so its answer is recorded with
+ * `deliver`); `deliver` throws WriteNotCommittedError when the write failed to
+ * commit after its result was handed out.
  */
 export function holdDeliveries(db: TrackerDb, work: () => void): { changed: () => boolean; deliver: (answer?: AnswerEvent) => Promise<void> } {
-  const held: HeldDeliveries = { db, events: [], released: false };
+  const held = new HeldRequest(db);
   heldDeliveries.run(held, work);
-  return {
-    changed: () => held.events.length > 0,
-    deliver: async (answer) => {
-      if (held.released) return;
-      held.released = true;
-      let delivered = false;
-      try {
-        if (answer !== undefined && held.events.length > 0) {
-          // Its push delivers everything not acknowledged yet: the held events, and the answer after them.
-          await recordAnswer(db, answer);
-          delivered = true;
-        }
-      } finally {
-        if (!delivered && held.events.length > 0) await hooksOf(db).committed(held.events);
-      }
-    },
-  };
+  return { changed: () => held.changed(), deliver: (answer) => held.deliver(answer) };
 }
 
 export type AnswerEvent = Extract<LoggedEvent, { type: "idempotency.answered" }> extends infer E
@@ -166,7 +297,7 @@ export type AnswerEvent = Extract<LoggedEvent, { type: "idempotency.answered" }>
 /**
  * Logs an idempotency answer and keeps it, in one transaction of two
  * statements (a batch: it reads nothing, so it needs no interactive
- * transaction), then delivers it.
+ * transaction), then delivers it. For an answer that could not commit with its write.
  */
 async function recordAnswer(db: TrackerDb, answer: AnswerEvent): Promise<void> {
   const hooks = hooksOf(db);
@@ -216,7 +347,6 @@ async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[],
   for (const event of logged) if (event.type === "group.created") batch.created(event.payload.groupId, event.hlc);
   await batch.read(tx, logged);
   for (const event of logged) batch.apply(event, "local");
-  await insertEvents(tx, logged);
   const rowsRebuilt = await batch.write(tx, "local", nothingTouched());
   return { events: logged, rowsRebuilt };
 }

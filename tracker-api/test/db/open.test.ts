@@ -1,12 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openDatabase } from "../../src/db/open.js";
 import { applyMigrations, findMigrationsDir } from "../../src/db/migrations.js";
 import { readdirSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
+import { CHECKPOINT_EVERY_MS } from "../../src/db/checkpoints.js";
 
 test("opening a new database applies every migration and the tables work through Prisma", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
@@ -73,6 +75,27 @@ test("a tracker database commits in WAL mode with synchronous NORMAL", async () 
     const [sync] = await prisma.$queryRawUnsafe<{ synchronous: bigint | number }[]>("PRAGMA synchronous");
     assert.equal(journal!.journal_mode, "wal");
     assert.equal(Number(sync!.synchronous), 1, "1 is NORMAL");
+  } finally {
+    await prisma.$disconnect();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("committed rows reach the database file itself in the background, while the WAL is far below the connection's own checkpoint size", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
+  const path = join(dir, "tracker.db");
+  const prisma = await openDatabase(path);
+  try {
+    await prisma.user.create({ data: { id: "copied", passwordHash: "x", createdAt: new Date() } });
+    await delay(CHECKPOINT_EVERY_MS * 3);
+    // The database file alone, without its WAL: only what a checkpoint copied into it.
+    await copyFile(path, join(dir, "copy.db"));
+    const copy = new Database(join(dir, "copy.db"), { readonly: true });
+    try {
+      assert.deepEqual(copy.prepare(`SELECT "id" FROM "User"`).all(), [{ id: "copied" }]);
+    } finally {
+      copy.close();
+    }
   } finally {
     await prisma.$disconnect();
     await rm(dir, { recursive: true, force: true });
