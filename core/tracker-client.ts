@@ -150,12 +150,18 @@ export class TrackerClient {
    */
   async #all<T>(path: string): Promise<T[]> {
     const items: T[] = [];
+    const seen = new Set<string>();
     let cursor: string | null = null;
     do {
       const query: string = `?limit=${MAX_PAGE_LIMIT}${cursor === null ? "" : `&cursor=${enc(cursor)}`}`;
       const page: { items: T[]; nextCursor: string | null } = await this.send("GET", `${path}${query}`);
       items.push(...page.items);
       cursor = page.nextCursor;
+      // A tracker that ignores the cursor (an older version, or a broken one) must not keep us walking forever.
+      if (cursor !== null && (page.items.length === 0 || seen.has(cursor))) {
+        throw new AppError(502, "TRACKER_BAD_ANSWER", `the tracker's pages of ${path} do not advance`);
+      }
+      if (cursor !== null) seen.add(cursor);
     } while (cursor !== null);
     return items;
   }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TrackerClient } from "../tracker-client.js";
-import { ConflictError, UnavailableError } from "../errors.js";
+import { AppError, ConflictError, UnavailableError } from "../errors.js";
 import type { TrackerAddress } from "../tracker-info.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -141,6 +141,18 @@ test("listing files follows nextCursor through every page, asking for the larges
     assert.deepEqual(asked, [
       "/groups/movies/files?limit=1000", "/groups/movies/files?limit=1000&cursor=c1", "/groups/movies/files?limit=1000&cursor=c2",
     ]);
+  } finally {
+    await client.close();
+    server.close();
+  }
+});
+
+test("a tracker whose pages do not advance ends the walk with an error instead of looping", async () => {
+  // Ignores the cursor: always the first page, always a next one.
+  const { server, tracker } = await startServer((_req, res) => json(res, 200, { items: ["a.bin"], nextCursor: "c1" }));
+  const client = new TrackerClient([tracker(1)]);
+  try {
+    await assert.rejects(client.listFiles("movies"), (error: unknown) => error instanceof AppError && error.code === "TRACKER_BAD_ANSWER");
   } finally {
     await client.close();
     server.close();
