@@ -17,6 +17,7 @@ import { createGrantCheck } from "./grant-check.js";
 import { createPeerServer } from "./http/server.js";
 import type { ServedFile } from "./http/served-file.js";
 import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
+import { oneAtATime } from "../../core/one-at-a-time.js";
 import { ServedRegistry } from "./served-registry.js";
 import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
 
@@ -63,8 +64,13 @@ export class PeerNode implements PeerNodeApi {
   #heartbeatMs = 15_000;
   #announceTimer: NodeJS.Timeout | undefined;
   #lastAnnounce = 0;
-  /** The announce in flight (or the last one), so the next waits for it. */
-  #announcing: Promise<unknown> = Promise.resolve();
+  /**
+   * Tells the tracker this peer is alive and what it holds; returns the
+   * refused reports. One report at a time, each with the holdings of the
+   * moment it is sent: two in flight (a heartbeat and a progress report) could
+   * be applied in the other order and leave the older picture on the tracker.
+   */
+  readonly #announce = oneAtATime(() => this.#sendAnnounce());
 
   private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
     this.#options = options;
@@ -496,18 +502,7 @@ export class PeerNode implements PeerNodeApi {
     }
   }
 
-  /**
-   * Tells the tracker this peer is alive and what it holds; returns the
-   * refused reports. One report at a time, each with the holdings of the
-   * moment it is sent: two in flight (a heartbeat and a progress report) could
-   * be applied in the other order and leave the older picture on the tracker.
-   */
-  #announce(): Promise<{ groupId: string; fileName: string; code: string }[]> {
-    const next = this.#announcing.then(() => this.#sendAnnounce());
-    this.#announcing = next.catch(() => undefined);
-    return next;
-  }
-
+  /** One announce: marks the time, sends the holdings of this moment. */
   async #sendAnnounce(): Promise<{ groupId: string; fileName: string; code: string }[]> {
     if (!this.#userId) return [];
     this.#lastAnnounce = Date.now();
