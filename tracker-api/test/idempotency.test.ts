@@ -150,7 +150,7 @@ test("a write whose answer cannot be committed with it is undone and answered 50
 
   assert.equal(failed.status, 500);
   assert.match(failed.headers["content-type"]!, /application\/problem\+json/);
-  assert.equal(JSON.parse(failed.text).code, "INTERNAL");
+  assert.equal(JSON.parse(failed.text).code, "WRITE_NOT_SAVED");
   assert.equal(await tracker.db.sharedFile.count({ where: { groupId: "doomed-group" } }), 0);
   const retried = await share();
   assert.equal(retried.status, 201);

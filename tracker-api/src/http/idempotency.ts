@@ -175,7 +175,7 @@ function beforeSending(res: Response, keep: (status: number, contentType: string
     const contentType = String(res.getHeader("content-type") ?? "");
     void keep(res.statusCode, contentType, Buffer.concat(chunks).toString("utf8")).then((send) => {
       if (send || res.headersSent) return end(...args);
-      const problem = JSON.stringify(toProblem(new AppError(500, "INTERNAL", "internal error")));
+      const problem = JSON.stringify(toProblem(new AppError(500, "WRITE_NOT_SAVED", "the change could not be saved and nothing was changed; retry it")));
       for (const name of ["content-type", "content-length", "etag", "location"]) res.removeHeader(name);
       res.statusCode = 500;
       res.setHeader("content-type", "application/problem+json");
