@@ -23,7 +23,7 @@ function download(overrides: Partial<DownloadInfo>): DownloadInfo {
     id: "d1",
     groupId: "movies",
     fileName: "big.iso",
-    destination: "/home/u/big.iso",
+    destination: "/data/big.iso",
     state: "downloading",
     piecesDone: 0,
     pieceCount: 512,
@@ -136,7 +136,7 @@ test("the summary of a complete download gives time, speed, senders and bytes pe
     },
   }));
   assert.equal(text, [
-    "download complete: [movies] big.iso -> /home/u/big.iso",
+    "download complete: [movies] big.iso -> /data/big.iso",
     "  256.0 MiB in 3.2 s, average 80.0 MiB/s, from 2 peers",
     "  PEER   ADDRESS          RECEIVED  PIECES  FAILURES",
     "  bob    127.0.0.1:7002  156.0 MiB     312         1",
