@@ -61,16 +61,10 @@ async function serve(): Promise<void> {
   await db.holding.createMany({ data: Array.from({ length: FILES }, (_, i) => ({
     groupId: "big", fileName: `file-${i}.bin`, userId: "bench", piecesHeld: 1, updatedAt: now,
   })) });
-  const get = async (path: string) => (await fetch(`${trackerUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as
-    Promise<{ items: unknown[]; nextCursor: string | null }>;
   // The default page, and the whole list (walked once) for the bare route's full answer.
-  const page = await get("/groups/big/files");
-  const whole: unknown[] = [];
-  for (let cursor: string | null = null, first = true; first || cursor !== null; first = false) {
-    const next = await get(`/groups/big/files?limit=1000${cursor === null ? "" : `&cursor=${cursor}`}`);
-    whole.push(...next.items);
-    cursor = next.nextCursor;
-  }
+  const auth = { authorization: `Bearer ${token}` };
+  const page = (await (await fetch(`${trackerUrl}/groups/big/files`, { headers: auth })).json()) as { items: unknown[] };
+  const whole = await walkFiles(trackerUrl, auth, 1000);
   if (page.items.length !== 200 || whole.length !== FILES) throw new Error(`bench setup: page of ${page.items.length}, list of ${whole.length}`);
 
   const bare = express();
@@ -125,15 +119,7 @@ async function measure(): Promise<void> {
       });
       for (const limit of [1000, 200]) {
         const walk = await time(`tracker: walk all 10,000 files, pages of ${limit}, one client`, async () => {
-          let count = 0;
-          let cursor: string | null = null;
-          do {
-            const url: string = `${servers.tracker}/groups/big/files?limit=${limit}${cursor === null ? "" : `&cursor=${cursor}`}`;
-            const page = (await (await fetch(url, { headers: auth })).json()) as { items: unknown[]; nextCursor: string | null };
-            count += page.items.length;
-            cursor = page.nextCursor;
-          } while (cursor !== null);
-          return count;
+          return (await walkFiles(servers.tracker, auth, limit)).length;
         });
         console.log(`walk (pages of ${limit}) / one full GET, median: ${(walk.medianMs / refWalk.medianMs).toFixed(2)}`);
       }
@@ -162,6 +148,19 @@ async function measure(): Promise<void> {
   } finally {
     child.disconnect();
   }
+}
+
+/** Every file of the big group, page after page, as one client (the CLI) walks them. */
+async function walkFiles(trackerUrl: string, auth: Record<string, string>, limit: number): Promise<unknown[]> {
+  const files: unknown[] = [];
+  let cursor: string | null = null;
+  do {
+    const url: string = `${trackerUrl}/groups/big/files?limit=${limit}${cursor === null ? "" : `&cursor=${cursor}`}`;
+    const page = (await (await fetch(url, { headers: auth })).json()) as { items: unknown[]; nextCursor: string | null };
+    files.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return files;
 }
 
 /** One client, sequential: a few untimed warm-up rounds, then WALKS timed ones; each must see all FILES files. */

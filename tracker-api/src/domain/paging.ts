@@ -48,6 +48,13 @@ export function keyAfter(cursor: string | undefined, list: PagedList, scope: str
   return key;
 }
 
+/** A time in a cursor's key (as cursorAfter was given it, ISO 8601); one that is not a date was not made here. */
+export function cursorTime(iso: string): Date {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) throw new ValidationError("cursor is not one this tracker gave out", "INVALID_CURSOR");
+  return at;
+}
+
 /**
  * A page from rows read in list order after the cursor's key, at most `limit + 1`
  * of them: the extra row only tells that there is a next page.

@@ -1,8 +1,8 @@
 import type { GroupPage, GroupView, JoinRequestPage, JoinRequestView, MemberPage, MemberView } from "../../../core/api-types.js";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../../core/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { ownerAfterLeaving } from "../domain/membership.js";
-import { cursorAfter, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
+import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { writeTransaction } from "../replication/outbox.js";
 import { filesChanged } from "./file-lists.js";
@@ -94,13 +94,6 @@ export async function listJoinRequests(db: TrackerDb, actor: Actor, groupId: str
     return pageOf(requests, page.limit, (r) => ({ groupId, userId: r.userId, requestedAt: r.requestedAt.toISOString() }),
       (last) => cursorAfter("join-requests", groupId, [last.requestedAt.toISOString(), last.userId]));
   });
-}
-
-/** The time in a cursor's key; one that is not a date was not made here. */
-function cursorTime(iso: string): Date {
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) throw new ValidationError("cursor is not one this tracker gave out", "INVALID_CURSOR");
-  return at;
 }
 
 async function takeRequest(tx: Tx, actor: Actor, groupId: string, userId: string): Promise<void> {
