@@ -45,6 +45,15 @@ try {
   // When the first piece, a quarter, half, 90 % and the last piece were verified: shows a slow start or a long tail.
   const at = (fraction: number) => Math.round(verifiedAt[Math.min(verifiedAt.length - 1, Math.floor(fraction * verifiedAt.length))] ?? 0);
   const timeline = { first: at(0), quarter: at(0.25), half: at(0.5), ninety: at(0.9), last: at(1) };
+  if (process.env.BENCH_THREADS) {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const threads = readdirSync("/proc/self/task").map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return `${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}:u${Number(fields[11]) * 10}+s${Number(fields[12]) * 10}`;
+    });
+    process.stderr.write(`threads ${threads.join(" ")}\n`);
+  }
   process.stdout.write(`${JSON.stringify({ ok: true, ms, cpuMs, timeline, maxRssBytes: usage.maxRSS * 1024, summary })}\n`);
 } catch (error) {
   const e = error as { code?: string; message?: string };

@@ -84,6 +84,13 @@ export class UnavailableError extends AppError {
   }
 }
 
+/** Not enough disk space to store what was asked for. */
+export class InsufficientStorageError extends AppError {
+  constructor(message: string, code = "DISK_FULL") {
+    super(507, code, message);
+  }
+}
+
 /** RFC 9457 problem details, as sent by the trackers and the peer agent. */
 export interface ProblemDocument {
   /** A URI reference naming the problem type. */

@@ -14,6 +14,10 @@ export interface PeerResponse {
  * by the engine, and nothing else touches them. `pause()` stops reading the
  * socket; chunks already parsed wait here and are emitted, in order, on
  * `resume()`, so a paused body never emits data.
+ *
+ * A chunk emitted as `data` is only valid during that event (the socket
+ * reads into reused buffers, see reused-buffer-connector.ts): a listener that
+ * keeps one must copy it. Chunks queued here are copies.
  */
 export class ResponseBody extends EventEmitter {
   #controller: Dispatcher.DispatchController | undefined;
@@ -59,7 +63,7 @@ export class ResponseBody extends EventEmitter {
 
   /** Called by the dispatch handler. */
   push(chunk: Buffer): void {
-    if (!this.#flowing || this.#queue.length > 0) this.#queue.push(chunk);
+    if (!this.#flowing || this.#queue.length > 0) this.#queue.push(Buffer.from(chunk));
     else this.emit("data", chunk);
   }
 

@@ -3,6 +3,7 @@ import { Bitfield } from "../bitfield.js";
 import { AppError, fromProblem } from "../errors.js";
 import type { BitfieldView } from "../api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
+import { reusedBufferConnector } from "./reused-buffer-connector.js";
 
 export type { PeerResponse };
 
@@ -48,7 +49,7 @@ export class PeerConnection {
     // One more than the request window, so a bitfield refresh never waits behind piece transfers.
     this.#pool = new Pool(`http://${address}`, {
       connections: connections + 1,
-      connect: { timeout: CONNECT_TIMEOUT_MS },
+      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS }),
       keepAliveTimeout: 30_000,
     });
   }
@@ -90,7 +91,7 @@ async function readJson(response: PeerResponse): Promise<unknown> {
         response.body.destroy(error);
         reject(error);
       }
-      chunks.push(chunk);
+      chunks.push(Buffer.from(chunk)); // the chunk's memory is reused after this event
     });
     response.body.on("end", resolve);
     response.body.on("error", reject);

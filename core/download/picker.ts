@@ -19,7 +19,9 @@
  *   as rare as the run's first piece extend it;
  * - each peer gets a window of pieces in flight sized to keep about
  *   `queueSeconds` of its measured throughput queued (bounded by min/max),
- *   and at most `maxRequestsPerPeer` requests at once;
+ *   and at most `maxRequestsPerPeer` requests at once: a second request
+ *   hides the round trip between two runs, so a peer whose time to first
+ *   byte is a small part of a run's duration (`pipelineLatencyShare`) gets one;
  * - a request is abandoned after a timeout that follows the peer's measured
  *   rate and latency and the request's size, not a constant, and its pieces
  *   become free again;
@@ -58,6 +60,8 @@ export interface PickerConfig {
   maxWindow: number;
   queueSeconds: number;
   maxRequestsPerPeer: number;
+  /** A measured peer whose time to first byte is below this share of a run's duration gets one request at a time. */
+  pipelineLatencyShare: number;
   /** Longest run of contiguous pieces in one request. */
   maxRunPieces: number;
   /** A run holds about this many seconds of the peer's measured throughput. */
@@ -79,6 +83,7 @@ export const DEFAULT_PICKER_CONFIG: PickerConfig = {
   maxWindow: 64,
   queueSeconds: 1,
   maxRequestsPerPeer: 2,
+  pipelineLatencyShare: 0.25,
   maxRunPieces: 32,
   runSeconds: 0.25,
   shuffleWindow: 32,
@@ -132,6 +137,13 @@ export function requestWindow(peer: PeerState, pieceSize: number, config: Picker
 export function runLength(peer: PeerState, pieceSize: number, config: PickerConfig): number {
   const wanted = Math.floor((rateOf(peer, config) * config.runSeconds) / pieceSize);
   return Math.max(1, Math.min(config.maxRunPieces, wanted));
+}
+
+/** Requests to keep in flight at once to this peer (see `pipelineLatencyShare`). */
+export function requestLimit(peer: PeerState, pieceSize: number, config: PickerConfig): number {
+  if (peer.bytesPerSecond === 0 || peer.latencyMs === 0) return config.maxRequestsPerPeer;
+  const runMs = ((runLength(peer, pieceSize, config) * pieceSize) / peer.bytesPerSecond) * 1000;
+  return peer.latencyMs < runMs * config.pipelineLatencyShare ? 1 : config.maxRequestsPerPeer;
 }
 
 /** How long a request of `pieces` pieces may take from this peer before it is given to another. */
@@ -200,7 +212,7 @@ export function pickRequests(input: PickInput): PickResult {
 
   for (const peer of choosers) {
     let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
-    let freeRequests = config.maxRequestsPerPeer - (busyRequests.get(peer.id) ?? 0);
+    let freeRequests = requestLimit(peer, input.pieceSize, config) - (busyRequests.get(peer.id) ?? 0);
     const longest = randomOnly ? 1 : Math.min(runLength(peer, input.pieceSize, config), fairShare);
     for (let i = 0; i < order.length && freePieces > 0 && freeRequests > 0; i++) {
       const piece = order[i]!;
@@ -228,7 +240,7 @@ export function pickRequests(input: PickInput): PickResult {
     const candidates = [...copies].sort((a, b) => b[1].position - a[1].position);
     for (const peer of choosers) {
       let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
-      let freeRequests = config.maxRequestsPerPeer - (busyRequests.get(peer.id) ?? 0);
+      let freeRequests = requestLimit(peer, input.pieceSize, config) - (busyRequests.get(peer.id) ?? 0);
       for (const [piece, { holders }] of candidates) {
         if (freePieces <= 0 || freeRequests <= 0) break;
         if (holders.size >= config.endgameCopies || holders.has(peer.id) || !peer.has(piece)) continue;

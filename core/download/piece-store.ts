@@ -6,9 +6,9 @@ export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: fa
 /**
  * Checks, writes and hashes pieces in a worker thread, off the event loop
  * that reads the sockets:
- * - each piece is checked against its SHA1 and, only if it matches, written
- *   at its offset in the .part file (so the file never holds unverified
- *   bytes where a verified piece belongs);
+ * - each piece is checked against its SHA1, unless the caller has already
+ *   done so, and only if it matches written at its offset in the .part file
+ *   (so the file never holds unverified bytes where a verified piece belongs);
  * - the whole-file SHA1 follows the written prefix: a piece that extends the
  *   prefix is hashed from memory, pieces written ahead of it (or verified by
  *   an earlier run) are read back when the prefix reaches them. The final
@@ -25,6 +25,8 @@ export class PieceStore {
   readonly #worker: Worker;
   readonly #slots: Buffer[];
   readonly #slotOf = new Map<Buffer, number>();
+  /** [0]: pieces submitted that the worker has not finished yet, kept by both threads. */
+  readonly #waiting = new Int32Array(new SharedArrayBuffer(4));
   readonly #onOutcome: (outcome: PieceOutcome, buffer: Buffer) => void;
   #digest: { resolve: (sha1: string) => void; reject: (error: Error) => void } | undefined;
   #failure: Error | undefined;
@@ -48,6 +50,7 @@ export class PieceStore {
         pieceHashes: options.pieceHashes,
         have: options.have.bytes,
         memory,
+        waiting: this.#waiting,
       },
     });
     this.#worker.on("message", (message: WorkerMessage) => {
@@ -65,17 +68,30 @@ export class PieceStore {
     this.#worker.on("exit", (code) => fail(new Error(`the piece worker stopped (${code})`)));
   }
 
+  /**
+   * Pieces the worker has not finished yet, as of now: its outcome messages
+   * reach this thread only when the event loop gets to them, which is late
+   * when the event loop is busy.
+   */
+  get waiting(): number {
+    return Atomics.load(this.#waiting, 0);
+  }
+
   /** The piece buffers (each `pieceSize` long) that submit() accepts. */
   get buffers(): readonly Buffer[] {
     return this.#slots;
   }
 
-  /** Hands over a received piece held in one of `buffers` (do not touch it until it comes back). */
-  submit(piece: number, buffer: Buffer, length: number): void {
+  /**
+   * Hands over a received piece held in one of `buffers` (do not touch it
+   * until it comes back); `checked` when the caller has verified its SHA1.
+   */
+  submit(piece: number, buffer: Buffer, length: number, checked: boolean): void {
     if (this.#failure) throw this.#failure;
     const slot = this.#slotOf.get(buffer);
     if (slot === undefined) throw new Error("submit() takes one of the store's own buffers");
-    this.#worker.postMessage({ piece, slot, length });
+    Atomics.add(this.#waiting, 0, 1);
+    this.#worker.postMessage({ piece, slot, length, checked });
   }
 
   /** The SHA1 of the whole file; call once every piece's outcome has come back ok. */
@@ -147,12 +163,14 @@ parentPort.on("message", (message) => {
     }
     return;
   }
-  const { piece, slot, length } = message;
+  const { piece, slot, length, checked } = message;
   const data = Buffer.from(memory, slot * pieceSize, length);
   let outcome;
   try {
-    if (written[piece] || createHash("sha1").update(data).digest("hex") !== pieceHashes[piece]) {
-      outcome = { piece, ok: !!written[piece] };
+    if (written[piece]) {
+      outcome = { piece, ok: true };
+    } else if (!checked && createHash("sha1").update(data).digest("hex") !== pieceHashes[piece]) {
+      outcome = { piece, ok: false };
     } else {
       let done = 0;
       while (done < length) done += writeSync(fd, data, done, length - done, piece * pieceSize + done);
@@ -163,6 +181,7 @@ parentPort.on("message", (message) => {
   } catch (error) {
     outcome = { piece, error: error.message };
   }
+  Atomics.sub(workerData.waiting, 0, 1);
   parentPort.postMessage({ outcome, slot });
 });
 process.on("exit", () => closeSync(fd));

@@ -64,21 +64,24 @@ test("a file is assembled from several peers, each piece verified, and only whol
   assert.equal(summary.perPeer.reduce((sum, p) => sum + p.bytes, 0), data.length);
 });
 
-test("a peer that serves corrupted bytes is banned and named, and the download still completes", async () => {
-  const corrupted = Buffer.from(data);
-  for (let i = 0; i < corrupted.length; i += 1000) corrupted[i] = corrupted[i]! ^ 0xff;
-  const liarPath = join(dir, "liar.bin");
-  await writeFile(liarPath, corrupted);
-  const peers = [await seeder("mallory", all, liarPath), await seeder("alice", all)];
-  const finalPath = join(dir, "out-2.bin");
-  const summary = await new Download({
-    groupId: "team", file: metadata, peers, grant: "g", partPath: `${finalPath}.part`, finalPath,
-  }).run();
-  assert.equal(await sha1Of(finalPath), metadata.sha1);
-  const mallory = summary.perPeer.find((p) => p.userId === "mallory");
-  assert.equal(mallory?.banned, true);
-  assert.equal(mallory?.pieces, 0);
-});
+// Each piece is hashed either on the event loop as it streams in or by the piece worker, whichever has time: both must catch a liar.
+for (const [where, localHashBacklog] of [["on the event loop", 0], ["by the piece worker", Infinity]] as const) {
+  test(`a peer that serves corrupted bytes is banned and named, and the download still completes (pieces checked ${where})`, async () => {
+    const corrupted = Buffer.from(data);
+    for (let i = 0; i < corrupted.length; i += 1000) corrupted[i] = corrupted[i]! ^ 0xff;
+    const liarPath = join(dir, `liar-${localHashBacklog}.bin`);
+    await writeFile(liarPath, corrupted);
+    const peers = [await seeder("mallory", all, liarPath), await seeder("alice", all)];
+    const finalPath = join(dir, `out-2-${localHashBacklog}.bin`);
+    const summary = await new Download({
+      groupId: "team", file: metadata, peers, grant: "g", partPath: `${finalPath}.part`, finalPath, localHashBacklog,
+    }).run();
+    assert.equal(await sha1Of(finalPath), metadata.sha1);
+    const mallory = summary.perPeer.find((p) => p.userId === "mallory");
+    assert.equal(mallory?.banned, true);
+    assert.equal(mallory?.pieces, 0);
+  });
+}
 
 test("a resumed download fetches only the pieces it is missing", async () => {
   const finalPath = join(dir, "out-3.bin");

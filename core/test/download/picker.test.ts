@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   DEFAULT_PICKER_CONFIG,
   pickRequests,
+  requestLimit,
   requestTimeoutMs,
   requestWindow,
   type InFlightRequest,
@@ -51,6 +52,26 @@ test("a peer's request window grows with its measured throughput", () => {
   const fast = requestWindow(peer("f", [], { bytesPerSecond: 200 * 1024 * 1024 }), PIECE, config);
   assert.equal(slow, config.minWindow);
   assert.equal(fast, config.maxWindow);
+});
+
+test("a peer gets a second request in flight only when its round trip is a large part of a run", () => {
+  const config = DEFAULT_PICKER_CONFIG;
+  // 100 MiB/s: a run is 32 pieces, 160 ms.
+  const near = requestLimit(peer("n", [], { bytesPerSecond: 100 * 1024 * 1024, latencyMs: 2 }), PIECE, config);
+  const far = requestLimit(peer("f", [], { bytesPerSecond: 100 * 1024 * 1024, latencyMs: 80 }), PIECE, config);
+  const unmeasured = requestLimit(peer("u", []), PIECE, config);
+  assert.equal(near, 1);
+  assert.equal(far, config.maxRequestsPerPeer);
+  assert.equal(unmeasured, config.maxRequestsPerPeer);
+});
+
+test("a nearby peer is sent one request at a time", () => {
+  const fast = peer("near", range(200), { bytesPerSecond: 100 * 1024 * 1024, latencyMs: 2 });
+  const { requests } = pickRequests({
+    pieceCount: 200, pieceSize: PIECE, verified: () => false, verifiedCount: 10,
+    inFlight: [], peers: [fast], now: 0, random: seeded(1),
+  });
+  assert.equal(requests.length, 1);
 });
 
 test("the request timeout follows the peer's measured rate, not a constant", () => {

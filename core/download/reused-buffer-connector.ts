@@ -1,0 +1,60 @@
+import { connect, type Socket } from "node:net";
+import type { buildConnector } from "undici";
+
+/** Read buffers per socket: 4 × 64 KiB, the size of one kernel read on loopback. */
+const RING_SLOTS = 4;
+const SLOT_BYTES = 64 * 1024;
+
+/**
+ * An undici connector (plain TCP) whose sockets read into a small ring of
+ * reused buffers. A default socket allocates a fresh 64 KiB buffer for every
+ * read: a 1 GiB download made 16,000 of them, and V8 ran a full garbage
+ * collection every ~40 MiB for the external memory they count as (measured:
+ * undici alone spent 0.6–0.85 s of CPU per GiB this way, 0.41 s with this).
+ *
+ * The price: a chunk that undici hands out is only valid during the call that
+ * hands it out. Whoever keeps a chunk past that call must copy it
+ * (ResponseBody does when it queues one).
+ *
+ * Why it is safe: undici reads the socket as soon as data is pushed, so at
+ * each read only the newest chunk is unread. When anything older is still
+ * unread (undici paused), reading stops until undici reads again, so a slot
+ * is never refilled while its chunk is unread.
+ */
+export function reusedBufferConnector(options: { timeoutMs: number }): buildConnector.connector {
+  return (target, callback) => {
+    const ring = Array.from({ length: RING_SLOTS }, () => Buffer.allocUnsafeSlow(SLOT_BYTES));
+    let slot = 0;
+    let answered = false;
+    const answer = (error: Error | null) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      if (error) {
+        socket.destroy();
+        callback(error, null);
+      } else callback(null, socket);
+    };
+    const socket: Socket = connect({
+      host: target.hostname,
+      port: Number(target.port) || 80,
+      ...(target.localAddress ? { localAddress: target.localAddress } : {}),
+      noDelay: true,
+      keepAlive: true,
+      onread: {
+        buffer: () => ring[(slot = (slot + 1) % RING_SLOTS)]!,
+        callback: (bytes, buffer) => {
+          socket.push(buffer.subarray(0, bytes));
+          return socket.readableLength <= bytes;
+        },
+      },
+    });
+    const timer = setTimeout(() => answer(connectTimeout(target, options.timeoutMs)), options.timeoutMs);
+    socket.once("connect", () => answer(null));
+    socket.once("error", (error) => answer(error));
+  };
+}
+
+function connectTimeout(target: buildConnector.Options, ms: number): Error {
+  return Object.assign(new Error(`connecting to ${target.hostname}:${target.port} timed out after ${ms} ms`), { code: "UND_ERR_CONNECT_TIMEOUT" });
+}

@@ -1,0 +1,68 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { Pool } from "undici";
+import { dispatchGet, type ResponseBody } from "../../download/dispatched-response.js";
+import { reusedBufferConnector } from "../../download/reused-buffer-connector.js";
+import { freePort } from "../../free-port.js";
+
+const body = randomBytes(8 << 20);
+const server = createServer((_req, res) => {
+  res.writeHead(200, { "content-length": body.length });
+  res.end(body);
+});
+server.listen(0, "127.0.0.1");
+await once(server, "listening");
+const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+after(() => server.close());
+
+/** GETs / and returns what arrived, copying each chunk while it is emitted; `onChunk` may pause the body. */
+async function get(pool: Pool, onChunk: (body: ResponseBody, index: number) => void = () => {}): Promise<Buffer> {
+  const response = await dispatchGet(pool, { path: "/", headers: {}, headersTimeout: 5000, bodyTimeout: 5000 });
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    response.body.on("data", (chunk: Buffer) => {
+      chunks.push(Buffer.from(chunk));
+      onChunk(response.body, chunks.length);
+    });
+    response.body.on("end", () => resolve(Buffer.concat(chunks)));
+    response.body.on("error", reject);
+  });
+}
+
+test("a body read through reused buffers arrives intact", async () => {
+  const pool = new Pool(origin, { connect: reusedBufferConnector({ timeoutMs: 1000 }) });
+  try {
+    const received = await get(pool);
+    assert.equal(createHash("sha1").update(received).digest("hex"), createHash("sha1").update(body).digest("hex"));
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a body arrives intact when its reader pauses again and again, so unread data is never overwritten", async () => {
+  const pool = new Pool(origin, { connect: reusedBufferConnector({ timeoutMs: 1000 }) });
+  try {
+    const received = await get(pool, (responseBody, index) => {
+      if (index % 4 !== 0) return;
+      responseBody.pause();
+      setTimeout(() => responseBody.resume(), 5);
+    });
+    assert.equal(received.length, body.length);
+    assert.ok(received.equals(body), "the bytes differ from what was sent");
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a connection that is refused fails the request with the socket's error", async () => {
+  const pool = new Pool(`http://127.0.0.1:${await freePort()}`, { connect: reusedBufferConnector({ timeoutMs: 1000 }) });
+  try {
+    await assert.rejects(get(pool), (error: NodeJS.ErrnoException) => error.code === "ECONNREFUSED");
+  } finally {
+    await pool.close();
+  }
+});
