@@ -6,10 +6,13 @@
  * then, in the same run and against the same servers:
  *   - our Download, in a child process (so its peak RSS is its own), every
  *     piece and the whole file checked by SHA1;
- *   - aria2c from the N sources (-x/-s N), without and with --checksum;
+ *   - aria2c from the N sources (-x/-s N): without --checksum twice (no
+ *     preallocation, and fallocate as ours does; the faster is the
+ *     reference), and with --checksum;
  *   - curl from one source;
  *   - sha1sum of the file.
- * Prints one JSON line per row, then a table with the ratio ours / aria2c.
+ * Prints one JSON line per row, then a table with the ratio ours / aria2c
+ * (best against best, and per round with --repeat).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -64,7 +67,7 @@ async function bundleRunner(): Promise<string[]> {
   }
 }
 const servers: Server[] = [];
-const results: { row: string; ms: number; note?: string; maxRssMiB?: number }[] = [];
+const results: { row: string; round: number; ms: number; note?: string; maxRssMiB?: number }[] = [];
 
 async function generate(path: string, bytes: number, fill: () => Buffer = () => randomBytes(16 << 20)): Promise<void> {
   const handle = await open(path, "w");
@@ -148,10 +151,11 @@ try {
     peers.push({ userId: `seed${i}`, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: verified.size, complete: true });
   }
   const urls = peers.map((p) => `http://${p.address}/groups/${file.groupId}/files/${file.sha1}`);
+  let round = 0;
   const record = (row: string, ms: number, extra: { note?: string; maxRssMiB?: number } = {}) => {
     const line = { row, ms: Math.round(ms), mibPerS: Math.round(sizeMb / (ms / 1000)), ...extra };
     console.log(JSON.stringify(line));
-    results.push({ row, ms, ...extra });
+    results.push({ row, round, ms, ...extra });
   };
   const check = async (row: string, path: string) => {
     const actual = await sha1Of(path);
@@ -160,26 +164,29 @@ try {
   };
 
   const runner = await bundleRunner();
-  for (let round = 0; round < repeat; round++) {
+  for (round = 0; round < repeat; round++) {
     if (rows.has("ours")) {
       const finalPath = join(dir, "ours.bin");
       const job: DownloadJob = { groupId: file.groupId, file, peers, grant, partPath: `${finalPath}.part`, finalPath };
       // BENCH_PICKER='{"maxRunPieces":32}' tries other picker settings.
       if (process.env.BENCH_PICKER) job.picker = JSON.parse(process.env.BENCH_PICKER) as Record<string, number>;
-      // BENCH_WRAP (e.g. "strace -f -c -o /tmp/st.txt") and BENCH_NODE_ARGS (e.g. "--cpu-prof") help profiling.
+      // BENCH_WRAP (e.g. "strace -f -c -o /tmp/st.txt"), BENCH_NODE_ARGS (e.g. "--cpu-prof") and
+      // BENCH_THREADS=1 (CPU per thread still running at the end) help profiling.
       const wrap = process.env.BENCH_WRAP?.split(" ").filter(Boolean) ?? [];
       const argv = [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), ...runner, JSON.stringify(job)];
       await warmPageCache(sizeMb << 20);
       const child = await run(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...argv].slice(wrap.length ? 0 : 1));
       const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number }; timeline: Record<string, number> };
       if (!line.ok) throw new Error(`our download failed: ${line.message ?? child.stderr}`);
+      if (process.env.BENCH_THREADS) console.error(child.stderr.trim());
       await check("ours", finalPath);
       record("ours (every piece + whole file SHA1)", line.ms, {
         maxRssMiB: Math.round(line.maxRssBytes / 2 ** 20),
         note: `seeders CPU ${child.seedersCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms`,
       });
     }
-    for (const checksum of [false, true]) {
+    // Without a checksum aria2c runs twice, without preallocation and with fallocate (as ours does); the faster is the reference.
+    for (const [checksum, allocation] of [[false, "none"], [false, "falloc"], [true, "none"]] as const) {
       if (!rows.has(checksum ? "aria2c-checksum" : "aria2c")) continue;
       if (!(await has("aria2c"))) {
         console.error("aria2c is not installed (apt-get install -y aria2); skipping that row");
@@ -187,7 +194,7 @@ try {
       }
       const argv = [
         `--header=Authorization: Bearer ${grant}`, "-d", dir, "-o", "aria.bin",
-        `-x${peerCount}`, `-s${peerCount}`, "-k", "1M", "--file-allocation=none", "--allow-overwrite=true",
+        `-x${peerCount}`, `-s${peerCount}`, "-k", "1M", `--file-allocation=${allocation}`, "--allow-overwrite=true",
         "--auto-file-renaming=false", "--console-log-level=warn", "--summary-interval=0", "--download-result=hide",
         ...(checksum ? [`--checksum=sha-1=${file.sha1}`] : []),
         ...urls,
@@ -196,7 +203,9 @@ try {
       const result = await run("aria2c", argv);
       if (result.code !== 0) throw new Error(`aria2c failed: ${result.stdout}${result.stderr}`);
       await check("aria2c", join(dir, "aria.bin"));
-      record(checksum ? "aria2c --checksum (whole file only)" : "aria2c, no checksum", result.ms, { note: `-x${peerCount} -s${peerCount} -k1M, ${peerCount} URIs; seeders CPU ${result.seedersCpuMs} ms` });
+      record(checksum ? "aria2c --checksum (whole file only)" : `aria2c, no checksum, --file-allocation=${allocation}`, result.ms, {
+        note: `-x${peerCount} -s${peerCount} -k1M, ${peerCount} URIs; seeders CPU ${result.seedersCpuMs} ms`,
+      });
     }
     if (rows.has("curl")) {
       await warmPageCache(sizeMb << 20);
@@ -211,15 +220,22 @@ try {
     }
   }
 
-  const best = (prefix: string) => Math.min(...results.filter((r) => r.row.startsWith(prefix)).map((r) => r.ms));
+  const best = (prefix: string, round?: number) =>
+    Math.min(...results.filter((r) => r.row.startsWith(prefix) && (round === undefined || r.round === round)).map((r) => r.ms));
   const ours = best("ours");
   const aria = best("aria2c, no");
+  const perRound = Array.from({ length: repeat }, (_, round) => best("ours", round) / best("aria2c, no", round)).filter(Number.isFinite);
   console.log(`\n${sizeMb} MiB from ${peerCount} peers on loopback, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log("| row | time | MiB/s | peak RSS |\n| --- | --- | --- | --- |");
   for (const r of results) {
     console.log(`| ${r.row} | ${(r.ms / 1000).toFixed(2)} s | ${Math.round(sizeMb / (r.ms / 1000))} | ${r.maxRssMiB !== undefined ? `${r.maxRssMiB} MiB` : ""} |`);
   }
-  if (Number.isFinite(ours) && Number.isFinite(aria)) console.log(`\nratio ours / aria2c (no checksum) = ${(ours / aria).toFixed(2)}`);
+  if (Number.isFinite(ours) && Number.isFinite(aria)) {
+    console.log(`\nratio ours / aria2c (no checksum, the faster allocation) = ${(ours / aria).toFixed(2)}, best against best`);
+    if (repeat > 1) console.log(`per round: ${perRound.map((r) => r.toFixed(2)).join(" ")}`);
+    const peak = Math.max(...results.flatMap((r) => (r.maxRssMiB === undefined ? [] : [r.maxRssMiB])));
+    if (Number.isFinite(peak)) console.log(`our peak RSS, highest of all rounds: ${peak} MiB`);
+  }
 } finally {
   for (const server of servers) server.closeAllConnections();
   await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
