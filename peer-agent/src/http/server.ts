@@ -1,14 +1,12 @@
-import { close, open, read } from "node:fs";
-import { Readable } from "node:stream";
+import { close, open } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { NotFoundError, RangeNotSatisfiableError, TooManyRequestsError } from "../../../core/errors.js";
 import { parseRange } from "../../../core/range.js";
 import { isIdentifier, isSha1Hex } from "../../../core/validation.js";
 import { sendProblem } from "./problem.js";
+import { sendRange } from "./send-range.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
 
-/** Bytes read from disk per chunk of a response: large reads and writes cost less per byte. */
-const STREAM_CHUNK = 512 * 1024;
 const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(\/bitfield)?$/;
 
 export interface PeerServerOptions {
@@ -117,40 +115,7 @@ async function sendBytes(req: IncomingMessage, res: ServerResponse, file: Served
   }
   const opened = await files.acquire(file.path);
   if (res.destroyed) return opened.release();
-  const stream = rangeStream(opened.fd, start, end);
-  stream.on("error", () => res.destroy());
-  res.on("close", () => {
-    stream.destroy();
-    opened.release();
-  });
-  stream.pipe(res);
-}
-
-/**
- * Bytes [start, end] of an open file, read at explicit positions: the
- * descriptor is shared by concurrent streams and stays open when one of
- * them is destroyed (an fs.ReadStream would close it).
- */
-function rangeStream(fd: number, start: number, end: number): Readable {
-  let position = start;
-  return new Readable({
-    highWaterMark: STREAM_CHUNK,
-    read() {
-      const length = Math.min(STREAM_CHUNK, end + 1 - position);
-      if (length <= 0) {
-        this.push(null);
-        return;
-      }
-      const buffer = Buffer.allocUnsafe(length);
-      read(fd, buffer, 0, length, position, (error, bytesRead) => {
-        if (this.destroyed) return;
-        if (error) return void this.destroy(error);
-        if (bytesRead === 0) return void this.destroy(new Error("the shared file is shorter than recorded"));
-        position += bytesRead;
-        this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
-      });
-    },
-  });
+  sendRange(opened.fd, start, end, res, opened.release);
 }
 
 function piecesVerified(file: ServedFile, start: number, end: number): boolean {
