@@ -20,8 +20,8 @@ const MAX_PIECE_BUFFERS = 24;
  * A piece is hashed on the event loop as it streams in while the piece
  * worker has at least this many pieces waiting, and by the worker otherwise:
  * whichever thread has time checks it, so on 2 cores neither one alone sets
- * the pace. 1 GiB from 4 local peers: 1.27–1.34 s with 6 (4 and 10 alike),
- * 1.42–1.54 s with 2, 1.50–1.60 s hashing every piece on the event loop.
+ * the pace. 1 GiB from 4 local peers: 1.29–1.40 s with 4 to 10, 1.42–1.54 s
+ * with 1 or 2, 1.50–1.53 s hashing every piece on the event loop.
  */
 const WORKER_BACKLOG_FOR_LOCAL_HASH = 6;
 
