@@ -1,6 +1,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { statSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { Bitfield } from "../../core/bitfield.js";
 import { Download } from "../../core/download/engine.js";
+import { hashFile } from "../../core/pieces.js";
 import type { FileMetadata, PeerView } from "../../core/api-types.js";
 import { createPeerServer } from "../src/http/server.js";
 
@@ -98,6 +100,32 @@ test("a resumed download fetches only the pieces it is missing", async () => {
   }).run();
   assert.equal(await sha1Of(finalPath), metadata.sha1);
   assert.equal(summary.bytes, data.length - 30 * PIECE);
+});
+
+test("a large download has its disk space reserved (on Linux) before the first piece is written", async () => {
+  const size = 64 * 1024 * 1024;
+  const largePath = join(dir, "large.bin");
+  await writeFile(largePath, randomBytes(size));
+  const digest = await hashFile(largePath);
+  const large: FileMetadata = { groupId: "team", fileName: "large.bin", ...digest };
+  const verified = Bitfield.full(digest.pieceHashes.length);
+  const served = { groupId: "team", sha1: large.sha1, size, pieceSize: large.pieceSize, path: largePath, verified };
+  const server = createPeerServer({ files: { find: () => served }, checkGrant: async () => "downloader" });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push(server);
+  const finalPath = join(dir, "large-out.bin");
+  let allocatedAtFirstPiece = -1;
+  await new Download({
+    groupId: "team", file: large, grant: "g", partPath: `${finalPath}.part`, finalPath,
+    peers: [{ userId: "alice", address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: verified.size, complete: true }],
+    onPieceVerified: () => {
+      if (allocatedAtFirstPiece < 0) allocatedAtFirstPiece = statSync(`${finalPath}.part`).blocks * 512;
+    },
+  }).run();
+  if (process.platform === "linux") assert.ok(allocatedAtFirstPiece >= size, `${allocatedAtFirstPiece} bytes allocated when the first piece was verified`);
+  assert.equal(await sha1Of(finalPath), large.sha1);
+  await rm(largePath);
+  await rm(finalPath);
 });
 
 test("a destination that already exists is never overwritten", async () => {
