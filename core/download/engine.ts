@@ -172,7 +172,9 @@ export class Download {
     } finally {
       await handle.close();
     }
-    if (file.size >= RESERVE_SPACE_FROM_BYTES) await reserveSpace(partPath, file.size);
+    // Reserved while the peers' bitfields are fetched; a full disk still stops the download before its first piece.
+    const reserving = file.size >= RESERVE_SPACE_FROM_BYTES ? reserveSpace(partPath, file.size) : undefined;
+    reserving?.catch(() => {}); // awaited below; this only keeps an early failure from being reported as unhandled
     const store = new PieceStore(
       { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS },
       (outcome, buffer) => this.#pieceStored(outcome, buffer),
@@ -188,6 +190,7 @@ export class Download {
     try {
       this.#lastRefresh = Date.now();
       await this.#syncPeers(this.#options.peers, false);
+      await reserving;
       while (!this.#have.complete) {
         signal?.throwIfAborted();
         if (this.#fatal !== undefined) throw this.#fatal;
