@@ -9,7 +9,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
-import { sendRange } from "../src/http/send-range.js";
+import { Writable } from "node:stream";
+import type { ServerResponse } from "node:http";
+import { sendRange, type ReadAt } from "../src/http/send-range.js";
 
 const dir = await mkdtemp(join(tmpdir(), "send-range-"));
 // Larger than loopback socket buffers can hold, so a reader that pauses makes writes wait in the process.
@@ -98,4 +100,29 @@ test("a file shorter than the range cuts the response off instead of padding it"
   const { body } = await request(`${base}/${data.length - 100}/${data.length + 1000}`);
   await assert.rejects(body.arrayBuffer());
   await until(() => completed === before + 1);
+});
+
+test("a response that ends while a read is in flight keeps that buffer out of the next response until the read is over", async () => {
+  // Reads finish when the test says, filling the buffer with one letter.
+  const pending: { buffer: Buffer; length: number; callback: (error: null, bytesRead: number) => void }[] = [];
+  const readAt: ReadAt = (_fd, buffer, _offset, length, _position, callback) => void pending.push({ buffer, length, callback });
+  const complete = (read: (typeof pending)[number], letter: string) => {
+    read.buffer.fill(letter, 0, read.length);
+    read.callback(null, read.length);
+  };
+
+  const gone = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  sendRange(-1, 0, 1024 * 1024 - 1, gone as unknown as ServerResponse, () => {}, readAt);
+  const stale = pending.shift()!;
+  gone.destroy();
+  await once(gone, "close");
+
+  // The next response keeps references to what it was handed, as a socket with a backlog does.
+  const handed: Buffer[] = [];
+  const next = new Writable({ write: (chunk: Buffer, _encoding, callback) => void (handed.push(chunk), callback()) });
+  sendRange(-1, 0, 1024 * 1024 - 1, next as unknown as ServerResponse, () => {}, readAt);
+  complete(pending.shift()!, "a");
+  complete(pending.shift()!, "b");
+  complete(stale, "x"); // the read of the response that is gone lands now
+  assert.deepEqual(handed.map((chunk) => chunk.toString("latin1", 0, 1) + chunk.toString("latin1", chunk.length - 1)), ["aa", "bb"]);
 });

@@ -17,21 +17,25 @@ const freeBuffers: Buffer[] = [];
  * may be shared by concurrent responses, and stays open.
  *
  * `done` is called once, when the body was sent or the response failed.
+ * `readAt` is fs.read; tests pass one whose reads finish when they say.
  */
-export function sendRange(fd: number, start: number, end: number, res: ServerResponse, done: () => void): void {
+export function sendRange(fd: number, start: number, end: number, res: ServerResponse, done: () => void, readAt: ReadAt = read): void {
   const buffers: [Buffer, Buffer] = [takeBuffer(), takeBuffer()];
-  const writing = [false, false];
+  // A buffer being read into or written from is not ours to give back until that ends.
+  const busy: [Use, Use] = ["idle", "idle"];
   let next: 0 | 1 = 0;
   let position = start;
-  let reading = false;
   let finished = false;
 
+  const release = (index: 0 | 1) => {
+    busy[index] = "idle";
+    if (finished) giveBack(buffers[index]);
+  };
   const finish = (error?: Error) => {
     if (finished) return;
     finished = true;
     res.off("close", onClose);
-    // A buffer still being written belongs to the socket; only idle ones go back.
-    buffers.forEach((buffer, i) => writing[i] || giveBack(buffer));
+    buffers.forEach((buffer, index) => busy[index] === "idle" && giveBack(buffer));
     if (error) res.destroy(error);
     done();
   };
@@ -39,30 +43,31 @@ export function sendRange(fd: number, start: number, end: number, res: ServerRes
   res.on("close", onClose);
 
   const pump = () => {
-    if (finished || reading) return;
+    if (finished || busy.includes("reading")) return;
     if (position > end) {
-      if (!writing[0] && !writing[1]) {
+      if (busy[0] === "idle" && busy[1] === "idle") {
         res.end();
         finish();
       }
       return;
     }
     const index = next;
-    if (writing[index]) return; // its bytes are still on their way out; the write callback pumps again
+    if (busy[index] !== "idle") return; // its bytes are still on their way out; the write callback pumps again
     const buffer = buffers[index];
     const length = Math.min(buffer.length, end + 1 - position);
-    reading = true;
-    read(fd, buffer, 0, length, position, (error, bytesRead) => {
-      reading = false;
-      if (finished) return;
-      if (error) return finish(error);
-      if (bytesRead === 0) return finish(new Error("the shared file is shorter than recorded"));
+    busy[index] = "reading";
+    readAt(fd, buffer, 0, length, position, (error, bytesRead) => {
+      if (finished) return release(index);
+      if (error || bytesRead === 0) {
+        release(index);
+        return finish(error ?? new Error("the shared file is shorter than recorded"));
+      }
       position += bytesRead;
       next = index === 0 ? 1 : 0;
-      writing[index] = true;
+      busy[index] = "writing";
       res.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), (writeError) => {
-        writing[index] = false;
-        if (finished) return giveBack(buffer);
+        release(index);
+        if (finished) return;
         if (writeError) return finish(writeError);
         pump();
       });
@@ -71,6 +76,17 @@ export function sendRange(fd: number, start: number, end: number, res: ServerRes
   };
   pump();
 }
+
+type Use = "idle" | "reading" | "writing";
+
+export type ReadAt = (
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+  callback: (error: NodeJS.ErrnoException | null, bytesRead: number) => void,
+) => void;
 
 function takeBuffer(): Buffer {
   return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
