@@ -172,12 +172,12 @@ test("quit ends at once: no waiting for downloads, no logout, later lines ignore
 
 test("relative paths are taken from the shell's working directory", async () => {
   const node = new StandInNode();
-  const { shell } = pipeShell(node, ['upload_file "docs/a file.txt" movies', "download_file movies a.txt ../out"], { cwd: "/data/work" });
+  const { shell } = pipeShell(node, ['upload_file "docs/a file.txt" movies', "download_file movies a.txt ../out"], { cwd: "/data/share" });
   const ended = shell.run();
   while (node.downloads.size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   node.downloads.get("d1")!.finish("failed");
   await ended;
-  assert.ok(node.log.includes("uploadFile /data/work/docs/a file.txt movies"));
+  assert.ok(node.log.includes("uploadFile /data/share/docs/a file.txt movies"));
   assert.ok(node.log.includes("downloadFile movies a.txt /data/out"));
 });
 
