@@ -62,6 +62,16 @@ export const DEFAULT_PAGE_LIMIT = 200;
 /** The most items a client may ask for in one page (≈ 150 KB of files). */
 export const MAX_PAGE_LIMIT = 1000;
 
+/** What every page of a paged list ends with. */
+export interface PageCursor {
+  /**
+   * Send it back as `cursor` for the next page; null on the last page. Opaque:
+   * it names the last item of this page (not a position) and is valid only for this list.
+   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
+   */
+  nextCursor: string | null;
+}
+
 /** @example {"userId": "alice", "password": "correct horse battery staple"} */
 export interface CreateUserRequest {
   userId: Identifier;
@@ -119,14 +129,8 @@ export interface GroupView {
  * One page of groups, by group id.
  * @example {"items": [{"groupId": "movies", "owner": "alice", "memberCount": 3, "createdAt": "2026-11-25T10:00:00.000Z"}], "nextCursor": null}
  */
-export interface GroupPage {
+export interface GroupPage extends PageCursor {
   items: GroupView[];
-  /**
-   * Send it back as `cursor` for the next page; null on the last page. Opaque:
-   * it names the last item of this page (not a position) and is valid only for this list.
-   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
-   */
-  nextCursor: string | null;
 }
 
 /** @example {"groupId": "movies"} */
@@ -154,28 +158,16 @@ export interface JoinRequestView {
  * One page of members, in the order they joined (the order in which ownership passes on).
  * @example {"items": [{"userId": "alice", "isOwner": true, "joinedAt": "2026-11-25T10:00:00.000Z"}, {"userId": "bob", "isOwner": false, "joinedAt": "2026-11-25T10:05:00.000Z"}], "nextCursor": null}
  */
-export interface MemberPage {
+export interface MemberPage extends PageCursor {
   items: MemberView[];
-  /**
-   * Send it back as `cursor` for the next page; null on the last page. Opaque:
-   * it names the last item of this page (not a position) and is valid only for this list.
-   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
-   */
-  nextCursor: string | null;
 }
 
 /**
  * One page of pending join requests, oldest first.
  * @example {"items": [{"groupId": "movies", "userId": "bob", "requestedAt": "2026-11-25T10:00:00.000Z"}], "nextCursor": null}
  */
-export interface JoinRequestPage {
+export interface JoinRequestPage extends PageCursor {
   items: JoinRequestView[];
-  /**
-   * Send it back as `cursor` for the next page; null on the last page. Opaque:
-   * it names the last item of this page (not a position) and is valid only for this list.
-   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
-   */
-  nextCursor: string | null;
 }
 
 /**
@@ -221,14 +213,8 @@ export interface FileView {
  * One page of a group's files, by file name.
  * @example {"items": [{"groupId": "movies", "fileName": "holiday.mp4", "size": 1048576, "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "pieceCount": 2, "peersOnline": 1, "sharedBy": ["alice", "bob"]}], "nextCursor": "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"}
  */
-export interface FilePage {
+export interface FilePage extends PageCursor {
   items: FileView[];
-  /**
-   * Send it back as `cursor` for the next page; null on the last page. Opaque:
-   * it names the last item of this page (not a position) and is valid only for this list.
-   * @example "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
-   */
-  nextCursor: string | null;
 }
 
 /**
