@@ -90,6 +90,7 @@ async function readJson(response: PeerResponse): Promise<unknown> {
         const error = new AppError(502, "PEER_BAD_ANSWER", "the peer's answer is too large");
         response.body.destroy(error);
         reject(error);
+        return;
       }
       chunks.push(Buffer.from(chunk)); // the chunk's memory is reused after this event
     });
