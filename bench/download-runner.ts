@@ -6,7 +6,7 @@
  * Usage: node --import tsx bench/download-runner.ts '<json DownloadJob>'
  */
 import { Bitfield } from "../core/bitfield.js";
-import { Download, type DownloadOptions } from "../core/download/engine.js";
+import { Download, type DownloadOptions } from "../peer-agent/src/download/engine.js";
 
 /** The Download's options as JSON: the bitfield as base64, no callbacks. */
 export interface DownloadJob extends Pick<DownloadOptions, "groupId" | "file" | "peers" | "grant" | "partPath" | "finalPath"> {

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { basename, resolve } from "node:path";
 import type { FileMetadata, FileView, GroupView, JoinRequestView, MemberView, PeerView, UserView } from "../../core/api-types.js";
 import { Bitfield } from "../../core/bitfield.js";
-import { Download, type DownloadSummary } from "../../core/download/engine.js";
+import { Download, type DownloadSummary } from "./download/engine.js";
 import { AppError, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { hashFile, PIECE_SIZE } from "../../core/pieces.js";
 import { TrackerClient } from "../../core/tracker-client.js";

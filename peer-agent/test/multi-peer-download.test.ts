@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { Bitfield } from "../../core/bitfield.js";
-import { Download } from "../../core/download/engine.js";
+import { Download } from "../src/download/engine.js";
 import { hashFile } from "../../core/pieces.js";
 import type { FileMetadata, PeerView } from "../../core/api-types.js";
 import { createPeerServer } from "../src/http/server.js";

@@ -8,7 +8,7 @@ import {
   requestWindow,
   type InFlightRequest,
   type PeerState,
-} from "../../download/picker.js";
+} from "../../src/download/picker.js";
 
 const PIECE = 512 * 1024;
 

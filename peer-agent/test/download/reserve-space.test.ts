@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InsufficientStorageError } from "../../errors.js";
-import { reservationFailure, reserveSpace } from "../../download/reserve-space.js";
+import { InsufficientStorageError } from "../../../core/errors.js";
+import { reservationFailure, reserveSpace } from "../../src/download/reserve-space.js";
 
 const dir = await mkdtemp(join(tmpdir(), "reserve-space-"));
 after(() => rm(dir, { recursive: true, force: true }));

@@ -1,9 +1,9 @@
 import { createHash, type Hash } from "node:crypto";
 import { access, open, rename } from "node:fs/promises";
-import type { FileMetadata, PeerView } from "../api-types.js";
-import { Bitfield } from "../bitfield.js";
-import { AppError, ConflictError } from "../errors.js";
-import { pieceBounds } from "../pieces.js";
+import type { FileMetadata, PeerView } from "../../../core/api-types.js";
+import { Bitfield } from "../../../core/bitfield.js";
+import { AppError, ConflictError } from "../../../core/errors.js";
+import { pieceBounds } from "../../../core/pieces.js";
 import { DEFAULT_PICKER_CONFIG, pickRequests, type InFlightRequest, type PickerConfig } from "./picker.js";
 import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
 import { PieceStore, type PieceOutcome } from "./piece-store.js";

@@ -5,9 +5,9 @@ import { createServer } from "node:http";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
-import { dispatchGet, type ResponseBody } from "../../download/dispatched-response.js";
-import { reusedBufferConnector } from "../../download/reused-buffer-connector.js";
-import { freePort } from "../../free-port.js";
+import { dispatchGet, type ResponseBody } from "../../src/download/dispatched-response.js";
+import { reusedBufferConnector } from "../../src/download/reused-buffer-connector.js";
+import { freePort } from "../../../core/free-port.js";
 
 const body = randomBytes(8 << 20);
 const server = createServer((_req, res) => {

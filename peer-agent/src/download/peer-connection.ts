@@ -1,7 +1,7 @@
 import { Pool } from "undici";
-import { Bitfield } from "../bitfield.js";
-import { AppError, fromProblem } from "../errors.js";
-import type { BitfieldView } from "../api-types.js";
+import { Bitfield } from "../../../core/bitfield.js";
+import { AppError, fromProblem } from "../../../core/errors.js";
+import type { BitfieldView } from "../../../core/api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
 import { reusedBufferConnector } from "./reused-buffer-connector.js";
 

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { Bitfield } from "../bitfield.js";
+import type { Bitfield } from "../../../core/bitfield.js";
 
 export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
 

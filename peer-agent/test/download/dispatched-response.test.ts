@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ResponseBody } from "../../download/dispatched-response.js";
+import { ResponseBody } from "../../src/download/dispatched-response.js";
 
 test("a chunk that waits in a paused body is emitted as it was pushed, even when its buffer is reused meanwhile", () => {
   const body = new ResponseBody();

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { InsufficientStorageError } from "../errors.js";
+import { InsufficientStorageError } from "../../../core/errors.js";
 
 /**
  * Reserves the disk blocks of a download's .part file up front, with
