@@ -6,22 +6,29 @@
  *
  * Policy:
  * - the first few pieces are random, so a new downloader quickly has
- *   something to share; after that, rarest first. Equally rare pieces are
- *   taken in a randomly jittered file order (each block of `maxRunPieces`
- *   pieces gets its index plus a random offset of up to `shuffleWindow`
- *   pieces as its key): random among
- *   neighbours, so two downloaders rarely ask for the same piece at once, yet
- *   close enough to file order that the whole-file SHA1 can follow the
- *   contiguous verified prefix instead of re-reading the file at the end;
+ *   something to share; after that, rarest first, where a piece's rarity is
+ *   the peers that hold it plus the copies of it on their way to other
+ *   downloaders (`inTransit`, from the peers' pushed `sending` events): a
+ *   piece a seeder is already sending to someone is about to be less rare,
+ *   so the others ask the seeder for pieces it has not given out yet;
+ * - equally rare pieces are taken by `rank`: a download alone keeps file
+ *   order (the whole-file SHA1 then follows the verified prefix instead of
+ *   re-reading the file at the end); a download in a swarm ranks pieces by
+ *   its own random permutation, so downloaders that ask at the same moment
+ *   rarely ask for the same piece, and hold different pieces to trade from
+ *   the first second. A run still extends to the following pieces;
  * - one request may cover a run of contiguous pieces from one peer (one Range
  *   request), sized to about `runSeconds` of the peer's measured throughput
  *   and never longer than a fair share of what is left; only pieces exactly
  *   as rare as the run's first piece extend it;
  * - each peer gets a window of pieces in flight sized to keep about
  *   `queueSeconds` of its measured throughput queued (bounded by min/max),
- *   and at most `maxRequestsPerPeer` requests at once: a second request
- *   hides the round trip between two runs, so a peer whose time to first
- *   byte is a small part of a run's duration (`pipelineLatencyShare`) gets one;
+ *   and at most `maxRequestsPerPeer` requests at once. The next request to a
+ *   peer goes out when what it still has to send us would run dry within
+ *   `pipelineRoundTrips` of its measured time to first byte: the pipe stays
+ *   full at any round-trip time (the bandwidth-delay product is covered),
+ *   and a near peer is not handed a second request it would only split its
+ *   bandwidth with;
  * - a request is abandoned after a timeout that follows the peer's measured
  *   rate and latency and the request's size, not a constant, and its pieces
  *   become free again;
@@ -51,6 +58,8 @@ export interface InFlightRequest {
   peerId: string;
   /** When the request was made, in the same clock as `now`. */
   startedAt: number;
+  /** Pieces of the request that have not arrived yet; `count` when absent. */
+  remaining?: number;
 }
 
 export interface PickerConfig {
@@ -60,14 +69,12 @@ export interface PickerConfig {
   maxWindow: number;
   queueSeconds: number;
   maxRequestsPerPeer: number;
-  /** A measured peer whose time to first byte is below this share of a run's duration gets one request at a time. */
-  pipelineLatencyShare: number;
+  /** A peer gets its next request once its requests in flight would run dry within this many of its round trips. */
+  pipelineRoundTrips: number;
   /** Longest run of contiguous pieces in one request. */
   maxRunPieces: number;
   /** A run holds about this many seconds of the peer's measured throughput. */
   runSeconds: number;
-  /** Equally rare pieces are ordered by index plus a random offset below this (per block of `maxRunPieces`). */
-  shuffleWindow: number;
   /** A request may take this many times its expected duration. */
   timeoutFactor: number;
   minTimeoutMs: number;
@@ -83,10 +90,9 @@ export const DEFAULT_PICKER_CONFIG: PickerConfig = {
   maxWindow: 64,
   queueSeconds: 1,
   maxRequestsPerPeer: 2,
-  pipelineLatencyShare: 0.25,
+  pipelineRoundTrips: 1.5,
   maxRunPieces: 32,
   runSeconds: 0.25,
-  shuffleWindow: 32,
   timeoutFactor: 4,
   minTimeoutMs: 2000,
   assumedBytesPerSecond: 1024 * 1024,
@@ -101,6 +107,13 @@ export interface PickInput {
   verifiedCount: number;
   inFlight: readonly InFlightRequest[];
   peers: readonly PeerState[];
+  /** Copies of piece i on their way to other downloaders (see the policy above); none when absent. */
+  inTransit?: (piece: number) => number;
+  /**
+   * Rank of each piece among equally rare ones: a random permutation for a
+   * download in a swarm (see the policy above); file order when absent.
+   */
+  rank?: ArrayLike<number>;
   now: number;
   random: () => number;
   config?: Partial<PickerConfig>;
@@ -139,11 +152,25 @@ export function runLength(peer: PeerState, pieceSize: number, config: PickerConf
   return Math.max(1, Math.min(config.maxRunPieces, wanted));
 }
 
-/** Requests to keep in flight at once to this peer (see `pipelineLatencyShare`). */
-export function requestLimit(peer: PeerState, pieceSize: number, config: PickerConfig): number {
-  if (peer.bytesPerSecond === 0 || peer.latencyMs === 0) return config.maxRequestsPerPeer;
-  const runMs = ((runLength(peer, pieceSize, config) * pieceSize) / peer.bytesPerSecond) * 1000;
-  return peer.latencyMs < runMs * config.pipelineLatencyShare ? 1 : config.maxRequestsPerPeer;
+/**
+ * New requests this peer may be sent now, given its requests in flight
+ * (see `pipelineRoundTrips`): an unmeasured peer is filled up to the cap; a
+ * measured one gets the next request once what it still has to send us
+ * would run dry within a few of its round trips.
+ */
+export function freeRequestSlots(
+  peer: PeerState,
+  inFlight: readonly InFlightRequest[],
+  pieceSize: number,
+  config: PickerConfig,
+): number {
+  const open = config.maxRequestsPerPeer - inFlight.length;
+  if (open <= 0) return 0;
+  if (peer.bytesPerSecond === 0 || peer.latencyMs === 0) return open;
+  let queuedBytes = 0;
+  for (const request of inFlight) queuedBytes += (request.remaining ?? request.count ?? 1) * pieceSize;
+  const drainMs = (queuedBytes / peer.bytesPerSecond) * 1000;
+  return drainMs <= peer.latencyMs * config.pipelineRoundTrips ? 1 : 0;
 }
 
 /** How long a request of `pieces` pieces may take from this peer before it is given to another. */
@@ -168,11 +195,13 @@ export function pickRequests(input: PickInput): PickResult {
   }
 
   const busyPieces = new Map<string, number>();
-  const busyRequests = new Map<string, number>();
+  const flightsOf = new Map<string, InFlightRequest[]>();
   /** Pieces in flight: who is fetching each, and how far into its request it is (due later = higher). */
   const copies = new Map<number, { holders: Set<string>; position: number }>();
   for (const request of live) {
-    busyRequests.set(request.peerId, (busyRequests.get(request.peerId) ?? 0) + 1);
+    let flights = flightsOf.get(request.peerId);
+    if (!flights) flightsOf.set(request.peerId, (flights = []));
+    flights.push(request);
     const count = request.count ?? 1;
     for (let k = 0; k < count; k++) {
       const piece = request.piece + k;
@@ -188,7 +217,8 @@ export function pickRequests(input: PickInput): PickResult {
   const usable = input.peers.filter((peer) => !peer.banned);
   const available = usable.filter((peer) => !(peer.busyUntil !== undefined && peer.busyUntil > input.now));
   const needed: number[] = [];
-  const availability = new Int32Array(input.pieceCount);
+  /** Holders of each needed piece plus its copies in transit to others: lower is rarer. */
+  const rarity = new Int32Array(input.pieceCount);
   let missing = 0;
   for (let piece = 0; piece < input.pieceCount; piece++) {
     if (input.verified(piece)) continue;
@@ -198,21 +228,24 @@ export function pickRequests(input: PickInput): PickResult {
     for (const peer of usable) if (peer.has(piece)) holders++;
     if (holders === 0) continue;
     needed.push(piece);
-    availability[piece] = holders;
+    rarity[piece] = holders + (input.inTransit?.(piece) ?? 0);
   }
 
   const randomOnly = input.verifiedCount < config.randomFirstPieces;
-  const order = orderPieces(needed, availability, randomOnly, config, input.random);
+  const order = randomOnly
+    ? shuffled(needed, input.random)
+    : rarestFirst(needed, rarity, input.pieceCount, input.rank);
   // A run never takes more than a fair share of what is left, so the peers finish together.
   const fairShare = Math.max(1, Math.ceil(needed.length / Math.max(1, available.length) / 2));
   // Fast peers choose first, so they take the pieces that matter most.
   const choosers = [...available].sort((a, b) => b.bytesPerSecond - a.bytesPerSecond);
   const taken = new Uint8Array(input.pieceCount);
   const requests: PieceRequest[] = [];
+  const slotsOf = (peer: PeerState) => freeRequestSlots(peer, flightsOf.get(peer.id) ?? [], input.pieceSize, config);
 
   for (const peer of choosers) {
     let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
-    let freeRequests = requestLimit(peer, input.pieceSize, config) - (busyRequests.get(peer.id) ?? 0);
+    let freeRequests = slotsOf(peer);
     const longest = randomOnly ? 1 : Math.min(runLength(peer, input.pieceSize, config), fairShare);
     for (let i = 0; i < order.length && freePieces > 0 && freeRequests > 0; i++) {
       const piece = order[i]!;
@@ -221,13 +254,14 @@ export function pickRequests(input: PickInput): PickResult {
       taken[piece] = 1;
       const limit = Math.min(longest, freePieces);
       for (let next = piece + 1; count < limit && next < input.pieceCount; next++, count++) {
-        if (taken[next] || availability[next] !== availability[piece] || !peer.has(next)) break;
+        if (taken[next] || rarity[next] !== rarity[piece] || !peer.has(next)) break;
         taken[next] = 1;
       }
-      requests.push({ peerId: peer.id, piece, count, duplicate: false });
+      const request: PieceRequest = { peerId: peer.id, piece, count, duplicate: false };
+      requests.push(request);
+      flightsOf.set(peer.id, [...(flightsOf.get(peer.id) ?? []), asFlight(request)]);
       freePieces -= count;
       freeRequests--;
-      busyRequests.set(peer.id, (busyRequests.get(peer.id) ?? 0) + 1);
     }
     busyPieces.set(peer.id, requestWindow(peer, input.pieceSize, config) - freePieces);
   }
@@ -240,12 +274,14 @@ export function pickRequests(input: PickInput): PickResult {
     const candidates = [...copies].sort((a, b) => b[1].position - a[1].position);
     for (const peer of choosers) {
       let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
-      let freeRequests = requestLimit(peer, input.pieceSize, config) - (busyRequests.get(peer.id) ?? 0);
+      let freeRequests = slotsOf(peer);
       for (const [piece, { holders }] of candidates) {
         if (freePieces <= 0 || freeRequests <= 0) break;
         if (holders.size >= config.endgameCopies || holders.has(peer.id) || !peer.has(piece)) continue;
         holders.add(peer.id);
-        requests.push({ peerId: peer.id, piece, count: 1, duplicate: true });
+        const request: PieceRequest = { peerId: peer.id, piece, count: 1, duplicate: true };
+        requests.push(request);
+        flightsOf.set(peer.id, [...(flightsOf.get(peer.id) ?? []), asFlight(request)]);
         freePieces--;
         freeRequests--;
       }
@@ -254,27 +290,31 @@ export function pickRequests(input: PickInput): PickResult {
   return { requests, timedOut, endgame };
 }
 
-function orderPieces(
-  needed: number[],
-  availability: Int32Array,
-  randomOnly: boolean,
-  config: PickerConfig,
-  random: () => number,
-): number[] {
-  // Jitter whole blocks of a run's length, so a run is not cut short by a neighbour taken out of order.
-  const block = Math.max(1, config.maxRunPieces);
-  const blockJitter = new Map<number, number>();
-  const jitter = (piece: number): number => {
-    const index = Math.floor(piece / block);
-    let value = blockJitter.get(index);
-    if (value === undefined) blockJitter.set(index, (value = random() * config.shuffleWindow));
-    return index * block + value;
-  };
-  const keyed = needed.map((piece) => ({
-    piece,
-    rarity: randomOnly ? 0 : availability[piece]!,
-    key: randomOnly ? random() : jitter(piece),
-  }));
-  keyed.sort((a, b) => a.rarity - b.rarity || a.key - b.key || a.piece - b.piece);
-  return keyed.map((entry) => entry.piece);
+/** Rarest first; equally rare pieces by rank (file order without one). */
+function rarestFirst(needed: number[], rarity: Int32Array, pieceCount: number, rank: ArrayLike<number> | undefined): number[] {
+  // One number per piece, rarity then rank, and the piece in the low bits: a typed array sorts numerically and fast.
+  const keys = new Float64Array(needed.length);
+  needed.forEach((piece, i) => (keys[i] = (rarity[piece]! * pieceCount + (rank ? rank[piece]! : piece)) * pieceCount + piece));
+  keys.sort();
+  return Array.from(keys, (key) => key % pieceCount);
+}
+
+/** A random permutation of 0..count-1: each piece's rank for a download in a swarm. */
+export function randomRanks(count: number, random: () => number): Uint32Array {
+  const ranks = new Uint32Array(count);
+  shuffled(Array.from({ length: count }, (_, i) => i), random).forEach((piece, rank) => (ranks[piece] = rank));
+  return ranks;
+}
+
+function shuffled(pieces: number[], random: () => number): number[] {
+  const order = [...pieces];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+function asFlight(request: PieceRequest): InFlightRequest {
+  return { piece: request.piece, count: request.count, peerId: request.peerId, startedAt: 0 };
 }

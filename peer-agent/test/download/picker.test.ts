@@ -2,8 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DEFAULT_PICKER_CONFIG,
+  freeRequestSlots,
   pickRequests,
-  requestLimit,
+  randomRanks,
   requestTimeoutMs,
   requestWindow,
   type InFlightRequest,
@@ -54,14 +55,17 @@ test("a peer's request window grows with its measured throughput", () => {
   assert.equal(fast, config.maxWindow);
 });
 
-test("a peer gets a second request in flight only when its round trip is a large part of a run", () => {
+test("a peer gets its next request once what it still has to send would run dry within its round trip", () => {
   const config = DEFAULT_PICKER_CONFIG;
-  // 100 MiB/s: a run is 32 pieces, 160 ms.
-  const near = requestLimit(peer("n", [], { bytesPerSecond: 100 * 1024 * 1024, latencyMs: 2 }), PIECE, config);
-  const far = requestLimit(peer("f", [], { bytesPerSecond: 100 * 1024 * 1024, latencyMs: 80 }), PIECE, config);
-  const unmeasured = requestLimit(peer("u", []), PIECE, config);
-  assert.equal(near, 1);
-  assert.equal(far, config.maxRequestsPerPeer);
+  const rate = 25 * 1024 * 1024;
+  const far = peer("f", [], { bytesPerSecond: rate, latencyMs: 40 });
+  const flight = (remaining: number): InFlightRequest => ({ piece: 0, count: 12, remaining, peerId: "f", startedAt: 0 });
+  // 12 pieces left take 240 ms at 25 MiB/s: far more than 1.5 round trips of 40 ms.
+  assert.equal(freeRequestSlots(far, [flight(12)], PIECE, config), 0);
+  // 2 pieces left take 40 ms: the next request's first byte would come just as they end.
+  assert.equal(freeRequestSlots(far, [flight(2)], PIECE, config), 1);
+  assert.equal(freeRequestSlots(far, [flight(1), flight(1)], PIECE, config), 0, "never more than maxRequestsPerPeer");
+  const unmeasured = freeRequestSlots(peer("u", []), [], PIECE, config);
   assert.equal(unmeasured, config.maxRequestsPerPeer);
 });
 
@@ -72,6 +76,79 @@ test("a nearby peer is sent one request at a time", () => {
     inFlight: [], peers: [fast], now: 0, random: seeded(1),
   });
   assert.equal(requests.length, 1);
+  const next = pickRequests({
+    pieceCount: 200, pieceSize: PIECE, verified: () => false, verifiedCount: 10,
+    inFlight: [{ ...requests[0]!, startedAt: 0, remaining: 1 }], peers: [fast], now: 1, random: seeded(1),
+  });
+  assert.equal(next.requests.length, 0, "its last piece still takes longer than its round trip");
+});
+
+test("a far peer is sent its next request before the current one runs dry", () => {
+  const far = peer("far", range(200), { bytesPerSecond: 25 * 1024 * 1024, latencyMs: 40 });
+  const first = pickRequests({
+    pieceCount: 200, pieceSize: PIECE, verified: () => false, verifiedCount: 10,
+    inFlight: [], peers: [far], now: 0, random: seeded(1),
+  });
+  assert.equal(first.requests.length, 1);
+  const running = { ...first.requests[0]!, startedAt: 0 };
+  const early = pickRequests({
+    pieceCount: 200, pieceSize: PIECE, verified: () => false, verifiedCount: 10,
+    inFlight: [{ ...running, remaining: running.count }], peers: [far], now: 10, random: seeded(1),
+  });
+  assert.equal(early.requests.length, 0);
+  const late = pickRequests({
+    pieceCount: 200, pieceSize: PIECE, verified: () => false, verifiedCount: 10,
+    inFlight: [{ ...running, remaining: 1 }], peers: [far], now: 200, random: seeded(1),
+  });
+  assert.equal(late.requests.length, 1);
+  assert.ok(late.requests[0]!.piece >= running.piece + running.count, "the next run follows the one in flight");
+});
+
+test("downloaders in a swarm that ask the same seeder at the same moment ask for different pieces", () => {
+  // Six downloaders past their random first pieces, each knowing only the seeder (every piece equally rare).
+  const pieceCount = 512;
+  const seeder = peer("seed", range(pieceCount), { bytesPerSecond: 4 * 1024 * 1024, latencyMs: 1 });
+  const asked: number[][] = [];
+  for (let d = 0; d < 6; d++) {
+    const random = seeded(100 + d);
+    const held = new Set(range(4).map(() => Math.floor(random() * pieceCount)));
+    const { requests } = pickRequests({
+      pieceCount, pieceSize: PIECE, verified: (p) => held.has(p), verifiedCount: held.size,
+      inFlight: [], peers: [seeder], rank: randomRanks(pieceCount, random), now: 0, random,
+    });
+    asked.push(requests.flatMap((r) => range(r.count).map((k) => r.piece + k)));
+  }
+  const all = asked.flat();
+  assert.ok(all.length >= 6);
+  const distinct = new Set(all).size;
+  assert.ok(distinct >= all.length * 0.9, `${all.length} pieces asked, only ${distinct} different: ${JSON.stringify(asked)}`);
+});
+
+test("a download alone keeps file order, so its whole-file SHA1 can follow the verified prefix", () => {
+  const seeders = [peer("a", range(64), { bytesPerSecond: 50 * 1024 * 1024 }), peer("b", range(64), { bytesPerSecond: 40 * 1024 * 1024 })];
+  const { requests } = pickRequests({
+    pieceCount: 64, pieceSize: PIECE, verified: (p) => p < 4, verifiedCount: 4,
+    inFlight: [], peers: seeders, now: 0, random: seeded(3),
+  });
+  const firsts = requests.map((r) => r.piece).sort((x, y) => x - y);
+  assert.equal(firsts[0], 4);
+  let next = 4;
+  for (const r of [...requests].sort((x, y) => x.piece - y.piece)) {
+    assert.equal(r.piece, next, JSON.stringify(requests));
+    next += r.count;
+  }
+});
+
+test("a piece on its way to another downloader counts as less rare, so the seeder is asked for one it has not given out", () => {
+  const seeder = peer("seed", range(8), { bytesPerSecond: 4 * 1024 * 1024, latencyMs: 1 });
+  const sending = new Set([4, 5, 6]);
+  const { requests } = pickRequests({
+    pieceCount: 8, pieceSize: PIECE, verified: (p) => p < 4, verifiedCount: 4,
+    inFlight: [], peers: [seeder], inTransit: (p) => (sending.has(p) ? 1 : 0), now: 0, random: seeded(4),
+    config: { maxRequestsPerPeer: 1 },
+  });
+  assert.equal(requests.length, 1);
+  assert.equal(requests[0]!.piece, 7);
 });
 
 test("the request timeout follows the peer's measured rate, not a constant", () => {
@@ -227,7 +304,7 @@ test("simulated swarms of hundreds of peers with liars and stallers always compl
 
 test("in simulated swarms no piece is asked twice outside endgame, rare pieces go first and banned peers are never asked", () => {
   // Few peers and many pieces, so pieces are left unrequested at each step and order matters.
-  for (const [seed, peerCount, pieceCount] of [[6, 200, 100], [7, 20, 400], [8, 12, 600]] as const) {
+  for (const [seed, peerCount, pieceCount] of [[36, 200, 100], [7, 20, 400], [8, 12, 600]] as const) {
     const { violations, peers, endgameSeen } = simulate(seed, peerCount, pieceCount, 0.3);
     assert.deepEqual(violations.slice(0, 5), [], `seed ${seed}`);
     assert.ok(peers.some((p) => p.banned), `seed ${seed} banned no liar, so the ban rule was not exercised`);
