@@ -29,3 +29,12 @@ export function fileNameProblem(value: unknown): string | undefined {
 export function isFileName(value: unknown): value is string {
   return fileNameProblem(value) === undefined;
 }
+
+const PEER_ADDRESS = /^[0-9A-Za-z.:[\]-]{1,80}:([0-9]{1,5})$/;
+
+/** A peer agent's listening address as agents and trackers exchange it: `ip:port`, `host:port` or `[v6]:port`. */
+export function isPeerAddress(value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  const port = PEER_ADDRESS.exec(value)?.[1];
+  return port !== undefined && Number(port) > 0 && Number(port) <= 65535;
+}

@@ -15,6 +15,7 @@ import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
 import { createGrantCheck } from "./grant-check.js";
 import { createPeerServer } from "./http/server.js";
+import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
 import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
 import { oneAtATime } from "../../core/one-at-a-time.js";
@@ -56,7 +57,8 @@ export class PeerNode implements PeerNodeApi {
   readonly tracker: TrackerClient;
   readonly #options: PeerNodeOptions;
   readonly #store: AgentStateStore;
-  readonly #served = new ServedRegistry();
+  readonly #events = new SwarmEvents();
+  readonly #served = new ServedRegistry(this.#events);
   readonly #server: Server;
   readonly #downloads = new Map<string, DownloadEntry>();
   #userId: string | undefined;
@@ -78,6 +80,7 @@ export class PeerNode implements PeerNodeApi {
     this.#store = store;
     this.#server = createPeerServer({
       files: this.#served,
+      events: this.#events,
       checkGrant: createGrantCheck(() => tracker.allJwks()),
     });
     this.peerAddress = "";
@@ -341,6 +344,7 @@ export class PeerNode implements PeerNodeApi {
       this.#userId = undefined;
     }
     await this.#store.flush();
+    this.#events.close();
     this.#server.closeAllConnections();
     await new Promise<void>((done) => this.#server.close(() => done()));
     await this.tracker.close();
@@ -423,10 +427,11 @@ export class PeerNode implements PeerNodeApi {
         partPath: record.path,
         finalPath: state.destination,
         have: served.verified,
+        ownAddress: this.peerAddress,
         refreshPeers: refresh,
         signal: entry.controller.signal,
         onPieceVerified: (index) => {
-          served.verified.set(index);
+          this.#served.pieceVerified(served, index);
           record.verified = served.verified.toBase64();
           this.#store.changed();
           this.#announceProgress();

@@ -1,6 +1,7 @@
 import type { HoldingReport } from "../../core/api-types.js";
 import { Bitfield } from "../../core/bitfield.js";
 import type { ServedFile, ServedFiles } from "./http/served-file.js";
+import type { SwarmEvents } from "./http/swarm-events.js";
 import type { ShareRecord } from "./state/agent-state.js";
 
 interface Entry extends ServedFile {
@@ -13,6 +14,12 @@ interface Entry extends ServedFile {
  */
 export class ServedRegistry implements ServedFiles {
   readonly #entries = new Map<string, Entry>();
+  readonly #events: SwarmEvents | undefined;
+
+  /** `events` hears of every piece verified here, and ends a file's watchers when it stops being served. */
+  constructor(events?: SwarmEvents) {
+    this.#events = events;
+  }
 
   find(groupId: string, sha1: string): ServedFile | undefined {
     return this.#entries.get(key(groupId, sha1));
@@ -34,12 +41,20 @@ export class ServedRegistry implements ServedFiles {
     return entry;
   }
 
+  /** A piece of a served file was verified: it is served and announced from now on. */
+  pieceVerified(file: ServedFile, piece: number): void {
+    file.verified.set(piece);
+    if (this.#entries.get(key(file.groupId, file.sha1)) === file) this.#events?.have(file.groupId, file.sha1, piece);
+  }
+
   remove(groupId: string, sha1: string): void {
     this.#entries.delete(key(groupId, sha1));
+    this.#events?.closeFile(groupId, sha1);
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#events?.closeAll();
   }
 
   get size(): number {

@@ -4,8 +4,10 @@ import type { FileMetadata, PeerView } from "../../../core/api-types.js";
 import { Bitfield } from "../../../core/bitfield.js";
 import { AppError, ConflictError } from "../../../core/errors.js";
 import { pieceBounds } from "../../../core/pieces.js";
-import { DEFAULT_PICKER_CONFIG, pickRequests, type InFlightRequest, type PickerConfig } from "./picker.js";
+import { PiecesInTransit } from "./in-transit.js";
+import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
 import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
+import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome } from "./piece-store.js";
 import { reserveSpace } from "./reserve-space.js";
 
@@ -30,6 +32,23 @@ const WORKER_BACKLOG_FOR_LOCAL_HASH = 6;
  * few ms (tens on a busy machine), which a small download would only wait for.
  */
 const RESERVE_SPACE_FROM_BYTES = 64 * 1024 * 1024;
+/** Peers one download talks to at most (BitTorrent clients keep a few dozen connections per torrent). */
+const MAX_PEERS = 50;
+/** A copy another peer said it is sending counts as on its way for at most this long (see in-transit.ts). */
+const IN_TRANSIT_MS = 10_000;
+/**
+ * How a download follows each peer's event stream: a peer that sends no
+ * answer head within 2 s is hung (SIGSTOPped, overloaded) and tried again
+ * later, without holding up the download; 15 s keep-alives, so 45 s of
+ * silence is a dead stream; agents without a stream are polled every 5 s.
+ */
+const WATCH_TIMINGS: Omit<PeerWatchOptions, "filePath" | "grant" | "ownAddress" | "handlers" | "complete"> = {
+  firstEventMs: 2000,
+  idleMs: 45_000,
+  pollMs: 5000,
+  retryMinMs: 1000,
+  retryMaxMs: 30_000,
+};
 
 export interface DownloadOptions {
   groupId: string;
@@ -41,6 +60,12 @@ export interface DownloadOptions {
   finalPath: string;
   /** Pieces already verified in partPath (resume). */
   have?: Bitfield;
+  /**
+   * The address our own agent serves this file on: told to the peers we
+   * watch, so the other downloaders they know learn of us (peer exchange),
+   * and never treated as a peer.
+   */
+  ownAddress?: string;
   /** Fresh peers and grant; called every `refreshIntervalMs`, and when nothing can be requested. */
   refreshPeers?: () => Promise<{ peers: PeerView[]; grant: string }>;
   refreshIntervalMs?: number;
@@ -51,6 +76,8 @@ export interface DownloadOptions {
   picker?: Partial<PickerConfig>;
   /** See WORKER_BACKLOG_FOR_LOCAL_HASH: 0 hashes every piece on the event loop, Infinity none. */
   localHashBacklog?: number;
+  /** Overrides of WATCH_TIMINGS (tests). */
+  watchTimings?: Partial<typeof WATCH_TIMINGS>;
 }
 
 export interface DownloadProgress {
@@ -73,6 +100,8 @@ export interface DownloadSummary {
   /** Range requests made, and those given up after their timeout. */
   requests: number;
   timeouts: number;
+  /** Whether other downloaders of the file were seen, so pieces were taken in a random order of this download's own. */
+  swarm: boolean;
 }
 
 /** The whole file did not match its SHA1 although every piece did. */
@@ -91,6 +120,7 @@ export class NoSourceError extends AppError {
 
 interface Flight extends InFlightRequest {
   count: number;
+  remaining: number;
   peer: PeerConnection;
   duplicate: boolean;
   controller: AbortController;
@@ -116,6 +146,12 @@ export class Download {
   /** Every peer that took part, for the summary, even if it was dropped later. */
   readonly #seen = new Map<string, PeerConnection>();
   readonly #flights = new Set<Flight>();
+  readonly #watches = new Map<PeerConnection, PeerWatch>();
+  /** Peers listed by the tracker (the others came by peer exchange): only these leave when a fresh list omits them. */
+  readonly #listed = new Set<PeerConnection>();
+  readonly #transit = new PiecesInTransit(IN_TRANSIT_MS);
+  /** This download's own random order of equally rare pieces, once other downloaders are seen; file order until then. */
+  #rank: Uint32Array | undefined;
   readonly #tasks = new Set<Promise<void>>();
   /** Pieces handed to the store, with the request they came in on, until their outcome is back: not asked again, not yet in `have`. */
   readonly #submitted = new Map<number, Flight>();
@@ -134,6 +170,7 @@ export class Download {
   #allWritten: (() => void) | undefined;
   #timeouts = 0;
   #closed = false;
+  #reservation: Promise<void> | undefined;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -172,9 +209,13 @@ export class Download {
     } finally {
       await handle.close();
     }
-    // Reserved while the peers' bitfields are fetched; a full disk still stops the download before its first piece.
-    const reserving = file.size >= RESERVE_SPACE_FROM_BYTES ? reserveSpace(partPath, file.size) : undefined;
-    reserving?.catch(() => {}); // awaited below; this only keeps an early failure from being reported as unhandled
+    // Reserved while the first pieces arrive: a full disk stops the download early, without delaying its start.
+    this.#reservation = file.size >= RESERVE_SPACE_FROM_BYTES
+      ? reserveSpace(partPath, file.size).catch((error: unknown) => {
+          this.#fatal ??= error;
+          this.#wake?.();
+        })
+      : undefined;
     const store = new PieceStore(
       { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS },
       (outcome, buffer) => this.#pieceStored(outcome, buffer),
@@ -189,8 +230,7 @@ export class Download {
     let actual: string;
     try {
       this.#lastRefresh = Date.now();
-      await this.#syncPeers(this.#options.peers, false);
-      await reserving;
+      this.#syncPeers(this.#options.peers, false);
       while (!this.#have.complete) {
         signal?.throwIfAborted();
         if (this.#fatal !== undefined) throw this.#fatal;
@@ -201,9 +241,11 @@ export class Download {
       }
       actual = await store.digest();
     } finally {
+      this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
+      for (const watch of this.#watches.values()) watch.close();
       for (const flight of this.#flights) flight.controller.abort();
       while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
-      this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
+      await this.#reservation;
       await this.#untilStoreIdle();
       await store.close();
       await Promise.all([...this.#seen.values()].map((peer) => peer.close()));
@@ -223,43 +265,88 @@ export class Download {
     return Math.min(pieceSize, size - index * pieceSize);
   }
 
-  #bitfieldPath(): string {
-    return `/groups/${encodeURIComponent(this.#options.groupId)}/files/${this.#options.file.sha1}/bitfield`;
+  #filePath(): string {
+    return `/groups/${encodeURIComponent(this.#options.groupId)}/files/${this.#options.file.sha1}`;
   }
 
   /**
-   * Brings the peer set in line with a peer list: new peers are asked for
-   * their bitfield and used, known partial holders are asked again, and (for a
-   * refreshed list) peers no longer listed are dropped with their requests.
+   * Brings the peer set in line with a tracker's peer list: listed peers are
+   * added (and watched), and for a refreshed list the listed peers no longer
+   * in it leave with their requests.
    */
-  async #syncPeers(views: PeerView[], dropMissing: boolean): Promise<void> {
+  #syncPeers(views: PeerView[], dropMissing: boolean): void {
     const listed = new Set(views.map((view) => `${view.userId}@${view.address}`));
     if (dropMissing) {
-      for (const peer of [...this.#peers.values()]) if (!listed.has(peer.id)) this.#dropPeer(peer);
+      for (const peer of [...this.#listed]) if (!listed.has(peer.id)) this.#dropPeer(peer);
     }
-    await Promise.all(
-      views.map(async (view) => {
-        const id = `${view.userId}@${view.address}`;
-        const known = this.#peers.get(id);
-        if (known?.bitfield.complete) return;
-        if (this.#closed) return;
-        const peer = known ?? this.#seen.get(id) ?? new PeerConnection(view.userId, view.address, this.#have.size, this.#config.maxRequestsPerPeer);
-        if (peer.banned) return;
-        this.#seen.set(id, peer);
-        try {
-          await peer.fetchBitfield(this.#bitfieldPath(), this.#grant, this.#options.signal);
-          if (this.#closed) return void peer.close();
-          peer.consecutiveErrors = 0;
-          this.#peers.set(id, peer);
-        } catch {
-          this.#dropPeer(peer);
-        }
-      }),
-    );
+    for (const view of views) {
+      const peer = this.#addPeer(view.userId, view.address, view.complete);
+      if (peer) this.#listed.add(peer);
+    }
+  }
+
+  /** Starts using and watching a peer; a peer the tracker says is complete is used at once. */
+  #addPeer(userId: string, address: string, complete: boolean): PeerConnection | undefined {
+    if (this.#closed || address === this.#options.ownAddress) return undefined;
+    const id = `${userId}@${address}`;
+    const known = this.#peers.get(id);
+    if (known) return known;
+    if (this.#peers.size >= MAX_PEERS) return undefined;
+    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer);
+    if (peer.banned) return undefined;
+    this.#seen.set(id, peer);
+    this.#peers.set(id, peer);
+    peer.consecutiveErrors = 0;
+    if (complete) peer.bitfield = Bitfield.full(this.#have.size);
+    else this.#joinSwarm();
+    const watch = new PeerWatch(peer, {
+      ...WATCH_TIMINGS,
+      ...this.#options.watchTimings,
+      filePath: this.#filePath(),
+      grant: () => this.#grant,
+      ownAddress: this.#options.ownAddress,
+      complete,
+      handlers: {
+        bitfield: (bits) => {
+          for (let piece = 0; piece < bits.size; piece++) if (bits.has(piece) && !peer.bitfield.has(piece)) this.#transit.arrived(piece);
+          peer.bitfield = bits;
+          if (!bits.complete) this.#joinSwarm();
+          this.#wake?.();
+        },
+        have: (pieces) => {
+          for (const piece of pieces) {
+            if (peer.bitfield.has(piece)) continue;
+            peer.bitfield.set(piece);
+            this.#transit.arrived(piece);
+          }
+          this.#wake?.();
+        },
+        sending: (runs) => {
+          const now = Date.now();
+          for (const [first, last] of runs) this.#transit.sending(first, last, now);
+          this.#wake?.();
+        },
+        peers: (others) => {
+          for (const other of others) this.#addPeer(other.userId, other.address, false);
+        },
+      },
+    });
+    this.#watches.set(peer, watch);
+    watch.start();
+    this.#wake?.();
+    return peer;
+  }
+
+  /** Other downloaders of this file exist: from now on equally rare pieces go in this download's own random order. */
+  #joinSwarm(): void {
+    this.#rank ??= randomRanks(this.#have.size, this.#options.random ?? Math.random);
   }
 
   #dropPeer(peer: PeerConnection): void {
     this.#peers.delete(peer.id);
+    this.#listed.delete(peer);
+    this.#watches.get(peer)?.close();
+    this.#watches.delete(peer);
     for (const flight of this.#flights) if (flight.peer === peer) flight.controller.abort();
   }
 
@@ -272,7 +359,7 @@ export class Download {
       .then(({ peers, grant }) => {
         if (this.#closed) return;
         this.#grant = grant;
-        return this.#syncPeers(peers, true);
+        this.#syncPeers(peers, true);
       })
       .catch(() => undefined)
       .finally(() => {
@@ -300,6 +387,8 @@ export class Download {
         banned: peer.banned,
         busyUntil: peer.busyUntil,
       })),
+      inTransit: (piece) => this.#transit.count(piece, now),
+      rank: this.#rank,
       now,
       random: this.#options.random ?? Math.random,
       config: this.#config,
@@ -324,6 +413,7 @@ export class Download {
         startedAt: now,
         controller: new AbortController(),
         next: request.piece,
+        remaining: request.count,
         timedOut: false,
       };
       this.#flights.add(flight);
@@ -444,6 +534,7 @@ export class Download {
           offset += take;
           if (filled < length) continue;
           const piece = flight.next++;
+          flight.remaining = end - flight.next;
           const full = buffer!;
           const intact = hash ? hash.digest("hex") === this.#options.file.pieceHashes[piece] : undefined;
           buffer = undefined;
@@ -576,6 +667,8 @@ export class Download {
       }
       return;
     }
+    // A peer whose stream has not answered yet may still hold what is missing.
+    if ([...this.#watches.values()].some((watch) => !watch.settled)) return;
     const usable = [...this.#peers.values()].filter((p) => !p.banned);
     const missing = this.#have.missing().find((piece) => !usable.some((p) => p.bitfield.has(piece)));
     if (missing !== undefined) {
@@ -616,6 +709,7 @@ export class Download {
       banned: peers.filter((peer) => peer.banned).map((peer) => peer.userId),
       requests: this.#requests,
       timeouts: this.#timeouts,
+      swarm: this.#rank !== undefined,
     };
   }
 }

@@ -46,25 +46,32 @@ export class PeerConnection {
     this.userId = userId;
     this.address = address;
     this.bitfield = new Bitfield(pieceCount);
-    // One more than the request window, so a bitfield refresh never waits behind piece transfers.
+    // Beyond the requests in flight: one for the peer's event stream, one so a bitfield read never waits behind piece transfers.
     this.#pool = new Pool(`http://${address}`, {
-      connections: connections + 1,
+      connections: connections + 2,
       connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS }),
       keepAliveTimeout: 30_000,
     });
   }
 
   /** Sends a GET and resolves with the response head; the body is the caller's to read or discard. */
-  get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<PeerResponse> {
+  get(
+    path: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+    timeouts: { headersTimeout: number; bodyTimeout: number } = { headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS },
+  ): Promise<PeerResponse> {
     // Idle means nothing received: waiting for the head, or between body chunks.
-    return dispatchGet(this.#pool, { path, headers, signal, headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS });
+    return dispatchGet(this.#pool, { path, headers, signal, ...timeouts });
   }
 
-  async fetchBitfield(path: string, grant: string, signal?: AbortSignal): Promise<void> {
+  /** The peer's verified pieces, read once. */
+  async fetchBitfield(path: string, grant: string, signal?: AbortSignal): Promise<Bitfield> {
     const response = await this.get(path, { authorization: `Bearer ${grant}` }, signal);
     const body = (await readJson(response)) as BitfieldView;
     if (response.statusCode !== 200) throw fromProblem(response.statusCode ?? 502, body);
-    this.bitfield = Bitfield.fromBase64(this.bitfield.size, body.bitfield);
+    if (typeof body.bitfield !== "string") throw new AppError(502, "PEER_BAD_ANSWER", "the peer's bitfield answer has no bitfield");
+    return Bitfield.fromBase64(this.bitfield.size, body.bitfield);
   }
 
   /** Records a transfer: exponentially weighted, so the picker follows the peer's current speed. */

@@ -2,12 +2,15 @@ import { close, open } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { NotFoundError, RangeNotSatisfiableError, TooManyRequestsError } from "../../../core/errors.js";
 import { parseRange } from "../../../core/range.js";
-import { isIdentifier, isSha1Hex } from "../../../core/validation.js";
+import { isIdentifier, isPeerAddress, isSha1Hex } from "../../../core/validation.js";
 import { sendProblem } from "./problem.js";
 import { sendRange } from "./send-range.js";
+import { SwarmEvents } from "./swarm-events.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
 
-const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(\/bitfield)?$/;
+const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(?:\/(bitfield|events))?$/;
+/** A watcher of a file's events names the address its own agent serves on, for peer exchange. */
+const PEER_ADDRESS_HEADER = "p2p-peer-address";
 
 export interface PeerServerOptions {
   files: ServedFiles;
@@ -18,6 +21,8 @@ export interface PeerServerOptions {
   maxStreamsPerRequester?: number;
   /** Requests of one requester that may wait for a stream; more are answered 429 with Retry-After. Default 16. */
   maxQueuedPerRequester?: number;
+  /** Where verified pieces and runs being sent are announced to the file's watchers; the server makes its own when absent. */
+  events?: SwarmEvents;
 }
 
 /** A successful grant check is reused for the same token, group and file for at most this long (never past the grant's expiry). */
@@ -31,6 +36,7 @@ interface Context {
   checkGrant: GrantCheck;
   limiter: RequesterLimiter;
   files: OpenFiles;
+  events: SwarmEvents;
 }
 
 /**
@@ -45,6 +51,7 @@ export function createPeerServer(options: PeerServerOptions): Server {
     checkGrant: cachedGrantCheck(options.checkGrant),
     limiter: new RequesterLimiter(options.maxStreamsPerRequester ?? 6, options.maxQueuedPerRequester ?? 16),
     files: new OpenFiles(),
+    events: options.events ?? new SwarmEvents(),
   };
   // Timeouts are enforced when connections are checked: every second, not node's default 30 s.
   const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
@@ -52,7 +59,10 @@ export function createPeerServer(options: PeerServerOptions): Server {
   });
   server.headersTimeout = options.headersTimeoutMs ?? 10_000;
   server.requestTimeout = 60_000;
-  server.on("close", () => context.files.closeAll());
+  server.on("close", () => {
+    context.files.closeAll();
+    if (!options.events) context.events.close();
+  });
   return server;
 }
 
@@ -72,12 +82,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   const file = options.files.find(groupId, sha1);
   if (!file) throw new NotFoundError("this peer does not share that file in that group", "FILE_NOT_SHARED");
 
-  if (match[3]) return sendBitfield(res, file);
+  if (match[3] === "bitfield") return sendBitfield(res, file);
+  if (match[3] === "events") {
+    if (req.method !== "GET") throw new NotFoundError(`no route ${req.method} ${url.pathname}`, "ROUTE_NOT_FOUND");
+    const address = req.headers[PEER_ADDRESS_HEADER];
+    context.events.watch(file, { userId: requester, address: isPeerAddress(address) ? address : undefined }, res);
+    return;
+  }
   const release = await context.limiter.acquire(requester, res);
   res.once("close", release);
   const current = options.files.find(groupId, sha1);
   if (!current) throw new NotFoundError("this peer stopped sharing that file", "FILE_NOT_SHARED");
-  return sendBytes(req, res, current, context.files);
+  return sendBytes(req, res, current, context, requester);
 }
 
 function sendBitfield(res: ServerResponse, file: ServedFile): void {
@@ -91,7 +107,7 @@ function sendBitfield(res: ServerResponse, file: ServedFile): void {
   res.end(body);
 }
 
-async function sendBytes(req: IncomingMessage, res: ServerResponse, file: ServedFile, files: OpenFiles): Promise<void> {
+async function sendBytes(req: IncomingMessage, res: ServerResponse, file: ServedFile, context: Context, requester: string): Promise<void> {
   const header = req.headers.range;
   let start = 0;
   let end = file.size - 1;
@@ -113,8 +129,9 @@ async function sendBytes(req: IncomingMessage, res: ServerResponse, file: Served
     res.end();
     return;
   }
-  const opened = await files.acquire(file.path);
+  const opened = await context.files.acquire(file.path);
   if (res.destroyed) return opened.release();
+  context.events.sending(file.groupId, file.sha1, Math.floor(start / file.pieceSize), Math.floor(end / file.pieceSize), requester);
   sendRange(opened.fd, start, end, res, opened.release);
 }
 
