@@ -13,8 +13,8 @@ import type { ServedFile } from "./served-file.js";
  *   each said it serves on (peer exchange: downloaders that start together
  *   find each other without waiting for the tracker).
  *
- * Its cost is bounded: a watcher per requester and file (a second one
- * replaces the first), at most `maxPerFile` per file and `maxTotal` in all
+ * Its cost is bounded: a watcher per requester, agent address and file (a
+ * reconnection replaces the stream it lost), at most `maxPerFile` per file and `maxTotal` in all
  * (more are answered 429 with Retry-After and poll the bitfield instead), a
  * watcher whose socket backs up past `maxBufferedBytes` is dropped (it
  * reconnects and gets a fresh bitfield), and one timer sends every watcher a
@@ -78,8 +78,9 @@ export class SwarmEvents {
   watch(file: ServedFile, watcher: WatcherInfo, res: ServerResponse): void {
     const key = keyOf(file.groupId, file.sha1);
     let watch = this.#files.get(key);
-    const previous = watch && [...watch.watchers].find((w) => w.userId === watcher.userId);
-    if (previous) this.#drop(key, previous); // one watcher per requester and file: the newest replaces the old
+    // One watcher per requester, agent and file: a reconnection replaces the stream it lost.
+    const previous = watch && [...watch.watchers].find((w) => w.userId === watcher.userId && w.address === watcher.address);
+    if (previous) this.#drop(key, previous);
     watch = this.#files.get(key);
     if ((watch?.watchers.size ?? 0) >= this.#maxPerFile || this.#total >= this.#maxTotal) {
       throw new TooManyRequestsError("this peer has as many watchers as it serves; poll the bitfield instead", 5, "PEER_BUSY");
@@ -158,7 +159,7 @@ export class SwarmEvents {
       if (haves.length > 0) this.#write(key, watcher, "have", { pieces: haves });
       const runs = sending.filter((run) => run.to !== watcher.userId).map((run) => [run.first, run.last]);
       if (runs.length > 0) this.#write(key, watcher, "sending", { runs });
-      const newcomers = joined.filter((other) => other !== watcher && watch.watchers.has(other) && other.userId !== watcher.userId);
+      const newcomers = joined.filter((other) => other !== watcher && watch.watchers.has(other) && other.address !== watcher.address);
       if (newcomers.length > 0) this.#write(key, watcher, "peers", { peers: newcomers.map(peerOf) });
     }
   }
@@ -167,7 +168,7 @@ export class SwarmEvents {
     const peers: { userId: string; address: string }[] = [];
     for (const other of watch.watchers) {
       if (peers.length >= this.#maxPeersListed) break;
-      if (other === watcher || other.address === undefined || other.userId === watcher.userId) continue;
+      if (other === watcher || other.address === undefined || other.address === watcher.address) continue;
       peers.push(peerOf(other));
     }
     return peers;
