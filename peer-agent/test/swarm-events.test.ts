@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { exportJWK, generateKeyPair, type JSONWebKeySet } from "jose";
-import { request, type Dispatcher } from "undici";
+import { request } from "undici";
 import { Bitfield } from "../../core/bitfield.js";
 import { signGrant } from "../../core/grant.js";
 import { EventStreamParser, type StreamEvent } from "../src/download/event-stream.js";
