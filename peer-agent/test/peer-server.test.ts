@@ -136,8 +136,7 @@ test("one requester's streams are bounded: extra requests wait, then get 429 wit
   const limited = createPeerServer({
     files: { find: (_groupId, sha) => (sha === bigFile.sha1 ? bigFile : undefined) },
     checkGrant: async (token) => token ?? "nobody", // the token names the requester
-    maxStreamsPerRequester: 1,
-    maxQueuedPerRequester: 1,
+    uploadSlots: { maxStreamsPerRequester: 1, maxQueuedPerRequester: 1 },
   });
   await new Promise<void>((resolve) => limited.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(limited.address() as AddressInfo).port}/groups/team/files/${bigFile.sha1}`;

@@ -112,7 +112,7 @@ test("a response that ends while a read is in flight keeps that buffer out of th
   };
 
   const gone = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  sendRange(-1, 0, 1024 * 1024 - 1, gone as unknown as ServerResponse, () => {}, readAt);
+  sendRange(-1, 0, 1024 * 1024 - 1, gone as unknown as ServerResponse, () => {}, { readAt });
   const stale = pending.shift()!;
   gone.destroy();
   await once(gone, "close");
@@ -120,7 +120,7 @@ test("a response that ends while a read is in flight keeps that buffer out of th
   // The next response keeps references to what it was handed, as a socket with a backlog does.
   const handed: Buffer[] = [];
   const next = new Writable({ write: (chunk: Buffer, _encoding, callback) => void (handed.push(chunk), callback()) });
-  sendRange(-1, 0, 1024 * 1024 - 1, next as unknown as ServerResponse, () => {}, readAt);
+  sendRange(-1, 0, 1024 * 1024 - 1, next as unknown as ServerResponse, () => {}, { readAt });
   complete(pending.shift()!, "a");
   complete(pending.shift()!, "b");
   complete(stale, "x"); // the read of the response that is gone lands now

@@ -17,9 +17,18 @@ const freeBuffers: Buffer[] = [];
  * may be shared by concurrent responses, and stays open.
  *
  * `done` is called once, when the body was sent or the response failed.
- * `readAt` is fs.read; tests pass one whose reads finish when they say.
+ * `mayPump`, asked before each chunk, holds the stream while another one
+ * has the turn (upload-slots.ts). `readAt` is fs.read; tests pass one whose
+ * reads finish when they say.
  */
-export function sendRange(fd: number, start: number, end: number, res: ServerResponse, done: () => void, readAt: ReadAt = read): void {
+export function sendRange(
+  fd: number,
+  start: number,
+  end: number,
+  res: ServerResponse,
+  done: () => void,
+  { mayPump, readAt = read }: { mayPump?: () => Promise<void> | undefined; readAt?: ReadAt } = {},
+): void {
   const buffers: [Buffer, Buffer] = [takeBuffer(), takeBuffer()];
   // A buffer being read into or written from is not ours to give back until that ends.
   const busy: [Use, Use] = ["idle", "idle"];
@@ -53,6 +62,11 @@ export function sendRange(fd: number, start: number, end: number, res: ServerRes
     }
     const index = next;
     if (busy[index] !== "idle") return; // its bytes are still on their way out; the write callback pumps again
+    const held = mayPump?.();
+    if (held) {
+      void held.then(pump);
+      return;
+    }
     const buffer = buffers[index];
     const length = Math.min(buffer.length, end + 1 - position);
     busy[index] = "reading";

@@ -1,11 +1,12 @@
 import { close, open } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { NotFoundError, RangeNotSatisfiableError, TooManyRequestsError } from "../../../core/errors.js";
+import { NotFoundError, RangeNotSatisfiableError } from "../../../core/errors.js";
 import { parseRange } from "../../../core/range.js";
 import { isIdentifier, isPeerAddress, isSha1Hex } from "../../../core/validation.js";
 import { sendProblem } from "./problem.js";
 import { sendRange } from "./send-range.js";
 import { SwarmEvents } from "./swarm-events.js";
+import { UploadSlots, type UploadSlotsOptions } from "./upload-slots.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
 
 const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(?:\/(bitfield|events))?$/;
@@ -17,10 +18,8 @@ export interface PeerServerOptions {
   checkGrant: GrantCheck;
   /** Slow-loris protection: the whole request head must arrive within this. */
   headersTimeoutMs?: number;
-  /** Byte streams one requester (grant subject) may have at once; more wait in a queue. Default 6. */
-  maxStreamsPerRequester?: number;
-  /** Requests of one requester that may wait for a stream; more are answered 429 with Retry-After. Default 16. */
-  maxQueuedPerRequester?: number;
+  /** How upload streams are shared between requesters (grant subjects); see upload-slots.ts. */
+  uploadSlots?: Partial<UploadSlotsOptions>;
   /** Where verified pieces and runs being sent are announced to the file's watchers; the server makes its own when absent. */
   events?: SwarmEvents;
 }
@@ -34,7 +33,7 @@ const OPEN_FILE_IDLE_MS = 5000;
 interface Context {
   options: PeerServerOptions;
   checkGrant: GrantCheck;
-  limiter: RequesterLimiter;
+  slots: UploadSlots;
   files: OpenFiles;
   events: SwarmEvents;
 }
@@ -42,14 +41,14 @@ interface Context {
 /**
  * The agent's public HTTP surface: a file's bitfield and its bytes by Range,
  * only for verified pieces of files shared in the grant's group. Bytes are
- * streamed from disk; each requester gets a bounded number of concurrent
- * streams, so one greedy downloader cannot starve the others.
+ * streamed from disk; upload streams are shared fairly between requesters
+ * (upload-slots.ts), so one greedy downloader cannot starve the others.
  */
 export function createPeerServer(options: PeerServerOptions): Server {
   const context: Context = {
     options,
     checkGrant: cachedGrantCheck(options.checkGrant),
-    limiter: new RequesterLimiter(options.maxStreamsPerRequester ?? 6, options.maxQueuedPerRequester ?? 16),
+    slots: new UploadSlots(options.uploadSlots),
     files: new OpenFiles(),
     events: options.events ?? new SwarmEvents(),
   };
@@ -89,11 +88,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
     context.events.watch(file, { userId: requester, address: isPeerAddress(address) ? address : undefined }, res);
     return;
   }
-  const release = await context.limiter.acquire(requester, res);
-  res.once("close", release);
+  const slot = await context.slots.acquire(requester, (cancel) => res.once("close", cancel));
+  if (!slot) return; // the requester gave up while it waited
+  res.once("close", slot.release);
   const current = options.files.find(groupId, sha1);
   if (!current) throw new NotFoundError("this peer stopped sharing that file", "FILE_NOT_SHARED");
-  return sendBytes(req, res, current, context, requester);
+  return sendBytes(req, res, current, context, requester, slot.mayPump);
 }
 
 function sendBitfield(res: ServerResponse, file: ServedFile): void {
@@ -107,7 +107,14 @@ function sendBitfield(res: ServerResponse, file: ServedFile): void {
   res.end(body);
 }
 
-async function sendBytes(req: IncomingMessage, res: ServerResponse, file: ServedFile, context: Context, requester: string): Promise<void> {
+async function sendBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: ServedFile,
+  context: Context,
+  requester: string,
+  mayPump: () => Promise<void> | undefined,
+): Promise<void> {
   const header = req.headers.range;
   let start = 0;
   let end = file.size - 1;
@@ -132,7 +139,7 @@ async function sendBytes(req: IncomingMessage, res: ServerResponse, file: Served
   const opened = await context.files.acquire(file.path);
   if (res.destroyed) return opened.release();
   context.events.sending(file.groupId, file.sha1, Math.floor(start / file.pieceSize), Math.floor(end / file.pieceSize), requester);
-  sendRange(opened.fd, start, end, res, opened.release);
+  sendRange(opened.fd, start, end, res, opened.release, { mayPump });
 }
 
 function piecesVerified(file: ServedFile, start: number, end: number): boolean {
@@ -172,65 +179,6 @@ function grantExpiry(token: string | undefined): number | undefined {
     return typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/**
- * At most `maxStreams` byte streams per requester at once; the next
- * `maxQueued` requests wait their turn in order, and any more are refused
- * with 429 and Retry-After, so a greedy downloader slows only itself.
- */
-class RequesterLimiter {
-  readonly #maxStreams: number;
-  readonly #maxQueued: number;
-  readonly #requesters = new Map<string, { active: number; queue: (() => void)[] }>();
-
-  constructor(maxStreams: number, maxQueued: number) {
-    this.#maxStreams = maxStreams;
-    this.#maxQueued = maxQueued;
-  }
-
-  /** Resolves with a release function once `requester` may stream; the release is idempotent. */
-  async acquire(requester: string, res: ServerResponse): Promise<() => void> {
-    let state = this.#requesters.get(requester);
-    if (!state) this.#requesters.set(requester, (state = { active: 0, queue: [] }));
-    const entry = state;
-    if (entry.active >= this.#maxStreams) {
-      if (entry.queue.length >= this.#maxQueued) {
-        throw new TooManyRequestsError(`too many concurrent requests from ${requester}; retry shortly`, 1, "PEER_BUSY");
-      }
-      const gotSlot = await new Promise<boolean>((resolve) => {
-        const turn = () => resolve(true);
-        entry.queue.push(turn);
-        // A request that gives up while queued leaves the queue without a slot.
-        res.once("close", () => {
-          const at = entry.queue.indexOf(turn);
-          if (at < 0) return;
-          entry.queue.splice(at, 1);
-          resolve(false);
-        });
-      });
-      if (!gotSlot) return () => {};
-    } else {
-      entry.active++;
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#next(requester, entry);
-    };
-  }
-
-  /** One stream of `requester` ended: hand its slot to the next in line, or free it. */
-  #next(requester: string, entry: { active: number; queue: (() => void)[] }): void {
-    const turn = entry.queue.shift();
-    if (turn) {
-      turn(); // the slot passes on: `active` is unchanged
-      return;
-    }
-    entry.active--;
-    if (entry.active === 0) this.#requesters.delete(requester);
   }
 }
 
