@@ -26,7 +26,7 @@ let events: SwarmEvents;
 let registry: ServedRegistry;
 let file: ServedFile;
 let sha1: string;
-let grantFor: (userId: string) => Promise<string>;
+let grantFor: (userId: string, ttlSeconds?: number) => Promise<string>;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "swarm-events-"));
@@ -36,8 +36,8 @@ before(async () => {
   sha1 = createHash("sha1").update(data).digest("hex");
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
   const jwks: JSONWebKeySet = { keys: [{ ...(await exportJWK(publicKey)), kid: "t1", alg: "EdDSA" }] };
-  grantFor = (userId) => signGrant({ userId, groupId: "team", sha1, fileName: "shared.bin" }, { privateKey, kid: "t1", issuer: "t1" });
-  events = new SwarmEvents({ maxPerFile: 60, maxBufferedBytes: 64 * 1024 });
+  grantFor = (userId, ttlSeconds) => signGrant({ userId, groupId: "team", sha1, fileName: "shared.bin" }, { privateKey, kid: "t1", issuer: "t1" }, ttlSeconds);
+  events = new SwarmEvents({ maxPerFile: 60, maxBufferedBytes: 64 * 1024, keepAliveMs: 200 });
   registry = new ServedRegistry(events);
   const verified = new Bitfield(PIECES);
   for (const piece of [0, 1]) verified.set(piece);
@@ -62,8 +62,8 @@ after(async () => {
 });
 
 /** A downloader watching the file: every event it got, and a way to wait for the next one that matches. */
-async function watch(userId: string, address?: string) {
-  const headers: Record<string, string> = { authorization: `Bearer ${await grantFor(userId)}` };
+async function watch(userId: string, address?: string, ttlSeconds?: number) {
+  const headers: Record<string, string> = { authorization: `Bearer ${await grantFor(userId, ttlSeconds)}` };
   if (address) headers["p2p-peer-address"] = address;
   const controller = new AbortController();
   const response = await request(`${base}/groups/team/files/${sha1}/events`, { headers, signal: controller.signal });
@@ -211,6 +211,15 @@ test("when the file stops being served its watchers' streams end", async () => {
   await hana.next((e) => e.event === "bitfield");
   events.closeFile("team", sha1);
   await hana.ended();
+});
+
+test("a watcher's stream ends when its grant expires, so a member removed from the group stops hearing about the file", async () => {
+  const ivan = await watch("ivan", undefined, 1);
+  await ivan.next((e) => e.event === "bitfield");
+  const started = performance.now();
+  await ivan.ended();
+  const lasted = performance.now() - started;
+  assert.ok(lasted < 2500, `the stream lasted ${lasted.toFixed(0)} ms past a 1 s grant`);
 });
 
 test("watching needs a grant for the file", async () => {

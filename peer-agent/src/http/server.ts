@@ -85,7 +85,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   if (match[3] === "events") {
     if (req.method !== "GET") throw new NotFoundError(`no route ${req.method} ${url.pathname}`, "ROUTE_NOT_FOUND");
     const address = req.headers[PEER_ADDRESS_HEADER];
-    context.events.watch(file, { userId: requester, address: isPeerAddress(address) ? address : undefined }, res);
+    const watcher = { userId: requester, address: isPeerAddress(address) ? address : undefined, until: grantExpiry(bearer) };
+    context.events.watch(file, watcher, res);
     return;
   }
   const slot = await context.slots.acquire(requester, (cancel) => res.once("close", cancel));
@@ -157,12 +158,19 @@ function piecesVerified(file: ServedFile, start: number, end: number): boolean {
  */
 function cachedGrantCheck(check: GrantCheck): GrantCheck {
   const cache = new Map<string, { requester: string; until: number }>();
+  /** Checks under way: a downloader's first requests all come at once, and one check answers them all. */
+  const checking = new Map<string, Promise<string>>();
   return async (token, expected) => {
     const key = `${expected.groupId}/${expected.sha1}/${token ?? ""}`;
     const hit = cache.get(key);
     if (hit && hit.until > Date.now()) return hit.requester;
     cache.delete(key);
-    const requester = await check(token, expected);
+    let pending = checking.get(key);
+    if (!pending) {
+      pending = check(token, expected).finally(() => checking.delete(key));
+      checking.set(key, pending);
+    }
+    const requester = await pending;
     const expiresAt = grantExpiry(token);
     if (expiresAt !== undefined) {
       if (cache.size >= GRANT_CACHE_ENTRIES) cache.clear();

@@ -18,7 +18,9 @@ import type { ServedFile } from "./served-file.js";
  * (more are answered 429 with Retry-After and poll the bitfield instead), a
  * watcher whose socket backs up past `maxBufferedBytes` is dropped (it
  * reconnects and gets a fresh bitfield), and one timer sends every watcher a
- * comment line every `keepAliveMs` so dead connections are found.
+ * comment line every `keepAliveMs` so dead connections are found, and ends
+ * the streams whose grant has expired (a member removed from the group gets
+ * no fresh grant, so it stops hearing about the file).
  */
 export interface SwarmEventsOptions {
   maxPerFile?: number;
@@ -34,6 +36,8 @@ export interface WatcherInfo {
   userId: string;
   /** Where the watcher says its own agent serves (for peer exchange); undefined when it gave none. */
   address: string | undefined;
+  /** When its grant expires (ms): the stream ends then, and the watcher comes back with a fresh grant. */
+  until?: number;
 }
 
 interface Watcher extends WatcherInfo {
@@ -187,8 +191,12 @@ export class SwarmEvents {
   }
 
   #ping(): void {
-    for (const watch of this.#files.values()) {
-      for (const watcher of watch.watchers) if (!watcher.res.writableEnded) watcher.res.write(": keep-alive\n\n");
+    const now = Date.now();
+    for (const [key, watch] of this.#files) {
+      for (const watcher of [...watch.watchers]) {
+        if (watcher.until !== undefined && watcher.until <= now) this.#drop(key, watcher);
+        else if (!watcher.res.writableEnded) watcher.res.write(": keep-alive\n\n");
+      }
     }
   }
 
