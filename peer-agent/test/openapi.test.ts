@@ -21,6 +21,7 @@ const SPEC = fileURLToPath(new URL("../openapi.yaml", import.meta.url));
 const assertMatches = createSpecChecker(SPEC);
 const BYTES = "/groups/{groupId}/files/{sha1}";
 const BITFIELD = "/groups/{groupId}/files/{sha1}/bitfield";
+const EVENTS = "/groups/{groupId}/files/{sha1}/events";
 
 let dir: string;
 let server: Server;
@@ -85,4 +86,25 @@ test("refusals are problem documents as the spec declares", async () => {
     assert.equal(type, "application/problem+json");
     await assertMatches(template, "get", status, body, "application/problem+json");
   }
+});
+
+test("the events stream is what the spec declares: text/event-stream opening with a bitfield event, refusals as problems", async () => {
+  const controller = new AbortController();
+  const response = await request(`${base}/groups/g/files/${sha1}/events`, { headers: { authorization: `Bearer ${grant}` }, signal: controller.signal });
+  assert.equal(response.statusCode, 200);
+  assert.match(String(response.headers["content-type"]), /^text\/event-stream/);
+  const spec = (await SwaggerParser.dereference(SPEC)) as { paths: Record<string, { get: { responses: Record<string, { content?: Record<string, unknown> }> } }> };
+  assert.ok(spec.paths[EVENTS]!.get.responses["200"]!.content!["text/event-stream"]);
+  let text = "";
+  for await (const chunk of response.body) {
+    text += String(chunk);
+    if (text.includes("\n\n")) break;
+  }
+  controller.abort();
+  const [eventLine, dataLine] = text.split("\n");
+  assert.equal(eventLine, "event: bitfield");
+  assert.deepEqual(Object.keys(JSON.parse(dataLine!.replace(/^data: /, ""))).sort(), ["bitfield", "pieceCount", "piecesHeld"]);
+  const refused = await call(`/groups/g/files/${sha1}/events`, undefined);
+  assert.equal(refused.status, 401);
+  await assertMatches(EVENTS, "get", 401, refused.body, "application/problem+json");
 });
