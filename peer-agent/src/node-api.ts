@@ -79,7 +79,13 @@ export interface DownloadInfo {
   finishedAt?: string;
   error?: { code: string; message: string };
   /** Filled in when the download ends. */
-  summary?: { durationMs: number; averageBytesPerSecond: number; perPeer: PeerTransfer[] };
+  summary?: {
+    durationMs: number;
+    averageBytesPerSecond: number;
+    perPeer: PeerTransfer[];
+    /** From the download_file command to the first verified piece (a resumed download: from its restart). */
+    firstPieceMs?: number;
+  };
 }
 
 export interface ShareInfo {

@@ -7,6 +7,7 @@ import { basename, resolve } from "node:path";
 import type { FileMetadata, FileView, GroupView, JoinRequestView, MemberView, PeerView, UserView } from "../../core/api-types.js";
 import { Bitfield } from "../../core/bitfield.js";
 import { Download, type DownloadSummary } from "./download/engine.js";
+import { PieceWorkers } from "./download/piece-store.js";
 import { AppError, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { hashFile, PIECE_SIZE } from "../../core/pieces.js";
 import { TrackerClient } from "../../core/tracker-client.js";
@@ -58,6 +59,7 @@ export class PeerNode implements PeerNodeApi {
   readonly #options: PeerNodeOptions;
   readonly #store: AgentStateStore;
   readonly #events = new SwarmEvents();
+  readonly #workers = new PieceWorkers();
   readonly #served = new ServedRegistry(this.#events);
   readonly #server: Server;
   readonly #downloads = new Map<string, DownloadEntry>();
@@ -98,6 +100,7 @@ export class PeerNode implements PeerNodeApi {
     });
     const node = new PeerNode(options, tracker, store);
     await node.#listen();
+    node.#workers.warm();
     return node;
   }
 
@@ -261,6 +264,7 @@ export class PeerNode implements PeerNodeApi {
   }
 
   async downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo> {
+    const requestedAt = Date.now();
     const userId = this.#requireLogin();
     const existing = this.#store.find(userId, groupId, fileName);
     if (existing && !existing.download) {
@@ -297,7 +301,7 @@ export class PeerNode implements PeerNodeApi {
     this.#store.put(record);
     await this.#store.flush();
     this.#served.add(record);
-    return this.#startDownload(record, list).info;
+    return this.#startDownload(record, list, requestedAt).info;
   }
 
   async waitForDownload(id: string): Promise<DownloadInfo> {
@@ -345,6 +349,7 @@ export class PeerNode implements PeerNodeApi {
     }
     await this.#store.flush();
     this.#events.close();
+    await this.#workers.close();
     this.#server.closeAllConnections();
     await new Promise<void>((done) => this.#server.close(() => done()));
     await this.tracker.close();
@@ -374,7 +379,8 @@ export class PeerNode implements PeerNodeApi {
     await this.#store.flush();
   }
 
-  #startDownload(record: ShareRecord, first?: { peers: PeerView[]; grant: string }): DownloadEntry {
+  /** `requestedAt`: when the user asked for it (Date.now()); a resumed download counts from its restart. */
+  #startDownload(record: ShareRecord, first?: { peers: PeerView[]; grant: string }, requestedAt = Date.now()): DownloadEntry {
     const { file } = record;
     const state = record.download!;
     const served = this.#served.find(file.groupId, file.sha1) ?? this.#served.add(record);
@@ -395,7 +401,7 @@ export class PeerNode implements PeerNodeApi {
     };
     const entry: DownloadEntry = { info, userId: record.userId, controller, done: Promise.resolve(info) };
     this.#downloads.set(info.id, entry);
-    entry.done = this.#runDownload(entry, record, served, first);
+    entry.done = this.#runDownload(entry, record, served, first, requestedAt);
     return entry;
   }
 
@@ -403,7 +409,8 @@ export class PeerNode implements PeerNodeApi {
     entry: DownloadEntry,
     record: ShareRecord,
     served: ServedFile,
-    first?: { peers: PeerView[]; grant: string },
+    first: { peers: PeerView[]; grant: string } | undefined,
+    requestedAt: number,
   ): Promise<DownloadInfo> {
     const { file } = record;
     const state = record.download!;
@@ -428,6 +435,7 @@ export class PeerNode implements PeerNodeApi {
         finalPath: state.destination,
         have: served.verified,
         ownAddress: this.peerAddress,
+        workers: this.#workers,
         refreshPeers: refresh,
         signal: entry.controller.signal,
         onPieceVerified: (index) => {
@@ -460,10 +468,16 @@ export class PeerNode implements PeerNodeApi {
       }
     }
     await this.#store.flush();
+    this.#workers.warm(); // for the next download
     this.#refreshInfo(entry);
     entry.info.finishedAt = new Date().toISOString();
     if (summary) {
-      entry.info.summary = { durationMs: summary.durationMs, averageBytesPerSecond: summary.averageBytesPerSecond, perPeer: summary.perPeer };
+      entry.info.summary = {
+        durationMs: summary.durationMs,
+        averageBytesPerSecond: summary.averageBytesPerSecond,
+        perPeer: summary.perPeer,
+        firstPieceMs: summary.firstPieceAt !== undefined ? summary.firstPieceAt - requestedAt : undefined,
+      };
     }
     if (entry.info.state !== "stopped") this.#options.onDownloadEnded?.(structuredClone(entry.info));
     return entry.info;

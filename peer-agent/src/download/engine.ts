@@ -8,7 +8,7 @@ import { PiecesInTransit } from "./in-transit.js";
 import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
 import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
-import { PieceStore, type PieceOutcome } from "./piece-store.js";
+import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
 import { reserveSpace } from "./reserve-space.js";
 
 /** A peer is banned from this download after this many pieces that failed their SHA1. */
@@ -76,6 +76,8 @@ export interface DownloadOptions {
   picker?: Partial<PickerConfig>;
   /** See WORKER_BACKLOG_FOR_LOCAL_HASH: 0 hashes every piece on the event loop, Infinity none. */
   localHashBacklog?: number;
+  /** Started piece workers to take one from (an agent keeps one ready); one is started otherwise. */
+  workers?: PieceWorkers;
   /** Overrides of WATCH_TIMINGS (tests). */
   watchTimings?: Partial<typeof WATCH_TIMINGS>;
 }
@@ -100,6 +102,8 @@ export interface DownloadSummary {
   /** Range requests made, and those given up after their timeout. */
   requests: number;
   timeouts: number;
+  /** When the first piece of this run was verified (Date.now() clock); undefined when none was. */
+  firstPieceAt?: number;
   /** Whether other downloaders of the file were seen, so pieces were taken in a random order of this download's own. */
   swarm: boolean;
 }
@@ -171,6 +175,7 @@ export class Download {
   #timeouts = 0;
   #closed = false;
   #reservation: Promise<void> | undefined;
+  #firstPieceAt: number | undefined;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -217,7 +222,7 @@ export class Download {
         })
       : undefined;
     const store = new PieceStore(
-      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS },
+      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS, workers: this.#options.workers },
       (outcome, buffer) => this.#pieceStored(outcome, buffer),
       (error) => {
         this.#fatal ??= new AppError(500, "PIECE_STORE_FAILED", `checking and writing pieces failed: ${error.message}`);
@@ -609,6 +614,7 @@ export class Download {
     } else {
       const length = this.#pieceLength(piece);
       this.#have.set(piece);
+      this.#firstPieceAt ??= Date.now();
       this.#bytesDone += length;
       this.#bytesThisRun += length;
       if (flight) {
@@ -709,6 +715,7 @@ export class Download {
       banned: peers.filter((peer) => peer.banned).map((peer) => peer.userId),
       requests: this.#requests,
       timeouts: this.#timeouts,
+      firstPieceAt: this.#firstPieceAt,
       swarm: this.#rank !== undefined,
     };
   }

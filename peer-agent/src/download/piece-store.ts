@@ -1,7 +1,48 @@
 import { Worker } from "node:worker_threads";
 import type { Bitfield } from "../../../core/bitfield.js";
+import { pieceWorkerSource, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
 
-export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
+export type { PieceOutcome };
+
+/**
+ * Piece workers started ahead of need. Starting a worker thread costs tens
+ * of milliseconds of both threads (a new V8 isolate), which a download would
+ * otherwise spend between its first request and its first written piece: an
+ * agent keeps one started, and starts the next when a download ends.
+ */
+export class PieceWorkers {
+  #spare: Worker | undefined;
+  #closed = false;
+
+  /** Starts the spare now (an agent calls this at start, while nothing waits for it). */
+  warm(): void {
+    if (this.#closed || this.#spare) return;
+    this.#spare = startPieceWorker();
+    this.#spare.unref();
+    // A spare that dies (it should not) is simply replaced at the next take.
+    this.#spare.once("exit", () => (this.#spare = undefined));
+  }
+
+  /** A started worker for a download, its own from now on. */
+  take(): Worker {
+    const worker = this.#spare ?? startPieceWorker();
+    this.#spare = undefined;
+    worker.removeAllListeners("exit");
+    worker.ref();
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const spare = this.#spare;
+    this.#spare = undefined;
+    await spare?.terminate();
+  }
+}
+
+function startPieceWorker(): Worker {
+  return new Worker(pieceWorkerSource(), { eval: true });
+}
 
 /**
  * Checks, writes and hashes pieces in a worker thread, off the event loop
@@ -32,7 +73,7 @@ export class PieceStore {
   #failure: Error | undefined;
 
   constructor(
-    options: { path: string; size: number; pieceSize: number; pieceHashes: string[]; have: Bitfield; slots: number },
+    options: { path: string; size: number; pieceSize: number; pieceHashes: string[]; have: Bitfield; slots: number; workers?: PieceWorkers },
     onOutcome: (outcome: PieceOutcome, buffer: Buffer) => void,
     onFailure: (error: Error) => void,
   ) {
@@ -41,9 +82,9 @@ export class PieceStore {
     const memory = new SharedArrayBuffer(options.slots * options.pieceSize);
     this.#slots = Array.from({ length: options.slots }, (_, slot) => Buffer.from(memory, slot * options.pieceSize, options.pieceSize));
     this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
-    this.#worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
+    this.#worker = options.workers?.take() ?? startPieceWorker();
+    this.#post({
+      open: {
         path: options.path,
         size: options.size,
         pieceSize: options.pieceSize,
@@ -53,7 +94,7 @@ export class PieceStore {
         waiting: this.#waiting,
       },
     });
-    this.#worker.on("message", (message: WorkerMessage) => {
+    this.#worker.on("message", (message: FromPieceWorker) => {
       if ("sha1" in message) this.#digest?.resolve(message.sha1);
       else if ("digestError" in message) this.#digest?.reject(new Error(message.digestError));
       else this.#onOutcome(message.outcome, this.#slots[message.slot]!);
@@ -91,7 +132,7 @@ export class PieceStore {
     const slot = this.#slotOf.get(buffer);
     if (slot === undefined) throw new Error("submit() takes one of the store's own buffers");
     Atomics.add(this.#waiting, 0, 1);
-    this.#worker.postMessage({ piece, slot, length, checked });
+    this.#post({ piece, slot, length, checked });
   }
 
   /** The SHA1 of the whole file; call once every piece's outcome has come back ok. */
@@ -99,7 +140,7 @@ export class PieceStore {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       this.#digest = { resolve, reject };
-      this.#worker.postMessage({ digest: true });
+      this.#post({ digest: true });
     });
   }
 
@@ -107,82 +148,8 @@ export class PieceStore {
     this.#failure ??= new Error("the piece store is closed");
     await this.#worker.terminate();
   }
-}
 
-type WorkerMessage =
-  | { sha1: string }
-  | { digestError: string }
-  | { outcome: PieceOutcome; slot: number };
-
-/**
- * The worker's program, as source text: a plain CommonJS script, so it runs
- * the same from TypeScript (tsx), the compiled dist/ and a bundle, with no
- * module to resolve.
- */
-const WORKER_SOURCE = `
-const { workerData, parentPort } = require("node:worker_threads");
-const { openSync, readSync, writeSync, closeSync } = require("node:fs");
-const { createHash } = require("node:crypto");
-const { path, size, pieceSize, pieceHashes, memory } = workerData;
-const pieceCount = pieceHashes.length;
-const written = new Uint8Array(pieceCount);
-for (let i = 0; i < pieceCount; i++) if (workerData.have[i >> 3] & (0x80 >> (i & 7))) written[i] = 1;
-const whole = createHash("sha1");
-let next = 0;
-let scratch;
-const fd = openSync(path, "r+");
-const lengthOf = (piece) => Math.min(pieceSize, size - piece * pieceSize);
-
-function extendPrefix(piece, data) {
-  if (piece === next) {
-    whole.update(data);
-    next++;
-  }
-  while (next < pieceCount && written[next]) {
-    scratch ??= Buffer.allocUnsafe(pieceSize);
-    const length = lengthOf(next);
-    let done = 0;
-    while (done < length) {
-      const read = readSync(fd, scratch, done, length - done, next * pieceSize + done);
-      if (read === 0) throw new Error("the file ends inside piece " + next);
-      done += read;
-    }
-    whole.update(scratch.subarray(0, length));
-    next++;
+  #post(message: ToPieceWorker): void {
+    this.#worker.postMessage(message);
   }
 }
-
-parentPort.on("message", (message) => {
-  if (message.digest) {
-    try {
-      extendPrefix(-1);
-      if (next !== pieceCount) parentPort.postMessage({ digestError: "only " + next + " of " + pieceCount + " pieces are written" });
-      else parentPort.postMessage({ sha1: whole.digest("hex") });
-    } catch (error) {
-      parentPort.postMessage({ digestError: error.message });
-    }
-    return;
-  }
-  const { piece, slot, length, checked } = message;
-  const data = Buffer.from(memory, slot * pieceSize, length);
-  let outcome;
-  try {
-    if (written[piece]) {
-      outcome = { piece, ok: true };
-    } else if (!checked && createHash("sha1").update(data).digest("hex") !== pieceHashes[piece]) {
-      outcome = { piece, ok: false };
-    } else {
-      let done = 0;
-      while (done < length) done += writeSync(fd, data, done, length - done, piece * pieceSize + done);
-      written[piece] = 1;
-      outcome = { piece, ok: true };
-      extendPrefix(piece, data);
-    }
-  } catch (error) {
-    outcome = { piece, error: error.message };
-  }
-  Atomics.sub(workerData.waiting, 0, 1);
-  parentPort.postMessage({ outcome, slot });
-});
-process.on("exit", () => closeSync(fd));
-`;

@@ -1,0 +1,122 @@
+/**
+ * The piece worker's program (see piece-store.ts): checks a piece's SHA1
+ * unless the main thread did, writes it at its offset, and keeps the
+ * whole-file SHA1 following the written prefix.
+ *
+ * It is typed code, but it runs as the source text of `pieceWorkerMain`
+ * (pieceWorkerSource()), in a worker started with `eval`: that runs the same
+ * from TypeScript (tsx), from the compiled dist/ and from a bundle, with no
+ * worker file to locate. So the function must not use anything from the
+ * module around it: it `require`s what it needs.
+ */
+
+/** Sent to the worker: once to open a download, then a piece at a time, then the digest request. */
+export type ToPieceWorker =
+  | { open: PieceWorkerOpen }
+  | { piece: number; slot: number; length: number; checked: boolean }
+  | { digest: true };
+
+export interface PieceWorkerOpen {
+  path: string;
+  size: number;
+  pieceSize: number;
+  pieceHashes: string[];
+  /** Bitfield bytes of the pieces already verified in `path` (resume). */
+  have: Uint8Array;
+  /** The piece slots, shared with the main thread. */
+  memory: SharedArrayBuffer;
+  /** [0]: pieces submitted and not finished yet, kept by both threads. */
+  waiting: Int32Array;
+}
+
+export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
+
+export type FromPieceWorker = { sha1: string } | { digestError: string } | { outcome: PieceOutcome; slot: number };
+
+export function pieceWorkerMain(): void {
+  const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
+  const { openSync, readSync, writeSync, closeSync } = require("node:fs") as typeof import("node:fs");
+  const { createHash } = require("node:crypto") as typeof import("node:crypto");
+  if (!parentPort) return;
+  const port = parentPort;
+  let job: PieceWorkerOpen;
+  let fd = -1;
+  let written: Uint8Array;
+  let whole: import("node:crypto").Hash;
+  let next = 0;
+  let scratch: Buffer | undefined;
+  const send = (message: FromPieceWorker) => port.postMessage(message);
+  const lengthOf = (piece: number) => Math.min(job.pieceSize, job.size - piece * job.pieceSize);
+
+  const extendPrefix = (piece: number, data?: Buffer) => {
+    if (piece === next && data) {
+      whole.update(data);
+      next++;
+    }
+    while (next < written.length && written[next]) {
+      scratch ??= Buffer.allocUnsafe(job.pieceSize);
+      const length = lengthOf(next);
+      let done = 0;
+      while (done < length) {
+        const read = readSync(fd, scratch, done, length - done, next * job.pieceSize + done);
+        if (read === 0) throw new Error(`the file ends inside piece ${next}`);
+        done += read;
+      }
+      whole.update(scratch.subarray(0, length));
+      next++;
+    }
+  };
+
+  port.on("message", (message: ToPieceWorker) => {
+    if ("open" in message) {
+      job = message.open;
+      fd = openSync(job.path, "r+");
+      written = new Uint8Array(job.pieceHashes.length);
+      for (let i = 0; i < written.length; i++) if (job.have[i >> 3]! & (0x80 >> (i & 7))) written[i] = 1;
+      whole = createHash("sha1");
+      return;
+    }
+    if ("digest" in message) {
+      try {
+        extendPrefix(-1);
+        if (next !== written.length) send({ digestError: `only ${next} of ${written.length} pieces are written` });
+        else send({ sha1: whole.digest("hex") });
+      } catch (error) {
+        send({ digestError: (error as Error).message });
+      }
+      return;
+    }
+    const { piece, slot, length, checked } = message;
+    const data = Buffer.from(job.memory, slot * job.pieceSize, length);
+    let outcome: PieceOutcome;
+    try {
+      if (written[piece]) {
+        outcome = { piece, ok: true };
+      } else if (!checked && createHash("sha1").update(data).digest("hex") !== job.pieceHashes[piece]) {
+        outcome = { piece, ok: false };
+      } else {
+        let done = 0;
+        while (done < length) done += writeSync(fd, data, done, length - done, piece * job.pieceSize + done);
+        written[piece] = 1;
+        outcome = { piece, ok: true };
+        extendPrefix(piece, data);
+      }
+    } catch (error) {
+      outcome = { piece, error: (error as Error).message };
+    }
+    Atomics.sub(job.waiting, 0, 1);
+    send({ outcome, slot });
+  });
+  process.on("exit", () => {
+    if (fd >= 0) closeSync(fd);
+  });
+}
+
+/**
+ * The worker's source text. The names bound first are helpers that tsx and
+ * esbuild may call from transpiled code (`__name` keeps function names,
+ * `__require` stands for require in a bundle); in the worker they are plain.
+ */
+export function pieceWorkerSource(): string {
+  return `const __name = (target) => target; const __require = require; (${pieceWorkerMain.toString()})();`;
+}
