@@ -14,7 +14,7 @@ import { TrackerClient } from "../../core/tracker-client.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
-import { createGrantCheck } from "./grant-check.js";
+import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
 import { createPeerServer } from "./http/server.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
@@ -74,16 +74,18 @@ export class PeerNode implements PeerNodeApi {
    * moment it is sent: two in flight (a heartbeat and a progress report) could
    * be applied in the other order and leave the older picture on the tracker.
    */
+  readonly #grantCheck: PrefetchingGrantCheck;
   readonly #announce = oneAtATime(() => this.#sendAnnounce());
 
   private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
     this.#options = options;
     this.tracker = tracker;
     this.#store = store;
+    this.#grantCheck = createGrantCheck(() => tracker.allJwks());
     this.#server = createPeerServer({
       files: this.#served,
       events: this.#events,
-      checkGrant: createGrantCheck(() => tracker.allJwks()),
+      checkGrant: this.#grantCheck,
     });
     this.peerAddress = "";
   }
@@ -136,6 +138,7 @@ export class PeerNode implements PeerNodeApi {
     }
     await this.tracker.login({ userId, password, peerAddress: this.peerAddress });
     this.#userId = userId;
+    void this.#grantCheck.prefetch(); // members may ask for pieces the moment the announce below lands
     const outcome: LoginOutcome = { userId, restored: 0, dropped: [], resumed: 0 };
     const resume: ShareRecord[] = [];
     for (const record of this.#store.sharesOf(userId)) {
