@@ -20,8 +20,8 @@ export interface PeerNodeApi {
   listFiles(groupId: string): Promise<FileView[]>;
   /** Hashes the file (progress through onProgress when in-process), registers it, serves it. */
   uploadFile(path: string, groupId: string, onProgress?: (bytesDone: number, size: number) => void): Promise<FileView>;
-  /** Starts a download in the background and returns at once. */
-  downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo>;
+  /** Starts a download in the background and returns at once; `sequential` fills the file from its start (play while downloading). */
+  downloadFile(groupId: string, fileName: string, destination: string, order?: DownloadOrder): Promise<DownloadInfo>;
   /** Resolves when the download ends (complete, failed or stopped). */
   waitForDownload(id: string): Promise<DownloadInfo>;
   listDownloads(): Promise<DownloadInfo[]>;
@@ -62,6 +62,9 @@ export interface PeerTransfer {
   banned: boolean;
 }
 
+/** In which order a download asks for pieces: the swarm's (rarest first), or the file's from its start. */
+export type DownloadOrder = "rarest" | "sequential";
+
 export interface DownloadInfo {
   id: string;
   groupId: string;
@@ -76,6 +79,7 @@ export interface DownloadInfo {
   bytesPerSecond: number;
   activePeers: number;
   startedAt: string;
+  order: DownloadOrder;
   finishedAt?: string;
   error?: { code: string; message: string };
   /** Filled in when the download ends. */

@@ -18,7 +18,7 @@ import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
 import { createPeerServer } from "./http/server.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
-import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
+import type { DownloadInfo, DownloadOrder, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
 import { oneAtATime } from "../../core/one-at-a-time.js";
 import { ServedRegistry } from "./served-registry.js";
 import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
@@ -266,7 +266,8 @@ export class PeerNode implements PeerNodeApi {
     return view;
   }
 
-  async downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo> {
+  async downloadFile(groupId: string, fileName: string, destination: string, order: DownloadOrder = "rarest"): Promise<DownloadInfo> {
+    if (order !== "rarest" && order !== "sequential") throw new ValidationError(`unknown download order "${order}"; use rarest or sequential`, "BAD_ARGUMENT");
     const requestedAt = Date.now();
     const userId = this.#requireLogin();
     const existing = this.#store.find(userId, groupId, fileName);
@@ -297,9 +298,11 @@ export class PeerNode implements PeerNodeApi {
       verified: new Bitfield(file.pieceHashes.length).toBase64(),
       checkedSize: 0,
       checkedMtimeMs: 0,
-      download: { id: randomUUID().slice(0, 8), destination: finalPath, startedAt: new Date().toISOString(), state: "downloading" },
+      download: { id: randomUUID().slice(0, 8), destination: finalPath, startedAt: new Date().toISOString(), state: "downloading", ...(order === "sequential" ? { sequential: true } : {}) },
     };
     record.download!.state = "downloading";
+    if (order === "sequential") record.download!.sequential = true;
+    else delete record.download!.sequential;
     delete record.download!.error;
     this.#store.put(record);
     await this.#store.flush();
@@ -401,6 +404,7 @@ export class PeerNode implements PeerNodeApi {
       bytesPerSecond: 0,
       activePeers: 0,
       startedAt: state.startedAt,
+      order: state.sequential ? "sequential" : "rarest",
     };
     const entry: DownloadEntry = { info, userId: record.userId, controller, done: Promise.resolve(info) };
     this.#downloads.set(info.id, entry);
@@ -438,6 +442,7 @@ export class PeerNode implements PeerNodeApi {
         finalPath: state.destination,
         have: served.verified,
         ownAddress: this.peerAddress,
+        sequential: state.sequential === true,
         workers: this.#workers,
         refreshPeers: refresh,
         signal: entry.controller.signal,

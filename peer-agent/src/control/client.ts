@@ -40,7 +40,7 @@ export async function connectToAgent(options: { host: string; port: number; stat
     listGroups: () => call("listGroups"),
     listFiles: (groupId) => call("listFiles", groupId),
     uploadFile: (path, groupId) => call("uploadFile", resolve(path), groupId),
-    downloadFile: (groupId, fileName, destination) => call("downloadFile", groupId, fileName, resolve(destination)),
+    downloadFile: (groupId, fileName, destination, order = "rarest") => call("downloadFile", groupId, fileName, resolve(destination), order),
     waitForDownload: (id) => call("waitForDownload", id),
     listDownloads: () => call("listDownloads"),
     stopShare: (groupId, fileName) => call("stopShare", groupId, fileName),

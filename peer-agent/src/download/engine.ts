@@ -74,6 +74,8 @@ export interface DownloadOptions {
   onPieceVerified?: (index: number, have: Bitfield) => void;
   signal?: AbortSignal;
   random?: () => number;
+  /** Play while downloading: the file fills from its start (see the picker's policy). */
+  sequential?: boolean;
   picker?: Partial<PickerConfig>;
   /** See WORKER_BACKLOG_FOR_LOCAL_HASH: 0 hashes every piece on the event loop, Infinity none. */
   localHashBacklog?: number;
@@ -395,6 +397,7 @@ export class Download {
       })),
       inTransit: (piece) => this.#transit.count(piece, now),
       rank: this.#rank,
+      sequential: this.#options.sequential,
       now,
       random: this.#options.random ?? Math.random,
       config: this.#config,
