@@ -3,7 +3,8 @@ import { resolve } from "node:path";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
 import { ValidationError } from "../../core/errors.js";
 import { fileNameProblem, isIdentifier } from "../../core/validation.js";
-import type { DownloadInfo, LoginOutcome, PeerNodeApi } from "../../peer-agent/src/node-api.js";
+import type { DownloadInfo, LoginOutcome, PeerNodeApi, TransferRates } from "../../peer-agent/src/node-api.js";
+import { formatByteRate, parseByteRate } from "../../core/byte-rate.js";
 import {
   formatBytes,
   formatDownloads,
@@ -38,7 +39,7 @@ export interface CommandContext {
   onSession?: (userId: string | undefined, outcome?: LoginOutcome) => void;
 }
 
-type ParamKind = "userId" | "groupId" | "fileName" | "path" | "password" | "command";
+type ParamKind = "userId" | "groupId" | "fileName" | "path" | "password" | "command" | "direction" | "rate";
 
 interface ParamSpec {
   /** As shown in usage lines, e.g. `group_id`. */
@@ -208,6 +209,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: (ctx) => ctx.node.listDownloads(),
     render: formatDownloads,
   }),
+  define<TransferRates>({
+    name: "set_rate",
+    params: [{ name: "up|down", kind: "direction" }, { name: "rate", kind: "rate" }],
+    summary: "limit this agent's uploads or downloads, all together, e.g. set_rate up 2M (MiB/s); up 0 uploads nothing; unlimited lifts it",
+    run: (ctx, [direction, rate]) => ctx.node.setRate(direction!.toLowerCase(), rate!),
+    render: (rates) => `upload limit ${formatByteRate(rates.up)}, download limit ${formatByteRate(rates.down)}`,
+  }),
   define<void>({
     name: "stop_share",
     params: [groupId, fileName],
@@ -285,6 +293,10 @@ function checkArgument(param: ParamSpec, value: string): void {
   } else if (param.kind === "fileName") {
     const problem = fileNameProblem(value);
     if (problem) throw new ValidationError(`"${value}": ${problem}; give the name list_files shows`, "BAD_ARGUMENT");
+  } else if (param.kind === "direction") {
+    if (!/^(up|down)$/i.test(value)) throw new ValidationError(`"${value}" is not a direction; use up or down`, "BAD_ARGUMENT");
+  } else if (param.kind === "rate") {
+    parseByteRate(value);
   } else if (value === "") {
     throw new ValidationError(`${what} is empty`, "BAD_ARGUMENT");
   }

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { Readable, Writable } from "node:stream";
 import { ForbiddenError } from "../../core/errors.js";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
-import type { DownloadInfo, DownloadOrder, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "../../peer-agent/src/node-api.js";
+import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "../../peer-agent/src/node-api.js";
 import { completeCommand, Shell } from "../src/shell.js";
 
 class StandInNode implements PeerNodeApi {
@@ -22,7 +22,11 @@ class StandInNode implements PeerNodeApi {
   readonly downloads = new Map<string, { info: DownloadInfo; finish: (state: "complete" | "failed") => void; done: Promise<DownloadInfo> }>();
 
   async status(): Promise<NodeStatus> {
-    return { userId: this.userId, peerAddress: "127.0.0.1:7001", tracker: undefined, sharing: 0, downloading: 0 };
+    return { userId: this.userId, peerAddress: "127.0.0.1:7001", tracker: undefined, sharing: 0, downloading: 0, rates: {} };
+  }
+  async setRate(direction: string, rate: string): Promise<TransferRates> {
+    this.log.push(`setRate ${direction} ${rate}`);
+    return direction === "up" ? { up: 2 * 1024 * 1024 } : {};
   }
   async createUser(userId: string): Promise<UserView> {
     this.log.push(`createUser ${userId}`);
@@ -190,6 +194,16 @@ test("download_file --sequential asks the agent for a download that fills the fi
   await ended;
   assert.ok(node.log.includes("downloadFile movies a.txt /data/out sequential"));
   assert.ok(node.log.includes("downloadFile movies a.txt /data/out2"));
+});
+
+test("set_rate checks its direction and rate before asking the agent, and shows both limits", async () => {
+  const node = new StandInNode();
+  const { shell, output } = pipeShell(node, ["set_rate up 2M", "set_rate sideways 2M", "set_rate down fast"]);
+  await shell.run();
+  assert.deepEqual(node.log.filter((line) => line.startsWith("setRate")), ["setRate up 2M"]);
+  assert.match(output(), /upload limit 2\.0 MiB\/s, download limit unlimited/);
+  assert.match(output(), /"sideways" is not a direction/);
+  assert.match(output(), /"fast" is not a rate/);
 });
 
 test("with --json each result is printed as one line of JSON", async () => {

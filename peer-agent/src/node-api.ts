@@ -25,6 +25,8 @@ export interface PeerNodeApi {
   /** Resolves when the download ends (complete, failed or stopped). */
   waitForDownload(id: string): Promise<DownloadInfo>;
   listDownloads(): Promise<DownloadInfo[]>;
+  /** Changes the upload (`up`) or download (`down`) limit while running, e.g. `2M`, `0` (uploads only), `unlimited`. */
+  setRate(direction: string, rate: string): Promise<TransferRates>;
   stopShare(groupId: string, fileName: string): Promise<void>;
   /** Files this node shares (complete or partial), for completion and display. */
   listShares(): Promise<ShareInfo[]>;
@@ -39,6 +41,14 @@ export interface NodeStatus {
   tracker: string | undefined;
   sharing: number;
   downloading: number;
+  /** The agent's limits in bytes per second; absent: unlimited. */
+  rates: TransferRates;
+}
+
+/** Limits shared by all uploads and by all downloads of an agent; undefined is unlimited, an upload limit of 0 uploads nothing. */
+export interface TransferRates {
+  up?: number;
+  down?: number;
 }
 
 export interface LoginOutcome {

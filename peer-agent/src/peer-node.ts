@@ -15,10 +15,12 @@ import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
 import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
+import { RateLimiter } from "./rate-limiter.js";
+import { parseByteRate } from "../../core/byte-rate.js";
 import { createPeerServer } from "./http/server.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
-import type { DownloadInfo, DownloadOrder, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
+import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
 import { oneAtATime } from "../../core/one-at-a-time.js";
 import { ServedRegistry } from "./served-registry.js";
 import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
@@ -34,6 +36,8 @@ export interface PeerNodeOptions {
   /** Told when a download ends (complete, failed); the CLI prints its summary. */
   onDownloadEnded?: (info: DownloadInfo) => void;
   trackerTimeoutMs?: number;
+  /** Starting limits (bytes per second) for all uploads and all downloads; set_rate changes them while running. */
+  rates?: TransferRates;
 }
 
 /** A running download, or one that ended during this run of the agent. */
@@ -75,6 +79,8 @@ export class PeerNode implements PeerNodeApi {
    * be applied in the other order and leave the older picture on the tracker.
    */
   readonly #grantCheck: PrefetchingGrantCheck;
+  readonly #uploadLimit: RateLimiter;
+  readonly #downloadLimit: RateLimiter;
   readonly #announce = oneAtATime(() => this.#sendAnnounce());
 
   private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
@@ -82,10 +88,13 @@ export class PeerNode implements PeerNodeApi {
     this.tracker = tracker;
     this.#store = store;
     this.#grantCheck = createGrantCheck(() => tracker.allJwks());
+    this.#uploadLimit = new RateLimiter(options.rates?.up);
+    this.#downloadLimit = new RateLimiter(checkedDownloadRate(options.rates?.down));
     this.#server = createPeerServer({
       files: this.#served,
       events: this.#events,
       checkGrant: this.#grantCheck,
+      uploadLimit: this.#uploadLimit,
     });
     this.peerAddress = "";
   }
@@ -125,7 +134,22 @@ export class PeerNode implements PeerNodeApi {
       tracker: current ? `${current.host}:${current.port}` : undefined,
       sharing: this.#served.size,
       downloading: [...this.#downloads.values()].filter((d) => d.info.state === "downloading").length,
+      rates: this.#rates(),
     };
+  }
+
+  async setRate(direction: string, rate: string): Promise<TransferRates> {
+    const bytesPerSecond = parseByteRate(rate);
+    if (direction === "up") this.#uploadLimit.set(bytesPerSecond);
+    else if (direction === "down") this.#downloadLimit.set(checkedDownloadRate(bytesPerSecond));
+    else throw new ValidationError(`"${direction}" is not a direction; use up or down`, "BAD_ARGUMENT");
+    return this.#rates();
+  }
+
+  #rates(): TransferRates {
+    const { bytesPerSecond: up } = this.#uploadLimit;
+    const { bytesPerSecond: down } = this.#downloadLimit;
+    return { ...(up !== undefined ? { up } : {}), ...(down !== undefined ? { down } : {}) };
   }
 
   createUser(userId: string, password: string): Promise<UserView> {
@@ -443,6 +467,7 @@ export class PeerNode implements PeerNodeApi {
         have: served.verified,
         ownAddress: this.peerAddress,
         sequential: state.sequential === true,
+        downloadLimit: this.#downloadLimit,
         workers: this.#workers,
         refreshPeers: refresh,
         signal: entry.controller.signal,
@@ -596,4 +621,10 @@ function checkMetadata(file: FileMetadata, groupId: string, fileName: string, sh
 
 function shortReason(reason: string): string {
   return /:\s*(\S+)$/.exec(reason)?.[1] ?? reason;
+}
+
+/** A download limit of 0 would hold every download forever without saying so: pause_download-like intent needs its own command. */
+function checkedDownloadRate(bytesPerSecond: number | undefined): number | undefined {
+  if (bytesPerSecond === 0) throw new ValidationError("a download limit of 0 would stall every download; give a rate or unlimited", "BAD_RATE");
+  return bytesPerSecond;
 }

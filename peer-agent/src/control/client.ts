@@ -43,6 +43,7 @@ export async function connectToAgent(options: { host: string; port: number; stat
     downloadFile: (groupId, fileName, destination, order = "rarest") => call("downloadFile", groupId, fileName, resolve(destination), order),
     waitForDownload: (id) => call("waitForDownload", id),
     listDownloads: () => call("listDownloads"),
+    setRate: (direction, rate) => call("setRate", direction, rate),
     stopShare: (groupId, fileName) => call("stopShare", groupId, fileName),
     listShares: () => call("listShares"),
     close: () => dispatcher.close(),
