@@ -54,6 +54,7 @@ export class Shell {
   #userId: string | undefined;
   #busy = false;
   #stopped = false;
+  #failures = 0;
   #resolveStopped: () => void = () => {};
   readonly #stoppedSignal = new Promise<void>((resolve) => (this.#resolveStopped = resolve));
 
@@ -78,6 +79,11 @@ export class Shell {
   #announce(text: string): void {
     this.#print(text);
     if (this.#interactive && this.#rl && !this.#busy && !this.#stopped) this.#rl.prompt(true);
+  }
+
+  /** How many commands failed, downloads that failed included; piped input exits 1 when any did. */
+  get failures(): number {
+    return this.#failures;
   }
 
   /** Ends the shell now (a signal): run() resolves with "stopped", nothing is waited for. */
@@ -188,6 +194,7 @@ export class Shell {
       const text = this.#json ? JSON.stringify(result ?? null) : parsed.command.render(result, parsed.args);
       if (text !== "") this.#print(text);
     } catch (error) {
+      this.#failures++;
       this.#print(formatError(error));
     }
     return false;
@@ -209,9 +216,14 @@ export class Shell {
   #watch(download: DownloadInfo): void {
     if (download.state !== "downloading" || this.#watched.has(download.id)) return;
     const ended = this.#node.waitForDownload(download.id).then(
-      (final) => this.#announce(this.#json ? JSON.stringify(final) : formatDownloadEnd(final)),
+      (final) => {
+        if (final.state === "failed") this.#failures++;
+        this.#announce(this.#json ? JSON.stringify(final) : formatDownloadEnd(final));
+      },
       (error: unknown) => {
-        if (!this.#stopped) this.#announce(formatError(error));
+        if (this.#stopped) return;
+        this.#failures++;
+        this.#announce(formatError(error));
       },
     );
     this.#watched.set(download.id, ended.finally(() => this.#watched.delete(download.id)));
@@ -236,6 +248,7 @@ export class Shell {
         this.#print(this.#json ? "null" : "logged out");
       }
     } catch (error) {
+      this.#failures++;
       this.#print(formatError(error));
     }
   }

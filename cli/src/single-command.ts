@@ -1,4 +1,6 @@
-import type { PeerNodeApi } from "../../peer-agent/src/node-api.js";
+import { ValidationError } from "../../core/errors.js";
+import { isAlive } from "../../peer-agent/src/control/control-file.js";
+import type { RemotePeerNode } from "../../peer-agent/src/control/client.js";
 import { USAGE_EXIT_CODE } from "./args.js";
 import { helpText, parseCommandWords, type ParsedCommand } from "./commands.js";
 import { formatError } from "./format.js";
@@ -7,10 +9,12 @@ export interface SingleCommandOptions {
   /** The command's words, name first. */
   words: readonly string[];
   /** Opens the connection to the agent; called only when the command needs it. */
-  connect: () => Promise<PeerNodeApi & { close(): Promise<void> }>;
+  connect: () => Promise<RemotePeerNode>;
   json: boolean;
   cwd: string;
   askSecret?: (prompt: string) => Promise<string>;
+  /** How long `stop` waits for the agent's process to end. */
+  stopTimeoutMs?: number;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
 }
@@ -18,9 +22,10 @@ export interface SingleCommandOptions {
 /**
  * `client --agent IP:PORT <command> …`: runs one command against a running
  * agent and says how it went: 0 done, 1 the command failed, 2 bad arguments.
- * `help` needs no agent; `quit` has no meaning here.
+ * `help` needs no agent; `quit` has no meaning here; `stop` stops the agent.
  */
 export async function runSingleCommand(options: SingleCommandOptions): Promise<number> {
+  if (options.words.length === 1 && options.words[0]!.toLowerCase() === "stop") return stopAgent(options);
   let parsed: ParsedCommand;
   try {
     parsed = parseCommandWords(options.words);
@@ -30,7 +35,7 @@ export async function runSingleCommand(options: SingleCommandOptions): Promise<n
   }
   const { command, args } = parsed;
   if (command.name === "quit") {
-    options.stderr("error: quit leaves the interactive shell; to stop a background agent, stop its peer-agent process\n");
+    options.stderr("error: quit leaves the interactive shell; to stop a background agent use: client --agent <IP>:<PORT> stop\n");
     return USAGE_EXIT_CODE;
   }
   const print = (result: unknown, text: () => string) =>
@@ -45,12 +50,39 @@ export async function runSingleCommand(options: SingleCommandOptions): Promise<n
       return USAGE_EXIT_CODE;
     }
   }
-  let node: (PeerNodeApi & { close(): Promise<void> }) | undefined;
+  let node: RemotePeerNode | undefined;
   try {
     node = await options.connect();
     const ctx = { node, cwd: options.cwd, ...(options.askSecret ? { askSecret: options.askSecret } : {}) };
     const result = await command.run(ctx, args);
     print(result, () => command.render(result, args));
+    return 0;
+  } catch (error) {
+    options.stderr(`${formatError(error)}\n`);
+    // A required argument found missing only when the command ran (a password off a terminal)
+    return error instanceof ValidationError && error.code === "USAGE" ? USAGE_EXIT_CODE : 1;
+  } finally {
+    await node?.close().catch(() => {});
+  }
+}
+
+/**
+ * `client --agent IP:PORT stop`: asks the agent to stop as SIGTERM would
+ * (downloads resume at its next login) and waits until its process is gone,
+ * so that a script can start another agent on the same address right after.
+ */
+async function stopAgent(options: SingleCommandOptions): Promise<number> {
+  let node: RemotePeerNode | undefined;
+  try {
+    node = await options.connect();
+    const { pid } = node;
+    await node.stop();
+    const deadline = Date.now() + (options.stopTimeoutMs ?? 20_000);
+    while (isAlive(pid)) {
+      if (Date.now() > deadline) throw new Error(`the agent (pid ${pid}) was asked to stop but is still running; kill -TERM ${pid}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    options.stdout(options.json ? `${JSON.stringify({ stopped: pid })}\n` : `stopped the agent (pid ${pid})\n`);
     return 0;
   } catch (error) {
     options.stderr(`${formatError(error)}\n`);

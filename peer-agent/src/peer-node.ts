@@ -99,7 +99,13 @@ export class PeerNode implements PeerNodeApi {
         ),
     });
     const node = new PeerNode(options, tracker, store);
-    await node.#listen();
+    try {
+      await node.#listen();
+    } catch (error) {
+      await tracker.close();
+      throw error;
+    }
+    await store.createDir();
     node.#workers.warm();
     return node;
   }

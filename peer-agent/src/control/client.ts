@@ -2,20 +2,34 @@ import { resolve } from "node:path";
 import { Agent, request } from "undici";
 import { fromProblem } from "../../../core/errors.js";
 import type { PeerNodeApi } from "../node-api.js";
-import { findRunningAgent } from "./control-file.js";
+import { findRunningAgent, locateAgent } from "./control-file.js";
 import type { CONTROL_METHODS } from "./server.js";
 
-export type RemotePeerNode = PeerNodeApi & { close(): Promise<void> };
+export type RemotePeerNode = PeerNodeApi & {
+  /** The agent's process id. */
+  pid: number;
+  /** Asks the agent to stop (as SIGTERM does); resolves once it has answered, not once it has exited. */
+  stop(): Promise<void>;
+  close(): Promise<void>;
+};
 
 /**
  * Drives a background agent (`peer-agent …`) through its loopback control
  * endpoint. Paths are made absolute here, where the user typed them, because
- * the agent may run in another directory.
+ * the agent may run in another directory. Without a state directory the agent
+ * is looked up by its address (see locateAgent).
  */
-export async function connectToAgent(options: { host: string; port: number; stateDir: string }): Promise<RemotePeerNode> {
-  const control = await findRunningAgent(options.stateDir, `${options.host}:${options.port}`);
+export async function connectToAgent(options: {
+  host: string;
+  port: number;
+  stateDir?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}): Promise<RemotePeerNode> {
+  const address = `${options.host}:${options.port}`;
+  const control = await findRunningAgent(await locateAgent(address, options), address);
   const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
-  const call = async <T>(method: keyof typeof CONTROL_METHODS, ...args: string[]): Promise<T> => {
+  const call = async <T>(method: keyof typeof CONTROL_METHODS | "stop", ...args: string[]): Promise<T> => {
     const response = await request(`http://127.0.0.1:${control.controlPort}/rpc/${method}`, {
       method: "POST",
       headers: { authorization: `Bearer ${control.token}`, "content-type": "application/json" },
@@ -45,6 +59,8 @@ export async function connectToAgent(options: { host: string; port: number; stat
     listDownloads: () => call("listDownloads"),
     stopShare: (groupId, fileName) => call("stopShare", groupId, fileName),
     listShares: () => call("listShares"),
+    pid: control.pid,
+    stop: () => call("stop"),
     close: () => dispatcher.close(),
   };
 }

@@ -58,8 +58,8 @@ export class AgentStateStore {
     this.#delayMs = options.saveDelayMs ?? 250;
   }
 
+  /** Reads state.json if there is one; creates nothing (see createDir). */
   async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     let text: string;
     try {
       text = await readFile(this.#path, "utf8");
@@ -72,6 +72,11 @@ export class AgentStateStore {
       throw new Error(`${this.#path} is not a state file this agent understands`);
     }
     this.#data = parsed;
+  }
+
+  /** Makes the state directory, once the agent is known to have started: a failed start leaves nothing behind. */
+  async createDir(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
 
   sharesOf(userId: string): ShareRecord[] {
