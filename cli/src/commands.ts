@@ -6,10 +6,12 @@ import { fileNameProblem, isIdentifier } from "../../core/validation.js";
 import type { DownloadInfo, LoginOutcome, PeerNodeApi } from "../../peer-agent/src/node-api.js";
 import {
   formatBytes,
+  formatDownloadEnd,
   formatDownloads,
   formatDownloadStarted,
   formatFiles,
   formatGroups,
+  formatPercent,
   formatRequests,
   plural,
   shortSha1,
@@ -200,9 +202,41 @@ export const COMMANDS: readonly CommandSpec[] = [
   define<DownloadInfo[]>({
     name: "show_downloads",
     params: [],
-    summary: "[D] downloading, [C] complete, [F] failed, [S] stopped",
+    summary: "[D] downloading, [C] complete, [P] paused, [F] failed, [S] stopped by logout (resumes at login)",
     run: (ctx) => ctx.node.listDownloads(),
     render: formatDownloads,
+  }),
+  define<DownloadInfo>({
+    name: "pause_download",
+    params: [groupId, fileName],
+    summary: "pause a download; it keeps its pieces and stays paused, across restarts too, until resume_download",
+    run: (ctx, [group, file]) => ctx.node.pauseDownload(group!, file!),
+    render: formatDownloadEnd,
+  }),
+  define<DownloadInfo>({
+    name: "resume_download",
+    params: [groupId, fileName],
+    summary: "continue a paused or failed download from the pieces it has",
+    async run(ctx, [group, file]) {
+      const download = await ctx.node.resumeDownload(group!, file!);
+      ctx.onDownloadStarted?.(download);
+      return download;
+    },
+    render: (download) => `download resumed at ${formatPercent(download.bytesDone, download.size)}: ${formatDownloadStarted(download).replace(/^download started: /, "")}`,
+  }),
+  define<void>({
+    name: "cancel_download",
+    params: [groupId, fileName],
+    summary: "end an unfinished download for good and delete its partial file",
+    run: (ctx, [group, file]) => ctx.node.cancelDownload(group!, file!),
+    render: (_, [group, file]) => `cancelled the download of ${file} from ${group}; its partial file is deleted`,
+  }),
+  define<number>({
+    name: "clear_downloads",
+    params: [],
+    summary: "take the complete downloads off show_downloads",
+    run: (ctx) => ctx.node.clearDownloads(),
+    render: (cleared) => `cleared ${plural(cleared, "complete download")} from the list`,
   }),
   define<void>({
     name: "stop_share",

@@ -218,6 +218,8 @@ export class Shell {
     const ended = this.#node.waitForDownload(download.id).then(
       (final) => {
         if (final.state === "failed") this.#failures++;
+        // pause_download prints its own line
+        if (final.state === "paused") return;
         this.#announce(this.#json ? JSON.stringify(final) : formatDownloadEnd(final));
       },
       (error: unknown) => {

@@ -84,6 +84,10 @@ class StandInNode implements PeerNodeApi {
   async listDownloads(): Promise<DownloadInfo[]> {
     return [...this.downloads.values()].map((d) => ({ ...d.info }));
   }
+  async pauseDownload(): Promise<DownloadInfo> { throw new Error("not used"); }
+  async resumeDownload(): Promise<DownloadInfo> { throw new Error("not used"); }
+  async cancelDownload(): Promise<void> { throw new Error("not used"); }
+  async clearDownloads(): Promise<number> { throw new Error("not used"); }
   async stopShare(): Promise<void> { throw new Error("not used"); }
   async listShares(): Promise<ShareInfo[]> { return []; }
 }

@@ -13,7 +13,8 @@ import { registerAgent, unregisterAgent } from "./registry.js";
 export const CONTROL_METHODS = {
   status: 0, createUser: 2, login: 2, logout: 0, createGroup: 1, joinGroup: 1, leaveGroup: 1, listRequests: 1,
   acceptRequest: 2, rejectRequest: 2, listGroups: 0, listFiles: 1, uploadFile: 2, downloadFile: 3,
-  waitForDownload: 1, listDownloads: 0, stopShare: 2, listShares: 0,
+  waitForDownload: 1, listDownloads: 0, pauseDownload: 2, resumeDownload: 2, cancelDownload: 2, clearDownloads: 0,
+  stopShare: 2, listShares: 0,
 } as const satisfies Partial<Record<keyof PeerNodeApi, number>>;
 
 export interface ControlServerOptions {

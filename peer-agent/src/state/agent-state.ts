@@ -27,7 +27,8 @@ export interface DownloadRecord {
   /** Where the file goes once complete. */
   destination: string;
   startedAt: string;
-  state: "downloading" | "failed";
+  /** paused: by pause_download, not resumed at login; failed: resumed by download_file or resume_download. */
+  state: "downloading" | "failed" | "paused";
   error?: { code: string; message: string };
 }
 
