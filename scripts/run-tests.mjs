@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 
-const AREAS = ["core", "tracker-api", "peer-agent", "cli"];
+const AREAS = ["core", "tracker-api", "peer-agent", "cli", "scripts"];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith("-"));
 

@@ -129,7 +129,7 @@ test("four users go through the assignment's commands against two trackers", asy
   assert.match(summary, /from 3 peers/);
   for (const name of ["alice", "bob", "carol"]) assert.match(summary, new RegExp(`${name}\\s`));
   assert.equal(sha1(await readFile(join(dir, "dave", "downloads", "film.mkv"))), sha1(data));
-  await dave!.say("show_downloads", /\[C\] \[movies\] film\.mkv\n/);
+  await dave!.say("show_downloads", /\[C\] \[movies\] film\.mkv -> .*downloads\/film\.mkv  24\.0 MiB in .*, from 3 peers\n/);
   assert.match(await alice!.say("list_files movies", /film\.mkv.*\n/), /\s4\n$/);
 
   // stop_share, logout (nothing served) and login (served again)
