@@ -1,6 +1,5 @@
 import { ValidationError } from "../../core/errors.js";
-import { isAlive } from "../../peer-agent/src/control/control-file.js";
-import type { RemotePeerNode } from "../../peer-agent/src/control/client.js";
+import { stopAgent, type RemotePeerNode } from "../../peer-agent/src/control/client.js";
 import { USAGE_EXIT_CODE } from "./args.js";
 import { helpText, parseCommandWords, type ParsedCommand } from "./commands.js";
 import { formatError } from "./format.js";
@@ -25,7 +24,7 @@ export interface SingleCommandOptions {
  * `help` needs no agent; `quit` has no meaning here; `stop` stops the agent.
  */
 export async function runSingleCommand(options: SingleCommandOptions): Promise<number> {
-  if (options.words.length === 1 && options.words[0]!.toLowerCase() === "stop") return stopAgent(options);
+  if (options.words.length === 1 && options.words[0]!.toLowerCase() === "stop") return stopCommand(options);
   let parsed: ParsedCommand;
   try {
     parsed = parseCommandWords(options.words);
@@ -66,22 +65,12 @@ export async function runSingleCommand(options: SingleCommandOptions): Promise<n
   }
 }
 
-/**
- * `client --agent IP:PORT stop`: asks the agent to stop as SIGTERM would
- * (downloads resume at its next login) and waits until its process is gone,
- * so that a script can start another agent on the same address right after.
- */
-async function stopAgent(options: SingleCommandOptions): Promise<number> {
+/** `client --agent IP:PORT stop`: see stopAgent. */
+async function stopCommand(options: SingleCommandOptions): Promise<number> {
   let node: RemotePeerNode | undefined;
   try {
     node = await options.connect();
-    const { pid } = node;
-    await node.stop();
-    const deadline = Date.now() + (options.stopTimeoutMs ?? 20_000);
-    while (isAlive(pid)) {
-      if (Date.now() > deadline) throw new Error(`the agent (pid ${pid}) was asked to stop but is still running; kill -TERM ${pid}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const pid = await stopAgent(node, options.stopTimeoutMs);
     options.stdout(options.json ? `${JSON.stringify({ stopped: pid })}\n` : `stopped the agent (pid ${pid})\n`);
     return 0;
   } catch (error) {

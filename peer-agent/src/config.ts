@@ -54,7 +54,10 @@ export interface PeerAgentConfig {
 /** `peer-agent <IP>:<PORT> tracker_info.txt [--state-dir DIR]` */
 export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): PeerAgentConfig {
   const program = new Command("peer-agent")
-    .description("Run a peer agent as a background service; drive it with client --agent IP:PORT <command>")
+    .description(
+      "Run a peer agent as a background service; drive it with client --agent IP:PORT <command>.\n" +
+        "Stop it with SIGTERM or Ctrl-C, or from anywhere with: peer-agent stop IP:PORT (or client --agent IP:PORT stop).",
+    )
     .argument("<address>", "IP:PORT to serve pieces on", parseListenAddress)
     .argument("<tracker_info>", "file listing every tracker as ip:port, one per line")
     .option("--state-dir <dir>", "where the agent keeps its shares and downloads (env P2P_STATE_DIR)")

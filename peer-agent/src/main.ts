@@ -2,13 +2,39 @@ import { CommanderError } from "commander";
 import { createLogger } from "../../core/logger.js";
 import { AppError } from "../../core/errors.js";
 import { readTrackerInfo } from "../../core/tracker-info.js";
-import { parsePeerAgentArgs } from "./config.js";
+import { resolve } from "node:path";
+import { parseListenAddress, parsePeerAgentArgs } from "./config.js";
+import { connectToAgent, stopAgent } from "./control/client.js";
 import { assertStateDirFree } from "./control/control-file.js";
 import { startControlServer } from "./control/server.js";
 import { explainListenError } from "./listen-error.js";
 import { startPeerNode } from "./peer-node.js";
 
+/** `peer-agent stop <IP>:<PORT> [--state-dir DIR]`: stops the agent serving that address, from any folder. */
+async function stopCommand(argv: string[]): Promise<void> {
+  const [address, option, dir, ...rest] = argv;
+  if (address === undefined || rest.length > 0 || (option !== undefined && (option !== "--state-dir" || dir === undefined))) {
+    process.stderr.write("usage: peer-agent stop <IP>:<PORT> [--state-dir <dir>]\n");
+    process.exit(2);
+  }
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListenAddress(address);
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    return process.exit(2);
+  }
+  const { host, port } = listen;
+  const node = await connectToAgent({ host, port, ...(dir !== undefined ? { stateDir: resolve(dir) } : {}) });
+  try {
+    process.stdout.write(`stopped the agent (pid ${await stopAgent(node)})\n`);
+  } finally {
+    await node.close();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "stop") return stopCommand(process.argv.slice(3));
   const config = parsePeerAgentArgs(process.argv.slice(2));
   const logger = createLogger(config.logLevel);
   const trackers = await readTrackerInfo(config.trackerInfoPath);

@@ -151,3 +151,14 @@ test("a start that fails because the address is in use leaves no state directory
   assert.match(agent.output(), /^error: 127\.0\.0\.1:\d+ is already in use; choose another port$/m);
   await assert.rejects(stat(stateDir), { code: "ENOENT" });
 });
+
+test("peer-agent stop ADDR stops the agent serving that address and returns once it has exited", async () => {
+  const port = await freePort();
+  const agent = runAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", join(net.dir, "stopped-by-command")]);
+  await agent.waitFor(/peer agent serving/);
+  const stopper = runAgent(["stop", `127.0.0.1:${port}`]);
+  const [code] = await once(stopper.child, "exit");
+  assert.equal(code, 0, stopper.output());
+  assert.equal(stopper.output(), `stopped the agent (pid ${agent.child.pid})\n`);
+  assert.notEqual(agent.child.exitCode ?? agent.child.signalCode, null, "the agent's process has ended");
+});

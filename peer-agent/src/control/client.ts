@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { Agent, request } from "undici";
 import { fromProblem } from "../../../core/errors.js";
 import type { PeerNodeApi } from "../node-api.js";
-import { findRunningAgent, locateAgent } from "./control-file.js";
+import { findRunningAgent, isAlive, locateAgent } from "./control-file.js";
 import type { CONTROL_METHODS } from "./server.js";
 
 export type RemotePeerNode = PeerNodeApi & {
@@ -67,4 +67,20 @@ export async function connectToAgent(options: {
     stop: () => call("stop"),
     close: () => dispatcher.close(),
   };
+}
+
+/**
+ * Asks the agent to stop, as SIGTERM would (downloads resume at its next
+ * login), and waits until its process is gone, so that a script can start
+ * another agent on the same address right after. Returns the agent's pid.
+ */
+export async function stopAgent(node: RemotePeerNode, timeoutMs = 20_000): Promise<number> {
+  const { pid } = node;
+  await node.stop();
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`the agent (pid ${pid}) was asked to stop but is still running; kill -TERM ${pid}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return pid;
 }
