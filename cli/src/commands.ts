@@ -285,7 +285,7 @@ export function helpText(name?: string): string {
   const usages = COMMANDS.map(usage);
   const width = Math.max(...usages.map((u) => u.length));
   return [
-    "commands (names are not case-sensitive; quote arguments with spaces: \"my file.txt\"):",
+    "commands (their names are not case-sensitive; user ids, group ids and file names are; quote arguments with spaces: \"my file.txt\"):",
     ...COMMANDS.map((command, i) => `  ${usages[i]!.padEnd(width)}  ${command.summary}`),
   ].join("\n");
 }

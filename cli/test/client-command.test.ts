@@ -76,6 +76,19 @@ test("piped commands against a real tracker print their results, then the client
   ].join("\n"));
 });
 
+test("user ids are case-sensitive: Case-User is another account than case-user", async () => {
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-case")],
+    ["create_user case-user pw", "create_user Case-User other", "login CASE-USER pw", "login Case-User other"],
+  );
+  assert.deepEqual(result.stdout.trimEnd().split("\n").slice(0, 4), [
+    "created user case-user; log in with: login case-user",
+    "created user Case-User; log in with: login Case-User",
+    "error: wrong user id or password",
+    "logged in as Case-User",
+  ]);
+});
+
 test("piped input in which one command fails runs every line, then exits 1", async () => {
   const result = await client(
     [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-failing")],
