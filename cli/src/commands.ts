@@ -7,10 +7,12 @@ import type { DownloadInfo, LoginOutcome, PeerNodeApi, TransferRates } from "../
 import { formatByteRate, parseByteRate } from "../../core/byte-rate.js";
 import {
   formatBytes,
+  formatDownloadEnd,
   formatDownloads,
   formatDownloadStarted,
   formatFiles,
   formatGroups,
+  formatPercent,
   formatRequests,
   plural,
   shortSha1,
@@ -205,7 +207,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   define<DownloadInfo[]>({
     name: "show_downloads",
     params: [],
-    summary: "[D] downloading, [C] complete, [F] failed, [S] stopped",
+    summary: "[D] downloading, [C] complete, [P] paused, [F] failed, [S] stopped by logout (resumes at login)",
     run: (ctx) => ctx.node.listDownloads(),
     render: formatDownloads,
   }),
@@ -215,6 +217,38 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "limit this agent's uploads or downloads, all together, e.g. set_rate up 2M (MiB/s); up 0 uploads nothing; unlimited lifts it",
     run: (ctx, [direction, rate]) => ctx.node.setRate(direction!.toLowerCase(), rate!),
     render: (rates) => `upload limit ${formatByteRate(rates.up)}, download limit ${formatByteRate(rates.down)}`,
+  }),
+  define<DownloadInfo>({
+    name: "pause_download",
+    params: [groupId, fileName],
+    summary: "pause a download; it keeps its pieces and stays paused, across restarts too, until resume_download",
+    run: (ctx, [group, file]) => ctx.node.pauseDownload(group!, file!),
+    render: formatDownloadEnd,
+  }),
+  define<DownloadInfo>({
+    name: "resume_download",
+    params: [groupId, fileName],
+    summary: "continue a paused or failed download from the pieces it has",
+    async run(ctx, [group, file]) {
+      const download = await ctx.node.resumeDownload(group!, file!);
+      ctx.onDownloadStarted?.(download);
+      return download;
+    },
+    render: (download) => `download resumed at ${formatPercent(download.bytesDone, download.size)}: ${formatDownloadStarted(download).replace(/^download started: /, "")}`,
+  }),
+  define<void>({
+    name: "cancel_download",
+    params: [groupId, fileName],
+    summary: "end an unfinished download for good and delete its partial file",
+    run: (ctx, [group, file]) => ctx.node.cancelDownload(group!, file!),
+    render: (_, [group, file]) => `cancelled the download of ${file} from ${group}; its partial file is deleted`,
+  }),
+  define<number>({
+    name: "clear_downloads",
+    params: [],
+    summary: "take the complete downloads off show_downloads",
+    run: (ctx) => ctx.node.clearDownloads(),
+    render: (cleared) => `cleared ${plural(cleared, "complete download")} from the list`,
   }),
   define<void>({
     name: "stop_share",
@@ -266,7 +300,7 @@ export function helpText(name?: string): string {
   const usages = COMMANDS.map(usage);
   const width = Math.max(...usages.map((u) => u.length));
   return [
-    "commands (names are not case-sensitive; quote arguments with spaces: \"my file.txt\"):",
+    "commands (their names are not case-sensitive; user ids, group ids and file names are; quote arguments with spaces: \"my file.txt\"):",
     ...COMMANDS.map((command, i) => `  ${usages[i]!.padEnd(width)}  ${command.summary}`),
   ].join("\n");
 }

@@ -14,7 +14,8 @@ import { Readable, Writable } from "node:stream";
 import { ForbiddenError } from "../../core/errors.js";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
 import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "../../peer-agent/src/node-api.js";
-import { completeCommand, Shell } from "../src/shell.js";
+import { completeLine, KnownNames } from "../src/complete.js";
+import { Shell } from "../src/shell.js";
 
 class StandInNode implements PeerNodeApi {
   readonly log: string[] = [];
@@ -88,6 +89,10 @@ class StandInNode implements PeerNodeApi {
   async listDownloads(): Promise<DownloadInfo[]> {
     return [...this.downloads.values()].map((d) => ({ ...d.info }));
   }
+  async pauseDownload(): Promise<DownloadInfo> { throw new Error("not used"); }
+  async resumeDownload(): Promise<DownloadInfo> { throw new Error("not used"); }
+  async cancelDownload(): Promise<void> { throw new Error("not used"); }
+  async clearDownloads(): Promise<number> { throw new Error("not used"); }
   async stopShare(): Promise<void> { throw new Error("not used"); }
   async listShares(): Promise<ShareInfo[]> { return []; }
 }
@@ -235,9 +240,29 @@ test("a notice from the node is printed as it comes, as JSON with --json", async
   assert.deepEqual(JSON.parse(json.output()), { notice: "tracker 1 is not answering; using tracker 2" });
 });
 
-test("tab completion offers the command names that start with what was typed, keeping its case", () => {
-  assert.deepEqual(completeCommand("list_"), [["list_requests", "list_groups", "list_files"], "list_"]);
-  assert.deepEqual(completeCommand("Show_d"), [["Show_downloads"], "Show_d"]);
-  assert.deepEqual(completeCommand("help upl"), [["upload_file"], "upl"]);
-  assert.deepEqual(completeCommand("join_group mo"), [[], "mo"]);
+test("tab completion offers the command names that start with what was typed, keeping its case, each with a space after it", () => {
+  assert.deepEqual(completeLine("list_"), [["list_requests ", "list_groups ", "list_files "], "list_"]);
+  assert.deepEqual(completeLine("Show_d"), [["Show_downloads "], "Show_d"]);
+  assert.deepEqual(completeLine("help upl"), [["upload_file "], "upl"]);
+});
+
+test("tab completion offers no group before the tracker has listed any", () => {
+  assert.deepEqual(completeLine("join_group mo"), [[], "mo"]);
+});
+
+test("tab completion offers the group ids and file names the tracker last listed, quoting names with spaces", () => {
+  const known = new KnownNames();
+  known.remember("list_groups", [], [{ groupId: "movies", owner: "alice", memberCount: 2, createdAt: "" }, { groupId: "music", owner: "bob", memberCount: 1, createdAt: "" }]);
+  known.remember("list_files", ["movies"], [{ fileName: "film.mkv" }, { fileName: "my film.mkv" }, { fileName: "notes.txt" }]);
+  assert.deepEqual(completeLine("list_files mo", known), [["movies "], "mo"]);
+  assert.deepEqual(completeLine("download_file movies f", known), [["film.mkv "], "f"]);
+  assert.deepEqual(completeLine('download_file movies "my', known), [['"my film.mkv" '], '"my']);
+  assert.deepEqual(completeLine("download_file music f", known), [[], "f"]);
+  assert.deepEqual(completeLine("download_file movies film.mkv ~/D", known), [[], "~/D"]);
+});
+
+test("the shell completes the group a list_groups it ran has shown", async () => {
+  const { shell } = pipeShell(new StandInNode(), ["login alice pw", "list_groups"]);
+  await shell.run();
+  assert.deepEqual(shell.complete("join_group mo"), [["movies "], "mo"]);
 });

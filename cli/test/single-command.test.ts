@@ -37,7 +37,7 @@ test("quit has no meaning for one command and exits 2 without connecting", async
   const result = await run(["quit"]);
   assert.equal(result.code, 2);
   assert.equal(result.connected, false);
-  assert.match(result.stderr, /^error: quit leaves the interactive shell; to stop a background agent, stop its peer-agent process\n$/);
+  assert.match(result.stderr, /^error: quit leaves the interactive shell; to stop a background agent use: client --agent <IP>:<PORT> stop\n$/);
 });
 
 test("a wrong number of arguments exits 2 without connecting", async () => {

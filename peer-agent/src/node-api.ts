@@ -22,11 +22,19 @@ export interface PeerNodeApi {
   uploadFile(path: string, groupId: string, onProgress?: (bytesDone: number, size: number) => void): Promise<FileView>;
   /** Starts a download in the background and returns at once; `sequential` fills the file from its start (play while downloading). */
   downloadFile(groupId: string, fileName: string, destination: string, order?: DownloadOrder): Promise<DownloadInfo>;
-  /** Resolves when the download ends (complete, failed or stopped). */
-  waitForDownload(id: string): Promise<DownloadInfo>;
-  listDownloads(): Promise<DownloadInfo[]>;
   /** Changes the upload (`up`) or download (`down`) limit while running, e.g. `2M`, `0` (uploads only), `unlimited`. */
   setRate(direction: string, rate: string): Promise<TransferRates>;
+  /** Resolves when the download ends (complete, failed, paused or stopped). */
+  waitForDownload(id: string): Promise<DownloadInfo>;
+  listDownloads(): Promise<DownloadInfo[]>;
+  /** Stops a running download, kept paused (across restarts too) until resumeDownload. */
+  pauseDownload(groupId: string, fileName: string): Promise<DownloadInfo>;
+  /** Starts a paused or failed download again from the pieces it has. */
+  resumeDownload(groupId: string, fileName: string): Promise<DownloadInfo>;
+  /** Ends an unfinished download for good and deletes its partial file. */
+  cancelDownload(groupId: string, fileName: string): Promise<void>;
+  /** Takes complete downloads off the list; returns how many. */
+  clearDownloads(): Promise<number>;
   stopShare(groupId: string, fileName: string): Promise<void>;
   /** Files this node shares (complete or partial), for completion and display. */
   listShares(): Promise<ShareInfo[]>;
@@ -61,7 +69,8 @@ export interface LoginOutcome {
   resumed: number;
 }
 
-export type DownloadState = "downloading" | "complete" | "failed" | "stopped";
+/** stopped: by logout or by the agent stopping; it resumes at the next login. paused: by pause_download. */
+export type DownloadState = "downloading" | "complete" | "failed" | "paused" | "stopped";
 
 export interface PeerTransfer {
   userId: string;

@@ -46,6 +46,8 @@ interface DownloadEntry {
   userId: string;
   download?: Download;
   controller: AbortController;
+  /** Set by pause_download before aborting: the download ends paused, not stopped. */
+  pausing?: boolean;
   done: Promise<DownloadInfo>;
 }
 
@@ -110,7 +112,13 @@ export class PeerNode implements PeerNodeApi {
         ),
     });
     const node = new PeerNode(options, tracker, store);
-    await node.#listen();
+    try {
+      await node.#listen();
+    } catch (error) {
+      await tracker.close();
+      throw error;
+    }
+    await store.createDir();
     node.#workers.warm();
     return node;
   }
@@ -340,13 +348,78 @@ export class PeerNode implements PeerNodeApi {
     return entry.done;
   }
 
+  /**
+   * This run's downloads (of the logged-in user, if any), then the paused and
+   * failed ones kept from earlier runs of the agent.
+   */
   async listDownloads(): Promise<DownloadInfo[]> {
-    return [...this.#downloads.values()].map((entry) => this.#refreshInfo(entry));
+    const userId = this.#userId;
+    const entries = [...this.#downloads.values()].filter((entry) => userId === undefined || entry.userId === userId);
+    const listed = new Set(entries.map((entry) => entry.info.id));
+    const kept = userId === undefined ? [] : this.#store.sharesOf(userId).filter((r) => r.download && !listed.has(r.download.id));
+    return [...entries.map((entry) => this.#refreshInfo(entry)), ...kept.map((record) => this.#infoFromRecord(record))];
+  }
+
+  async pauseDownload(groupId: string, fileName: string): Promise<DownloadInfo> {
+    const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
+    const entry = this.#runningEntry(record);
+    if (!entry) {
+      throw new ConflictError(`the download of "${fileName}" in "${groupId}" is not running (${record.download!.state})`, "DOWNLOAD_NOT_RUNNING");
+    }
+    entry.pausing = true;
+    entry.controller.abort();
+    return entry.done;
+  }
+
+  async resumeDownload(groupId: string, fileName: string): Promise<DownloadInfo> {
+    const requestedAt = Date.now();
+    const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
+    if (this.#runningEntry(record)) {
+      throw new ConflictError(`"${fileName}" from "${groupId}" is already downloading to ${record.download!.destination}`, "DOWNLOAD_RUNNING");
+    }
+    if (await stat(record.download!.destination).catch(() => undefined)) {
+      throw new ConflictError(`${record.download!.destination} already exists; remove it or cancel_download ${groupId} ${fileName}`, "DESTINATION_EXISTS");
+    }
+    const list = await this.tracker.getPeers(groupId, fileName);
+    checkMetadata(list.file, groupId, fileName, record.file.sha1);
+    if (list.peers.length === 0) {
+      throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, "NO_PEER_ONLINE");
+    }
+    record.download!.state = "downloading";
+    delete record.download!.error;
+    this.#store.changed();
+    await this.#store.flush();
+    return this.#startDownload(record, list, requestedAt).info;
+  }
+
+  /** Stops a download for good: its partial file is deleted and the group no longer sees its pieces here. */
+  async cancelDownload(groupId: string, fileName: string): Promise<void> {
+    const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
+    const id = record.download!.id;
+    await this.#unshare(record, groupId, fileName);
+    this.#downloads.delete(id);
+  }
+
+  /** Takes the complete downloads off the list; returns how many. */
+  async clearDownloads(): Promise<number> {
+    const userId = this.#requireLogin();
+    let cleared = 0;
+    for (const [id, entry] of this.#downloads) {
+      if (entry.userId === userId && entry.info.state === "complete") {
+        this.#downloads.delete(id);
+        cleared++;
+      }
+    }
+    return cleared;
   }
 
   async stopShare(groupId: string, fileName: string): Promise<void> {
     const userId = this.#requireLogin();
-    const record = this.#store.find(userId, groupId, fileName);
+    await this.#unshare(this.#store.find(userId, groupId, fileName), groupId, fileName);
+  }
+
+  /** Tells the trackers this node no longer holds the file, then forgets it here. */
+  async #unshare(record: ShareRecord | undefined, groupId: string, fileName: string): Promise<void> {
     try {
       await this.tracker.stopSharing(groupId, fileName);
     } catch (error) {
@@ -386,6 +459,51 @@ export class PeerNode implements PeerNodeApi {
   }
 
   // --- internals ---
+
+  /** The unfinished download of (user, group, file), or an error saying there is none. */
+  #downloadRecord(userId: string, groupId: string, fileName: string): ShareRecord {
+    const record = this.#store.find(userId, groupId, fileName);
+    if (!record?.download) {
+      throw new AppError(
+        404,
+        "DOWNLOAD_NOT_FOUND",
+        record
+          ? `"${fileName}" in "${groupId}" is complete, not a download; stop_share stops sharing it`
+          : `no unfinished download of "${fileName}" in "${groupId}"; show_downloads lists them`,
+      );
+    }
+    return record;
+  }
+
+  #runningEntry(record: ShareRecord): DownloadEntry | undefined {
+    const entry = record.download && this.#downloads.get(record.download.id);
+    return entry?.info.state === "downloading" ? entry : undefined;
+  }
+
+  /** A download kept from an earlier run (paused or failed), as show_downloads lists it. */
+  #infoFromRecord(record: ShareRecord): DownloadInfo {
+    const { file } = record;
+    const state = record.download!;
+    const verified = this.#served.find(file.groupId, file.sha1)?.verified ?? Bitfield.fromBase64(file.pieceHashes.length, record.verified);
+    let bytesDone = 0;
+    for (let i = 0; i < verified.size; i++) if (verified.has(i)) bytesDone += Math.min(file.pieceSize, file.size - i * file.pieceSize);
+    return {
+      id: state.id,
+      groupId: file.groupId,
+      fileName: file.fileName,
+      destination: state.destination,
+      state: state.state === "downloading" ? "stopped" : state.state,
+      order: state.sequential ? "sequential" : "rarest",
+      piecesDone: verified.count,
+      pieceCount: verified.size,
+      bytesDone,
+      size: file.size,
+      bytesPerSecond: 0,
+      activePeers: 0,
+      startedAt: state.startedAt,
+      ...(state.error ? { error: state.error } : {}),
+    };
+  }
 
   #requireLogin(): string {
     if (!this.#userId) throw new UnauthorizedError("not logged in; use login <user_id> <password> first", "NOT_LOGGED_IN");
@@ -489,7 +607,11 @@ export class PeerNode implements PeerNodeApi {
       entry.info.state = "complete";
       void this.#announce().catch(() => undefined);
     } catch (error) {
-      if (entry.controller.signal.aborted) {
+      if (entry.controller.signal.aborted && entry.pausing) {
+        entry.info.state = "paused";
+        state.state = "paused";
+        this.#store.changed();
+      } else if (entry.controller.signal.aborted) {
         entry.info.state = "stopped";
       } else {
         const failure = error instanceof AppError ? error : new AppError(500, "DOWNLOAD_FAILED", (error as Error).message);

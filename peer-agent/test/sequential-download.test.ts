@@ -93,7 +93,7 @@ test("a sequential download fills the file from its start while every peer keeps
   t.diagnostic(`first tenth whole after ${tenthAt.toFixed(0)} ms of ${totalMs.toFixed(0)} ms`);
   // Runs may reach past the window by a run's length; never far into the file.
   assert.ok(furthestAhead(order) <= WINDOW * 2, `a piece ${furthestAhead(order)} places ahead of the verified count arrived: ${order.join(",")}`);
-  assert.ok(tenthAt <= totalMs * 0.3, `the first tenth was whole after ${tenthAt.toFixed(0)} ms of ${totalMs.toFixed(0)} ms`);
+  assert.ok(tenthAt <= totalMs * 0.5, `the first tenth was whole after ${tenthAt.toFixed(0)} ms of ${totalMs.toFixed(0)} ms`);
   for (const peer of summary.perPeer) assert.ok(peer.bytes > 0, `${peer.userId} sent nothing`);
 });
 

@@ -10,6 +10,7 @@ import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest,
 import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
+import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
 
 /** A peer is banned from this download after this many pieces that failed their SHA1. */
@@ -170,6 +171,7 @@ export class Download {
   #grant: string;
   #startedAt = 0;
   #bytesThisRun = 0;
+  #rate: RateMeter | undefined;
   #bytesDone = 0;
   #wake: (() => void) | undefined;
   #lastRefresh = 0;
@@ -197,7 +199,6 @@ export class Download {
   }
 
   progress(): DownloadProgress {
-    const elapsed = this.#startedAt ? Date.now() - this.#startedAt : 0;
     let activePeers = 0;
     for (const peer of this.#peers.values()) if (peer.active > 0) activePeers++;
     return {
@@ -205,7 +206,7 @@ export class Download {
       pieceCount: this.#have.size,
       bytesDone: this.#bytesDone,
       size: this.#options.file.size,
-      bytesPerSecond: elapsed > 0 ? (this.#bytesThisRun / elapsed) * 1000 : 0,
+      bytesPerSecond: this.#rate?.bytesPerSecond(Date.now()) ?? 0,
       activePeers,
     };
   }
@@ -213,6 +214,7 @@ export class Download {
   async run(): Promise<DownloadSummary> {
     const { file, finalPath, partPath, signal } = this.#options;
     this.#startedAt = Date.now();
+    this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, "DESTINATION_EXISTS");
     const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     try {
@@ -638,6 +640,7 @@ export class Download {
       this.#firstPieceAt ??= Date.now();
       this.#bytesDone += length;
       this.#bytesThisRun += length;
+      this.#rate?.add(length, Date.now());
       if (flight) {
         flight.peer.bytes += length;
         flight.peer.pieces += 1;

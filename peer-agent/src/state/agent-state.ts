@@ -27,9 +27,10 @@ export interface DownloadRecord {
   /** Where the file goes once complete. */
   destination: string;
   startedAt: string;
-  state: "downloading" | "failed";
   /** Play while downloading: pieces are fetched from the start of the file first. */
   sequential?: boolean;
+  /** paused: by pause_download, not resumed at login; failed: resumed by download_file or resume_download. */
+  state: "downloading" | "failed" | "paused";
   error?: { code: string; message: string };
 }
 
@@ -60,8 +61,8 @@ export class AgentStateStore {
     this.#delayMs = options.saveDelayMs ?? 250;
   }
 
+  /** Reads state.json if there is one; creates nothing (see createDir). */
   async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     let text: string;
     try {
       text = await readFile(this.#path, "utf8");
@@ -74,6 +75,11 @@ export class AgentStateStore {
       throw new Error(`${this.#path} is not a state file this agent understands`);
     }
     this.#data = parsed;
+  }
+
+  /** Makes the state directory, once the agent is known to have started: a failed start leaves nothing behind. */
+  async createDir(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
 
   sharesOf(userId: string): ShareRecord[] {
