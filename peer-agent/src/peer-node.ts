@@ -89,7 +89,7 @@ export class PeerNode implements PeerNodeApi {
   }
 
   static async start(options: PeerNodeOptions): Promise<PeerNode> {
-    const store = new AgentStateStore(options.stateDir);
+    const store = new AgentStateStore(options.stateDir, options.onNotice ? { onWarning: options.onNotice } : {});
     await store.load();
     const tracker = new TrackerClient(options.trackers, {
       timeoutMs: options.trackerTimeoutMs,
