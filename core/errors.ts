@@ -109,10 +109,8 @@ export class InsufficientStorageError extends AppError {
 export const Codes = {
   /** 400: a path segment is not valid percent-encoding of UTF-8 (`%ZZ`, a truncated `%E0%A4%A`). */
   BAD_PERCENT_ENCODING: "BAD_PERCENT_ENCODING",
-  /** 400: a name (file name, group or user id) holds a control or bidirectional-formatting character. */
-  NAME_HAS_CONTROL_CHARACTERS: "NAME_HAS_CONTROL_CHARACTERS",
-  /** 400: a file name is too long in UTF-8 bytes to be stored with its `.part` suffix on a common filesystem. */
-  NAME_TOO_LONG: "NAME_TOO_LONG",
+  /** 400: a file name that is not a safe base name: a path, `.`/`..`, too many UTF-8 bytes for a filesystem with `.part`, or a control or bidi character (core/validation.ts says which). */
+  BAD_FILE_NAME: "BAD_FILE_NAME",
   /** 404: no route has this path. */
   ROUTE_NOT_FOUND: "ROUTE_NOT_FOUND",
   /** 405: the path exists but not with this method (the answer's `Allow` lists those it has). */

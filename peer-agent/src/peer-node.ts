@@ -8,7 +8,7 @@ import type { FileMetadata, FileView, GroupView, JoinRequestView, MemberView, Pe
 import { Bitfield } from "../../core/bitfield.js";
 import { Download, type DownloadSummary } from "./download/engine.js";
 import { PieceWorkers } from "./download/piece-store.js";
-import { AppError, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
+import { AppError, Codes, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { hashFile, PIECE_SIZE } from "../../core/pieces.js";
 import { TrackerClient } from "../../core/tracker-client.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
@@ -234,7 +234,7 @@ export class PeerNode implements PeerNodeApi {
     if (!before?.isFile()) throw new ValidationError(`${localPath} is not a readable file`, "NOT_A_FILE");
     const fileName = basename(localPath);
     const problem = fileNameProblem(fileName);
-    if (problem) throw new ValidationError(problem, "BAD_FILE_NAME");
+    if (problem) throw new ValidationError(`cannot share ${localPath}: ${problem}; rename the file first`, Codes.BAD_FILE_NAME);
     const existing = this.#store.find(userId, groupId, fileName);
     if (existing?.download) {
       throw new ConflictError(`"${fileName}" is being downloaded into "${groupId}"; wait for it or stop_share it first`, "DOWNLOAD_RUNNING");
