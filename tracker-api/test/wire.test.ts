@@ -37,7 +37,7 @@ test("a method a path does not answer is a 405 problem with Allow listing the on
     ["put", "/groups/movies/files", "GET, HEAD, POST"],
     ["delete", "/users", "POST"],
     ["post", "/health", "GET, HEAD"],
-    ["get", "/sessions/current", "DELETE"],
+    ["get", "/peers/announce", "POST"],
     ["patch", "/groups/movies/join-requests/bob/accept", "POST"],
   ];
   for (const [method, path, allow] of cases) {
