@@ -45,6 +45,7 @@ export class FilesController extends Controller {
   @Get()
   @Example<FilePage>({ items: [EXAMPLE_FILE], nextCursor: "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ" }, "a page with more after it")
   @Example<FilePage>({ items: [EXAMPLE_FILE], nextCursor: null }, "the last page")
+  @Response(304, "Unchanged since the ETag sent in If-None-Match; no body")
   @Response<Problem>(400, "Bad limit or cursor", VALIDATION_FAILED, PROBLEM_JSON)
   @Response<Problem>(400, "Bad limit or cursor", INVALID_CURSOR, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)

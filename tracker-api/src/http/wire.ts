@@ -21,20 +21,35 @@ export function rejectBadPercentEncoding(): RequestHandler {
   };
 }
 
-/**
- * For a request no route answered: when its path is one the API has with
- * other methods, a 405 problem with `Allow` listing them (RFC 9110 §15.5.6)
- * instead of a 404. The paths and methods are the committed openapi.yaml's,
- * which a test keeps equal to the controllers; GET implies HEAD.
- */
-export function methodNotAllowed(specPath = join(findPackageRoot(), "openapi.yaml")): RequestHandler {
-  const spec = parse(readFileSync(specPath, "utf8")) as { paths: Record<string, Record<string, unknown>> };
-  const routes = Object.entries(spec.paths).map(([template, operations]) => {
+/** A path template of the API and the methods it answers (GET implies HEAD). */
+export interface ApiRoute {
+  template: string;
+  pattern: RegExp;
+  methods: string[];
+}
+
+/** The routes of an OpenAPI document's `paths`: `{param}` matches one path segment, case-insensitively as Express routes do. */
+export function apiRoutes(spec: { paths: Record<string, Record<string, unknown>> }): ApiRoute[] {
+  return Object.entries(spec.paths).map(([template, operations]) => {
     const methods = Object.keys(operations).map((method) => method.toUpperCase());
     if (methods.includes("GET")) methods.splice(methods.indexOf("GET") + 1, 0, "HEAD");
     const pattern = template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+");
-    return { pattern: new RegExp(`^${pattern}/?$`, "i"), methods };
+    return { template, pattern: new RegExp(`^${pattern}/?$`, "i"), methods };
   });
+}
+
+/** The committed openapi.yaml, which a test keeps equal to what the controllers generate. */
+export function loadApiSpec(specPath = join(findPackageRoot(), "openapi.yaml")): { paths: Record<string, Record<string, unknown>> } {
+  return parse(readFileSync(specPath, "utf8")) as { paths: Record<string, Record<string, unknown>> };
+}
+
+/**
+ * For a request no route answered: when its path is one the API has with
+ * other methods, a 405 problem with `Allow` listing them (RFC 9110 §15.5.6)
+ * instead of a 404. The paths and methods are openapi.yaml's.
+ */
+export function methodNotAllowed(spec = loadApiSpec()): RequestHandler {
+  const routes = apiRoutes(spec);
   return (req: Request, res: Response, next: NextFunction) => {
     const methods = [...new Set(routes.filter(({ pattern }) => pattern.test(req.path)).flatMap((route) => route.methods))];
     if (methods.length === 0 || methods.includes(req.method)) return next();
