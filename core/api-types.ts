@@ -171,7 +171,9 @@ export interface JoinRequestPage extends PageCursor {
 }
 
 /**
- * A base file name: no `/`, `\`, NUL; not `.` or `..`; 1–255 characters.
+ * A base file name: no `/`, `\`; not `.` or `..`; at most 250 bytes in UTF-8 (so that
+ * `<name>.part` fits a filesystem's 255 bytes); no control characters (C0, C1, DEL) nor
+ * bidirectional formatting characters (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069).
  * @minLength 1
  * @maxLength 255
  * @example "holiday-video.mp4"

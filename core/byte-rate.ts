@@ -1,4 +1,4 @@
-import { ValidationError } from "./errors.js";
+import { Codes, ValidationError } from "./errors.js";
 
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 const RATE = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?(?:\/s)?$/i;
@@ -13,7 +13,7 @@ export function parseByteRate(text: string): number | undefined {
   if (/^(unlimited|off|none)$/i.test(trimmed)) return undefined;
   const match = RATE.exec(trimmed);
   if (!match) {
-    throw new ValidationError(`"${text}" is not a rate; write e.g. 2M (MiB/s), 500K, 0 or unlimited`, "BAD_RATE");
+    throw new ValidationError(`"${text}" is not a rate; write e.g. 2M (MiB/s), 500K, 0 or unlimited`, Codes.BAD_RATE);
   }
   return Math.round(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!);
 }

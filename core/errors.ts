@@ -33,6 +33,16 @@ export class UnauthorizedError extends AppError {
   }
 }
 
+/** The resource exists but does not answer this method; `allow` lists the ones it does (sent as the `Allow` header). */
+export class MethodNotAllowedError extends AppError {
+  readonly allow: string;
+  constructor(method: string, allow: readonly string[]) {
+    const list = allow.join(", ");
+    super(405, Codes.METHOD_NOT_ALLOWED, `${method} is not allowed here; this resource answers ${list}`, { allow: list });
+    this.allow = list;
+  }
+}
+
 /** Authenticated, but not allowed: not the owner, not a member, wrong grant. */
 export class ForbiddenError extends AppError {
   constructor(message: string, code = "FORBIDDEN") {
@@ -91,6 +101,34 @@ export class InsufficientStorageError extends AppError {
   }
 }
 
+/**
+ * The registry of error codes: each code once, with its status and when it
+ * happens. Codes not listed here yet are still passed as strings where they
+ * are raised; new ones are added here and used as `Codes.X`.
+ */
+export const Codes = {
+  /** 400: a path segment is not valid percent-encoding of UTF-8 (`%ZZ`, a truncated `%E0%A4%A`). */
+  BAD_PERCENT_ENCODING: "BAD_PERCENT_ENCODING",
+  /** 400: a file name that is not a safe base name: a path, `.`/`..`, too many UTF-8 bytes for a filesystem with `.part`, or a control or bidi character (core/validation.ts says which). */
+  BAD_FILE_NAME: "BAD_FILE_NAME",
+  /** 404: no route has this path. */
+  ROUTE_NOT_FOUND: "ROUTE_NOT_FOUND",
+  /** 405: the path exists but not with this method (the answer's `Allow` lists those it has). */
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  /** 409: the whole file was asked of a peer that holds only some of its pieces (no Range, or one it must ignore). */
+  FILE_INCOMPLETE: "FILE_INCOMPLETE",
+  /** 416: the range touches pieces this peer has not verified. */
+  PIECES_NOT_HELD: "PIECES_NOT_HELD",
+  /** 400: a transfer rate that is not a number with an optional K/M/G unit, or `unlimited` (set_rate, --max-*-rate); or a download limit of 0. */
+  BAD_RATE: "BAD_RATE",
+  /** 503: this agent's upload limit is 0 (leech only); Retry-After says when to ask again. */
+  UPLOAD_OFF: "UPLOAD_OFF",
+  /** 500: the agent's state file is unreadable and no good copy of it is left; names the file and what is lost. */
+  STATE_UNRECOVERABLE: "STATE_UNRECOVERABLE",
+} as const;
+
+export type Code = (typeof Codes)[keyof typeof Codes];
+
 /** RFC 9457 problem details, as sent by the trackers and the peer agent. */
 export interface ProblemDocument {
   /** A URI reference naming the problem type. */
@@ -111,12 +149,15 @@ const TITLES: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  405: "Method Not Allowed",
   409: "Conflict",
   413: "Content Too Large",
   416: "Range Not Satisfiable",
+  422: "Unprocessable Content",
   429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",
+  507: "Insufficient Storage",
 };
 
 export function toProblem(error: AppError): ProblemDocument {

@@ -39,3 +39,30 @@ test("a path-like name is always refused with a reason", () => {
     }),
   );
 });
+
+test("an accepted file name fits a 255-byte filesystem name with its .part suffix, counted in UTF-8 bytes", () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 300, unit: "grapheme" }), (name) => {
+      if (fileNameProblem(name) !== undefined) return;
+      assert.ok(Buffer.byteLength(`${name}.part`, "utf8") <= 255);
+    }),
+  );
+  assert.equal(fileNameProblem("a".repeat(250)), undefined);
+  assert.match(fileNameProblem("a".repeat(251))!, /251 bytes/);
+  assert.match(fileNameProblem("é".repeat(200))!, /400 bytes/, "200 characters, 400 bytes");
+});
+
+test("a file name with a control or bidirectional-formatting character is refused, naming the character", () => {
+  const hidden = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
+    "\u0001", "\u001f", "\u007f", "\u0080", "\u009f"];
+  for (const character of hidden) {
+    const problem = fileNameProblem(`invoice${character}fdp.exe`);
+    const code = `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+    assert.ok(problem?.includes(code), `${code}: ${problem}`);
+  }
+  assert.equal(fileNameProblem("résumé – 2026 (final).pdf"), undefined, "ordinary non-ASCII names stay allowed");
+});
+
+test("group and user ids can hold no control or bidirectional-formatting character", () => {
+  for (const character of ["\u202e", "\u2066", "\u200f", "\u0007", "\u0085"]) assert.equal(isIdentifier(`ab${character}cd`), false);
+});

@@ -1,12 +1,13 @@
-import { stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { ConflictError, ValidationError } from "../../core/errors.js";
 import { fileNameProblem } from "../../core/validation.js";
 
 /**
  * Where a download of `fileName` should land for the user's `destination`:
- * an existing directory keeps the file's name inside it, anything else is the
- * file path itself. The name comes from a tracker, so it is checked to be a
+ * an existing directory keeps the file's name inside it, as does a path ending
+ * in `/`, which is made a directory (with its parents) when it does not exist;
+ * anything else is the file path itself. The name comes from a tracker, so it is checked to be a
  * base name: it can never climb out of the directory. Existing files are never
  * overwritten.
  */
@@ -18,7 +19,9 @@ export async function resolveDestination(destination: string, fileName: string, 
   let finalPath: string;
   if (info?.isDirectory()) finalPath = join(target, fileName);
   else if (destination.endsWith("/") || destination.endsWith(sep)) {
-    throw new ValidationError(`directory ${target} does not exist; create it first`, "NO_SUCH_DIRECTORY");
+    if (info) throw new ConflictError(`${target} exists and is not a directory; choose another destination`, "DESTINATION_EXISTS");
+    await mkdir(target, { recursive: true });
+    finalPath = join(target, fileName);
   } else finalPath = target;
 
   if (await stat(finalPath).catch(() => undefined)) {

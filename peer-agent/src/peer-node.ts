@@ -8,7 +8,7 @@ import type { FileMetadata, FileView, GroupView, JoinRequestView, MemberView, Pe
 import { Bitfield } from "../../core/bitfield.js";
 import { Download, type DownloadSummary } from "./download/engine.js";
 import { PieceWorkers } from "./download/piece-store.js";
-import { AppError, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
+import { AppError, Codes, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { hashFile, PIECE_SIZE } from "../../core/pieces.js";
 import { TrackerClient } from "../../core/tracker-client.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
@@ -102,7 +102,7 @@ export class PeerNode implements PeerNodeApi {
   }
 
   static async start(options: PeerNodeOptions): Promise<PeerNode> {
-    const store = new AgentStateStore(options.stateDir);
+    const store = new AgentStateStore(options.stateDir, options.onNotice ? { onWarning: options.onNotice } : {});
     await store.load();
     const tracker = new TrackerClient(options.trackers, {
       timeoutMs: options.trackerTimeoutMs,
@@ -269,7 +269,7 @@ export class PeerNode implements PeerNodeApi {
     if (!before?.isFile()) throw new ValidationError(`${localPath} is not a readable file`, "NOT_A_FILE");
     const fileName = basename(localPath);
     const problem = fileNameProblem(fileName);
-    if (problem) throw new ValidationError(problem, "BAD_FILE_NAME");
+    if (problem) throw new ValidationError(`cannot share ${localPath}: ${problem}; rename the file first`, Codes.BAD_FILE_NAME);
     const existing = this.#store.find(userId, groupId, fileName);
     if (existing?.download) {
       throw new ConflictError(`"${fileName}" is being downloaded into "${groupId}"; wait for it or stop_share it first`, "DOWNLOAD_RUNNING");
@@ -747,6 +747,6 @@ function shortReason(reason: string): string {
 
 /** A download limit of 0 would hold every download forever without saying so: pause_download-like intent needs its own command. */
 function checkedDownloadRate(bytesPerSecond: number | undefined): number | undefined {
-  if (bytesPerSecond === 0) throw new ValidationError("a download limit of 0 would stall every download; give a rate or unlimited", "BAD_RATE");
+  if (bytesPerSecond === 0) throw new ValidationError("a download limit of 0 would stall every download; give a rate or unlimited", Codes.BAD_RATE);
   return bytesPerSecond;
 }

@@ -92,16 +92,30 @@ test("grants that are missing, expired, unsigned, signed by a key no tracker pub
   assert.equal(await status(bytes, grants.valid, { range: "bytes=0-9" }), 206, "the genuine grant still works");
 });
 
-test("malformed, negative, overflowing, multiple and out-of-range Range headers are refused with 416", async () => {
+test("malformed, negative, overflowing and out-of-range byte ranges are refused with 416", async () => {
   const bytes = `/groups/club/files/${sha1}`;
-  const bad = ["bytes=-", "bytes=abc", "bytes=5-1", "bytes=-0", "bytes=-5-9", "bytes=0-1,4-5", `bytes=0-${"9".repeat(40)}`,
-    `bytes=${size}-`, "bytes=3072-3080", "items=0-1", "bytes=0x10-0x20"];
+  const bad = ["bytes=-", "bytes=abc", "bytes=5-1", "bytes=-0", "bytes=-5-9", `bytes=0-${"9".repeat(40)}`,
+    `bytes=${size}-`, "bytes=3072-3080", "bytes=0x10-0x20"];
   for (const range of bad) assert.equal(await status(bytes, grants.valid, { range }), 416, range);
+});
+
+test("multiple ranges and other units are ignored, so a peer holding part of the file answers 409, never 416", async () => {
+  const bytes = `/groups/club/files/${sha1}`;
+  for (const range of ["bytes=0-1,4-5", "items=0-1"]) assert.equal(await status(bytes, grants.valid, { range }), 409, range);
 });
 
 test("paths that try to reach other files are never opened", async () => {
   for (const path of [`/groups/club/files/..%2Fother.bin`, `/groups/club/files/${sha1}/../../other.bin`, "/etc/passwd", `/groups/..%2F..%2Fetc/files/${sha1}`]) {
     assert.ok([404, 400].includes(await status(path, grants.valid)), path);
+  }
+});
+
+test("bad percent-encoding in a path is a 400 problem, not a server error", async () => {
+  for (const path of [`/groups/%ZZ/files/${sha1}`, `/groups/%E0%A4%A/files/${sha1}`, `/groups/club/files/%ZZ/bitfield`]) {
+    const response = await request(`${base}${path}`, { headers: { authorization: `Bearer ${grants.valid}` } });
+    assert.equal(response.statusCode, 400, path);
+    assert.equal(response.headers["content-type"], "application/problem+json");
+    assert.equal(((await response.body.json()) as { code: string }).code, "BAD_PERCENT_ENCODING", path);
   }
 });
 

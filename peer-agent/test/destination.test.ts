@@ -1,6 +1,6 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveDestination } from "../src/destination.js";
@@ -29,7 +29,17 @@ test("an existing file is never a destination", async () => {
   await assert.rejects(resolveDestination("downloads/kept.txt", "other.txt", dir), { code: "DESTINATION_EXISTS" });
 });
 
-test("a destination in a directory that does not exist says to create it", async () => {
-  await assert.rejects(resolveDestination("missing/", "a.txt", dir), { code: "NO_SUCH_DIRECTORY" });
+test("a file destination in a directory that does not exist says to create it", async () => {
   await assert.rejects(resolveDestination("missing/a.txt", "a.txt", dir), { code: "NO_SUCH_DIRECTORY" });
+});
+
+test("a destination ending in / that does not exist is made a directory that keeps the file's name", async () => {
+  assert.equal(await resolveDestination("dl10/", "a.txt", dir), join(dir, "dl10", "a.txt"));
+  assert.ok((await stat(join(dir, "dl10"))).isDirectory());
+  assert.equal(await resolveDestination("deeper/still/", "a.txt", dir), join(dir, "deeper", "still", "a.txt"));
+});
+
+test("a destination ending in / that is an existing file is refused, not replaced", async () => {
+  await writeFile(join(dir, "plain"), "x");
+  await assert.rejects(resolveDestination("plain/", "a.txt", dir), { code: "DESTINATION_EXISTS" });
 });

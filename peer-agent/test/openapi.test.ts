@@ -108,3 +108,39 @@ test("the events stream is what the spec declares: text/event-stream opening wit
   assert.equal(refused.status, 401);
   await assertMatches(EVENTS, "get", 401, refused.body, "application/problem+json");
 });
+
+test("every byte answer and refusal is a status and content type the spec declares for it, with the headers it documents", async () => {
+  type Response = { content?: Record<string, unknown>; headers?: Record<string, unknown> };
+  const spec = (await SwaggerParser.dereference(SPEC)) as unknown as { paths: Record<string, Record<string, { responses: Record<string, Response> }>> };
+  const declared = (template: string, method: string, status: number) => spec.paths[template]?.[method]?.responses[String(status)];
+  const cases: [string, string, Record<string, string>, string | undefined, number, string][] = [
+    ["GET", `/groups/g/files/${sha1}`, {}, grant, 200, BYTES],
+    ["GET", `/groups/g/files/${sha1}`, { range: "Bytes=0-9" }, grant, 206, BYTES],
+    ["GET", `/groups/g/files/${sha1}`, { range: "bytes=0-9", "if-range": '"other"' }, grant, 200, BYTES],
+    ["GET", `/groups/g/files/${sha1}`, { range: "items=0-1" }, grant, 200, BYTES],
+    ["GET", `/groups/%ZZ/files/${sha1}`, {}, grant, 400, BYTES],
+    ["POST", `/groups/g/files/${sha1}`, {}, grant, 405, BYTES],
+    ["DELETE", `/groups/g/files/${sha1}/bitfield`, {}, grant, 405, BITFIELD],
+    ["POST", `/groups/g/files/${sha1}/events`, {}, grant, 405, EVENTS],
+  ];
+  for (const [method, path, headers, token, expected, template] of cases) {
+    const response = await request(`${base}${path}`, { method: method as "GET", headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+    const text = await response.body.text();
+    assert.equal(response.statusCode, expected, `${method} ${path}`);
+    // A 405 is documented on the path's operations: the method sent has none of its own.
+    const documented = declared(template, expected === 405 ? "get" : method.toLowerCase(), expected);
+    assert.ok(documented, `${method} ${template} ${expected} is documented`);
+    const type = String(response.headers["content-type"]);
+    assert.ok(Object.keys(documented.content ?? {}).includes(type), `${type} is documented for ${method} ${template} ${expected}`);
+    for (const header of Object.keys(documented.headers ?? {})) {
+      assert.ok(response.headers[header.toLowerCase()] !== undefined, `${method} ${path} ${expected} sends ${header}`);
+    }
+    if (type.includes("json")) await assertMatches(template, expected === 405 ? "get" : method, expected, JSON.parse(text), type);
+  }
+});
+
+test("a complete holder's 200 and 206 carry the ETag the spec documents: the file's SHA1", async () => {
+  const response = await request(`${base}/groups/g/files/${sha1}`, { headers: { authorization: `Bearer ${grant}`, range: "bytes=0-0" } });
+  await response.body.dump();
+  assert.equal(response.headers.etag, `"${sha1}"`);
+});

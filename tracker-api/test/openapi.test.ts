@@ -112,3 +112,61 @@ test("every example in openapi.yaml is valid against its own schema", async () =
   }
   assert.deepEqual(invalid, []);
 });
+
+type Parameter = { in: string; name: string; example?: unknown; examples?: unknown; schema?: SchemaObject };
+type DocumentedOperation = {
+  operationId?: string;
+  parameters?: Parameter[];
+  responses: Record<string, { content?: Record<string, { examples?: Record<string, { value: { status?: number; code?: string } }> }> }>;
+};
+const operationsOf = async () => {
+  const document = parse(await readFile(OPENAPI_PATH, "utf8")) as { paths: Record<string, Record<string, DocumentedOperation>> };
+  return Object.entries(document.paths).flatMap(([path, operations]) =>
+    Object.entries(operations).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })));
+};
+
+test("every operation has its own operationId", async () => {
+  const ids = (await operationsOf()).map(({ operation }) => operation.operationId);
+  assert.ok(ids.every((id) => typeof id === "string" && id.length > 0));
+  assert.deepEqual(ids.filter((id, index) => ids.indexOf(id) !== index), []);
+});
+
+test("every error is documented as application/problem+json with examples whose status and code belong to it", async () => {
+  const wrong: string[] = [];
+  for (const { name, operation } of await operationsOf()) {
+    for (const [status, response] of Object.entries(operation.responses)) {
+      if (Number(status) < 400) continue;
+      const types = Object.keys(response.content ?? {});
+      if (types.join() !== "application/problem+json") wrong.push(`${name} ${status}: ${types.join(", ") || "no content"}`);
+      const examples = Object.values(response.content?.["application/problem+json"]?.examples ?? {});
+      if (examples.length === 0) wrong.push(`${name} ${status}: no example`);
+      for (const { value } of examples) {
+        if (value.status !== Number(status)) wrong.push(`${name} ${status}: example ${value.code} has status ${value.status}`);
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test("every write that takes an Idempotency-Key documents BAD_IDEMPOTENCY_KEY (400) and IDEMPOTENCY_KEY_REUSED (409)", async () => {
+  const missing: string[] = [];
+  for (const { name, operation } of await operationsOf()) {
+    if (!operation.parameters?.some((parameter) => parameter.in === "header" && parameter.name === "Idempotency-Key")) continue;
+    const codes = (status: string) =>
+      Object.values(operation.responses[status]?.content?.["application/problem+json"]?.examples ?? {}).map(({ value }) => value.code);
+    if (!codes("400").includes("BAD_IDEMPOTENCY_KEY")) missing.push(`${name} 400 BAD_IDEMPOTENCY_KEY`);
+    if (!codes("409").includes("IDEMPOTENCY_KEY_REUSED")) missing.push(`${name} 409 IDEMPOTENCY_KEY_REUSED`);
+  }
+  assert.deepEqual(missing, []);
+});
+
+test("no cursor parameter has an example, so Swagger UI's Try it out does not send one", async () => {
+  const prefilled: string[] = [];
+  for (const { name, operation } of await operationsOf()) {
+    for (const parameter of operation.parameters ?? []) {
+      if (parameter.name !== "cursor") continue;
+      if (parameter.example !== undefined || parameter.examples !== undefined || parameter.schema?.example !== undefined) prefilled.push(name);
+    }
+  }
+  assert.deepEqual(prefilled, []);
+});

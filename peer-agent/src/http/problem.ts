@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { AppError, RangeNotSatisfiableError, toProblem } from "../../../core/errors.js";
+import { AppError, MethodNotAllowedError, RangeNotSatisfiableError, toProblem } from "../../../core/errors.js";
 
 /**
  * Answers an error as an RFC 9457 problem document, with the headers its kind
@@ -16,6 +16,7 @@ export function sendProblem(res: ServerResponse, error: unknown): void {
   if (known instanceof RangeNotSatisfiableError && typeof known.extra?.size === "number") {
     headers["content-range"] = `bytes */${known.extra.size}`;
   }
+  if (known instanceof MethodNotAllowedError) headers.allow = known.allow;
   if (known.status === 401) headers["www-authenticate"] = 'Bearer realm="peer"';
   if (typeof known.extra?.retryAfterSeconds === "number") headers["retry-after"] = String(known.extra.retryAfterSeconds);
   res.writeHead(known.status, headers);

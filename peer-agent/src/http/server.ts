@@ -1,7 +1,7 @@
-import { close, open } from "node:fs";
+import { close, open, stat } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { AppError, NotFoundError, RangeNotSatisfiableError } from "../../../core/errors.js";
-import { parseRange } from "../../../core/range.js";
+import { AppError, Codes, ConflictError, MethodNotAllowedError, NotFoundError, RangeNotSatisfiableError, ValidationError } from "../../../core/errors.js";
+import { ifRangeHolds, parseRange, type Validators } from "../../../core/range.js";
 import { isIdentifier, isPeerAddress, isSha1Hex } from "../../../core/validation.js";
 import { sendProblem } from "./problem.js";
 import { sendRange } from "./send-range.js";
@@ -11,6 +11,8 @@ import type { RateLimiter } from "../rate-limiter.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
 
 const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(?:\/(bitfield|events))?$/;
+/** The methods each resource answers; any other is a 405 with this list in `Allow`. */
+const ALLOWED = { bytes: ["GET", "HEAD"], bitfield: ["GET", "HEAD"], events: ["GET"] } as const;
 /** A watcher of a file's events names the address its own agent serves on, for peer exchange. */
 const PEER_ADDRESS_HEADER = "p2p-peer-address";
 
@@ -75,11 +77,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   const { options } = context;
   const url = new URL(req.url ?? "/", "http://agent");
   const match = FILE_ROUTE.exec(url.pathname);
-  if (!match || (req.method !== "GET" && req.method !== "HEAD")) {
-    throw new NotFoundError(`no route ${req.method} ${url.pathname}`, "ROUTE_NOT_FOUND");
-  }
-  const groupId = decodeURIComponent(match[1]!);
-  const sha1 = decodeURIComponent(match[2]!);
+  if (!match) throw new NotFoundError(`no route ${req.method} ${url.pathname}`, Codes.ROUTE_NOT_FOUND);
+  const resource = match[3] === "bitfield" || match[3] === "events" ? match[3] : "bytes";
+  const allowed: readonly string[] = ALLOWED[resource];
+  if (!allowed.includes(req.method ?? "")) throw new MethodNotAllowedError(req.method ?? "", allowed);
+  const groupId = decodeSegment(match[1]!);
+  const sha1 = decodeSegment(match[2]!);
   if (!isIdentifier(groupId) || !isSha1Hex(sha1)) throw new NotFoundError("no such file", "FILE_NOT_SHARED");
 
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
@@ -87,16 +90,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   const file = options.files.find(groupId, sha1);
   if (!file) throw new NotFoundError("this peer does not share that file in that group", "FILE_NOT_SHARED");
 
-  if (match[3] === "bitfield") return sendBitfield(res, file);
-  if (match[3] === "events") {
-    if (req.method !== "GET") throw new NotFoundError(`no route ${req.method} ${url.pathname}`, "ROUTE_NOT_FOUND");
+  if (resource === "bitfield") return sendBitfield(res, file);
+  if (resource === "events") {
     const address = req.headers[PEER_ADDRESS_HEADER];
     const watcher = { userId: requester, address: isPeerAddress(address) ? address : undefined, until: grantExpiry(bearer) };
     context.events.watch(file, watcher, res);
     return;
   }
   if (options.uploadLimit?.blocked) {
-    throw new AppError(503, "UPLOAD_OFF", "this peer does not upload now (its upload limit is 0)", { retryAfterSeconds: UPLOAD_OFF_RETRY_SECONDS });
+    throw new AppError(503, Codes.UPLOAD_OFF, "this peer does not upload now (its upload limit is 0)", { retryAfterSeconds: UPLOAD_OFF_RETRY_SECONDS });
   }
   const slot = await context.slots.acquire(requester, (cancel) => res.once("close", cancel));
   if (!slot) return; // the requester gave up while it waited
@@ -104,6 +106,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   const current = options.files.find(groupId, sha1);
   if (!current) throw new NotFoundError("this peer stopped sharing that file", "FILE_NOT_SHARED");
   return sendBytes(req, res, current, context, requester, slot.mayPump);
+}
+
+/** A path segment, percent-decoded; a malformed escape (`%ZZ`, a truncated UTF-8 sequence) is the client's error. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ValidationError(`the path segment "${segment.slice(0, 100)}" is not valid percent-encoded UTF-8`, Codes.BAD_PERCENT_ENCODING);
+  }
 }
 
 function sendBitfield(res: ServerResponse, file: ServedFile): void {
@@ -117,6 +128,15 @@ function sendBitfield(res: ServerResponse, file: ServedFile): void {
   res.end(body);
 }
 
+/**
+ * Answers GET/HEAD of a file's bytes as an RFC 9110 range server: ETag (the
+ * file's SHA1, a strong validator: the bytes named by it never change) and
+ * Last-Modified on every answer; one byte range (unit name in any case) is a
+ * 206; a Range in another unit, several ranges, or one whose If-Range does
+ * not hold is ignored and the whole file sent (200). A peer that holds only
+ * some pieces cannot send the whole file: that answer is a 409 FILE_INCOMPLETE
+ * problem that says to ask for a range inside the bitfield instead.
+ */
 async function sendBytes(
   req: IncomingMessage,
   res: ServerResponse,
@@ -125,12 +145,21 @@ async function sendBytes(
   requester: string,
   mayPump: () => Promise<void> | undefined,
 ): Promise<void> {
+  const validators = await validatorsOf(file);
   const header = req.headers.range;
-  let start = 0;
-  let end = file.size - 1;
-  if (header !== undefined) ({ start, end } = parseRange(header, file.size));
+  const range = header !== undefined && ifRangeHolds(req.headers["if-range"] as string | undefined, validators) ? parseRange(header, file.size) : undefined;
+  const start = range?.start ?? 0;
+  const end = range?.end ?? file.size - 1;
   if (file.size > 0 && !piecesVerified(file, start, end)) {
-    throw new RangeNotSatisfiableError("the range covers pieces this peer has not verified yet", "PIECES_NOT_HELD", {
+    if (range === undefined) {
+      throw new ConflictError(
+        `this peer holds ${file.verified.count} of ${file.verified.size} pieces, not the whole file; ` +
+          "ask for one byte range inside the pieces it holds (see the bitfield)" +
+          (header !== undefined ? " (the Range header was ignored: another unit, several ranges, or an If-Range that does not match)" : ""),
+        Codes.FILE_INCOMPLETE,
+      );
+    }
+    throw new RangeNotSatisfiableError("the range covers pieces this peer has not verified yet", Codes.PIECES_NOT_HELD, {
       size: file.size,
     });
   }
@@ -139,9 +168,11 @@ async function sendBytes(
     "content-type": "application/octet-stream",
     "content-length": length,
     "accept-ranges": "bytes",
+    etag: validators.etag,
   };
-  if (header !== undefined) headers["content-range"] = `bytes ${start}-${end}/${file.size}`;
-  res.writeHead(header !== undefined ? 206 : 200, headers);
+  if (validators.lastModified) headers["last-modified"] = validators.lastModified;
+  if (range) headers["content-range"] = `bytes ${start}-${end}/${file.size}`;
+  res.writeHead(range ? 206 : 200, headers);
   if (req.method === "HEAD" || length === 0) {
     res.end();
     return;
@@ -150,6 +181,29 @@ async function sendBytes(
   if (res.destroyed) return opened.release();
   context.events.sending(file.groupId, file.sha1, Math.floor(start / file.pieceSize), Math.floor(end / file.pieceSize), requester);
   sendRange(opened.fd, start, end, res, opened.release, { mayPump, limiter: context.options.uploadLimit });
+}
+
+/**
+ * Each served file's validators, worked out on its first request and kept
+ * with it, so a request costs no stat. The entity tag is the SHA1 the file is
+ * addressed by; Last-Modified is the file's modification time on disk when it
+ * was first served (never in the future), left out when it cannot be read.
+ */
+const validatorsCache = new WeakMap<ServedFile, Validators | Promise<Validators>>();
+
+function validatorsOf(file: ServedFile): Validators | Promise<Validators> {
+  const known = validatorsCache.get(file);
+  if (known) return known;
+  const etag = `"${file.sha1}"`;
+  const pending = new Promise<Validators>((resolve) => {
+    stat(file.path, (error, stats) => {
+      const validators: Validators = error ? { etag } : { etag, lastModified: new Date(Math.min(stats.mtimeMs, Date.now())).toUTCString() };
+      validatorsCache.set(file, validators);
+      resolve(validators);
+    });
+  });
+  validatorsCache.set(file, pending);
+  return pending;
 }
 
 function piecesVerified(file: ServedFile, start: number, end: number): boolean {

@@ -1,7 +1,8 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileMetadata } from "../../../core/api-types.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { AppError, Codes } from "../../../core/errors.js";
+import { previousCopyPath, writeFileAtomic } from "./atomic-file.js";
 
 /**
  * One file this node shares in one group for one user: a file the user
@@ -40,6 +41,8 @@ export interface AgentStateData {
 }
 
 const EMPTY: AgentStateData = { version: 1, shares: [] };
+/** What a state file holds, said to the user when one is lost. */
+const WHAT_IT_HOLDS = "the files this agent shares (for every user who logged in here) and its unfinished downloads";
 
 /**
  * The agent's durable state in its state directory (state.json): which files
@@ -54,27 +57,58 @@ export class AgentStateStore {
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   readonly #delayMs: number;
+  readonly #onWarning: (line: string) => void;
 
-  constructor(dir: string, options: { saveDelayMs?: number } = {}) {
+  constructor(dir: string, options: { saveDelayMs?: number; onWarning?: (line: string) => void } = {}) {
     this.dir = dir;
     this.#path = join(dir, "state.json");
     this.#delayMs = options.saveDelayMs ?? 250;
+    this.#onWarning = options.onWarning ?? ((line) => process.emitWarning(line));
   }
 
-  /** Reads state.json if there is one; creates nothing (see createDir). */
+  /** The state file's path. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * Reads state.json. Every save keeps the previous one as state.json.bak, so
+   * a state.json found empty, truncated or otherwise unreadable is moved aside
+   * (state.json.broken-<time>) and the agent goes on from the last good copy,
+   * with a warning naming both files. When the copy is unreadable too, nothing
+   * is guessed: a STATE_UNRECOVERABLE error names the files and what is lost,
+   * and the next start begins with an empty state. Creates nothing when
+   * there is no state (see createDir).
+   */
   async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.#path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw error;
+    const main = await readState(this.#path);
+    if (main.state === "missing") return;
+    if (main.state === "ok") {
+      this.#data = main.data;
+      return;
     }
-    const parsed = JSON.parse(text) as AgentStateData;
-    if (parsed.version !== 1 || !Array.isArray(parsed.shares)) {
-      throw new Error(`${this.#path} is not a state file this agent understands`);
+    const aside = `${this.#path}.broken-${new Date().toISOString().replaceAll(":", "-")}`;
+    await rename(this.#path, aside);
+    const backupPath = previousCopyPath(this.#path);
+    const backup = await readState(backupPath);
+    if (backup.state === "ok") {
+      this.#data = backup.data;
+      const savedAt = (await stat(backupPath)).mtime.toISOString();
+      this.#onWarning(
+        `the agent state file ${this.#path} was unreadable (${main.why}); recovered from its last good copy ${backupPath} ` +
+          `(saved ${savedAt}; pieces verified after that are fetched again); the unreadable file is kept as ${aside}`,
+      );
+      await writeFileAtomic(this.#path, JSON.stringify(this.#data));
+      return;
     }
-    this.#data = parsed;
+    const copy = backup.state === "missing" ? `there is no earlier copy (${backupPath})` : `its copy ${backupPath} is unreadable too (${backup.why})`;
+    throw new AppError(
+      500,
+      Codes.STATE_UNRECOVERABLE,
+      `the agent state file ${this.#path} is unreadable (${main.why}) and ${copy}; lost: ${WHAT_IT_HOLDS} ` +
+        `(files on disk are untouched: share them again with upload_file, start downloads again). ` +
+        `The unreadable file was moved to ${aside}; the next start begins with an empty state`,
+    );
   }
 
   /** Makes the state directory, once the agent is known to have started: a failed start leaves nothing behind. */
@@ -125,8 +159,32 @@ export class AgentStateStore {
 
   #save(): void {
     const snapshot = JSON.stringify(this.#data);
-    this.#writing = this.#writing.then(() => writeFileAtomic(this.#path, snapshot)).catch((error: unknown) => {
+    this.#writing = this.#writing.then(() => writeFileAtomic(this.#path, snapshot, 0o600, { keepPrevious: true })).catch((error: unknown) => {
       process.emitWarning(`could not save agent state: ${(error as Error).message}`);
     });
   }
+}
+
+type ReadOutcome = { state: "ok"; data: AgentStateData } | { state: "missing" } | { state: "unreadable"; why: string };
+
+/** Reads and checks one state file; says why it cannot be used rather than throwing a parser's error. */
+async function readState(path: string): Promise<ReadOutcome> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { state: "missing" };
+    return { state: "unreadable", why: (error as Error).message };
+  }
+  if (text.trim() === "") return { state: "unreadable", why: "it is empty" };
+  let parsed: Partial<AgentStateData>;
+  try {
+    parsed = JSON.parse(text) as Partial<AgentStateData>;
+  } catch (error) {
+    return { state: "unreadable", why: `not JSON, truncated or damaged: ${(error as Error).message}` };
+  }
+  if (typeof parsed !== "object" || parsed === null || parsed.version !== 1 || !Array.isArray(parsed.shares)) {
+    return { state: "unreadable", why: "not a state file this agent understands" };
+  }
+  return { state: "ok", data: parsed as AgentStateData };
 }

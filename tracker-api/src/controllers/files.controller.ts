@@ -5,6 +5,7 @@ import type { FileName, FilePage, FileView, Identifier, PeerList, ShareFileReque
 import { GRANT_TTL_SECONDS, signGrant } from "../../../core/grant.js";
 import type { GrantKey } from "../grant-key.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
+import { BAD_FILE_NAME, BAD_IDEMPOTENCY_KEY, FILE_NAME_TAKEN, FILE_NOT_FOUND, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_SHARING, PROBLEM_JSON, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { asBody } from "../serialized-json.js";
 import * as files from "../services/files.js";
@@ -19,9 +20,6 @@ const EXAMPLE_FILE: FileView = {
 @Route("groups/{groupId}/files")
 @Tags("Files")
 @Security("bearer")
-@Response<Problem>(401, "No valid session", undefined, "application/problem+json")
-@Response<Problem>(403, "Not a member", undefined, "application/problem+json")
-@Response<Problem>(404, "No such group", undefined, "application/problem+json")
 export class FilesController extends Controller {
   constructor(private readonly db: TrackerDb) {
     super();
@@ -43,12 +41,16 @@ export class FilesController extends Controller {
    * @maximum limit 1000 limit must be at most 1000
    * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
    * @example limit 200
-   * @example cursor "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ"
    */
   @Get()
   @Example<FilePage>({ items: [EXAMPLE_FILE], nextCursor: "WzEsImZpbGVzIiwibW92aWVzIiwiaG9saWRheS5tcDQiXQ" }, "a page with more after it")
   @Example<FilePage>({ items: [EXAMPLE_FILE], nextCursor: null }, "the last page")
-  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
+  @Response(304, "Unchanged since the ETag sent in If-None-Match; no body")
+  @Response<Problem>(400, "Bad limit or cursor", VALIDATION_FAILED, PROBLEM_JSON)
+  @Response<Problem>(400, "Bad limit or cursor", INVALID_CURSOR, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
   public async list(
     @Path() groupId: Identifier,
     @Request() request: ExpressRequest,
@@ -71,8 +73,13 @@ export class FilesController extends Controller {
     groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",
     pieceCount: 2, peersOnline: 2, sharedBy: ["alice", "bob"],
   })
-  @Response<Problem>(400, "Bad name, piece size or piece list", undefined, "application/problem+json")
-  @Response<Problem>(409, "Name taken by other content", undefined, "application/problem+json")
+  @Response<Problem>(400, "Bad name, piece size or piece list, or a bad Idempotency-Key", BAD_FILE_NAME, PROBLEM_JSON)
+  @Response<Problem>(400, "Bad name, piece size or piece list, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(409, "Name taken by other content, or the Idempotency-Key was used for another request", FILE_NAME_TAKEN, PROBLEM_JSON)
+  @Response<Problem>(409, "Name taken by other content, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async share(@Path() groupId: Identifier, @Body() body: ShareFileRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<FileView> {
     const { created, file } = await files.shareFile(this.db, actor(request), groupId, body);
     this.setStatus(created ? 201 : 200);
@@ -82,6 +89,12 @@ export class FilesController extends Controller {
   /** The caller stops sharing this file in this group. @summary Stop sharing */
   @Delete("{fileName}/holders/me")
   @SuccessResponse(204, "No longer shared by the caller")
+  @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group, or the caller does not share the file", NOT_SHARING, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group, or the caller does not share the file", GROUP_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await files.stopSharing(this.db, actor(request), groupId, fileName);
     this.setStatus(204);
@@ -102,7 +115,10 @@ export class FilesController extends Controller {
     grant: "eyJhbGciOiJFZERTQSIsImtpZCI6InRyYWNrZXItMSJ9.eyJzdWIiOiJib2IiLCJncnAiOiJtb3ZpZXMifQ.c2lnbmF0dXJl",
     grantExpiresAt: "2026-11-25T10:10:00.000Z",
   })
-  @Response<Problem>(404, "No such group or file", undefined, "application/problem+json")
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or file", FILE_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or file", GROUP_NOT_FOUND, PROBLEM_JSON)
   public async peers(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<PeerList> {
     const me = actor(request);
     const { file, peers } = await files.peersOf(this.db, me, groupId, fileName);

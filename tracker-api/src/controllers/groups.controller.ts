@@ -5,6 +5,7 @@ import type {
 } from "../../../core/api-types.js";
 import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
+import { ALREADY_MEMBER, BAD_IDEMPOTENCY_KEY, BODY_INVALID, GROUP_EXISTS, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_OWNER, NOT_SELF, PROBLEM_JSON, REQUEST_NOT_FOUND, REQUEST_PENDING, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import * as groups from "../services/groups.js";
 import type { Actor } from "../services/sessions.js";
@@ -14,7 +15,6 @@ const actor = (request: ExpressRequest) => request.user as Actor;
 @Route("groups")
 @Tags("Groups")
 @Security("bearer")
-@Response<Problem>(401, "No valid session", undefined, "application/problem+json")
 export class GroupsController extends Controller {
   constructor(private readonly db: TrackerDb) {
     super();
@@ -31,11 +31,12 @@ export class GroupsController extends Controller {
    * @maximum limit 1000 limit must be at most 1000
    * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
    * @example limit 200
-   * @example cursor "WzEsImdyb3VwcyIsIiIsIm1vdmllcyJd"
    */
   @Get()
   @Example<GroupPage>({ items: [{ groupId: "movies", owner: "alice", memberCount: 3, createdAt: "2026-11-25T10:00:00.000Z" }], nextCursor: null })
-  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
+  @Response<Problem>(400, "Bad limit or cursor", VALIDATION_FAILED, PROBLEM_JSON)
+  @Response<Problem>(400, "Bad limit or cursor", INVALID_CURSOR, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   public list(@Query() limit: number = DEFAULT_PAGE_LIMIT, @Query() cursor?: string): Promise<GroupPage> {
     return groups.listGroups(this.db, { limit, cursor });
   }
@@ -44,7 +45,11 @@ export class GroupsController extends Controller {
   @Post()
   @SuccessResponse(201, "Created")
   @Example<GroupView>({ groupId: "movies", owner: "alice", memberCount: 1, createdAt: "2026-11-25T10:00:00.000Z" })
-  @Response<Problem>(409, "Group id taken", undefined, "application/problem+json")
+  @Response<Problem>(400, "Bad group id, or a bad Idempotency-Key", BODY_INVALID, PROBLEM_JSON)
+  @Response<Problem>(400, "Bad group id, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(409, "Group id taken, or the Idempotency-Key was used for another request", GROUP_EXISTS, PROBLEM_JSON)
+  @Response<Problem>(409, "Group id taken, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async create(@Body() body: CreateGroupRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<GroupView> {
     const group = await groups.createGroup(this.db, actor(request), body.groupId);
     this.setStatus(201);
@@ -62,13 +67,14 @@ export class GroupsController extends Controller {
    * @maximum limit 1000 limit must be at most 1000
    * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
    * @example limit 200
-   * @example cursor "WzEsIm1lbWJlcnMiLCJtb3ZpZXMiLCIyMDI2LTExLTI1VDEwOjAwOjAwLjAwMFoiLCJhbGljZSJd"
    */
   @Get("{groupId}/members")
   @Example<MemberPage>({ items: [{ userId: "alice", isOwner: true, joinedAt: "2026-11-25T10:00:00.000Z" }], nextCursor: null })
-  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
-  @Response<Problem>(403, "Not a member", undefined, "application/problem+json")
-  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
+  @Response<Problem>(400, "Bad limit or cursor", VALIDATION_FAILED, PROBLEM_JSON)
+  @Response<Problem>(400, "Bad limit or cursor", INVALID_CURSOR, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
   public members(
     @Path() groupId: Identifier,
     @Request() request: ExpressRequest,
@@ -86,8 +92,12 @@ export class GroupsController extends Controller {
    */
   @Delete("{groupId}/members/{userId}")
   @SuccessResponse(204, "Left")
-  @Response<Problem>(403, "Not yourself, or not a member", undefined, "application/problem+json")
-  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
+  @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not yourself, or not a member", NOT_SELF, PROBLEM_JSON)
+  @Response<Problem>(403, "Not yourself, or not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async leave(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await groups.leaveGroup(this.db, actor(request), groupId, userId);
     this.setStatus(204);
@@ -97,8 +107,12 @@ export class GroupsController extends Controller {
   @Post("{groupId}/join-requests")
   @SuccessResponse(201, "Requested")
   @Example<JoinRequestView>({ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" })
-  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
-  @Response<Problem>(409, "Already a member or already requested", undefined, "application/problem+json")
+  @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(409, "Already a member or already requested, or the Idempotency-Key was used for another request", REQUEST_PENDING, PROBLEM_JSON)
+  @Response<Problem>(409, "Already a member or already requested, or the Idempotency-Key was used for another request", ALREADY_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(409, "Already a member or already requested, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async requestJoin(@Path() groupId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<JoinRequestView> {
     const joinRequest = await groups.requestJoin(this.db, actor(request), groupId);
     this.setStatus(201);
@@ -116,13 +130,14 @@ export class GroupsController extends Controller {
    * @maximum limit 1000 limit must be at most 1000
    * @pattern cursor ^[A-Za-z0-9_-]{1,2048}$ cursor must be the nextCursor of a page, as it is
    * @example limit 200
-   * @example cursor "WzEsImpvaW4tcmVxdWVzdHMiLCJtb3ZpZXMiLCIyMDI2LTExLTI1VDEwOjAwOjAwLjAwMFoiLCJib2IiXQ"
    */
   @Get("{groupId}/join-requests")
   @Example<JoinRequestPage>({ items: [{ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" }], nextCursor: null })
-  @Response<Problem>(400, "Bad limit or cursor", undefined, "application/problem+json")
-  @Response<Problem>(403, "Not the owner", undefined, "application/problem+json")
-  @Response<Problem>(404, "No such group", undefined, "application/problem+json")
+  @Response<Problem>(400, "Bad limit or cursor", VALIDATION_FAILED, PROBLEM_JSON)
+  @Response<Problem>(400, "Bad limit or cursor", INVALID_CURSOR, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not the owner", NOT_OWNER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
   public joinRequests(
     @Path() groupId: Identifier,
     @Request() request: ExpressRequest,
@@ -135,8 +150,12 @@ export class GroupsController extends Controller {
   /** Accepts a pending request: the user becomes a member (owner only). @summary Accept a join request */
   @Post("{groupId}/join-requests/{userId}/accept")
   @Example<MemberView>({ userId: "bob", isOwner: false, joinedAt: "2026-11-25T10:05:00.000Z" })
-  @Response<Problem>(403, "Not the owner", undefined, "application/problem+json")
-  @Response<Problem>(404, "No such group or request", undefined, "application/problem+json")
+  @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not the owner", NOT_OWNER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or request", REQUEST_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or request", GROUP_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public accept(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<MemberView> {
     return groups.acceptJoin(this.db, actor(request), groupId, userId);
   }
@@ -144,8 +163,12 @@ export class GroupsController extends Controller {
   /** Rejects a pending request (owner only). @summary Reject a join request */
   @Post("{groupId}/join-requests/{userId}/reject")
   @SuccessResponse(204, "Rejected")
-  @Response<Problem>(403, "Not the owner", undefined, "application/problem+json")
-  @Response<Problem>(404, "No such group or request", undefined, "application/problem+json")
+  @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not the owner", NOT_OWNER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or request", REQUEST_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or request", GROUP_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async reject(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await groups.rejectJoin(this.db, actor(request), groupId, userId);
     this.setStatus(204);

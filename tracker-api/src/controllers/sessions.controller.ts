@@ -2,6 +2,7 @@ import type { Request as ExpressRequest } from "express";
 import { Body, Controller, Delete, Example, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
+import { BAD_CREDENTIALS, BAD_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, BODY_INVALID, LOGIN_THROTTLED, PROBLEM_JSON, UNAUTHENTICATED } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { LoginThrottle } from "../domain/login-throttle.js";
 import { login, logout, type Actor } from "../services/sessions.js";
@@ -23,8 +24,9 @@ export class SessionsController extends Controller {
   @Post()
   @SuccessResponse(201, "Logged in")
   @Example<LoginResult>({ token: "3q2-9xJ0mX0c4kHcQe3wq3b6w0n8n4Jr2cP9d1oQy5E", userId: "alice", peerAddress: "127.0.0.1:7001", expiresAt: "2026-11-26T10:00:00.000Z" })
-  @Response<Problem>(401, "Wrong user id or password", undefined, "application/problem+json")
-  @Response<Problem>(429, "Too many failed logins", undefined, "application/problem+json")
+  @Response<Problem>(400, "Malformed login request", BODY_INVALID, PROBLEM_JSON)
+  @Response<Problem>(401, "Wrong user id or password", BAD_CREDENTIALS, PROBLEM_JSON)
+  @Response<Problem>(429, "Too many failed logins; retry after `Retry-After` seconds", LOGIN_THROTTLED, PROBLEM_JSON)
   public async create(@Body() body: LoginRequest, @Request() request: ExpressRequest): Promise<LoginResult> {
     const throttle = (request.app.locals.loginThrottle ??= new LoginThrottle()) as LoginThrottle;
     const result = await login(this.db, throttle, body, request.ip ?? "unknown");
@@ -40,7 +42,9 @@ export class SessionsController extends Controller {
   @Delete("current")
   @Security("bearer")
   @SuccessResponse(204, "Logged out")
-  @Response<Problem>(401, "No valid session", undefined, "application/problem+json")
+  @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async remove(@Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await logout(this.db, (request.user as Actor).tokenHash);
     this.setStatus(204);

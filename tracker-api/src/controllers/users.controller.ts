@@ -1,6 +1,7 @@
 import { Body, Controller, Example, Post, Route, SuccessResponse, Tags, Response, Header } from "@tsoa/runtime";
 import type { CreateUserRequest, UserView } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
+import { BAD_IDEMPOTENCY_KEY, BODY_INVALID, IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON, USER_EXISTS } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { createUser } from "../services/users.js";
 
@@ -18,8 +19,10 @@ export class UsersController extends Controller {
   @Post()
   @SuccessResponse(201, "Created")
   @Example<UserView>({ userId: "alice", createdAt: "2026-11-25T10:00:00.000Z" })
-  @Response<Problem>(400, "Invalid user id or password", undefined, "application/problem+json")
-  @Response<Problem>(409, "User id taken", undefined, "application/problem+json")
+  @Response<Problem>(400, "Invalid user id or password, or a bad Idempotency-Key", BODY_INVALID, PROBLEM_JSON)
+  @Response<Problem>(400, "Invalid user id or password, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(409, "User id taken, or the Idempotency-Key was used for another request", USER_EXISTS, PROBLEM_JSON)
+  @Response<Problem>(409, "User id taken, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async create(@Body() body: CreateUserRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<UserView> {
     const user = await createUser(this.db, body);
     this.setStatus(201);

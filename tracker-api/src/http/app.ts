@@ -10,6 +10,7 @@ import { sendSerializedJson } from "../serialized-json.js";
 import { mountDocs } from "./docs.js";
 import { idempotency } from "./idempotency.js";
 import { securityHeaders } from "./security-headers.js";
+import { methodNotAllowed, rejectBadPercentEncoding } from "./wire.js";
 
 /** 8 MiB admits the piece list of a file of about 80 GiB. */
 export const BODY_LIMIT = "8mb";
@@ -29,6 +30,7 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
   app.disable("x-powered-by");
   sendSerializedJson(app);
   app.use(securityHeaders());
+  app.use(rejectBadPercentEncoding());
   if (options.replication) {
     const { replicator, ...routeOptions } = options.replication;
     // Before the JSON parser: signatures are checked over the raw body.
@@ -40,6 +42,7 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
   app.use(idempotency());
   mountDocs(app);
   RegisterRoutes(app);
+  app.use(methodNotAllowed());
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new NotFoundError(`no route ${req.method} ${req.path}`, "ROUTE_NOT_FOUND"));
   });

@@ -13,6 +13,8 @@ export interface Problem extends ProblemDocument {
   errors?: { [field: string]: { message: string; value?: unknown } };
   /** With a 429: seconds to wait before trying again (also in `Retry-After`). @isInt */
   retryAfterSeconds?: number;
+  /** With a 405: the methods this path answers (also in `Allow`). */
+  allow?: string;
 }
 
 /**
@@ -22,3 +24,92 @@ export interface Problem extends ProblemDocument {
  * @maxLength 255
  */
 export type IdempotencyKey = string;
+
+/** The media type of every error answer. */
+export const PROBLEM_JSON = "application/problem+json";
+
+// Examples of the problems each status stands for, shown under that status in
+// openapi.yaml (and Swagger UI). They are answers the tracker really sends.
+
+export const UNAUTHENTICATED: Problem = {
+  type: "urn:p2p-share:problem:unauthenticated", title: "Unauthorized", status: 401,
+  detail: "log in first: a bearer token is required", code: "UNAUTHENTICATED",
+};
+export const BAD_CREDENTIALS: Problem = {
+  type: "urn:p2p-share:problem:bad-credentials", title: "Unauthorized", status: 401, detail: "wrong user id or password", code: "BAD_CREDENTIALS",
+};
+export const LOGIN_THROTTLED: Problem = {
+  type: "urn:p2p-share:problem:login-throttled", title: "Too Many Requests", status: 429,
+  detail: "too many failed logins; try again in 60 s", code: "LOGIN_THROTTLED", retryAfterSeconds: 60,
+};
+export const NOT_MEMBER: Problem = {
+  type: "urn:p2p-share:problem:not-member", title: "Forbidden", status: 403,
+  detail: "you are not a member of \"movies\"; ask to join first", code: "NOT_MEMBER",
+};
+export const NOT_OWNER: Problem = {
+  type: "urn:p2p-share:problem:not-owner", title: "Forbidden", status: 403, detail: "only the owner of \"movies\" (alice) may do this", code: "NOT_OWNER",
+};
+export const NOT_SELF: Problem = {
+  type: "urn:p2p-share:problem:not-self", title: "Forbidden", status: 403, detail: "you can only remove yourself from a group", code: "NOT_SELF",
+};
+export const GROUP_NOT_FOUND: Problem = {
+  type: "urn:p2p-share:problem:group-not-found", title: "Not Found", status: 404, detail: "group \"movies\" does not exist", code: "GROUP_NOT_FOUND",
+};
+export const REQUEST_NOT_FOUND: Problem = {
+  type: "urn:p2p-share:problem:request-not-found", title: "Not Found", status: 404,
+  detail: "\"bob\" has no pending request to join \"movies\"", code: "REQUEST_NOT_FOUND",
+};
+export const FILE_NOT_FOUND: Problem = {
+  type: "urn:p2p-share:problem:file-not-found", title: "Not Found", status: 404, detail: "\"holiday.mp4\" is not shared in \"movies\"", code: "FILE_NOT_FOUND",
+};
+export const NOT_SHARING: Problem = {
+  type: "urn:p2p-share:problem:not-sharing", title: "Not Found", status: 404, detail: "you do not share \"holiday.mp4\" in \"movies\"", code: "NOT_SHARING",
+};
+export const USER_EXISTS: Problem = {
+  type: "urn:p2p-share:problem:user-exists", title: "Conflict", status: 409, detail: "user id \"alice\" is taken", code: "USER_EXISTS",
+};
+export const GROUP_EXISTS: Problem = {
+  type: "urn:p2p-share:problem:group-exists", title: "Conflict", status: 409, detail: "group id \"movies\" is taken", code: "GROUP_EXISTS",
+};
+export const REQUEST_PENDING: Problem = {
+  type: "urn:p2p-share:problem:request-pending", title: "Conflict", status: 409,
+  detail: "your request to join \"movies\" is already pending", code: "REQUEST_PENDING",
+};
+export const FILE_NAME_TAKEN: Problem = {
+  type: "urn:p2p-share:problem:file-name-taken", title: "Conflict", status: 409,
+  detail: "\"holiday.mp4\" is already shared in \"movies\" with different content; rename your file", code: "FILE_NAME_TAKEN",
+};
+export const IDEMPOTENCY_KEY_REUSED: Problem = {
+  type: "urn:p2p-share:problem:idempotency-key-reused", title: "Conflict", status: 409,
+  detail: "Idempotency-Key \"5f0c2d1e-8a4b-4c3d-9e7f-0a1b2c3d4e5f\" was used for another request (POST /groups); use a new key for a new request",
+  code: "IDEMPOTENCY_KEY_REUSED",
+};
+export const BAD_IDEMPOTENCY_KEY: Problem = {
+  type: "urn:p2p-share:problem:bad-idempotency-key", title: "Bad Request", status: 400,
+  detail: "Idempotency-Key must be 1-255 visible ASCII characters", code: "BAD_IDEMPOTENCY_KEY",
+};
+export const VALIDATION_FAILED: Problem = {
+  type: "urn:p2p-share:problem:validation-failed", title: "Bad Request", status: 400, detail: "request does not match the API",
+  code: "VALIDATION_FAILED", errors: { "queries.limit": { message: "limit must be at most 1000", value: "5000" } },
+};
+export const INVALID_CURSOR: Problem = {
+  type: "urn:p2p-share:problem:invalid-cursor", title: "Bad Request", status: 400, detail: "cursor is not one this tracker gave out", code: "INVALID_CURSOR",
+};
+export const BAD_FILE_NAME: Problem = {
+  type: "urn:p2p-share:problem:bad-file-name", title: "Bad Request", status: 400,
+  detail: "file name is 400 bytes in UTF-8; at most 250 fit on a filesystem with the \".part\" of a download", code: "BAD_FILE_NAME",
+};
+export const METHOD_NOT_ALLOWED: Problem = {
+  type: "urn:p2p-share:problem:method-not-allowed", title: "Method Not Allowed", status: 405,
+  detail: "PUT is not allowed here; this resource answers GET, HEAD, POST", code: "METHOD_NOT_ALLOWED", allow: "GET, HEAD, POST",
+};
+export const PAYLOAD_TOO_LARGE: Problem = {
+  type: "urn:p2p-share:problem:payload-too-large", title: "Content Too Large", status: 413, detail: "request body is larger than 8mb", code: "PAYLOAD_TOO_LARGE",
+};
+export const BODY_INVALID: Problem = {
+  type: "urn:p2p-share:problem:validation-failed", title: "Bad Request", status: 400, detail: "request does not match the API",
+  code: "VALIDATION_FAILED", errors: { "body.userId": { message: "Not match in '^(?!\\.{1,2}$)[A-Za-z0-9._-]{1,64}$'", value: "a b" } },
+};
+export const ALREADY_MEMBER: Problem = {
+  type: "urn:p2p-share:problem:already-member", title: "Conflict", status: 409, detail: "you are already a member of \"movies\"", code: "ALREADY_MEMBER",
+};

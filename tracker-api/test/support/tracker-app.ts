@@ -5,17 +5,24 @@ import type express from "express";
 import { openDatabase, type TrackerDb } from "../../src/db/open.js";
 import { createApp } from "../../src/http/app.js";
 import { loadGrantKey } from "../../src/grant-key.js";
+import { conformanceChecked } from "./conformance.js";
 
-/** A tracker app on a fresh database in a temp dir; `close()` removes everything. */
+/**
+ * A tracker app on a fresh database in a temp dir; `close()` removes everything.
+ * Every answer it gives is checked against openapi.yaml (support/conformance.ts),
+ * and `close()` fails with the answers that do not match it.
+ */
 export async function startTrackerApp(): Promise<{ app: express.Express; db: TrackerDb; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "tracker-app-"));
   const db = await openDatabase(join(dir, "tracker.db"));
+  const { app, violations } = await conformanceChecked(createApp(db, { trackerId: "tracker-test", grantKey: await loadGrantKey("tracker-test") }));
   return {
-    app: createApp(db, { trackerId: "tracker-test", grantKey: await loadGrantKey("tracker-test") }),
+    app,
     db,
     async close() {
       await db.$disconnect();
       await rm(dir, { recursive: true, force: true });
+      if (violations.length > 0) throw new Error(`answers that do not match openapi.yaml:\n${[...new Set(violations)].join("\n")}`);
     },
   };
 }
