@@ -16,6 +16,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { SingleBar } from "cli-progress";
 import { request } from "undici";
 import { connectToAgent, type RemotePeerNode } from "../peer-agent/src/control/client.js";
+import { bold, canStyle } from "../cli/src/terminal-style.js";
 import { freePort } from "../core/free-port.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -49,8 +50,10 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+const styled = canStyle(process.stdout);
+
 function step(title: string): void {
-  say(`\n\u001b[1m== ${title}\u001b[0m`);
+  say(`\n${bold(`== ${title}`, styled)}`);
 }
 
 
@@ -146,15 +149,18 @@ async function main(): Promise<void> {
   const target = join(dir, "dave", "downloads");
   await mkdir(target, { recursive: true });
   const download = await dave.downloadFile("demo", "demo-file.bin", target);
+  // Drawn on a terminal only; piped output gets the result lines alone. {total} is cli-progress's own
+  // token (the bar's 100 steps), so the file's size goes in as {size}.
   const bar = new SingleBar({
-    format: " {bar} {percentage}% | {done}/{total} MiB | {speed} MiB/s | {peers} peers",
+    format: " {bar} {percentage}% | {done}/{size} MiB | {speed} MiB/s | {peers} peers",
     hideCursor: true,
   });
-  bar.start(100, 0, { done: 0, total: options.sizeMb, speed: "0", peers: 0 });
+  const drawn = process.stdout.isTTY === true;
+  if (drawn) bar.start(100, 0, { done: 0, size: options.sizeMb, speed: "0", peers: 0 });
   const poll = setInterval(() => {
     void dave.listDownloads().then((list) => {
       const current = list.find((d) => d.id === download.id);
-      if (!current) return;
+      if (!current || !drawn) return;
       bar.update(Math.floor((current.bytesDone / current.size) * 100), {
         done: (current.bytesDone / 1048576).toFixed(0),
         speed: (current.bytesPerSecond / 1048576).toFixed(1),
@@ -164,8 +170,10 @@ async function main(): Promise<void> {
   }, 200);
   const ended = await dave.waitForDownload(download.id);
   clearInterval(poll);
-  bar.update(ended.state === "complete" ? 100 : bar.getProgress() * 100);
-  bar.stop();
+  if (drawn) {
+    bar.update(ended.state === "complete" ? 100 : bar.getProgress() * 100, { done: (ended.bytesDone / 1048576).toFixed(0) });
+    bar.stop();
+  }
   if (ended.state !== "complete") throw new Error(`download ${ended.state}: ${ended.error?.message}`);
   const summary = ended.summary!;
   say(`done in ${(summary.durationMs / 1000).toFixed(2)} s, average ${mib(summary.averageBytesPerSecond)}/s`);

@@ -18,7 +18,8 @@ export interface AgentArgs {
   mode: "agent";
   host: string;
   port: number;
-  stateDir: string;
+  /** Given by --state-dir or P2P_STATE_DIR; otherwise the agent is looked up by its address. */
+  stateDir?: string;
   json: boolean;
   /** The command's words, name first, exactly as given. */
   command: string[];
@@ -48,7 +49,10 @@ function buildProgram(output: ParseOptions): Command {
     .usage("<IP>:<PORT> <tracker_info.txt> [options]\n       client --agent <IP>:<PORT> [options] <command> [args...]")
     .argument("[words...]", "IP:PORT and tracker_info.txt, or with --agent the command and its arguments")
     .option("--agent <IP:PORT>", "send one command to the peer-agent listening on IP:PORT")
-    .option("--state-dir <dir>", "where the client's shares and downloads are kept (default: .p2p/peer-<IP>-<PORT>, or env P2P_STATE_DIR)")
+    .option(
+      "--state-dir <dir>",
+      "where the client's shares and downloads are kept (default: env P2P_STATE_DIR, else ./.p2p/peer-<IP>-<PORT> if it exists, else $XDG_STATE_HOME or ~/.local/state, /p2p-group-share/peer-<IP>-<PORT>)",
+    )
     .option("--json", "print results as JSON instead of text")
     .addHelpText("after", "\nRun `help` inside the shell (or `client --agent IP:PORT help`) for the commands.")
     .allowUnknownOption()
@@ -89,15 +93,21 @@ export function parseClientArgs(argv: readonly string[], options: ParseOptions =
       return fail((error as Error).message);
     }
   };
-  // The same default as peer-agent's, so that --agent finds the agent's control file.
-  const stateDirFor = (host: string, port: number) =>
-    opts.stateDir !== undefined ? resolve(cwd, opts.stateDir) : resolve(cwd, defaultStateDir({ host, port }, options.env));
+  const env = options.env ?? process.env;
+  const explicitStateDir = opts.stateDir ?? env.P2P_STATE_DIR;
 
   if (opts.agent !== undefined) {
     const { host, port } = address(opts.agent);
     if (port === 0) fail("the agent's port cannot be 0; give the port it listens on");
     if (words.length === 0) fail("missing the command to send to the agent, e.g. client --agent 127.0.0.1:7001 list_groups");
-    return { mode: "agent", host, port, stateDir: stateDirFor(host, port), json: opts.json === true, command: words };
+    return {
+      mode: "agent",
+      host,
+      port,
+      ...(explicitStateDir !== undefined ? { stateDir: resolve(cwd, explicitStateDir) } : {}),
+      json: opts.json === true,
+      command: words,
+    };
   }
 
   const unknownOption = words.find((word) => word.startsWith("-"));
@@ -113,7 +123,8 @@ export function parseClientArgs(argv: readonly string[], options: ParseOptions =
     host,
     port,
     trackerInfoPath: resolve(cwd, words[1]!),
-    stateDir: stateDirFor(host, port),
+    // The same default as peer-agent's, so that the shell's state is the agent's.
+    stateDir: explicitStateDir !== undefined ? resolve(cwd, explicitStateDir) : defaultStateDir({ host, port }, env, cwd),
     json: opts.json === true,
   };
 }

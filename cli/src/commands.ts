@@ -3,13 +3,16 @@ import { resolve } from "node:path";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
 import { ValidationError } from "../../core/errors.js";
 import { fileNameProblem, isIdentifier } from "../../core/validation.js";
-import type { DownloadInfo, LoginOutcome, PeerNodeApi } from "../../peer-agent/src/node-api.js";
+import type { DownloadInfo, LoginOutcome, PeerNodeApi, TransferRates } from "../../peer-agent/src/node-api.js";
+import { formatByteRate, parseByteRate } from "../../core/byte-rate.js";
 import {
   formatBytes,
+  formatDownloadEnd,
   formatDownloads,
   formatDownloadStarted,
   formatFiles,
   formatGroups,
+  formatPercent,
   formatRequests,
   plural,
   shortSha1,
@@ -38,7 +41,7 @@ export interface CommandContext {
   onSession?: (userId: string | undefined, outcome?: LoginOutcome) => void;
 }
 
-type ParamKind = "userId" | "groupId" | "fileName" | "path" | "password" | "command";
+type ParamKind = "userId" | "groupId" | "fileName" | "path" | "password" | "command" | "direction" | "rate";
 
 interface ParamSpec {
   /** As shown in usage lines, e.g. `group_id`. */
@@ -50,8 +53,10 @@ interface ParamSpec {
 export interface CommandSpec<T = unknown> {
   name: string;
   params: readonly ParamSpec[];
+  /** Options written `--name` anywhere among the arguments. */
+  flags?: readonly { name: string; summary: string }[];
   summary: string;
-  run(ctx: CommandContext, args: readonly string[]): Promise<T>;
+  run(ctx: CommandContext, args: readonly string[], flags: ReadonlySet<string>): Promise<T>;
   /** Text for people; `--json` prints the raw result instead. */
   render(result: T, args: readonly string[]): string;
 }
@@ -189,9 +194,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   define<DownloadInfo>({
     name: "download_file",
     params: [groupId, fileName, { name: "destination_path", kind: "path" }],
+    flags: [{ name: "sequential", summary: "fetch from the start of the file first, to play it while it downloads" }],
     summary: "download a file from the peers of a group, in the background",
-    async run(ctx, [group, file, destination]) {
-      const download = await ctx.node.downloadFile(group!, file!, resolvePath(ctx.cwd, destination!));
+    async run(ctx, [group, file, destination], flags) {
+      const order = flags.has("sequential") ? "sequential" : "rarest";
+      const download = await ctx.node.downloadFile(group!, file!, resolvePath(ctx.cwd, destination!), order);
       ctx.onDownloadStarted?.(download);
       return download;
     },
@@ -200,9 +207,48 @@ export const COMMANDS: readonly CommandSpec[] = [
   define<DownloadInfo[]>({
     name: "show_downloads",
     params: [],
-    summary: "[D] downloading, [C] complete, [F] failed, [S] stopped",
+    summary: "[D] downloading, [C] complete, [P] paused, [F] failed, [S] stopped by logout (resumes at login)",
     run: (ctx) => ctx.node.listDownloads(),
     render: formatDownloads,
+  }),
+  define<TransferRates>({
+    name: "set_rate",
+    params: [{ name: "up|down", kind: "direction" }, { name: "rate", kind: "rate" }],
+    summary: "limit this agent's uploads or downloads, all together, e.g. set_rate up 2M (MiB/s); up 0 uploads nothing; unlimited lifts it",
+    run: (ctx, [direction, rate]) => ctx.node.setRate(direction!.toLowerCase(), rate!),
+    render: (rates) => `upload limit ${formatByteRate(rates.up)}, download limit ${formatByteRate(rates.down)}`,
+  }),
+  define<DownloadInfo>({
+    name: "pause_download",
+    params: [groupId, fileName],
+    summary: "pause a download; it keeps its pieces and stays paused, across restarts too, until resume_download",
+    run: (ctx, [group, file]) => ctx.node.pauseDownload(group!, file!),
+    render: formatDownloadEnd,
+  }),
+  define<DownloadInfo>({
+    name: "resume_download",
+    params: [groupId, fileName],
+    summary: "continue a paused or failed download from the pieces it has",
+    async run(ctx, [group, file]) {
+      const download = await ctx.node.resumeDownload(group!, file!);
+      ctx.onDownloadStarted?.(download);
+      return download;
+    },
+    render: (download) => `download resumed at ${formatPercent(download.bytesDone, download.size)}: ${formatDownloadStarted(download).replace(/^download started: /, "")}`,
+  }),
+  define<void>({
+    name: "cancel_download",
+    params: [groupId, fileName],
+    summary: "end an unfinished download for good and delete its partial file",
+    run: (ctx, [group, file]) => ctx.node.cancelDownload(group!, file!),
+    render: (_, [group, file]) => `cancelled the download of ${file} from ${group}; its partial file is deleted`,
+  }),
+  define<number>({
+    name: "clear_downloads",
+    params: [],
+    summary: "take the complete downloads off show_downloads",
+    run: (ctx) => ctx.node.clearDownloads(),
+    render: (cleared) => `cleared ${plural(cleared, "complete download")} from the list`,
   }),
   define<void>({
     name: "stop_share",
@@ -240,18 +286,21 @@ export const COMMANDS: readonly CommandSpec[] = [
 export const COMMAND_NAMES: readonly string[] = COMMANDS.map((command) => command.name);
 
 export function usage(command: CommandSpec): string {
-  return [command.name, ...command.params.map((p) => (p.optional ? `[${p.name}]` : `<${p.name}>`))].join(" ");
+  const flags = (command.flags ?? []).map((flag) => `[--${flag.name}]`);
+  // Flags last: the assignment's usage lines read as they did.
+  return [command.name, ...command.params.map((p) => (p.optional ? `[${p.name}]` : `<${p.name}>`)), ...flags].join(" ");
 }
 
 export function helpText(name?: string): string {
   if (name !== undefined) {
     const command = findCommand(name);
-    return `usage: ${usage(command)}\n  ${command.summary}`;
+    const flags = (command.flags ?? []).map((flag) => `\n  --${flag.name}: ${flag.summary}`).join("");
+    return `usage: ${usage(command)}\n  ${command.summary}${flags}`;
   }
   const usages = COMMANDS.map(usage);
   const width = Math.max(...usages.map((u) => u.length));
   return [
-    "commands (names are not case-sensitive; quote arguments with spaces: \"my file.txt\"):",
+    "commands (their names are not case-sensitive; user ids, group ids and file names are; quote arguments with spaces: \"my file.txt\"):",
     ...COMMANDS.map((command, i) => `  ${usages[i]!.padEnd(width)}  ${command.summary}`),
   ].join("\n");
 }
@@ -278,6 +327,10 @@ function checkArgument(param: ParamSpec, value: string): void {
   } else if (param.kind === "fileName") {
     const problem = fileNameProblem(value);
     if (problem) throw new ValidationError(`"${value}": ${problem}; give the name list_files shows`, "BAD_ARGUMENT");
+  } else if (param.kind === "direction") {
+    if (!/^(up|down)$/i.test(value)) throw new ValidationError(`"${value}" is not a direction; use up or down`, "BAD_ARGUMENT");
+  } else if (param.kind === "rate") {
+    parseByteRate(value);
   } else if (value === "") {
     throw new ValidationError(`${what} is empty`, "BAD_ARGUMENT");
   }
@@ -286,13 +339,18 @@ function checkArgument(param: ParamSpec, value: string): void {
 export interface ParsedCommand {
   command: CommandSpec;
   args: string[];
+  flags: ReadonlySet<string>;
 }
 
 /** Checks a command's words (name first) against the table: name, number of arguments, their form. */
 export function parseCommandWords(words: readonly string[]): ParsedCommand {
-  const [name, ...args] = words;
+  const [name, ...rest] = words;
   if (name === undefined) throw new ValidationError("no command given; help lists the commands", "USAGE");
   const command = findCommand(name);
+  // Only the command's own flags are taken out: a file really named "--x" is still an argument.
+  const declared = new Set((command.flags ?? []).map((flag) => `--${flag.name}`));
+  const flags = new Set(rest.filter((word) => declared.has(word)).map((word) => word.slice(2)));
+  const args = rest.filter((word) => !declared.has(word));
   const required = command.params.filter((p) => !p.optional).length;
   if (args.length < required) {
     const missing = command.params.slice(args.length, required).map((p) => `<${p.name}>`).join(" ");
@@ -306,7 +364,7 @@ export function parseCommandWords(words: readonly string[]): ParsedCommand {
     );
   }
   args.forEach((value, i) => checkArgument(command.params[i]!, value));
-  return { command, args };
+  return { command, args, flags };
 }
 
 /** Parses one line typed at the shell; undefined for a blank line or a `#` comment. */

@@ -107,36 +107,52 @@ const STATE_LETTER: Record<DownloadInfo["state"], string> = {
   downloading: "D",
   complete: "C",
   failed: "F",
+  paused: "P",
   stopped: "S",
 };
 
+/** `3.0 MiB in 1.2 s, average 2.5 MiB/s, from 2 peers`: how a complete download went. */
+function formatSummaryLine(download: DownloadInfo): string | undefined {
+  const summary = download.summary;
+  if (!summary) return undefined;
+  const senders = summary.perPeer.filter((peer) => peer.bytes > 0).length;
+  return `${formatBytes(download.size)} in ${formatDuration(summary.durationMs)}, average ${formatSpeed(summary.averageBytesPerSecond)}, from ${plural(senders, "peer")}`;
+}
+
 /**
  * One show_downloads line in the assignment's format, `[D] [group] file` or
- * `[C] [group] file`, followed for a running download by progress, speed and
- * peer count; a failed one shows why, a stopped one how far it got.
+ * `[C] [group] file`, then where it goes (two downloads of one file to two
+ * folders differ there), then for a running download progress, speed and
+ * peer count; a complete one how it went, a failed one why, a paused or
+ * stopped one how far it got.
  */
 export function formatDownloadLine(download: DownloadInfo): string {
-  const head = `[${STATE_LETTER[download.state]}] [${download.groupId}] ${download.fileName}`;
+  const head = `[${STATE_LETTER[download.state]}] [${download.groupId}] ${download.fileName} -> ${download.destination}`;
+  const progress = formatPercent(download.bytesDone, download.size);
   switch (download.state) {
     case "downloading":
-      return [
-        head,
-        formatPercent(download.bytesDone, download.size),
-        formatSpeed(download.bytesPerSecond),
-        plural(download.activePeers, "peer"),
-      ].join("  ");
-    case "complete":
-      return head;
+      return [head, progress, formatSpeed(download.bytesPerSecond), plural(download.activePeers, "peer")].join("  ");
+    case "complete": {
+      const summary = formatSummaryLine(download);
+      return summary ? `${head}  ${summary}` : head;
+    }
     case "failed":
       return `${head}  ${download.error?.message ?? "failed"}`;
+    case "paused":
+      return `${head}  paused at ${progress}`;
     case "stopped":
-      return `${head}  stopped at ${formatPercent(download.bytesDone, download.size)}`;
+      return `${head}  stopped at ${progress}; resumes at the next login`;
   }
 }
 
 export function formatDownloads(downloads: readonly DownloadInfo[]): string {
   if (downloads.length === 0) return "no downloads; start one with download_file <group_id> <file_name> <destination_path>";
   return downloads.map(formatDownloadLine).join("\n");
+}
+
+/** A word as typed at the shell: quoted when it holds a space or a quote. */
+export function quoteWord(word: string): string {
+  return /[\s"'\\]/.test(word) ? JSON.stringify(word) : word;
 }
 
 export function formatDownloadStarted(download: DownloadInfo): string {
@@ -178,16 +194,14 @@ export function formatDownloadEnd(download: DownloadInfo): string {
   if (download.state === "stopped") {
     return `download stopped: ${what} at ${formatPercent(download.bytesDone, download.size)}; it resumes after the next login`;
   }
+  if (download.state === "paused") {
+    return `download paused: ${what} at ${formatPercent(download.bytesDone, download.size)}; resume_download ${download.groupId} ${quoteWord(download.fileName)} continues it`;
+  }
   if (download.state === "downloading") return formatDownloadLine(download);
   const lines = [`download complete: ${what} -> ${download.destination}`];
-  const summary = download.summary;
-  if (summary) {
-    const senders = summary.perPeer.filter((peer) => peer.bytes > 0).length;
-    lines.push(
-      `  ${formatBytes(download.size)} in ${formatDuration(summary.durationMs)}, average ${formatSpeed(summary.averageBytesPerSecond)}, from ${plural(senders, "peer")}`,
-    );
-    if (summary.perPeer.length > 0) lines.push(indent(formatPeerTable(summary.perPeer), "  "));
-  }
+  const summary = formatSummaryLine(download);
+  if (summary) lines.push(`  ${summary}`);
+  if (download.summary && download.summary.perPeer.length > 0) lines.push(indent(formatPeerTable(download.summary.perPeer), "  "));
   return lines.join("\n");
 }
 

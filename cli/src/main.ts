@@ -1,5 +1,6 @@
 import { CommanderError } from "commander";
 import { AppError, UnavailableError } from "../../core/errors.js";
+import { explainListenError } from "../../peer-agent/src/listen-error.js";
 import { connectToAgent } from "../../peer-agent/src/control/client.js";
 import { assertStateDirFree } from "../../peer-agent/src/control/control-file.js";
 import { startControlServer } from "../../peer-agent/src/control/server.js";
@@ -11,30 +12,11 @@ import { Shell } from "./shell.js";
 import { runSingleCommand } from "./single-command.js";
 import { createTerminalReadline } from "./terminal.js";
 
+/** Piped input in which a command (or a download) failed exits with this code. */
+const PIPE_FAILED_EXIT_CODE = 1;
+
 /** How long closing the node may take after quit or a signal before the process leaves anyway. */
 const CLOSE_TIMEOUT_MS = 10_000;
-
-/** The system's error code of a failure, also when it is wrapped as `cause`. */
-function systemCode(error: unknown): string | undefined {
-  const { code, cause } = (error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
-  if (typeof code === "string") return code;
-  return typeof cause?.code === "string" ? cause.code : undefined;
-}
-
-/** Says what to do about the usual reasons a node cannot start listening. */
-function explainListenError(error: unknown, address: string): unknown {
-  if (error instanceof AppError) return error;
-  switch (systemCode(error)) {
-    case "EADDRINUSE":
-      return new UnavailableError(`${address} is already in use; choose another port`, "ADDRESS_IN_USE");
-    case "EADDRNOTAVAIL":
-      return new UnavailableError(`${address} is not an address of this machine; use one it has, e.g. 127.0.0.1`, "ADDRESS_NOT_AVAILABLE");
-    case "EACCES":
-      return new UnavailableError(`not allowed to listen on ${address}; use a port above 1023`, "ADDRESS_NOT_ALLOWED");
-    default:
-      return error;
-  }
-}
 
 function exitAfterClose(close: () => Promise<void>, code: number): void {
   const timer = setTimeout(() => process.exit(code), CLOSE_TIMEOUT_MS);
@@ -70,9 +52,10 @@ async function runShell(args: ShellArgs): Promise<void> {
     throw explainListenError(error, address);
   });
   // The shell's node is also reachable with `client --agent`, and holds the state directory against a second agent.
-  const control = await startControlServer(node, args.stateDir, node.peerAddress);
+  // `client --agent ADDR stop` ends this shell as quit would.
+  const control = await startControlServer(node, args.stateDir, node.peerAddress, { onStop: () => shell.stop() });
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
-  const shell = new Shell({ node, input: process.stdin, output: process.stdout, interactive, json: args.json });
+  const shell: Shell = new Shell({ node, input: process.stdin, output: process.stdout, interactive, json: args.json });
   notice = (line) => shell.notice(line);
   const onSignal = () => {
     // a second signal while closing leaves at once
@@ -82,10 +65,11 @@ async function runShell(args: ShellArgs): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   await shell.run();
+  // A script reading the exit code learns whether every piped command succeeded.
   exitAfterClose(async () => {
     await control.close();
     await node.close();
-  }, 0);
+  }, !interactive && shell.failures > 0 ? PIPE_FAILED_EXIT_CODE : 0);
 }
 
 async function runAgentCommand(args: AgentArgs): Promise<void> {
@@ -108,7 +92,7 @@ async function runAgentCommand(args: AgentArgs): Promise<void> {
     cwd: process.cwd(),
     ...(askSecret ? { askSecret } : {}),
     connect: () =>
-      connectToAgent({ host: args.host, port: args.port, stateDir: args.stateDir }).catch((error: unknown) => {
+      connectToAgent({ host: args.host, port: args.port, ...(args.stateDir !== undefined ? { stateDir: args.stateDir } : {}) }).catch((error: unknown) => {
         if (error instanceof AppError) throw error;
         throw new UnavailableError(
           `no peer-agent answers at ${address} (${(error as Error).message}); start one with: peer-agent ${address} tracker_info.txt`,

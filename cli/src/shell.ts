@@ -1,6 +1,7 @@
 import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
 import type { DownloadInfo, PeerNodeApi } from "../../peer-agent/src/node-api.js";
-import { COMMAND_NAMES, parseCommandLine, type CommandContext } from "./commands.js";
+import { parseCommandLine, type CommandContext } from "./commands.js";
+import { completeLine, KnownNames } from "./complete.js";
 import { formatDownloadEnd, formatError } from "./format.js";
 import { createTerminalReadline } from "./terminal.js";
 import { createUploadProgress } from "./upload-progress.js";
@@ -24,17 +25,6 @@ export interface ShellOptions {
 /** Why the shell ended: `quit` (or Ctrl-D/Ctrl-C on a terminal), the end of piped input, or stop(). */
 export type ShellEnd = "quit" | "end-of-input" | "stopped";
 
-/** Completes command names, the first word of a line or the word after `help`. */
-export function completeCommand(line: string): [string[], string] {
-  const words = line.trimStart().split(/\s+/);
-  const partial = words[words.length - 1] ?? "";
-  const completingName = words.length === 1 || (words.length === 2 && words[0]!.toLowerCase() === "help");
-  if (!completingName) return [[], partial];
-  // Hits keep the case typed so far (Show_d → Show_downloads): readline only extends what it sees.
-  const hits = COMMAND_NAMES.filter((name) => name.startsWith(partial.toLowerCase()));
-  return [hits.map((name) => partial + name.slice(partial.length)), partial];
-}
-
 /**
  * The interactive shell over a peer node. Commands run one at a time, in the
  * order given; downloads run in the background and their end is printed as a
@@ -49,11 +39,13 @@ export class Shell {
   readonly #json: boolean;
   readonly #cwd: string;
   readonly #watched = new Map<string, Promise<void>>();
+  readonly #known = new KnownNames();
   #rl: Interface | undefined;
   #askSecret: ((prompt: string) => Promise<string>) | undefined;
   #userId: string | undefined;
   #busy = false;
   #stopped = false;
+  #failures = 0;
   #resolveStopped: () => void = () => {};
   readonly #stoppedSignal = new Promise<void>((resolve) => (this.#resolveStopped = resolve));
 
@@ -78,6 +70,16 @@ export class Shell {
   #announce(text: string): void {
     this.#print(text);
     if (this.#interactive && this.#rl && !this.#busy && !this.#stopped) this.#rl.prompt(true);
+  }
+
+  /** Tab completion of what is typed so far, from what the tracker last listed here. */
+  complete(line: string): [string[], string] {
+    return completeLine(line, this.#known);
+  }
+
+  /** How many commands failed, downloads that failed included; piped input exits 1 when any did. */
+  get failures(): number {
+    return this.#failures;
   }
 
   /** Ends the shell now (a signal): run() resolves with "stopped", nothing is waited for. */
@@ -138,7 +140,7 @@ export class Shell {
   #openReadline(): Interface {
     if (this.#interactive) {
       const terminal = createTerminalReadline(this.#input as NodeJS.ReadStream, this.#output as NodeJS.WriteStream, {
-        completer: completeCommand,
+        completer: (line: string) => this.complete(line),
       });
       this.#askSecret = terminal.askSecret;
       terminal.rl.on("SIGINT", () => {
@@ -184,10 +186,12 @@ export class Shell {
       const parsed = parseCommandLine(line);
       if (!parsed) return false;
       if (parsed.command.name === "quit") return true;
-      const result = await parsed.command.run(this.#context(), parsed.args);
+      const result = await parsed.command.run(this.#context(), parsed.args, parsed.flags);
+      this.#known.remember(parsed.command.name, parsed.args, result);
       const text = this.#json ? JSON.stringify(result ?? null) : parsed.command.render(result, parsed.args);
       if (text !== "") this.#print(text);
     } catch (error) {
+      this.#failures++;
       this.#print(formatError(error));
     }
     return false;
@@ -209,9 +213,16 @@ export class Shell {
   #watch(download: DownloadInfo): void {
     if (download.state !== "downloading" || this.#watched.has(download.id)) return;
     const ended = this.#node.waitForDownload(download.id).then(
-      (final) => this.#announce(this.#json ? JSON.stringify(final) : formatDownloadEnd(final)),
+      (final) => {
+        if (final.state === "failed") this.#failures++;
+        // pause_download prints its own line
+        if (final.state === "paused") return;
+        this.#announce(this.#json ? JSON.stringify(final) : formatDownloadEnd(final));
+      },
       (error: unknown) => {
-        if (!this.#stopped) this.#announce(formatError(error));
+        if (this.#stopped) return;
+        this.#failures++;
+        this.#announce(formatError(error));
       },
     );
     this.#watched.set(download.id, ended.finally(() => this.#watched.delete(download.id)));
@@ -236,6 +247,7 @@ export class Shell {
         this.#print(this.#json ? "null" : "logged out");
       }
     } catch (error) {
+      this.#failures++;
       this.#print(formatError(error));
     }
   }

@@ -1,4 +1,5 @@
-import type { PeerNodeApi } from "../../peer-agent/src/node-api.js";
+import { ValidationError } from "../../core/errors.js";
+import { stopAgent, type RemotePeerNode } from "../../peer-agent/src/control/client.js";
 import { USAGE_EXIT_CODE } from "./args.js";
 import { helpText, parseCommandWords, type ParsedCommand } from "./commands.js";
 import { formatError } from "./format.js";
@@ -7,10 +8,12 @@ export interface SingleCommandOptions {
   /** The command's words, name first. */
   words: readonly string[];
   /** Opens the connection to the agent; called only when the command needs it. */
-  connect: () => Promise<PeerNodeApi & { close(): Promise<void> }>;
+  connect: () => Promise<RemotePeerNode>;
   json: boolean;
   cwd: string;
   askSecret?: (prompt: string) => Promise<string>;
+  /** How long `stop` waits for the agent's process to end. */
+  stopTimeoutMs?: number;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
 }
@@ -18,9 +21,10 @@ export interface SingleCommandOptions {
 /**
  * `client --agent IP:PORT <command> …`: runs one command against a running
  * agent and says how it went: 0 done, 1 the command failed, 2 bad arguments.
- * `help` needs no agent; `quit` has no meaning here.
+ * `help` needs no agent; `quit` has no meaning here; `stop` stops the agent.
  */
 export async function runSingleCommand(options: SingleCommandOptions): Promise<number> {
+  if (options.words.length === 1 && options.words[0]!.toLowerCase() === "stop") return stopCommand(options);
   let parsed: ParsedCommand;
   try {
     parsed = parseCommandWords(options.words);
@@ -30,7 +34,7 @@ export async function runSingleCommand(options: SingleCommandOptions): Promise<n
   }
   const { command, args } = parsed;
   if (command.name === "quit") {
-    options.stderr("error: quit leaves the interactive shell; to stop a background agent, stop its peer-agent process\n");
+    options.stderr("error: quit leaves the interactive shell; to stop a background agent use: client --agent <IP>:<PORT> stop\n");
     return USAGE_EXIT_CODE;
   }
   const print = (result: unknown, text: () => string) =>
@@ -45,12 +49,29 @@ export async function runSingleCommand(options: SingleCommandOptions): Promise<n
       return USAGE_EXIT_CODE;
     }
   }
-  let node: (PeerNodeApi & { close(): Promise<void> }) | undefined;
+  let node: RemotePeerNode | undefined;
   try {
     node = await options.connect();
     const ctx = { node, cwd: options.cwd, ...(options.askSecret ? { askSecret: options.askSecret } : {}) };
-    const result = await command.run(ctx, args);
+    const result = await command.run(ctx, args, parsed.flags);
     print(result, () => command.render(result, args));
+    return 0;
+  } catch (error) {
+    options.stderr(`${formatError(error)}\n`);
+    // A required argument found missing only when the command ran (a password off a terminal)
+    return error instanceof ValidationError && error.code === "USAGE" ? USAGE_EXIT_CODE : 1;
+  } finally {
+    await node?.close().catch(() => {});
+  }
+}
+
+/** `client --agent IP:PORT stop`: see stopAgent. */
+async function stopCommand(options: SingleCommandOptions): Promise<number> {
+  let node: RemotePeerNode | undefined;
+  try {
+    node = await options.connect();
+    const pid = await stopAgent(node, options.stopTimeoutMs);
+    options.stdout(options.json ? `${JSON.stringify({ stopped: pid })}\n` : `stopped the agent (pid ${pid})\n`);
     return 0;
   } catch (error) {
     options.stderr(`${formatError(error)}\n`);

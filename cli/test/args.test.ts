@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommanderError } from "commander";
@@ -48,7 +48,23 @@ test("the agent form takes the command and its arguments as given, dashes includ
   assert.equal(args.mode, "agent");
   assert.equal(args.json, true);
   assert.deepEqual(args.mode === "agent" && args.command, ["login", "alice", "-pw-"]);
-  assert.equal(args.stateDir, parsePeerAgentArgs(["127.0.0.1:7001", "t.txt"], {}).stateDir);
+  assert.equal(args.stateDir, undefined, "without --state-dir the agent is looked up by its address");
+});
+
+test("without --state-dir the state lives in the user's state directory, one folder per address", () => {
+  const args = parseClientArgs(["127.0.0.1:7001", "t.txt"], { cwd: CWD, env: { XDG_STATE_HOME: "/state-home" } });
+  assert.equal(args.stateDir, join("/state-home", "p2p-group-share", "peer-127.0.0.1-7001"));
+});
+
+test("a .p2p state directory that earlier versions made in the working folder is still used", async () => {
+  const cwd = await mkdtemp(join(tmpdir(), "client-args-legacy-"));
+  try {
+    await mkdir(join(cwd, ".p2p", "peer-127.0.0.1-7001"), { recursive: true });
+    const args = parseClientArgs(["127.0.0.1:7001", "t.txt"], { cwd, env: { XDG_STATE_HOME: "/state-home" } });
+    assert.equal(args.stateDir, join(cwd, ".p2p", "peer-127.0.0.1-7001"));
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
 });
 
 test("a malformed address is one error line with a usage hint and exit code 2", () => {

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startNetwork } from "../../peer-agent/test/support/network.js";
 import { freePort } from "../../core/free-port.js";
 
@@ -22,30 +23,46 @@ const infoPath = join(net.dir, "tracker_info.txt");
 await writeFile(infoPath, `${net.trackers[0]!.host}:${net.trackers[0]!.port}\n`);
 
 
-function spawnTs(script: string, args: string[], stdin: string | "ignore") {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** stdin: lines to pipe in (then closed), "ignore", or "open": a pipe left open, as for a user who has not typed yet. */
+function spawnTs(script: string, args: string[], stdin: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(ROOT, script), ...args], {
     stdio: [stdin === "ignore" ? "ignore" : "pipe", "pipe", "pipe"],
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
   });
   children.push(child);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (chunk) => (stdout += chunk));
   child.stderr!.on("data", (chunk) => (stderr += chunk));
-  if (stdin !== "ignore") child.stdin!.end(stdin);
+  if (stdin !== "ignore" && stdin !== "open") child.stdin!.end(stdin);
   const exited = once(child, "exit").then(([code]) => ({ code: code as number | null, stdout, stderr }));
   return { child, exited, output: () => stdout + stderr };
 }
 
 /** Runs `client …` with these lines piped in and waits for it to exit. */
-function client(args: string[], lines: string[] = []) {
-  return spawnTs("cli/src/main.ts", args, lines.map((line) => `${line}\n`).join("")).exited;
+function client(args: string[], lines: string[] = [], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return spawnTs("cli/src/main.ts", args, lines.map((line) => `${line}\n`).join(""), options).exited;
+}
+
+/** Starts `peer-agent …` and waits until it serves. */
+async function startAgent(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const agent = spawnTs("peer-agent/src/main.ts", args, "ignore", options);
+  const deadline = Date.now() + 20_000;
+  while (!/peer agent serving/.test(agent.output())) {
+    if (Date.now() > deadline || agent.child.exitCode !== null) assert.fail(`agent did not start:\n${agent.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return agent;
 }
 
 test("piped commands against a real tracker print their results, then the client logs out and exits 0", async () => {
   const port = await freePort();
   const result = await client(
     [`127.0.0.1:${port}`, infoPath, "--state-dir", join(net.dir, "pipe-alice")],
-    ["create_user pipe-alice pw", "Login pipe-alice pw", "create_group pipe-movies", "list_groups", "join_group no-such-group"],
+    ["create_user pipe-alice pw", "Login pipe-alice pw", "create_group pipe-movies", "list_groups"],
   );
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, [
@@ -54,10 +71,32 @@ test("piped commands against a real tracker print their results, then the client
     "created group pipe-movies; you are its owner",
     "GROUP        OWNER       MEMBERS",
     "pipe-movies  pipe-alice        1",
-    'error: group "no-such-group" does not exist; list_groups shows the groups',
     "logged out",
     "",
   ].join("\n"));
+});
+
+test("user ids are case-sensitive: Case-User is another account than case-user", async () => {
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-case")],
+    ["create_user case-user pw", "create_user Case-User other", "login CASE-USER pw", "login Case-User other"],
+  );
+  assert.deepEqual(result.stdout.trimEnd().split("\n").slice(0, 4), [
+    "created user case-user; log in with: login case-user",
+    "created user Case-User; log in with: login Case-User",
+    "error: wrong user id or password",
+    "logged in as Case-User",
+  ]);
+});
+
+test("piped input in which one command fails runs every line, then exits 1", async () => {
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-failing")],
+    ["create_user pipe-failing pw", "login pipe-failing pw", "join_group no-such-group", "list_groups"],
+  );
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stdout, /^error: group "no-such-group" does not exist; list_groups shows the groups\nGROUP +OWNER +MEMBERS\n/m);
+  assert.equal(result.stdout.trimEnd().split("\n").at(-1), "logged out");
 });
 
 test("at the end of piped input the client waits for its download, prints the summary and exits 0", async () => {
@@ -111,12 +150,7 @@ test("a tracker_info.txt that cannot be read exits 2 with one error line", async
 test("client --agent runs one command against a background agent: 0 done, 1 failed, 2 bad command", async () => {
   const port = await freePort();
   const stateDir = join(net.dir, "agent-x");
-  const agent = spawnTs("peer-agent/src/main.ts", [`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir], "ignore");
-  const deadline = Date.now() + 20_000;
-  while (!/peer agent serving/.test(agent.output())) {
-    if (Date.now() > deadline || agent.child.exitCode !== null) assert.fail(`agent did not start:\n${agent.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const agent = await startAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir]);
   const run = (...words: string[]) => client(["--agent", `127.0.0.1:${port}`, "--state-dir", stateDir, ...words]);
 
   const created = await run("create_user", "agent-user", "pw");
@@ -134,6 +168,9 @@ test("client --agent runs one command against a background agent: 0 done, 1 fail
   const unknown = await run("list_grops");
   assert.deepEqual([unknown.code, unknown.stderr], [2, 'error: unknown command "list_grops"; did you mean list_groups? (help lists the commands)\n']);
 
+  const noPassword = await run("login", "agent-user");
+  assert.deepEqual([noPassword.code, noPassword.stderr], [2, "error: missing <password>; usage: login <user_id> <password> (it is asked without echo only on a terminal)\n"]);
+
   agent.child.kill("SIGTERM");
   await agent.exited;
 });
@@ -142,4 +179,74 @@ test("client --agent with no agent running says how to start one and exits 1", a
   const result = await client(["--agent", "127.0.0.1:7998", "--state-dir", join(net.dir, "nobody"), "list_groups"]);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^error: no agent is running with state dir .*; start one with peer-agent 127\.0\.0\.1:7998 tracker_info\.txt\n$/);
+});
+
+/** The environment of a user whose state directory (XDG_STATE_HOME) is `stateHome`. */
+function userEnv(stateHome: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_STATE_HOME: stateHome };
+  delete env.P2P_STATE_DIR;
+  return env;
+}
+
+test("client --agent finds an agent started in another folder by its address alone", async () => {
+  const env = userEnv(join(net.dir, "home-a", "state"));
+  await mkdir(join(net.dir, "home-a", "started-here"), { recursive: true });
+  await mkdir(join(net.dir, "home-a", "elsewhere"), { recursive: true });
+  const port = await freePort();
+  const agent = await startAgent([`127.0.0.1:${port}`, infoPath], { cwd: join(net.dir, "home-a", "started-here"), env });
+  const result = await client(["--agent", `127.0.0.1:${port}`, "create_user", "found-by-address", "pw"], [], {
+    cwd: join(net.dir, "home-a", "elsewhere"),
+    env,
+  });
+  assert.deepEqual([result.code, result.stderr], [0, ""]);
+  agent.child.kill("SIGTERM");
+  await agent.exited;
+});
+
+test("an agent without --state-dir keeps its state in the user's state directory, not in the folder it was started from", async () => {
+  const stateHome = join(net.dir, "home-b", "state");
+  const cwd = join(net.dir, "home-b", "work");
+  await mkdir(cwd, { recursive: true });
+  const port = await freePort();
+  const agent = await startAgent([`127.0.0.1:${port}`, infoPath], { cwd, env: userEnv(stateHome) });
+  const stateDir = join(stateHome, "p2p-group-share", `peer-127.0.0.1-${port}`);
+  assert.equal((await readFile(join(stateDir, "agent.pid"), "utf8")).trim(), String(agent.child.pid));
+  assert.deepEqual(await readdir(cwd), []);
+  agent.child.kill("SIGTERM");
+  await agent.exited;
+});
+
+test("client --agent finds an agent started with its own --state-dir from any folder", async () => {
+  const env = userEnv(join(net.dir, "home-c", "state"));
+  const port = await freePort();
+  const agent = await startAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", join(net.dir, "home-c", "custom")], { env });
+  const result = await client(["--agent", `127.0.0.1:${port}`, "create_user", "found-in-registry", "pw"], [], { cwd: net.dir, env });
+  assert.deepEqual([result.code, result.stderr], [0, ""]);
+  agent.child.kill("SIGTERM");
+  await agent.exited;
+});
+
+test("client --agent ADDR stop stops the agent and returns once its process has ended", async () => {
+  const env = userEnv(join(net.dir, "home-d", "state"));
+  const port = await freePort();
+  const agent = await startAgent([`127.0.0.1:${port}`, infoPath], { cwd: net.dir, env });
+  const result = await client(["--agent", `127.0.0.1:${port}`, "stop"], [], { cwd: net.dir, env });
+  assert.deepEqual([result.code, result.stdout, result.stderr], [0, `stopped the agent (pid ${agent.child.pid})\n`, ""]);
+  assert.notEqual(agent.child.exitCode ?? agent.child.signalCode, null, "the agent's process has ended");
+  assert.equal((await agent.exited).code, 0);
+});
+
+test("client --agent ADDR stop ends a client shell serving that address", async () => {
+  const env = userEnv(join(net.dir, "home-e", "state"));
+  const port = await freePort();
+  const shell = spawnTs("cli/src/main.ts", [`127.0.0.1:${port}`, infoPath], "open", { cwd: net.dir, env });
+  const stateDir = join(net.dir, "home-e", "state", "p2p-group-share", `peer-127.0.0.1-${port}`);
+  const deadline = Date.now() + 20_000;
+  while (!(await stat(join(stateDir, "control.json")).catch(() => undefined))) {
+    if (Date.now() > deadline || shell.child.exitCode !== null) assert.fail(`the client did not start:\n${shell.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const result = await client(["--agent", `127.0.0.1:${port}`, "stop"], [], { cwd: net.dir, env });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal((await shell.exited).code, 0);
 });

@@ -25,6 +25,7 @@ function download(overrides: Partial<DownloadInfo>): DownloadInfo {
     fileName: "big.iso",
     destination: "/data/big.iso",
     state: "downloading",
+    order: "rarest",
     piecesDone: 0,
     pieceCount: 512,
     bytesDone: 0,
@@ -63,7 +64,7 @@ test("durations read as seconds, minutes or hours", () => {
 
 test("a running download shows its state, group, name, progress, speed and peers", () => {
   const line = formatDownloadLine(download({ bytesDone: 0.42 * 256 * MiB, bytesPerSecond: 87.3 * MiB, activePeers: 3 }));
-  assert.equal(line, "[D] [movies] big.iso  42.0%  87.3 MiB/s  3 peers");
+  assert.equal(line, "[D] [movies] big.iso -> /data/big.iso  42.0%  87.3 MiB/s  3 peers");
 });
 
 test("a running download with one peer says peer, not peers", () => {
@@ -74,13 +75,34 @@ test("an unfinished download never shows 100.0%", () => {
   assert.match(formatDownloadLine(download({ bytesDone: 256 * MiB - 1 })), /  99\.9%  /);
 });
 
-test("a complete download is the assignment's [C] line and nothing more", () => {
-  assert.equal(formatDownloadLine(download({ state: "complete", bytesDone: 256 * MiB })), "[C] [movies] big.iso");
+test("a complete download is the assignment's [C] line and where it went", () => {
+  assert.equal(formatDownloadLine(download({ state: "complete", bytesDone: 256 * MiB })), "[C] [movies] big.iso -> /data/big.iso");
+});
+
+test("a complete download's line says how it went", () => {
+  const line = formatDownloadLine(download({
+    state: "complete",
+    bytesDone: 256 * MiB,
+    summary: { durationMs: 3200, averageBytesPerSecond: 80 * MiB, perPeer: [{ userId: "bob", address: "127.0.0.1:7002", bytes: 256 * MiB, pieces: 512, failures: 0, banned: false }] },
+  }));
+  assert.equal(line, "[C] [movies] big.iso -> /data/big.iso  256.0 MiB in 3.2 s, average 80.0 MiB/s, from 1 peer");
+});
+
+test("two downloads of one file to two folders are told apart by where they go", () => {
+  const text = formatDownloads([
+    download({ state: "complete", destination: "/data/big.iso" }),
+    download({ id: "d2", state: "complete", destination: "/backup/big.iso" }),
+  ]);
+  assert.deepEqual(text.split("\n"), ["[C] [movies] big.iso -> /data/big.iso", "[C] [movies] big.iso -> /backup/big.iso"]);
+});
+
+test("a paused download shows [P] and how far it got", () => {
+  assert.equal(formatDownloadLine(download({ state: "paused", bytesDone: 64 * MiB })), "[P] [movies] big.iso -> /data/big.iso  paused at 25.0%");
 });
 
 test("a failed download shows [F] and why", () => {
   const line = formatDownloadLine(download({ state: "failed", error: { code: "NO_PEER_ONLINE", message: "no peer is online" } }));
-  assert.equal(line, "[F] [movies] big.iso  no peer is online");
+  assert.equal(line, "[F] [movies] big.iso -> /data/big.iso  no peer is online");
 });
 
 test("show_downloads prints one line per download, or says there are none", () => {

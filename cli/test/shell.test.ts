@@ -13,8 +13,9 @@ import assert from "node:assert/strict";
 import { Readable, Writable } from "node:stream";
 import { ForbiddenError } from "../../core/errors.js";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
-import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "../../peer-agent/src/node-api.js";
-import { completeCommand, Shell } from "../src/shell.js";
+import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "../../peer-agent/src/node-api.js";
+import { completeLine, KnownNames } from "../src/complete.js";
+import { Shell } from "../src/shell.js";
 
 class StandInNode implements PeerNodeApi {
   readonly log: string[] = [];
@@ -22,7 +23,11 @@ class StandInNode implements PeerNodeApi {
   readonly downloads = new Map<string, { info: DownloadInfo; finish: (state: "complete" | "failed") => void; done: Promise<DownloadInfo> }>();
 
   async status(): Promise<NodeStatus> {
-    return { userId: this.userId, peerAddress: "127.0.0.1:7001", tracker: undefined, sharing: 0, downloading: 0 };
+    return { userId: this.userId, peerAddress: "127.0.0.1:7001", tracker: undefined, sharing: 0, downloading: 0, rates: {} };
+  }
+  async setRate(direction: string, rate: string): Promise<TransferRates> {
+    this.log.push(`setRate ${direction} ${rate}`);
+    return direction === "up" ? { up: 2 * 1024 * 1024 } : {};
   }
   async createUser(userId: string): Promise<UserView> {
     this.log.push(`createUser ${userId}`);
@@ -57,12 +62,12 @@ class StandInNode implements PeerNodeApi {
     this.log.push(`uploadFile ${path} ${groupId}`);
     return { groupId, fileName: "a.txt", size: 2048, sha1: "a".repeat(40), pieceCount: 1, peersOnline: 1, sharedBy: ["alice"] };
   }
-  async downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo> {
-    this.log.push(`downloadFile ${groupId} ${fileName} ${destination}`);
+  async downloadFile(groupId: string, fileName: string, destination: string, order: DownloadOrder = "rarest"): Promise<DownloadInfo> {
+    this.log.push(`downloadFile ${groupId} ${fileName} ${destination}${order === "sequential" ? " sequential" : ""}`);
     const id = `d${this.downloads.size + 1}`;
     const info: DownloadInfo = {
       id, groupId, fileName, destination, state: "downloading", piecesDone: 0, pieceCount: 2, bytesDone: 0,
-      size: 1024 * 1024, bytesPerSecond: 0, activePeers: 2, startedAt: "2026-11-25T10:00:00.000Z",
+      size: 1024 * 1024, bytesPerSecond: 0, activePeers: 2, startedAt: "2026-11-25T10:00:00.000Z", order,
     };
     let finish!: (state: "complete" | "failed") => void;
     const done = new Promise<DownloadInfo>((resolve) => {
@@ -84,6 +89,10 @@ class StandInNode implements PeerNodeApi {
   async listDownloads(): Promise<DownloadInfo[]> {
     return [...this.downloads.values()].map((d) => ({ ...d.info }));
   }
+  async pauseDownload(): Promise<DownloadInfo> { throw new Error("not used"); }
+  async resumeDownload(): Promise<DownloadInfo> { throw new Error("not used"); }
+  async cancelDownload(): Promise<void> { throw new Error("not used"); }
+  async clearDownloads(): Promise<number> { throw new Error("not used"); }
   async stopShare(): Promise<void> { throw new Error("not used"); }
   async listShares(): Promise<ShareInfo[]> { return []; }
 }
@@ -181,6 +190,27 @@ test("relative paths are taken from the shell's working directory", async () => 
   assert.ok(node.log.includes("downloadFile movies a.txt /data/out"));
 });
 
+test("download_file --sequential asks the agent for a download that fills the file from its start", async () => {
+  const node = new StandInNode();
+  const { shell } = pipeShell(node, ["download_file --sequential movies a.txt /data/out", "download_file movies a.txt /data/out2"]);
+  const ended = shell.run();
+  while (node.downloads.size < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const download of node.downloads.values()) download.finish("complete");
+  await ended;
+  assert.ok(node.log.includes("downloadFile movies a.txt /data/out sequential"));
+  assert.ok(node.log.includes("downloadFile movies a.txt /data/out2"));
+});
+
+test("set_rate checks its direction and rate before asking the agent, and shows both limits", async () => {
+  const node = new StandInNode();
+  const { shell, output } = pipeShell(node, ["set_rate up 2M", "set_rate sideways 2M", "set_rate down fast"]);
+  await shell.run();
+  assert.deepEqual(node.log.filter((line) => line.startsWith("setRate")), ["setRate up 2M"]);
+  assert.match(output(), /upload limit 2\.0 MiB\/s, download limit unlimited/);
+  assert.match(output(), /"sideways" is not a direction/);
+  assert.match(output(), /"fast" is not a rate/);
+});
+
 test("with --json each result is printed as one line of JSON", async () => {
   const node = new StandInNode();
   const { shell, output } = pipeShell(node, ["login alice pw", "list_groups"], { json: true });
@@ -210,9 +240,29 @@ test("a notice from the node is printed as it comes, as JSON with --json", async
   assert.deepEqual(JSON.parse(json.output()), { notice: "tracker 1 is not answering; using tracker 2" });
 });
 
-test("tab completion offers the command names that start with what was typed, keeping its case", () => {
-  assert.deepEqual(completeCommand("list_"), [["list_requests", "list_groups", "list_files"], "list_"]);
-  assert.deepEqual(completeCommand("Show_d"), [["Show_downloads"], "Show_d"]);
-  assert.deepEqual(completeCommand("help upl"), [["upload_file"], "upl"]);
-  assert.deepEqual(completeCommand("join_group mo"), [[], "mo"]);
+test("tab completion offers the command names that start with what was typed, keeping its case, each with a space after it", () => {
+  assert.deepEqual(completeLine("list_"), [["list_requests ", "list_groups ", "list_files "], "list_"]);
+  assert.deepEqual(completeLine("Show_d"), [["Show_downloads "], "Show_d"]);
+  assert.deepEqual(completeLine("help upl"), [["upload_file "], "upl"]);
+});
+
+test("tab completion offers no group before the tracker has listed any", () => {
+  assert.deepEqual(completeLine("join_group mo"), [[], "mo"]);
+});
+
+test("tab completion offers the group ids and file names the tracker last listed, quoting names with spaces", () => {
+  const known = new KnownNames();
+  known.remember("list_groups", [], [{ groupId: "movies", owner: "alice", memberCount: 2, createdAt: "" }, { groupId: "music", owner: "bob", memberCount: 1, createdAt: "" }]);
+  known.remember("list_files", ["movies"], [{ fileName: "film.mkv" }, { fileName: "my film.mkv" }, { fileName: "notes.txt" }]);
+  assert.deepEqual(completeLine("list_files mo", known), [["movies "], "mo"]);
+  assert.deepEqual(completeLine("download_file movies f", known), [["film.mkv "], "f"]);
+  assert.deepEqual(completeLine('download_file movies "my', known), [['"my film.mkv" '], '"my']);
+  assert.deepEqual(completeLine("download_file music f", known), [[], "f"]);
+  assert.deepEqual(completeLine("download_file movies film.mkv ~/D", known), [[], "~/D"]);
+});
+
+test("the shell completes the group a list_groups it ran has shown", async () => {
+  const { shell } = pipeShell(new StandInNode(), ["login alice pw", "list_groups"]);
+  await shell.run();
+  assert.deepEqual(shell.complete("join_group mo"), [["movies "], "mo"]);
 });

@@ -1,5 +1,8 @@
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { parseByteRate } from "../../core/byte-rate.js";
 
 export interface ListenAddress {
   host: string;
@@ -14,13 +17,32 @@ export function parseListenAddress(value: string): ListenAddress {
   return { host: match[1]!, port };
 }
 
+/** `peer-<host>-<port>`: the name of an agent's folder, one per listening address. */
+export function agentDirName(address: ListenAddress): string {
+  return `peer-${address.host.replace(/[^A-Za-z0-9.-]/g, "_")}-${address.port}`;
+}
+
 /**
- * Where an agent keeps its state when no --state-dir is given: one directory
- * per listening address under the working directory, so several clients on one
- * machine never share state by accident.
+ * This program's folder in the user's state directory (XDG Base Directory:
+ * `$XDG_STATE_HOME`, else `~/.local/state`), so that an agent's state does not
+ * depend on the folder it was started from.
  */
-export function defaultStateDir(address: ListenAddress, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.P2P_STATE_DIR ?? `.p2p/peer-${address.host.replace(/[^A-Za-z0-9.-]/g, "_")}-${address.port}`);
+export function userStateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
+  return join(base, "p2p-group-share");
+}
+
+/**
+ * Where an agent keeps its state when no --state-dir is given: env
+ * P2P_STATE_DIR; else `.p2p/peer-<ip>-<port>` in the working directory if it
+ * exists (where earlier versions kept it, so nobody's shares are lost); else
+ * one folder per listening address under the user's state directory.
+ */
+export function defaultStateDir(address: ListenAddress, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  if (env.P2P_STATE_DIR) return resolve(cwd, env.P2P_STATE_DIR);
+  const legacy = resolve(cwd, ".p2p", agentDirName(address));
+  if (existsSync(legacy)) return legacy;
+  return join(userStateRoot(env), agentDirName(address));
 }
 
 export interface PeerAgentConfig {
@@ -28,25 +50,44 @@ export interface PeerAgentConfig {
   trackerInfoPath: string;
   stateDir: string;
   logLevel: string;
+  /** Bytes per second for all uploads / all downloads; undefined: unlimited. */
+  rates: { up?: number; down?: number };
+}
+
+function rateOption(value: string): number | undefined {
+  try {
+    return parseByteRate(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** `peer-agent <IP>:<PORT> tracker_info.txt [--state-dir DIR]` */
 export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): PeerAgentConfig {
   const program = new Command("peer-agent")
-    .description("Run a peer agent as a background service; drive it with client --agent IP:PORT <command>")
+    .description(
+      "Run a peer agent as a background service; drive it with client --agent IP:PORT <command>.\n" +
+        "Stop it with SIGTERM or Ctrl-C, or from anywhere with: peer-agent stop IP:PORT (or client --agent IP:PORT stop).",
+    )
     .argument("<address>", "IP:PORT to serve pieces on", parseListenAddress)
     .argument("<tracker_info>", "file listing every tracker as ip:port, one per line")
     .option("--state-dir <dir>", "where the agent keeps its shares and downloads (env P2P_STATE_DIR)")
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
+    .option("--max-upload-rate <rate>", "limit all uploads together, e.g. 2M (MiB/s); 0 uploads nothing (set_rate changes it while running)", rateOption)
+    .option("--max-download-rate <rate>", "limit all downloads together, e.g. 10M", rateOption)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [listen, trackerInfoPath] = program.processedArgs as [ListenAddress, string];
-  const options = program.opts<{ stateDir?: string; logLevel: string }>();
+  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number }>();
   return {
     listen,
     trackerInfoPath,
     stateDir: options.stateDir ? resolve(options.stateDir) : defaultStateDir(listen, env),
     logLevel: options.logLevel,
+    rates: {
+      ...(options.maxUploadRate !== undefined ? { up: options.maxUploadRate } : {}),
+      ...(options.maxDownloadRate !== undefined ? { down: options.maxDownloadRate } : {}),
+    },
   };
 }

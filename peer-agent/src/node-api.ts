@@ -20,11 +20,21 @@ export interface PeerNodeApi {
   listFiles(groupId: string): Promise<FileView[]>;
   /** Hashes the file (progress through onProgress when in-process), registers it, serves it. */
   uploadFile(path: string, groupId: string, onProgress?: (bytesDone: number, size: number) => void): Promise<FileView>;
-  /** Starts a download in the background and returns at once. */
-  downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo>;
-  /** Resolves when the download ends (complete, failed or stopped). */
+  /** Starts a download in the background and returns at once; `sequential` fills the file from its start (play while downloading). */
+  downloadFile(groupId: string, fileName: string, destination: string, order?: DownloadOrder): Promise<DownloadInfo>;
+  /** Changes the upload (`up`) or download (`down`) limit while running, e.g. `2M`, `0` (uploads only), `unlimited`. */
+  setRate(direction: string, rate: string): Promise<TransferRates>;
+  /** Resolves when the download ends (complete, failed, paused or stopped). */
   waitForDownload(id: string): Promise<DownloadInfo>;
   listDownloads(): Promise<DownloadInfo[]>;
+  /** Stops a running download, kept paused (across restarts too) until resumeDownload. */
+  pauseDownload(groupId: string, fileName: string): Promise<DownloadInfo>;
+  /** Starts a paused or failed download again from the pieces it has. */
+  resumeDownload(groupId: string, fileName: string): Promise<DownloadInfo>;
+  /** Ends an unfinished download for good and deletes its partial file. */
+  cancelDownload(groupId: string, fileName: string): Promise<void>;
+  /** Takes complete downloads off the list; returns how many. */
+  clearDownloads(): Promise<number>;
   stopShare(groupId: string, fileName: string): Promise<void>;
   /** Files this node shares (complete or partial), for completion and display. */
   listShares(): Promise<ShareInfo[]>;
@@ -39,6 +49,14 @@ export interface NodeStatus {
   tracker: string | undefined;
   sharing: number;
   downloading: number;
+  /** The agent's limits in bytes per second; absent: unlimited. */
+  rates: TransferRates;
+}
+
+/** Limits shared by all uploads and by all downloads of an agent; undefined is unlimited, an upload limit of 0 uploads nothing. */
+export interface TransferRates {
+  up?: number;
+  down?: number;
 }
 
 export interface LoginOutcome {
@@ -51,7 +69,8 @@ export interface LoginOutcome {
   resumed: number;
 }
 
-export type DownloadState = "downloading" | "complete" | "failed" | "stopped";
+/** stopped: by logout or by the agent stopping; it resumes at the next login. paused: by pause_download. */
+export type DownloadState = "downloading" | "complete" | "failed" | "paused" | "stopped";
 
 export interface PeerTransfer {
   userId: string;
@@ -61,6 +80,9 @@ export interface PeerTransfer {
   failures: number;
   banned: boolean;
 }
+
+/** In which order a download asks for pieces: the swarm's (rarest first), or the file's from its start. */
+export type DownloadOrder = "rarest" | "sequential";
 
 export interface DownloadInfo {
   id: string;
@@ -76,6 +98,7 @@ export interface DownloadInfo {
   bytesPerSecond: number;
   activePeers: number;
   startedAt: string;
+  order: DownloadOrder;
   finishedAt?: string;
   error?: { code: string; message: string };
   /** Filled in when the download ends. */

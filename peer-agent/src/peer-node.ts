@@ -14,11 +14,13 @@ import { TrackerClient } from "../../core/tracker-client.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
-import { createGrantCheck } from "./grant-check.js";
+import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
+import { RateLimiter } from "./rate-limiter.js";
+import { parseByteRate } from "../../core/byte-rate.js";
 import { createPeerServer } from "./http/server.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
-import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
+import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
 import { oneAtATime } from "../../core/one-at-a-time.js";
 import { ServedRegistry } from "./served-registry.js";
 import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
@@ -34,6 +36,8 @@ export interface PeerNodeOptions {
   /** Told when a download ends (complete, failed); the CLI prints its summary. */
   onDownloadEnded?: (info: DownloadInfo) => void;
   trackerTimeoutMs?: number;
+  /** Starting limits (bytes per second) for all uploads and all downloads; set_rate changes them while running. */
+  rates?: TransferRates;
 }
 
 /** A running download, or one that ended during this run of the agent. */
@@ -42,6 +46,8 @@ interface DownloadEntry {
   userId: string;
   download?: Download;
   controller: AbortController;
+  /** Set by pause_download before aborting: the download ends paused, not stopped. */
+  pausing?: boolean;
   done: Promise<DownloadInfo>;
 }
 
@@ -74,16 +80,23 @@ export class PeerNode implements PeerNodeApi {
    * moment it is sent: two in flight (a heartbeat and a progress report) could
    * be applied in the other order and leave the older picture on the tracker.
    */
+  readonly #grantCheck: PrefetchingGrantCheck;
+  readonly #uploadLimit: RateLimiter;
+  readonly #downloadLimit: RateLimiter;
   readonly #announce = oneAtATime(() => this.#sendAnnounce());
 
   private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
     this.#options = options;
     this.tracker = tracker;
     this.#store = store;
+    this.#grantCheck = createGrantCheck(() => tracker.allJwks());
+    this.#uploadLimit = new RateLimiter(options.rates?.up);
+    this.#downloadLimit = new RateLimiter(checkedDownloadRate(options.rates?.down));
     this.#server = createPeerServer({
       files: this.#served,
       events: this.#events,
-      checkGrant: createGrantCheck(() => tracker.allJwks()),
+      checkGrant: this.#grantCheck,
+      uploadLimit: this.#uploadLimit,
     });
     this.peerAddress = "";
   }
@@ -99,7 +112,13 @@ export class PeerNode implements PeerNodeApi {
         ),
     });
     const node = new PeerNode(options, tracker, store);
-    await node.#listen();
+    try {
+      await node.#listen();
+    } catch (error) {
+      await tracker.close();
+      throw error;
+    }
+    await store.createDir();
     node.#workers.warm();
     return node;
   }
@@ -123,7 +142,22 @@ export class PeerNode implements PeerNodeApi {
       tracker: current ? `${current.host}:${current.port}` : undefined,
       sharing: this.#served.size,
       downloading: [...this.#downloads.values()].filter((d) => d.info.state === "downloading").length,
+      rates: this.#rates(),
     };
+  }
+
+  async setRate(direction: string, rate: string): Promise<TransferRates> {
+    const bytesPerSecond = parseByteRate(rate);
+    if (direction === "up") this.#uploadLimit.set(bytesPerSecond);
+    else if (direction === "down") this.#downloadLimit.set(checkedDownloadRate(bytesPerSecond));
+    else throw new ValidationError(`"${direction}" is not a direction; use up or down`, "BAD_ARGUMENT");
+    return this.#rates();
+  }
+
+  #rates(): TransferRates {
+    const { bytesPerSecond: up } = this.#uploadLimit;
+    const { bytesPerSecond: down } = this.#downloadLimit;
+    return { ...(up !== undefined ? { up } : {}), ...(down !== undefined ? { down } : {}) };
   }
 
   createUser(userId: string, password: string): Promise<UserView> {
@@ -136,6 +170,7 @@ export class PeerNode implements PeerNodeApi {
     }
     await this.tracker.login({ userId, password, peerAddress: this.peerAddress });
     this.#userId = userId;
+    void this.#grantCheck.prefetch(); // members may ask for pieces the moment the announce below lands
     const outcome: LoginOutcome = { userId, restored: 0, dropped: [], resumed: 0 };
     const resume: ShareRecord[] = [];
     for (const record of this.#store.sharesOf(userId)) {
@@ -263,7 +298,8 @@ export class PeerNode implements PeerNodeApi {
     return view;
   }
 
-  async downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo> {
+  async downloadFile(groupId: string, fileName: string, destination: string, order: DownloadOrder = "rarest"): Promise<DownloadInfo> {
+    if (order !== "rarest" && order !== "sequential") throw new ValidationError(`unknown download order "${order}"; use rarest or sequential`, "BAD_ARGUMENT");
     const requestedAt = Date.now();
     const userId = this.#requireLogin();
     const existing = this.#store.find(userId, groupId, fileName);
@@ -294,9 +330,11 @@ export class PeerNode implements PeerNodeApi {
       verified: new Bitfield(file.pieceHashes.length).toBase64(),
       checkedSize: 0,
       checkedMtimeMs: 0,
-      download: { id: randomUUID().slice(0, 8), destination: finalPath, startedAt: new Date().toISOString(), state: "downloading" },
+      download: { id: randomUUID().slice(0, 8), destination: finalPath, startedAt: new Date().toISOString(), state: "downloading", ...(order === "sequential" ? { sequential: true } : {}) },
     };
     record.download!.state = "downloading";
+    if (order === "sequential") record.download!.sequential = true;
+    else delete record.download!.sequential;
     delete record.download!.error;
     this.#store.put(record);
     await this.#store.flush();
@@ -310,13 +348,78 @@ export class PeerNode implements PeerNodeApi {
     return entry.done;
   }
 
+  /**
+   * This run's downloads (of the logged-in user, if any), then the paused and
+   * failed ones kept from earlier runs of the agent.
+   */
   async listDownloads(): Promise<DownloadInfo[]> {
-    return [...this.#downloads.values()].map((entry) => this.#refreshInfo(entry));
+    const userId = this.#userId;
+    const entries = [...this.#downloads.values()].filter((entry) => userId === undefined || entry.userId === userId);
+    const listed = new Set(entries.map((entry) => entry.info.id));
+    const kept = userId === undefined ? [] : this.#store.sharesOf(userId).filter((r) => r.download && !listed.has(r.download.id));
+    return [...entries.map((entry) => this.#refreshInfo(entry)), ...kept.map((record) => this.#infoFromRecord(record))];
+  }
+
+  async pauseDownload(groupId: string, fileName: string): Promise<DownloadInfo> {
+    const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
+    const entry = this.#runningEntry(record);
+    if (!entry) {
+      throw new ConflictError(`the download of "${fileName}" in "${groupId}" is not running (${record.download!.state})`, "DOWNLOAD_NOT_RUNNING");
+    }
+    entry.pausing = true;
+    entry.controller.abort();
+    return entry.done;
+  }
+
+  async resumeDownload(groupId: string, fileName: string): Promise<DownloadInfo> {
+    const requestedAt = Date.now();
+    const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
+    if (this.#runningEntry(record)) {
+      throw new ConflictError(`"${fileName}" from "${groupId}" is already downloading to ${record.download!.destination}`, "DOWNLOAD_RUNNING");
+    }
+    if (await stat(record.download!.destination).catch(() => undefined)) {
+      throw new ConflictError(`${record.download!.destination} already exists; remove it or cancel_download ${groupId} ${fileName}`, "DESTINATION_EXISTS");
+    }
+    const list = await this.tracker.getPeers(groupId, fileName);
+    checkMetadata(list.file, groupId, fileName, record.file.sha1);
+    if (list.peers.length === 0) {
+      throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, "NO_PEER_ONLINE");
+    }
+    record.download!.state = "downloading";
+    delete record.download!.error;
+    this.#store.changed();
+    await this.#store.flush();
+    return this.#startDownload(record, list, requestedAt).info;
+  }
+
+  /** Stops a download for good: its partial file is deleted and the group no longer sees its pieces here. */
+  async cancelDownload(groupId: string, fileName: string): Promise<void> {
+    const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
+    const id = record.download!.id;
+    await this.#unshare(record, groupId, fileName);
+    this.#downloads.delete(id);
+  }
+
+  /** Takes the complete downloads off the list; returns how many. */
+  async clearDownloads(): Promise<number> {
+    const userId = this.#requireLogin();
+    let cleared = 0;
+    for (const [id, entry] of this.#downloads) {
+      if (entry.userId === userId && entry.info.state === "complete") {
+        this.#downloads.delete(id);
+        cleared++;
+      }
+    }
+    return cleared;
   }
 
   async stopShare(groupId: string, fileName: string): Promise<void> {
     const userId = this.#requireLogin();
-    const record = this.#store.find(userId, groupId, fileName);
+    await this.#unshare(this.#store.find(userId, groupId, fileName), groupId, fileName);
+  }
+
+  /** Tells the trackers this node no longer holds the file, then forgets it here. */
+  async #unshare(record: ShareRecord | undefined, groupId: string, fileName: string): Promise<void> {
     try {
       await this.tracker.stopSharing(groupId, fileName);
     } catch (error) {
@@ -356,6 +459,51 @@ export class PeerNode implements PeerNodeApi {
   }
 
   // --- internals ---
+
+  /** The unfinished download of (user, group, file), or an error saying there is none. */
+  #downloadRecord(userId: string, groupId: string, fileName: string): ShareRecord {
+    const record = this.#store.find(userId, groupId, fileName);
+    if (!record?.download) {
+      throw new AppError(
+        404,
+        "DOWNLOAD_NOT_FOUND",
+        record
+          ? `"${fileName}" in "${groupId}" is complete, not a download; stop_share stops sharing it`
+          : `no unfinished download of "${fileName}" in "${groupId}"; show_downloads lists them`,
+      );
+    }
+    return record;
+  }
+
+  #runningEntry(record: ShareRecord): DownloadEntry | undefined {
+    const entry = record.download && this.#downloads.get(record.download.id);
+    return entry?.info.state === "downloading" ? entry : undefined;
+  }
+
+  /** A download kept from an earlier run (paused or failed), as show_downloads lists it. */
+  #infoFromRecord(record: ShareRecord): DownloadInfo {
+    const { file } = record;
+    const state = record.download!;
+    const verified = this.#served.find(file.groupId, file.sha1)?.verified ?? Bitfield.fromBase64(file.pieceHashes.length, record.verified);
+    let bytesDone = 0;
+    for (let i = 0; i < verified.size; i++) if (verified.has(i)) bytesDone += Math.min(file.pieceSize, file.size - i * file.pieceSize);
+    return {
+      id: state.id,
+      groupId: file.groupId,
+      fileName: file.fileName,
+      destination: state.destination,
+      state: state.state === "downloading" ? "stopped" : state.state,
+      order: state.sequential ? "sequential" : "rarest",
+      piecesDone: verified.count,
+      pieceCount: verified.size,
+      bytesDone,
+      size: file.size,
+      bytesPerSecond: 0,
+      activePeers: 0,
+      startedAt: state.startedAt,
+      ...(state.error ? { error: state.error } : {}),
+    };
+  }
 
   #requireLogin(): string {
     if (!this.#userId) throw new UnauthorizedError("not logged in; use login <user_id> <password> first", "NOT_LOGGED_IN");
@@ -398,6 +546,7 @@ export class PeerNode implements PeerNodeApi {
       bytesPerSecond: 0,
       activePeers: 0,
       startedAt: state.startedAt,
+      order: state.sequential ? "sequential" : "rarest",
     };
     const entry: DownloadEntry = { info, userId: record.userId, controller, done: Promise.resolve(info) };
     this.#downloads.set(info.id, entry);
@@ -435,6 +584,8 @@ export class PeerNode implements PeerNodeApi {
         finalPath: state.destination,
         have: served.verified,
         ownAddress: this.peerAddress,
+        sequential: state.sequential === true,
+        downloadLimit: this.#downloadLimit,
         workers: this.#workers,
         refreshPeers: refresh,
         signal: entry.controller.signal,
@@ -456,7 +607,11 @@ export class PeerNode implements PeerNodeApi {
       entry.info.state = "complete";
       void this.#announce().catch(() => undefined);
     } catch (error) {
-      if (entry.controller.signal.aborted) {
+      if (entry.controller.signal.aborted && entry.pausing) {
+        entry.info.state = "paused";
+        state.state = "paused";
+        this.#store.changed();
+      } else if (entry.controller.signal.aborted) {
         entry.info.state = "stopped";
       } else {
         const failure = error instanceof AppError ? error : new AppError(500, "DOWNLOAD_FAILED", (error as Error).message);
@@ -588,4 +743,10 @@ function checkMetadata(file: FileMetadata, groupId: string, fileName: string, sh
 
 function shortReason(reason: string): string {
   return /:\s*(\S+)$/.exec(reason)?.[1] ?? reason;
+}
+
+/** A download limit of 0 would hold every download forever without saying so: pause_download-like intent needs its own command. */
+function checkedDownloadRate(bytesPerSecond: number | undefined): number | undefined {
+  if (bytesPerSecond === 0) throw new ValidationError("a download limit of 0 would stall every download; give a rate or unlimited", "BAD_RATE");
+  return bytesPerSecond;
 }

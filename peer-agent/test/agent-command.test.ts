@@ -2,8 +2,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { stat, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { readControlFile } from "../src/control/control-file.js";
 import { connectToAgent } from "../src/control/client.js";
@@ -98,4 +101,64 @@ test("a bad listening address is one error line, not a stack trace", async () =>
   assert.notEqual(code, 0);
   assert.match(agent.output(), /expected IP:PORT/);
   assert.doesNotMatch(agent.output(), /\n\s+at /);
+});
+
+/** Runs the installed command, bin/peer-agent.js (built into dist/ by npm install), as a user's shell would. */
+function runInstalledAgent(args: string[]) {
+  const child = spawn(fileURLToPath(new URL("../../bin/peer-agent.js", import.meta.url)), args, { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  return { child, output: () => output };
+}
+
+async function waitForFile(path: string, child: ChildProcess, output: () => string): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const text = await readFile(path, "utf8").catch(() => undefined);
+    if (text !== undefined) return text;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${path}:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  test(`${signal} to the pid of the installed peer-agent command stops the agent and frees its port`, async () => {
+    const port = await freePort();
+    const stateDir = join(net.dir, `installed-${signal}`);
+    const agent = runInstalledAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir]);
+    const pid = await waitForFile(join(stateDir, "agent.pid"), agent.child, agent.output);
+    assert.equal(pid.trim(), String(agent.child.pid), "agent.pid names the process the user started");
+    agent.child.kill(signal);
+    const [code] = await once(agent.child, "exit");
+    assert.equal(code, 0);
+    await assert.rejects(request(`http://127.0.0.1:${port}/`), { code: "ECONNREFUSED" });
+    await assert.rejects(stat(join(stateDir, "agent.pid")), { code: "ENOENT" });
+  });
+}
+
+test("a start that fails because the address is in use leaves no state directory behind", async () => {
+  const blocker = createServer();
+  blocker.listen(0, "127.0.0.1");
+  await once(blocker, "listening");
+  const { port } = blocker.address() as AddressInfo;
+  const stateDir = join(net.dir, "never-started");
+  const agent = runAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir]);
+  const [code] = await once(agent.child, "exit");
+  blocker.close();
+  assert.equal(code, 1);
+  assert.match(agent.output(), /^error: 127\.0\.0\.1:\d+ is already in use; choose another port$/m);
+  await assert.rejects(stat(stateDir), { code: "ENOENT" });
+});
+
+test("peer-agent stop ADDR stops the agent serving that address and returns once it has exited", async () => {
+  const port = await freePort();
+  const agent = runAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", join(net.dir, "stopped-by-command")]);
+  await agent.waitFor(/peer agent serving/);
+  const stopper = runAgent(["stop", `127.0.0.1:${port}`]);
+  const [code] = await once(stopper.child, "exit");
+  assert.equal(code, 0, stopper.output());
+  assert.equal(stopper.output(), `stopped the agent (pid ${agent.child.pid})\n`);
+  assert.notEqual(agent.child.exitCode ?? agent.child.signalCode, null, "the agent's process has ended");
 });

@@ -2,7 +2,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Bitfield } from "../../core/bitfield.js";
@@ -125,4 +125,71 @@ test("verified pieces are served and announced before the download completes, an
   const oddBytes = data.length - evenPieces.reduce((sum, i) => sum + Math.min(PIECE_SIZE, data.length - i * PIECE_SIZE), 0);
   assert.equal(fetchedAfterRestart, oddBytes, "only the missing pieces are fetched after the restart");
   assert.equal(createHash("sha1").update(await readFile(join(destination, "season.mkv"))).digest("hex"), digest.sha1);
+});
+
+/** Starts a download from a group whose only seeder holds the even pieces, and waits until they are all in. */
+async function stalledDownload(name: string, group: string): Promise<{ node: PeerNode; destination: string }> {
+  await halfSeeder(`${name}-owner`, group);
+  const node = await member(name, group);
+  const destination = join(net.dir, name);
+  await mkdir(destination);
+  await node.downloadFile(group, "season.mkv", destination);
+  await until("the even pieces", async () => {
+    const [info] = await node.listDownloads();
+    return info!.piecesDone === evenPieces.length ? info : undefined;
+  });
+  return { node, destination };
+}
+
+test("the speed of a download that receives nothing falls to 0", async () => {
+  const { node } = await stalledDownload("r-dave", "r1");
+  const deadline = Date.now() + 15_000;
+  while ((await node.listDownloads())[0]!.bytesPerSecond > 0) {
+    assert.ok(Date.now() < deadline, "the speed is still above 0 long after the last piece");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal((await node.listDownloads())[0]!.state, "downloading");
+});
+
+test("a paused download stays paused across a restart of the agent, and resume_download fetches only what is missing", async () => {
+  const { node, destination } = await stalledDownload("s-dave", "s1");
+  const paused = await node.pauseDownload("s1", "season.mkv");
+  assert.equal(paused.state, "paused");
+  await node.close();
+
+  const again = await net.node("s-dave");
+  const outcome = await again.login("s-dave", "pw");
+  assert.equal(outcome.resumed, 0, "a paused download is not resumed at login");
+  const [listed] = await again.listDownloads();
+  assert.deepEqual([listed!.state, listed!.piecesDone], ["paused", evenPieces.length]);
+
+  const carol = await member("s-carol", "s1");
+  await carol.uploadFile(sourcePath, "s1");
+  const resumed = await again.resumeDownload("s1", "season.mkv");
+  const ended = await again.waitForDownload(resumed.id);
+  assert.equal(ended.state, "complete", JSON.stringify(ended.error));
+  const oddBytes = data.length - evenPieces.reduce((sum, i) => sum + Math.min(PIECE_SIZE, data.length - i * PIECE_SIZE), 0);
+  assert.equal(ended.summary!.perPeer.reduce((sum, peer) => sum + peer.bytes, 0), oddBytes);
+  assert.ok((await readFile(join(destination, "season.mkv"))).equals(data));
+});
+
+test("cancel_download deletes the partial file and takes the download off the list", async () => {
+  const { node, destination } = await stalledDownload("t-dave", "t1");
+  await node.cancelDownload("t1", "season.mkv");
+  await assert.rejects(stat(join(destination, "season.mkv.part")), { code: "ENOENT" });
+  assert.deepEqual(await node.listDownloads(), []);
+  assert.deepEqual(await node.listShares(), []);
+});
+
+test("clear_downloads takes the complete downloads off the list", async () => {
+  await halfSeeder("u-alice", "u1");
+  const carol = await member("u-carol", "u1");
+  await carol.uploadFile(sourcePath, "u1");
+  const dave = await member("u-dave", "u1");
+  const destination = join(net.dir, "u-dave");
+  await mkdir(destination);
+  const started = await dave.downloadFile("u1", "season.mkv", destination);
+  assert.equal((await dave.waitForDownload(started.id)).state, "complete");
+  assert.equal(await dave.clearDownloads(), 1);
+  assert.deepEqual(await dave.listDownloads(), []);
 });

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConflictError, UnavailableError } from "../../../core/errors.js";
+import { defaultStateDir, parseListenAddress } from "../config.js";
 import { writeFileAtomic } from "../state/atomic-file.js";
+import { registeredAgent } from "./registry.js";
 
 /**
  * control.json in the state directory (mode 0600): how a local CLI reaches a
@@ -33,7 +35,12 @@ export function writeControlFile(stateDir: string, content: ControlFile): Promis
   return writeFileAtomic(controlFilePath(stateDir), JSON.stringify(content), 0o600);
 }
 
-function isAlive(pid: number): boolean {
+/** agent.pid in the state directory: the running agent's process id, for `kill` and service managers. */
+export function pidFilePath(stateDir: string): string {
+  return join(stateDir, "agent.pid");
+}
+
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -63,4 +70,19 @@ export async function findRunningAgent(stateDir: string, address: string): Promi
     throw new UnavailableError(`the agent using ${stateDir} serves ${control.agent}, not ${address}`, "AGENT_NOT_RUNNING");
   }
   return control;
+}
+
+/**
+ * The state directory of the agent at `address`: the one given, else the one
+ * the user's list of running agents names, else the default for the address.
+ */
+export async function locateAgent(
+  address: string,
+  options: { stateDir?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<string> {
+  if (options.stateDir !== undefined) return options.stateDir;
+  const env = options.env ?? process.env;
+  const registered = await registeredAgent(address, env);
+  if (registered && isAlive(registered.pid)) return registered.stateDir;
+  return defaultStateDir(parseListenAddress(address), env, options.cwd);
 }

@@ -5,10 +5,12 @@ import { Bitfield } from "../../../core/bitfield.js";
 import { AppError, ConflictError } from "../../../core/errors.js";
 import { pieceBounds } from "../../../core/pieces.js";
 import { PiecesInTransit } from "./in-transit.js";
+import type { RateLimiter } from "../rate-limiter.js";
 import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
 import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
+import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
 
 /** A peer is banned from this download after this many pieces that failed their SHA1. */
@@ -16,14 +18,15 @@ const BAN_AFTER_BAD_PIECES = 3;
 /** A peer is dropped (until the next peer list refresh) after this many failed or timed-out requests in a row. */
 const DROP_AFTER_ERRORS = 3;
 const TICK_MS = 100;
-/** Pieces being filled (one per request) or checked and written by the store: memory stays bounded (12 MiB). 48 was no faster on 4 local peers (paired 1 GiB runs) and cost ~9 MiB more peak RSS. */
+/** Pieces being filled (one per request) or checked and written by the store: memory stays bounded (12 MiB). More slots bought no speed and cost peak RSS (docs/performance.md, bench:download). */
 const MAX_PIECE_BUFFERS = 24;
 /**
  * A piece is hashed on the event loop as it streams in while the piece
  * worker has at least this many pieces waiting, and by the worker otherwise:
  * whichever thread has time checks it, so on 2 cores neither one alone sets
- * the pace. 1 GiB from 4 local peers: 1.29–1.40 s with 4 to 10, 1.42–1.54 s
- * with 1 or 2, 1.50–1.53 s hashing every piece on the event loop.
+ * the pace. A backlog threshold between 4 and 10 was fastest; 1–2 starved
+ * the event loop, hashing everything there starved the worker
+ * (docs/performance.md, "Hashing where there is time").
  */
 const WORKER_BACKLOG_FOR_LOCAL_HASH = 6;
 /**
@@ -73,6 +76,10 @@ export interface DownloadOptions {
   onPieceVerified?: (index: number, have: Bitfield) => void;
   signal?: AbortSignal;
   random?: () => number;
+  /** Play while downloading: the file fills from its start (see the picker's policy). */
+  sequential?: boolean;
+  /** The agent's download limit, shared by all its downloads; none when absent. */
+  downloadLimit?: RateLimiter;
   picker?: Partial<PickerConfig>;
   /** See WORKER_BACKLOG_FOR_LOCAL_HASH: 0 hashes every piece on the event loop, Infinity none. */
   localHashBacklog?: number;
@@ -164,6 +171,7 @@ export class Download {
   #grant: string;
   #startedAt = 0;
   #bytesThisRun = 0;
+  #rate: RateMeter | undefined;
   #bytesDone = 0;
   #wake: (() => void) | undefined;
   #lastRefresh = 0;
@@ -191,7 +199,6 @@ export class Download {
   }
 
   progress(): DownloadProgress {
-    const elapsed = this.#startedAt ? Date.now() - this.#startedAt : 0;
     let activePeers = 0;
     for (const peer of this.#peers.values()) if (peer.active > 0) activePeers++;
     return {
@@ -199,7 +206,7 @@ export class Download {
       pieceCount: this.#have.size,
       bytesDone: this.#bytesDone,
       size: this.#options.file.size,
-      bytesPerSecond: elapsed > 0 ? (this.#bytesThisRun / elapsed) * 1000 : 0,
+      bytesPerSecond: this.#rate?.bytesPerSecond(Date.now()) ?? 0,
       activePeers,
     };
   }
@@ -207,6 +214,7 @@ export class Download {
   async run(): Promise<DownloadSummary> {
     const { file, finalPath, partPath, signal } = this.#options;
     this.#startedAt = Date.now();
+    this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, "DESTINATION_EXISTS");
     const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     try {
@@ -394,9 +402,10 @@ export class Download {
       })),
       inTransit: (piece) => this.#transit.count(piece, now),
       rank: this.#rank,
+      sequential: this.#options.sequential,
       now,
       random: this.#options.random ?? Math.random,
-      config: this.#config,
+      config: this.#pickerConfig(),
     });
     for (const expired of result.timedOut) {
       const flight = expired as Flight;
@@ -434,6 +443,18 @@ export class Download {
     }
   }
 
+  /**
+   * Under the agent's download limit a peer is only as fast as its share of
+   * the limit: an unmeasured peer is assumed no faster, so its first requests
+   * are not timed out as stalled while the limit holds them back.
+   */
+  #pickerConfig(): PickerConfig {
+    const limit = this.#options.downloadLimit?.bytesPerSecond;
+    if (limit === undefined) return this.#config;
+    const share = limit / Math.max(1, this.#flights.size);
+    return { ...this.#config, assumedBytesPerSecond: Math.min(this.#config.assumedBytesPerSecond, share) };
+  }
+
   /** One Range request for a run of pieces; each piece is verified as soon as its last byte arrives. */
   async #fetchRun(flight: Flight): Promise<void> {
     const { file, groupId } = this.#options;
@@ -446,6 +467,8 @@ export class Download {
         `/groups/${encodeURIComponent(groupId)}/files/${file.sha1}`,
         { authorization: `Bearer ${this.#grant}`, range: `bytes=${first}-${last}` },
         flight.controller.signal,
+        undefined,
+        this.#options.downloadLimit,
       );
       const firstByteMs = Date.now() - began;
       if (response.statusCode === 429 || response.statusCode === 503) {
@@ -617,6 +640,7 @@ export class Download {
       this.#firstPieceAt ??= Date.now();
       this.#bytesDone += length;
       this.#bytesThisRun += length;
+      this.#rate?.add(length, Date.now());
       if (flight) {
         flight.peer.bytes += length;
         flight.peer.pieces += 1;

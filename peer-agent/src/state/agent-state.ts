@@ -28,7 +28,10 @@ export interface DownloadRecord {
   /** Where the file goes once complete. */
   destination: string;
   startedAt: string;
-  state: "downloading" | "failed";
+  /** Play while downloading: pieces are fetched from the start of the file first. */
+  sequential?: boolean;
+  /** paused: by pause_download, not resumed at login; failed: resumed by download_file or resume_download. */
+  state: "downloading" | "failed" | "paused";
   error?: { code: string; message: string };
 }
 
@@ -74,10 +77,10 @@ export class AgentStateStore {
    * (state.json.broken-<time>) and the agent goes on from the last good copy,
    * with a warning naming both files. When the copy is unreadable too, nothing
    * is guessed: a STATE_UNRECOVERABLE error names the files and what is lost,
-   * and the next start begins with an empty state.
+   * and the next start begins with an empty state. Creates nothing when
+   * there is no state.json (see createDir).
    */
   async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const main = await readState(this.#path);
     if (main.state === "missing") return;
     if (main.state === "ok") {
@@ -106,6 +109,11 @@ export class AgentStateStore {
         `(files on disk are untouched: share them again with upload_file, start downloads again). ` +
         `The unreadable file was moved to ${aside}; the next start begins with an empty state`,
     );
+  }
+
+  /** Makes the state directory, once the agent is known to have started: a failed start leaves nothing behind. */
+  async createDir(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
 
   sharesOf(userId: string): ShareRecord[] {
