@@ -35,6 +35,7 @@ function share(fileName: string): ShareRecord {
 async function savedTwice(dir: string): Promise<void> {
   const store = new AgentStateStore(dir, { saveDelayMs: 0 });
   await store.load();
+  await store.createDir();
   store.put(share("first.mkv"));
   await store.flush();
   store.put(share("second.mkv"));

@@ -78,7 +78,7 @@ export class AgentStateStore {
    * with a warning naming both files. When the copy is unreadable too, nothing
    * is guessed: a STATE_UNRECOVERABLE error names the files and what is lost,
    * and the next start begins with an empty state. Creates nothing when
-   * there is no state (see createDir).
+   * there is no state.json (see createDir).
    */
   async load(): Promise<void> {
     const main = await readState(this.#path);
