@@ -15,11 +15,24 @@ export interface RunResult {
   parentCpuMs: number;
 }
 
-/** Runs a command to its end, collecting its output. */
-export function run(command: string, argv: string[], options: SpawnOptions = {}): Promise<RunResult> {
+/** Children of `run` still running: killed if the bench ends first (see atExit). */
+const runningNow = new Set<ChildProcess>();
+let runHookInstalled = false;
+
+/** Runs a command to its end, collecting its output. `onSpawn` gets the child (to signal it meanwhile). */
+export function run(command: string, argv: string[], options: SpawnOptions = {}, onSpawn?: (child: ChildProcess) => void): Promise<RunResult> {
   const started = performance.now();
   const cpu = process.cpuUsage();
   const child = spawn(command, argv, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  if (!runHookInstalled) {
+    runHookInstalled = true;
+    atExit(() => {
+      for (const left of runningNow) left.kill("SIGKILL");
+    });
+  }
+  runningNow.add(child);
+  child.on("exit", () => runningNow.delete(child));
+  onSpawn?.(child);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk));
@@ -94,3 +107,38 @@ export function processUsage(pid: number): ProcessUsage | undefined {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const exitHooks: (() => void)[] = [];
+/**
+ * Runs `hook` (synchronous: killing children, removing the tc qdisc) when
+ * this process ends in any way: normally, on SIGINT/SIGTERM/SIGHUP, or on an
+ * uncaught error. Hooks run once, newest first.
+ */
+export function atExit(hook: () => void): void {
+  if (exitHooks.length === 0) {
+    const runHooks = () => {
+      for (const next of exitHooks.splice(0).reverse()) {
+        try {
+          next();
+        } catch (error) {
+          console.error(`cleanup failed: ${(error as Error).message}`);
+        }
+      }
+    };
+    process.on("exit", runHooks);
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      process.on(signal, () => {
+        runHooks();
+        process.exit(code);
+      });
+    }
+    for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+      process.on(event, (error: unknown) => {
+        console.error(error);
+        runHooks();
+        process.exit(1);
+      });
+    }
+  }
+  exitHooks.push(hook);
+}
