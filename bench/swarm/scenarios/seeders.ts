@@ -120,7 +120,7 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         const job: DownloadJob = { groupId: GROUP, file, grant, partPath: `${finalPath}.part`, finalPath, peers: peers.map((p: PeerView) => ({ ...p, address: reach(p.address) })) };
         await warmPageCache(dir, size);
         const before = seeders.map((s) => s.usage());
-        const sampler = shaping.sample(scenario.faultsAt !== undefined ? 20 : 100);
+        const sampler = shaping.sample(scenario.faultsAt !== undefined ? 50 : 100);
         await sampler.until(() => true);
         faults(sampler, seederNames, () => seeders[0]!.process.kill("SIGKILL"), () => seeders[1]!.process.kill("SIGSTOP"));
         const child = await run(process.execPath, [...runner, JSON.stringify(job)]);
@@ -138,7 +138,8 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         await checkSha1("ours", finalPath, file.sha1);
         await rm(finalPath, { force: true });
         const served = sampler.delta();
-        const seederCpu = after.reduce((sum, usage, i) => sum + ((usage?.cpuMs ?? 0) - (before[i]?.cpuMs ?? 0)), 0);
+        // A killed seeder's CPU is gone with it: only the others count.
+        const seederCpu = after.reduce((sum, usage, i) => sum + (usage && before[i] ? usage.cpuMs - before[i]!.cpuMs : 0), 0);
         const seederRss = Math.max(...after.map((usage) => usage?.peakRssBytes ?? 0));
         ours.push({
           ms: line.ms,
@@ -150,7 +151,7 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
       if (only.has("anchor")) {
         const urls = nginx.map((n) => `http://${reach(n.address)}/${file.fileName}`);
         await warmPageCache(dir, size);
-        const sampler = shaping.sample(scenario.faultsAt !== undefined ? 20 : 100);
+        const sampler = shaping.sample(scenario.faultsAt !== undefined ? 50 : 100);
         await sampler.until(() => true);
         faults(sampler, nginxNames, () => nginx[0]!.process.kill("SIGKILL"), () => nginx[1]!.process.kill("SIGSTOP"));
         const result = await run("aria2c", aria2cMultiSource(urls, dir, "aria.bin"));
