@@ -16,14 +16,15 @@ const BAN_AFTER_BAD_PIECES = 3;
 /** A peer is dropped (until the next peer list refresh) after this many failed or timed-out requests in a row. */
 const DROP_AFTER_ERRORS = 3;
 const TICK_MS = 100;
-/** Pieces being filled (one per request) or checked and written by the store: memory stays bounded (12 MiB). 48 was no faster on 4 local peers (paired 1 GiB runs) and cost ~9 MiB more peak RSS. */
+/** Pieces being filled (one per request) or checked and written by the store: memory stays bounded (12 MiB). More slots bought no speed and cost peak RSS (docs/performance.md, bench:download). */
 const MAX_PIECE_BUFFERS = 24;
 /**
  * A piece is hashed on the event loop as it streams in while the piece
  * worker has at least this many pieces waiting, and by the worker otherwise:
  * whichever thread has time checks it, so on 2 cores neither one alone sets
- * the pace. 1 GiB from 4 local peers: 1.29–1.40 s with 4 to 10, 1.42–1.54 s
- * with 1 or 2, 1.50–1.53 s hashing every piece on the event loop.
+ * the pace. A backlog threshold between 4 and 10 was fastest; 1–2 starved
+ * the event loop, hashing everything there starved the worker
+ * (docs/performance.md, "Hashing where there is time").
  */
 const WORKER_BACKLOG_FOR_LOCAL_HASH = 6;
 /**

@@ -6,7 +6,7 @@ import { InsufficientStorageError } from "../../../core/errors.js";
  * util-linux `fallocate` (node has no binding for it). A full disk then
  * fails the download at once, not after hundreds of MiB; and writing into
  * reserved blocks costs ext4 about half the kernel time of a sparse file
- * (measured: 1 GiB in 512 KiB pieces, 0.10 s instead of 0.17–0.19 s).
+ * (see docs/performance.md, "Reserved blocks").
  * Existing data is kept, so a resumed download may call it again.
  * Where the command or the file system's support is missing, nothing is
  * reserved and the download goes on as before.

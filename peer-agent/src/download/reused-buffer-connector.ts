@@ -14,9 +14,9 @@ const SLOT_BYTES = 64 * 1024;
  * An undici connector (plain TCP) whose sockets read into a small ring of
  * reused buffers. A default socket allocates a fresh 64 KiB buffer for every
  * read: a 1 GiB download made 16,000 of them, and V8 ran a full garbage
- * collection every 25–40 MiB for the external memory they count as
- * (measured: undici alone spent 0.59–0.85 s of CPU per GiB this way,
- * 0.41–0.46 s with this).
+ * collection every few tens of MiB for the external memory they count as;
+ * reading into reused buffers cut undici's CPU per GiB by about a third
+ * (docs/performance.md, "Socket reads into reused buffers").
  *
  * The price: a chunk that undici hands out is only valid during the call that
  * hands it out. Whoever keeps a chunk past that call must copy it
