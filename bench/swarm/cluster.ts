@@ -109,7 +109,9 @@ export class Cluster {
 
   async #launch(name: string, host: string, port: number): Promise<{ child: ChildProcess; api: RemotePeerNode }> {
     const stateDir = join(this.dir, `agent-${name}`);
-    const child = this.#children.spawn(process.execPath, [...this.#agentArgv, `${host}:${port}`, this.#trackerInfoPath, "--state-dir", stateDir, "--log-level", "warn"], {
+    // BENCH_AGENT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the agents.
+    const nodeArgs = process.env.BENCH_AGENT_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    const child = this.#children.spawn(process.execPath, [...nodeArgs, ...this.#agentArgv, `${host}:${port}`, this.#trackerInfoPath, "--state-dir", stateDir, "--log-level", "warn"], {
       stdio: ["ignore", "ignore", "inherit"],
     });
     for (let tries = 0; ; tries++) {

@@ -162,6 +162,21 @@ export class LinkSampler {
   }
 
   /**
+   * From the first sample in which these links had sent anything to the first
+   * in which they had sent all they sent (ms, as fine as the sampling): the
+   * transfer itself, without what a program does before its first byte and
+   * after its last.
+   */
+  activeMs(names: readonly string[]): number {
+    const sum = (sample: Sample) => names.reduce((total, name) => total + (sample.bytes.get(name) ?? 0), 0);
+    const [first, last] = [this.samples[0], this.samples.at(-1)];
+    if (!first || !last) return NaN;
+    const start = this.samples.find((sample) => sum(sample) > sum(first));
+    const end = this.samples.find((sample) => sum(sample) >= sum(last));
+    return start && end ? end.t - start.t : NaN;
+  }
+
+  /**
    * Mbit/s of each link per `bucketMs` from the first sample, as text rows
    * ("t=0.5s seed0 190 seed1 0 ..."): which peers served when, idle gaps.
    */

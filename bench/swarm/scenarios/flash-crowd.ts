@@ -8,7 +8,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkSha1, warmPageCache } from "../../support/files.js";
-import { atExit, Children, sleep } from "../../support/processes.js";
+import { atExit, Children, processUsage, sleep } from "../../support/processes.js";
 import { startSwarm } from "../anchors.js";
 import { Cluster, GROUP } from "../cluster.js";
 import { goalLine, idealMs, mib, range, seconds, table } from "../report.js";
@@ -111,9 +111,10 @@ async function bitTorrentRound(options: SeederOptions, downloaders: number, roun
     const swarm = await startSwarm(children, swarmDir, source);
     const names = ["seed", ...Array.from({ length: downloaders }, (_, i) => `dl${i}`)];
     shaping = Shaping.install(names.map((name, i) => ({ name, mbit: CAP_MBIT, match: { address: btAddress(i) } })));
-    await swarm.seeder(btAddress(0));
+    const seeder = await swarm.seeder(btAddress(0));
     await sleep(1000); // its first announce reaches the tracker before the crowd asks
     await warmPageCache(dir, size * downloaders);
+    const seederCpuBefore = processUsage(seeder.pid!)?.cpuMs ?? 0;
     const sampler = shaping.sample(100);
     await sampler.until(() => true);
     const started = Date.now();
@@ -121,12 +122,21 @@ async function bitTorrentRound(options: SeederOptions, downloaders: number, roun
     const leechers = await Promise.all(intos.map((into, i) => swarm.leecher(btAddress(i + 1), into)));
     const done = await withTimeout(Promise.all(leechers.map((l) => l.done)), Math.max(120_000, 3 * downloaders * idealMs(size, CAP_MBIT)), "the BitTorrent flash crowd");
     await sampler.stop();
+    const seederCpu = (processUsage(seeder.pid!)?.cpuMs ?? 0) - seederCpuBefore;
+    const peersCpu = seederCpu + leechers.reduce((sum, l) => sum + (processUsage(l.process.pid!)?.cpuMs ?? 0), 0);
     children.killAll();
     for (const into of intos) await checkSha1("aria2c BitTorrent", join(into, file.fileName), file.sha1);
-    const { seederCopies, fromEachOther } = uploads(sampler, size);
+    const { seederCopies, fromEachOther, total } = uploads(sampler, size);
     if (trace) for (const row of sampler.timeline(500)) console.log(`  ${row}`);
     const eachMs = done.map((at) => at - started);
-    return { allMs: Math.max(...eachMs), eachMs, seederCopies, fromEachOther, note: "" };
+    const seederServed = sampler.delta().get("seed") ?? 0;
+    return {
+      allMs: Math.max(...eachMs),
+      eachMs,
+      seederCopies,
+      fromEachOther,
+      note: `CPU per GiB uploaded: seeder ${Math.round(seederCpu / (seederServed / 2 ** 30))} ms, all peers (downloading too) ${Math.round(peersCpu / (total / 2 ** 30))} ms`,
+    };
   } finally {
     shaping?.remove();
     children.killAll();
@@ -169,6 +179,7 @@ export async function runFlashCrowd(options: SeederOptions & { downloaders: numb
       ]),
     ),
     ...ours.map((r, i) => `ours round ${i + 1}: ${r.note}`),
+    ...bt.map((r, i) => `BitTorrent round ${i + 1}: ${r.note}`),
   ];
   if (ours.length > 0 && bt.length > 0) {
     out.push(goalLine({ name: "ours / aria2c BitTorrent", values: ours.slice(0, bt.length).map((r, i) => r.allMs / bt[i]!.allMs), atMost: 1 }));

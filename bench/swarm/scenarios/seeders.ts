@@ -51,6 +51,8 @@ export interface SeederOptions {
 
 interface Row {
   ms: number;
+  /** From the seeders' first byte to their last (tc samples every 100 ms). */
+  activeMs: number;
   note: string;
 }
 
@@ -143,9 +145,10 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         const seederRss = Math.max(...after.map((usage) => usage?.peakRssBytes ?? 0));
         ours.push({
           ms: line.ms,
+          activeMs: sampler.activeMs(seederNames),
           note: `${line.summary.requests} requests, ${line.summary.timeouts} timed out; bytes by seeder (tc) ${seederNames.map((n) => `${n} ${mib(served.get(n) ?? 0)} MiB`).join(", ")}; downloader CPU ${Math.round(line.cpuMs)} ms, peak RSS ${mib(line.maxRssBytes)} MiB; seeders CPU ${seederCpu} ms (${Math.round(seederCpu / (size / 2 ** 30))} ms per GiB served), seeder peak RSS ${mib(seederRss)} MiB`,
         });
-        console.log(JSON.stringify({ scenario: scenario.id, round, row: "ours", ms: Math.round(line.ms), ratio: +(line.ms / limit).toFixed(3), note: ours.at(-1)!.note }));
+        console.log(JSON.stringify({ scenario: scenario.id, round, row: "ours", ms: Math.round(line.ms), activeMs: Math.round(ours.at(-1)!.activeMs), ratio: +(line.ms / limit).toFixed(3), note: ours.at(-1)!.note }));
         if (options.trace) for (const row of sampler.timeline(250, seederNames)) console.log(`  ${row}`);
       }
       if (only.has("anchor")) {
@@ -164,29 +167,27 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         await checkSha1("aria2c", join(dir, "aria.bin"), file.sha1);
         await rm(join(dir, "aria.bin"), { force: true });
         const served = sampler.delta();
-        aria.push({ ms: result.ms, note: `bytes by server (tc) ${nginxNames.map((n) => `${n} ${mib(served.get(n) ?? 0)} MiB`).join(", ")}` });
-        console.log(JSON.stringify({ scenario: scenario.id, round, row: "aria2c", ms: Math.round(result.ms), ratio: +(result.ms / limit).toFixed(3), note: aria.at(-1)!.note }));
+        aria.push({ ms: result.ms, activeMs: sampler.activeMs(nginxNames), note: `bytes by server (tc) ${nginxNames.map((n) => `${n} ${mib(served.get(n) ?? 0)} MiB`).join(", ")}` });
+        console.log(JSON.stringify({ scenario: scenario.id, round, row: "aria2c", ms: Math.round(result.ms), activeMs: Math.round(aria.at(-1)!.activeMs), ratio: +(result.ms / limit).toFixed(3), note: aria.at(-1)!.note }));
         if (options.trace) for (const row of sampler.timeline(250, nginxNames)) console.log(`  ${row}`);
       }
     }
 
     out.push(`\n### Scenario ${scenario.id}: ${scenario.title}, ${mib(size)} MiB`);
     out.push(`limit (size / summed caps${scenario.faultsAt !== undefined ? ", the survivors' caps after the faults" : ""}${scenario.rttMs ? ", RTT not counted" : ""}): ${seconds(limit)} s`);
-    out.push(table(["round", "ours", "ours / limit", "aria2c -x4 -s4 -k1M", "aria2c / limit", "ours / aria2c"], Array.from({ length: rounds }, (_, i) => [
-      i + 1,
-      ours[i] ? `${seconds(ours[i]!.ms)} s` : "–",
-      ours[i] ? (ours[i]!.ms / limit).toFixed(2) : "–",
-      aria[i] ? `${seconds(aria[i]!.ms)} s` : "–",
-      aria[i] ? (aria[i]!.ms / limit).toFixed(2) : "–",
-      ours[i] && aria[i] ? (ours[i]!.ms / aria[i]!.ms).toFixed(2) : "–",
-    ])));
+    const cells = (row: Row | undefined) => (row ? [`${seconds(row.ms)} s`, (row.ms / limit).toFixed(2), `${seconds(row.activeMs)} s`] : ["–", "–", "–"]);
+    out.push(table(
+      ["round", "ours", "ours / limit", "ours first to last byte", "aria2c -x4 -s4 -k1M", "aria2c / limit", "aria2c first to last byte", "ours / aria2c"],
+      Array.from({ length: rounds }, (_, i) => [i + 1, ...cells(ours[i]), ...cells(aria[i]), ours[i] && aria[i] ? (ours[i]!.ms / aria[i]!.ms).toFixed(2) : "–"]),
+    ));
     for (const [i, row] of ours.entries()) out.push(`ours round ${i + 1}: ${row.note}`);
     for (const [i, row] of aria.entries()) out.push(`aria2c round ${i + 1}: ${row.note}`);
     if (ours.length > 0) {
       const goal: Goal = { name: `scenario ${scenario.id} ours / limit`, values: ours.map((r) => r.ms / limit), atMost: scenario.goal };
       out.push(goalLine(goal));
+      out.push(`ours, first to last byte / limit: ${range(ours.map((r) => r.activeMs / limit))}`);
     }
-    if (aria.length > 0) out.push(`aria2c / limit: ${range(aria.map((r) => r.ms / limit))} (reference)`);
+    if (aria.length > 0) out.push(`aria2c / limit: ${range(aria.map((r) => r.ms / limit))}, first to last byte ${range(aria.map((r) => r.activeMs / limit))} (reference)`);
     if (scenario.faultsAt !== undefined && only.has("ours")) out.push(...(await hungBeforeStart(options, seeders.slice(1), downloader, runner, reach)));
     return out;
   } finally {
