@@ -18,7 +18,7 @@ import { loadGrantKey } from "../../tracker-api/src/grant-key.js";
 import { createApp } from "../../tracker-api/src/http/app.js";
 import { connectToAgent, type RemotePeerNode } from "../../peer-agent/src/control/client.js";
 import { bundled } from "../support/bundle.js";
-import { Children, processUsage, sleep, type ProcessUsage } from "../support/processes.js";
+import { Children, exited, processUsage, sleep, type ProcessUsage } from "../support/processes.js";
 
 export const GROUP = "bench";
 const PASSWORD = "bench-password";
@@ -140,6 +140,12 @@ export class Cluster {
 
   async close(): Promise<void> {
     await Promise.all(this.agents.map((agent) => agent.api.close().catch(() => undefined)));
+    // SIGTERM first: an agent stops cleanly (and writes its --cpu-prof profile); SIGKILL after 3 s.
+    await Promise.all(this.agents.map(async (agent) => {
+      agent.process.kill("SIGCONT");
+      agent.process.kill("SIGTERM");
+      await Promise.race([exited(agent.process), sleep(3000)]);
+    }));
     this.#children.killAll();
     this.#server.closeAllConnections();
     await new Promise((done) => this.#server.close(done));
