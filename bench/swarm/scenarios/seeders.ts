@@ -125,7 +125,9 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         const sampler = shaping.sample(scenario.faultsAt !== undefined ? 50 : 100);
         await sampler.until(() => true);
         faults(sampler, seederNames, () => seeders[0]!.process.kill("SIGKILL"), () => seeders[1]!.process.kill("SIGSTOP"));
-        const child = await run(process.execPath, [...runner, JSON.stringify(job)]);
+        // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the downloader, as in bench:download.
+        const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+        const child = await run(process.execPath, [...nodeArgs, ...runner, JSON.stringify(job)]);
         await sampler.stop();
         const after = seeders.map((s) => s.usage());
         const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as {
