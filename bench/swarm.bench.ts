@@ -12,6 +12,7 @@
  * --trace prints each link's Mbit/s per 250 ms (who served what, when).
  * Prints JSON lines per row as they come, then markdown tables and goal verdicts.
  */
+import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -19,7 +20,7 @@ import { parseArgs } from "node:util";
 import type { FileMetadata } from "../core/api-types.js";
 import { hashFile } from "../core/pieces.js";
 import { generate } from "./support/files.js";
-import { has } from "./support/processes.js";
+import { atExit, has } from "./support/processes.js";
 import { runFlashCrowd } from "./swarm/scenarios/flash-crowd.js";
 import { runSeederScenario, SEEDER_SCENARIOS } from "./swarm/scenarios/seeders.js";
 import { GROUP } from "./swarm/cluster.js";
@@ -45,6 +46,8 @@ for (const tool of ["tc", "aria2c", "nginx", "opentracker", "mktorrent", "sha1su
 }
 
 const dir = await mkdtemp(join(tmpdir(), "bench-swarm-"));
+// Registered first, so it runs last: after the children that write there are gone.
+atExit(() => rmSync(dir, { recursive: true, force: true }));
 const report: string[] = [];
 try {
   const source = join(dir, "source.bin");
