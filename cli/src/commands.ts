@@ -3,7 +3,8 @@ import { resolve } from "node:path";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
 import { ValidationError } from "../../core/errors.js";
 import { fileNameProblem, isIdentifier } from "../../core/validation.js";
-import type { DownloadInfo, LoginOutcome, PeerNodeApi } from "../../peer-agent/src/node-api.js";
+import type { DownloadInfo, LoginOutcome, PeerNodeApi, TransferRates } from "../../peer-agent/src/node-api.js";
+import { formatByteRate, parseByteRate } from "../../core/byte-rate.js";
 import {
   formatBytes,
   formatDownloads,
@@ -38,7 +39,7 @@ export interface CommandContext {
   onSession?: (userId: string | undefined, outcome?: LoginOutcome) => void;
 }
 
-type ParamKind = "userId" | "groupId" | "fileName" | "path" | "password" | "command";
+type ParamKind = "userId" | "groupId" | "fileName" | "path" | "password" | "command" | "direction" | "rate";
 
 interface ParamSpec {
   /** As shown in usage lines, e.g. `group_id`. */
@@ -50,8 +51,10 @@ interface ParamSpec {
 export interface CommandSpec<T = unknown> {
   name: string;
   params: readonly ParamSpec[];
+  /** Options written `--name` anywhere among the arguments. */
+  flags?: readonly { name: string; summary: string }[];
   summary: string;
-  run(ctx: CommandContext, args: readonly string[]): Promise<T>;
+  run(ctx: CommandContext, args: readonly string[], flags: ReadonlySet<string>): Promise<T>;
   /** Text for people; `--json` prints the raw result instead. */
   render(result: T, args: readonly string[]): string;
 }
@@ -189,9 +192,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   define<DownloadInfo>({
     name: "download_file",
     params: [groupId, fileName, { name: "destination_path", kind: "path" }],
+    flags: [{ name: "sequential", summary: "fetch from the start of the file first, to play it while it downloads" }],
     summary: "download a file from the peers of a group, in the background",
-    async run(ctx, [group, file, destination]) {
-      const download = await ctx.node.downloadFile(group!, file!, resolvePath(ctx.cwd, destination!));
+    async run(ctx, [group, file, destination], flags) {
+      const order = flags.has("sequential") ? "sequential" : "rarest";
+      const download = await ctx.node.downloadFile(group!, file!, resolvePath(ctx.cwd, destination!), order);
       ctx.onDownloadStarted?.(download);
       return download;
     },
@@ -203,6 +208,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "[D] downloading, [C] complete, [F] failed, [S] stopped",
     run: (ctx) => ctx.node.listDownloads(),
     render: formatDownloads,
+  }),
+  define<TransferRates>({
+    name: "set_rate",
+    params: [{ name: "up|down", kind: "direction" }, { name: "rate", kind: "rate" }],
+    summary: "limit this agent's uploads or downloads, all together, e.g. set_rate up 2M (MiB/s); up 0 uploads nothing; unlimited lifts it",
+    run: (ctx, [direction, rate]) => ctx.node.setRate(direction!.toLowerCase(), rate!),
+    render: (rates) => `upload limit ${formatByteRate(rates.up)}, download limit ${formatByteRate(rates.down)}`,
   }),
   define<void>({
     name: "stop_share",
@@ -240,13 +252,16 @@ export const COMMANDS: readonly CommandSpec[] = [
 export const COMMAND_NAMES: readonly string[] = COMMANDS.map((command) => command.name);
 
 export function usage(command: CommandSpec): string {
-  return [command.name, ...command.params.map((p) => (p.optional ? `[${p.name}]` : `<${p.name}>`))].join(" ");
+  const flags = (command.flags ?? []).map((flag) => `[--${flag.name}]`);
+  // Flags last: the assignment's usage lines read as they did.
+  return [command.name, ...command.params.map((p) => (p.optional ? `[${p.name}]` : `<${p.name}>`)), ...flags].join(" ");
 }
 
 export function helpText(name?: string): string {
   if (name !== undefined) {
     const command = findCommand(name);
-    return `usage: ${usage(command)}\n  ${command.summary}`;
+    const flags = (command.flags ?? []).map((flag) => `\n  --${flag.name}: ${flag.summary}`).join("");
+    return `usage: ${usage(command)}\n  ${command.summary}${flags}`;
   }
   const usages = COMMANDS.map(usage);
   const width = Math.max(...usages.map((u) => u.length));
@@ -278,6 +293,10 @@ function checkArgument(param: ParamSpec, value: string): void {
   } else if (param.kind === "fileName") {
     const problem = fileNameProblem(value);
     if (problem) throw new ValidationError(`"${value}": ${problem}; give the name list_files shows`, "BAD_ARGUMENT");
+  } else if (param.kind === "direction") {
+    if (!/^(up|down)$/i.test(value)) throw new ValidationError(`"${value}" is not a direction; use up or down`, "BAD_ARGUMENT");
+  } else if (param.kind === "rate") {
+    parseByteRate(value);
   } else if (value === "") {
     throw new ValidationError(`${what} is empty`, "BAD_ARGUMENT");
   }
@@ -286,13 +305,18 @@ function checkArgument(param: ParamSpec, value: string): void {
 export interface ParsedCommand {
   command: CommandSpec;
   args: string[];
+  flags: ReadonlySet<string>;
 }
 
 /** Checks a command's words (name first) against the table: name, number of arguments, their form. */
 export function parseCommandWords(words: readonly string[]): ParsedCommand {
-  const [name, ...args] = words;
+  const [name, ...rest] = words;
   if (name === undefined) throw new ValidationError("no command given; help lists the commands", "USAGE");
   const command = findCommand(name);
+  // Only the command's own flags are taken out: a file really named "--x" is still an argument.
+  const declared = new Set((command.flags ?? []).map((flag) => `--${flag.name}`));
+  const flags = new Set(rest.filter((word) => declared.has(word)).map((word) => word.slice(2)));
+  const args = rest.filter((word) => !declared.has(word));
   const required = command.params.filter((p) => !p.optional).length;
   if (args.length < required) {
     const missing = command.params.slice(args.length, required).map((p) => `<${p.name}>`).join(" ");
@@ -306,7 +330,7 @@ export function parseCommandWords(words: readonly string[]): ParsedCommand {
     );
   }
   args.forEach((value, i) => checkArgument(command.params[i]!, value));
-  return { command, args };
+  return { command, args, flags };
 }
 
 /** Parses one line typed at the shell; undefined for a blank line or a `#` comment. */

@@ -184,7 +184,7 @@ export class Shell {
       const parsed = parseCommandLine(line);
       if (!parsed) return false;
       if (parsed.command.name === "quit") return true;
-      const result = await parsed.command.run(this.#context(), parsed.args);
+      const result = await parsed.command.run(this.#context(), parsed.args, parsed.flags);
       const text = this.#json ? JSON.stringify(result ?? null) : parsed.command.render(result, parsed.args);
       if (text !== "") this.#print(text);
     } catch (error) {

@@ -49,7 +49,7 @@ export async function runSingleCommand(options: SingleCommandOptions): Promise<n
   try {
     node = await options.connect();
     const ctx = { node, cwd: options.cwd, ...(options.askSecret ? { askSecret: options.askSecret } : {}) };
-    const result = await command.run(ctx, args);
+    const result = await command.run(ctx, args, parsed.flags);
     print(result, () => command.render(result, args));
     return 0;
   } catch (error) {

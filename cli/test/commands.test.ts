@@ -15,7 +15,7 @@ function rejects(line: string, code: string, message: RegExp) {
 test("the table has every command of the assignment and the issue", () => {
   assert.deepEqual([...COMMAND_NAMES].sort(), [
     "accept_request", "create_group", "create_user", "download_file", "help", "join_group", "leave_group",
-    "list_files", "list_groups", "list_requests", "login", "logout", "quit", "reject_request", "show_downloads",
+    "list_files", "list_groups", "list_requests", "login", "logout", "quit", "reject_request", "set_rate", "show_downloads",
     "stop_share", "upload_file",
   ]);
 });

@@ -25,6 +25,7 @@ function download(overrides: Partial<DownloadInfo>): DownloadInfo {
     fileName: "big.iso",
     destination: "/data/big.iso",
     state: "downloading",
+    order: "rarest",
     piecesDone: 0,
     pieceCount: 512,
     bytesDone: 0,

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { Readable, Writable } from "node:stream";
 import { ForbiddenError } from "../../core/errors.js";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
-import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "../../peer-agent/src/node-api.js";
+import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "../../peer-agent/src/node-api.js";
 import { completeCommand, Shell } from "../src/shell.js";
 
 class StandInNode implements PeerNodeApi {
@@ -22,7 +22,11 @@ class StandInNode implements PeerNodeApi {
   readonly downloads = new Map<string, { info: DownloadInfo; finish: (state: "complete" | "failed") => void; done: Promise<DownloadInfo> }>();
 
   async status(): Promise<NodeStatus> {
-    return { userId: this.userId, peerAddress: "127.0.0.1:7001", tracker: undefined, sharing: 0, downloading: 0 };
+    return { userId: this.userId, peerAddress: "127.0.0.1:7001", tracker: undefined, sharing: 0, downloading: 0, rates: {} };
+  }
+  async setRate(direction: string, rate: string): Promise<TransferRates> {
+    this.log.push(`setRate ${direction} ${rate}`);
+    return direction === "up" ? { up: 2 * 1024 * 1024 } : {};
   }
   async createUser(userId: string): Promise<UserView> {
     this.log.push(`createUser ${userId}`);
@@ -57,12 +61,12 @@ class StandInNode implements PeerNodeApi {
     this.log.push(`uploadFile ${path} ${groupId}`);
     return { groupId, fileName: "a.txt", size: 2048, sha1: "a".repeat(40), pieceCount: 1, peersOnline: 1, sharedBy: ["alice"] };
   }
-  async downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo> {
-    this.log.push(`downloadFile ${groupId} ${fileName} ${destination}`);
+  async downloadFile(groupId: string, fileName: string, destination: string, order: DownloadOrder = "rarest"): Promise<DownloadInfo> {
+    this.log.push(`downloadFile ${groupId} ${fileName} ${destination}${order === "sequential" ? " sequential" : ""}`);
     const id = `d${this.downloads.size + 1}`;
     const info: DownloadInfo = {
       id, groupId, fileName, destination, state: "downloading", piecesDone: 0, pieceCount: 2, bytesDone: 0,
-      size: 1024 * 1024, bytesPerSecond: 0, activePeers: 2, startedAt: "2026-11-25T10:00:00.000Z",
+      size: 1024 * 1024, bytesPerSecond: 0, activePeers: 2, startedAt: "2026-11-25T10:00:00.000Z", order,
     };
     let finish!: (state: "complete" | "failed") => void;
     const done = new Promise<DownloadInfo>((resolve) => {
@@ -179,6 +183,27 @@ test("relative paths are taken from the shell's working directory", async () => 
   await ended;
   assert.ok(node.log.includes("uploadFile /data/share/docs/a file.txt movies"));
   assert.ok(node.log.includes("downloadFile movies a.txt /data/out"));
+});
+
+test("download_file --sequential asks the agent for a download that fills the file from its start", async () => {
+  const node = new StandInNode();
+  const { shell } = pipeShell(node, ["download_file --sequential movies a.txt /data/out", "download_file movies a.txt /data/out2"]);
+  const ended = shell.run();
+  while (node.downloads.size < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const download of node.downloads.values()) download.finish("complete");
+  await ended;
+  assert.ok(node.log.includes("downloadFile movies a.txt /data/out sequential"));
+  assert.ok(node.log.includes("downloadFile movies a.txt /data/out2"));
+});
+
+test("set_rate checks its direction and rate before asking the agent, and shows both limits", async () => {
+  const node = new StandInNode();
+  const { shell, output } = pipeShell(node, ["set_rate up 2M", "set_rate sideways 2M", "set_rate down fast"]);
+  await shell.run();
+  assert.deepEqual(node.log.filter((line) => line.startsWith("setRate")), ["setRate up 2M"]);
+  assert.match(output(), /upload limit 2\.0 MiB\/s, download limit unlimited/);
+  assert.match(output(), /"sideways" is not a direction/);
+  assert.match(output(), /"fast" is not a rate/);
 });
 
 test("with --json each result is printed as one line of JSON", async () => {

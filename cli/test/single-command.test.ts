@@ -24,7 +24,10 @@ test("help needs no agent and exits 0", async () => {
   const result = await run(["HELP", "download_file"]);
   assert.deepEqual(result, {
     code: 0,
-    stdout: "usage: download_file <group_id> <file_name> <destination_path>\n  download a file from the peers of a group, in the background\n",
+    stdout:
+      "usage: download_file <group_id> <file_name> <destination_path> [--sequential]\n" +
+      "  download a file from the peers of a group, in the background\n" +
+      "  --sequential: fetch from the start of the file first, to play it while it downloads\n",
     stderr: "",
     connected: false,
   });

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { parseByteRate } from "../../core/byte-rate.js";
 
 export interface ListenAddress {
   host: string;
@@ -28,6 +29,16 @@ export interface PeerAgentConfig {
   trackerInfoPath: string;
   stateDir: string;
   logLevel: string;
+  /** Bytes per second for all uploads / all downloads; undefined: unlimited. */
+  rates: { up?: number; down?: number };
+}
+
+function rateOption(value: string): number | undefined {
+  try {
+    return parseByteRate(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** `peer-agent <IP>:<PORT> tracker_info.txt [--state-dir DIR]` */
@@ -38,15 +49,21 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     .argument("<tracker_info>", "file listing every tracker as ip:port, one per line")
     .option("--state-dir <dir>", "where the agent keeps its shares and downloads (env P2P_STATE_DIR)")
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
+    .option("--max-upload-rate <rate>", "limit all uploads together, e.g. 2M (MiB/s); 0 uploads nothing (set_rate changes it while running)", rateOption)
+    .option("--max-download-rate <rate>", "limit all downloads together, e.g. 10M", rateOption)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [listen, trackerInfoPath] = program.processedArgs as [ListenAddress, string];
-  const options = program.opts<{ stateDir?: string; logLevel: string }>();
+  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number }>();
   return {
     listen,
     trackerInfoPath,
     stateDir: options.stateDir ? resolve(options.stateDir) : defaultStateDir(listen, env),
     logLevel: options.logLevel,
+    rates: {
+      ...(options.maxUploadRate !== undefined ? { up: options.maxUploadRate } : {}),
+      ...(options.maxDownloadRate !== undefined ? { down: options.maxDownloadRate } : {}),
+    },
   };
 }

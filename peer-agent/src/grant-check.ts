@@ -6,6 +6,15 @@ import type { GrantCheck } from "./http/served-file.js";
 /** How often an unknown signing key may trigger a fresh fetch of the trackers' keys. */
 const REFETCH_AT_MOST_EVERY_MS = 5000;
 
+export interface PrefetchingGrantCheck extends GrantCheck {
+  /**
+   * Fetches the trackers' keys now, so that the first downloader to arrive
+   * does not wait for them (a tracker round trip in front of its first
+   * piece). Called once a tracker is known to answer (at login).
+   */
+  prefetch(): Promise<void>;
+}
+
 /**
  * Checks download grants against the public keys the trackers publish. The
  * keys are cached; a grant signed by a key not seen yet (a tracker that
@@ -15,7 +24,7 @@ const REFETCH_AT_MOST_EVERY_MS = 5000;
 export function createGrantCheck(
   fetchKeys: () => Promise<JSONWebKeySet>,
   options: { refetchAtMostEveryMs?: number } = {},
-): GrantCheck {
+): PrefetchingGrantCheck {
   const refetchEveryMs = options.refetchAtMostEveryMs ?? REFETCH_AT_MOST_EVERY_MS;
   let keys: JSONWebKeySet = { keys: [] };
   let fetchedAt = 0;
@@ -34,7 +43,7 @@ export function createGrantCheck(
     return fetching;
   };
 
-  return async (token, expected) => {
+  const check: GrantCheck = async (token, expected) => {
     if (!token) throw new UnauthorizedError("a download grant from a tracker is required", "GRANT_MISSING");
     if (keys.keys.length === 0 && Date.now() - fetchedAt > 1000) await refresh();
     try {
@@ -46,4 +55,5 @@ export function createGrantCheck(
       return (await verifyGrant(token, keys, expected)).sub;
     }
   };
+  return Object.assign(check, { prefetch: () => (keys.keys.length === 0 ? refresh() : Promise.resolve()) });
 }

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     ...config.listen,
     trackers,
     stateDir: config.stateDir,
+    rates: config.rates,
     onNotice: (line) => logger.warn(line),
     onDownloadEnded: (info) =>
       logger.info({ download: info.id, group: info.groupId, file: info.fileName, state: info.state, error: info.error }, "download ended"),

@@ -20,11 +20,13 @@ export interface PeerNodeApi {
   listFiles(groupId: string): Promise<FileView[]>;
   /** Hashes the file (progress through onProgress when in-process), registers it, serves it. */
   uploadFile(path: string, groupId: string, onProgress?: (bytesDone: number, size: number) => void): Promise<FileView>;
-  /** Starts a download in the background and returns at once. */
-  downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo>;
+  /** Starts a download in the background and returns at once; `sequential` fills the file from its start (play while downloading). */
+  downloadFile(groupId: string, fileName: string, destination: string, order?: DownloadOrder): Promise<DownloadInfo>;
   /** Resolves when the download ends (complete, failed or stopped). */
   waitForDownload(id: string): Promise<DownloadInfo>;
   listDownloads(): Promise<DownloadInfo[]>;
+  /** Changes the upload (`up`) or download (`down`) limit while running, e.g. `2M`, `0` (uploads only), `unlimited`. */
+  setRate(direction: string, rate: string): Promise<TransferRates>;
   stopShare(groupId: string, fileName: string): Promise<void>;
   /** Files this node shares (complete or partial), for completion and display. */
   listShares(): Promise<ShareInfo[]>;
@@ -39,6 +41,14 @@ export interface NodeStatus {
   tracker: string | undefined;
   sharing: number;
   downloading: number;
+  /** The agent's limits in bytes per second; absent: unlimited. */
+  rates: TransferRates;
+}
+
+/** Limits shared by all uploads and by all downloads of an agent; undefined is unlimited, an upload limit of 0 uploads nothing. */
+export interface TransferRates {
+  up?: number;
+  down?: number;
 }
 
 export interface LoginOutcome {
@@ -62,6 +72,9 @@ export interface PeerTransfer {
   banned: boolean;
 }
 
+/** In which order a download asks for pieces: the swarm's (rarest first), or the file's from its start. */
+export type DownloadOrder = "rarest" | "sequential";
+
 export interface DownloadInfo {
   id: string;
   groupId: string;
@@ -76,6 +89,7 @@ export interface DownloadInfo {
   bytesPerSecond: number;
   activePeers: number;
   startedAt: string;
+  order: DownloadOrder;
   finishedAt?: string;
   error?: { code: string; message: string };
   /** Filled in when the download ends. */

@@ -14,11 +14,13 @@ import { TrackerClient } from "../../core/tracker-client.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
-import { createGrantCheck } from "./grant-check.js";
+import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
+import { RateLimiter } from "./rate-limiter.js";
+import { parseByteRate } from "../../core/byte-rate.js";
 import { createPeerServer } from "./http/server.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
-import type { DownloadInfo, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
+import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
 import { oneAtATime } from "../../core/one-at-a-time.js";
 import { ServedRegistry } from "./served-registry.js";
 import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
@@ -34,6 +36,8 @@ export interface PeerNodeOptions {
   /** Told when a download ends (complete, failed); the CLI prints its summary. */
   onDownloadEnded?: (info: DownloadInfo) => void;
   trackerTimeoutMs?: number;
+  /** Starting limits (bytes per second) for all uploads and all downloads; set_rate changes them while running. */
+  rates?: TransferRates;
 }
 
 /** A running download, or one that ended during this run of the agent. */
@@ -74,16 +78,23 @@ export class PeerNode implements PeerNodeApi {
    * moment it is sent: two in flight (a heartbeat and a progress report) could
    * be applied in the other order and leave the older picture on the tracker.
    */
+  readonly #grantCheck: PrefetchingGrantCheck;
+  readonly #uploadLimit: RateLimiter;
+  readonly #downloadLimit: RateLimiter;
   readonly #announce = oneAtATime(() => this.#sendAnnounce());
 
   private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
     this.#options = options;
     this.tracker = tracker;
     this.#store = store;
+    this.#grantCheck = createGrantCheck(() => tracker.allJwks());
+    this.#uploadLimit = new RateLimiter(options.rates?.up);
+    this.#downloadLimit = new RateLimiter(checkedDownloadRate(options.rates?.down));
     this.#server = createPeerServer({
       files: this.#served,
       events: this.#events,
-      checkGrant: createGrantCheck(() => tracker.allJwks()),
+      checkGrant: this.#grantCheck,
+      uploadLimit: this.#uploadLimit,
     });
     this.peerAddress = "";
   }
@@ -123,7 +134,22 @@ export class PeerNode implements PeerNodeApi {
       tracker: current ? `${current.host}:${current.port}` : undefined,
       sharing: this.#served.size,
       downloading: [...this.#downloads.values()].filter((d) => d.info.state === "downloading").length,
+      rates: this.#rates(),
     };
+  }
+
+  async setRate(direction: string, rate: string): Promise<TransferRates> {
+    const bytesPerSecond = parseByteRate(rate);
+    if (direction === "up") this.#uploadLimit.set(bytesPerSecond);
+    else if (direction === "down") this.#downloadLimit.set(checkedDownloadRate(bytesPerSecond));
+    else throw new ValidationError(`"${direction}" is not a direction; use up or down`, "BAD_ARGUMENT");
+    return this.#rates();
+  }
+
+  #rates(): TransferRates {
+    const { bytesPerSecond: up } = this.#uploadLimit;
+    const { bytesPerSecond: down } = this.#downloadLimit;
+    return { ...(up !== undefined ? { up } : {}), ...(down !== undefined ? { down } : {}) };
   }
 
   createUser(userId: string, password: string): Promise<UserView> {
@@ -136,6 +162,7 @@ export class PeerNode implements PeerNodeApi {
     }
     await this.tracker.login({ userId, password, peerAddress: this.peerAddress });
     this.#userId = userId;
+    void this.#grantCheck.prefetch(); // members may ask for pieces the moment the announce below lands
     const outcome: LoginOutcome = { userId, restored: 0, dropped: [], resumed: 0 };
     const resume: ShareRecord[] = [];
     for (const record of this.#store.sharesOf(userId)) {
@@ -263,7 +290,8 @@ export class PeerNode implements PeerNodeApi {
     return view;
   }
 
-  async downloadFile(groupId: string, fileName: string, destination: string): Promise<DownloadInfo> {
+  async downloadFile(groupId: string, fileName: string, destination: string, order: DownloadOrder = "rarest"): Promise<DownloadInfo> {
+    if (order !== "rarest" && order !== "sequential") throw new ValidationError(`unknown download order "${order}"; use rarest or sequential`, "BAD_ARGUMENT");
     const requestedAt = Date.now();
     const userId = this.#requireLogin();
     const existing = this.#store.find(userId, groupId, fileName);
@@ -294,9 +322,11 @@ export class PeerNode implements PeerNodeApi {
       verified: new Bitfield(file.pieceHashes.length).toBase64(),
       checkedSize: 0,
       checkedMtimeMs: 0,
-      download: { id: randomUUID().slice(0, 8), destination: finalPath, startedAt: new Date().toISOString(), state: "downloading" },
+      download: { id: randomUUID().slice(0, 8), destination: finalPath, startedAt: new Date().toISOString(), state: "downloading", ...(order === "sequential" ? { sequential: true } : {}) },
     };
     record.download!.state = "downloading";
+    if (order === "sequential") record.download!.sequential = true;
+    else delete record.download!.sequential;
     delete record.download!.error;
     this.#store.put(record);
     await this.#store.flush();
@@ -398,6 +428,7 @@ export class PeerNode implements PeerNodeApi {
       bytesPerSecond: 0,
       activePeers: 0,
       startedAt: state.startedAt,
+      order: state.sequential ? "sequential" : "rarest",
     };
     const entry: DownloadEntry = { info, userId: record.userId, controller, done: Promise.resolve(info) };
     this.#downloads.set(info.id, entry);
@@ -435,6 +466,8 @@ export class PeerNode implements PeerNodeApi {
         finalPath: state.destination,
         have: served.verified,
         ownAddress: this.peerAddress,
+        sequential: state.sequential === true,
+        downloadLimit: this.#downloadLimit,
         workers: this.#workers,
         refreshPeers: refresh,
         signal: entry.controller.signal,
@@ -588,4 +621,10 @@ function checkMetadata(file: FileMetadata, groupId: string, fileName: string, sh
 
 function shortReason(reason: string): string {
   return /:\s*(\S+)$/.exec(reason)?.[1] ?? reason;
+}
+
+/** A download limit of 0 would hold every download forever without saying so: pause_download-like intent needs its own command. */
+function checkedDownloadRate(bytesPerSecond: number | undefined): number | undefined {
+  if (bytesPerSecond === 0) throw new ValidationError("a download limit of 0 would stall every download; give a rate or unlimited", "BAD_RATE");
+  return bytesPerSecond;
 }

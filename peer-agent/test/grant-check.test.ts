@@ -56,3 +56,20 @@ test("a request without a grant is refused before any key is fetched", async () 
   await assert.rejects(check(undefined, file), { status: 401, code: "GRANT_MISSING" });
   assert.equal(fetches, 0);
 });
+
+test("keys fetched ahead of time answer the first grant without waiting for a tracker", async () => {
+  const tracker = await trackerKey("tracker-1");
+  let fetches = 0;
+  let answerFetch: (() => void) | undefined;
+  const check = createGrantCheck(async () => {
+    fetches++;
+    // Every fetch after the prefetch hangs: a check that needs one never answers.
+    if (fetches > 1) await new Promise<void>((resolve) => (answerFetch = resolve));
+    return { keys: [tracker.jwk] };
+  });
+  await check.prefetch();
+  assert.equal(fetches, 1, "prefetch fetched the keys");
+  assert.equal(await check(await tracker.grant("dave"), file), "dave");
+  assert.equal(fetches, 1);
+  answerFetch?.();
+});

@@ -148,3 +148,24 @@ test("commands that need a session say so before calling a tracker", async () =>
   const node = await net.node("nobody");
   await assert.rejects(node.listGroups(), { code: "NOT_LOGGED_IN", message: /login <user_id> <password>/ });
 });
+
+test("set_rate up 0 makes an agent refuse bytes while it stays a member, and unlimited makes it serve again", async () => {
+  const [alice, bob] = await groupOf("g9", ["alice", "bob"]);
+  const { path } = await sourceFile("notes.bin", 512 * 1024);
+  const view = await alice!.uploadFile(path, "g9");
+  const grant = await grantFor(bob!, "g9", "notes.bin");
+  const piece = async () => {
+    const response = await request(`http://${alice!.peerAddress}/groups/g9/files/${view.sha1}`, {
+      headers: { authorization: `Bearer ${grant}`, range: "bytes=0-99" },
+    });
+    await response.body.dump();
+    return response.statusCode;
+  };
+  assert.deepEqual(await alice!.setRate("up", "0"), { up: 0 });
+  assert.equal(await piece(), 503);
+  assert.deepEqual((await alice!.status()).rates, { up: 0 });
+  assert.deepEqual(await alice!.setRate("UP".toLowerCase(), "unlimited"), {});
+  assert.equal(await piece(), 206);
+  await assert.rejects(alice!.setRate("down", "0"), { code: "BAD_RATE" });
+  await assert.rejects(alice!.setRate("sideways", "2M"), { code: "BAD_ARGUMENT" });
+});

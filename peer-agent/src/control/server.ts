@@ -11,8 +11,8 @@ import { controlFilePath, writeControlFile } from "./control-file.js";
 /** The PeerNodeApi methods a local CLI may call, with their arity. */
 export const CONTROL_METHODS = {
   status: 0, createUser: 2, login: 2, logout: 0, createGroup: 1, joinGroup: 1, leaveGroup: 1, listRequests: 1,
-  acceptRequest: 2, rejectRequest: 2, listGroups: 0, listFiles: 1, uploadFile: 2, downloadFile: 3,
-  waitForDownload: 1, listDownloads: 0, stopShare: 2, listShares: 0,
+  acceptRequest: 2, rejectRequest: 2, listGroups: 0, listFiles: 1, uploadFile: 2, downloadFile: 4,
+  waitForDownload: 1, listDownloads: 0, setRate: 2, stopShare: 2, listShares: 0,
 } as const satisfies Partial<Record<keyof PeerNodeApi, number>>;
 
 const MAX_BODY = 64 * 1024;

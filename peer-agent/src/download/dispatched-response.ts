@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Dispatcher } from "undici";
+import type { RateLimiter } from "../rate-limiter.js";
 
 /** The head of a peer's answer, and its body as events: data, end, error, close. */
 export interface PeerResponse {
@@ -27,6 +28,8 @@ export class ResponseBody extends EventEmitter {
   #queue: Buffer[] = [];
   #ended = false;
   #closed = false;
+  /** Reading is held by the agent's download limit (see `throttle`). */
+  #throttled = false;
 
   attach(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
@@ -52,7 +55,18 @@ export class ResponseBody extends EventEmitter {
     while (this.#queue.length > 0 && this.#flowing) this.emit("data", this.#queue.shift()!);
     if (!this.#flowing) return;
     if (this.#ended) this.#finish();
-    else this.#controller?.resume();
+    else if (!this.#throttled) this.#controller?.resume();
+  }
+
+  /** Stops reading the socket for `ms` (the agent's download limit is used up), then goes on if the caller still reads. */
+  throttle(ms: number): void {
+    if (this.#throttled || this.#closed) return;
+    this.#throttled = true;
+    this.#controller?.pause();
+    setTimeout(() => {
+      this.#throttled = false;
+      if (this.#flowing && !this.#closed && !this.#ended) this.#controller?.resume();
+    }, ms);
   }
 
   /** Stops the transfer; the connection is not reused. */
@@ -94,7 +108,7 @@ export class ResponseBody extends EventEmitter {
 /** Sends a GET through `dispatcher`; resolves with the head as soon as it arrives. */
 export function dispatchGet(
   dispatcher: Dispatcher,
-  options: { path: string; headers: Record<string, string>; signal?: AbortSignal; headersTimeout: number; bodyTimeout: number },
+  options: { path: string; headers: Record<string, string>; signal?: AbortSignal; headersTimeout: number; bodyTimeout: number; limiter?: RateLimiter },
 ): Promise<PeerResponse> {
   return new Promise((resolve, reject) => {
     const body = new ResponseBody();
@@ -122,6 +136,8 @@ export function dispatchGet(
         },
         onResponseData(_c, chunk) {
           body.push(chunk);
+          const wait = options.limiter?.charge(chunk.length) ?? 0;
+          if (wait > 0) body.throttle(Math.min(wait, 1000));
         },
         onResponseEnd() {
           done();

@@ -5,6 +5,7 @@ import { Bitfield } from "../../../core/bitfield.js";
 import { AppError, ConflictError } from "../../../core/errors.js";
 import { pieceBounds } from "../../../core/pieces.js";
 import { PiecesInTransit } from "./in-transit.js";
+import type { RateLimiter } from "../rate-limiter.js";
 import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
 import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
@@ -74,6 +75,10 @@ export interface DownloadOptions {
   onPieceVerified?: (index: number, have: Bitfield) => void;
   signal?: AbortSignal;
   random?: () => number;
+  /** Play while downloading: the file fills from its start (see the picker's policy). */
+  sequential?: boolean;
+  /** The agent's download limit, shared by all its downloads; none when absent. */
+  downloadLimit?: RateLimiter;
   picker?: Partial<PickerConfig>;
   /** See WORKER_BACKLOG_FOR_LOCAL_HASH: 0 hashes every piece on the event loop, Infinity none. */
   localHashBacklog?: number;
@@ -395,9 +400,10 @@ export class Download {
       })),
       inTransit: (piece) => this.#transit.count(piece, now),
       rank: this.#rank,
+      sequential: this.#options.sequential,
       now,
       random: this.#options.random ?? Math.random,
-      config: this.#config,
+      config: this.#pickerConfig(),
     });
     for (const expired of result.timedOut) {
       const flight = expired as Flight;
@@ -435,6 +441,18 @@ export class Download {
     }
   }
 
+  /**
+   * Under the agent's download limit a peer is only as fast as its share of
+   * the limit: an unmeasured peer is assumed no faster, so its first requests
+   * are not timed out as stalled while the limit holds them back.
+   */
+  #pickerConfig(): PickerConfig {
+    const limit = this.#options.downloadLimit?.bytesPerSecond;
+    if (limit === undefined) return this.#config;
+    const share = limit / Math.max(1, this.#flights.size);
+    return { ...this.#config, assumedBytesPerSecond: Math.min(this.#config.assumedBytesPerSecond, share) };
+  }
+
   /** One Range request for a run of pieces; each piece is verified as soon as its last byte arrives. */
   async #fetchRun(flight: Flight): Promise<void> {
     const { file, groupId } = this.#options;
@@ -447,6 +465,8 @@ export class Download {
         `/groups/${encodeURIComponent(groupId)}/files/${file.sha1}`,
         { authorization: `Bearer ${this.#grant}`, range: `bytes=${first}-${last}` },
         flight.controller.signal,
+        undefined,
+        this.#options.downloadLimit,
       );
       const firstByteMs = Date.now() - began;
       if (response.statusCode === 429 || response.statusCode === 503) {

@@ -3,6 +3,7 @@ import { Bitfield } from "../../../core/bitfield.js";
 import { AppError, fromProblem } from "../../../core/errors.js";
 import type { BitfieldView } from "../../../core/api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
+import type { RateLimiter } from "../rate-limiter.js";
 import { reusedBufferConnector } from "./reused-buffer-connector.js";
 
 export type { PeerResponse };
@@ -60,9 +61,10 @@ export class PeerConnection {
     headers: Record<string, string>,
     signal?: AbortSignal,
     timeouts: { headersTimeout: number; bodyTimeout: number } = { headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS },
+    limiter?: RateLimiter,
   ): Promise<PeerResponse> {
     // Idle means nothing received: waiting for the head, or between body chunks.
-    return dispatchGet(this.#pool, { path, headers, signal, ...timeouts });
+    return dispatchGet(this.#pool, { path, headers, signal, limiter, ...timeouts });
   }
 
   /** The peer's verified pieces, read once. */

@@ -32,6 +32,11 @@
  * - a request is abandoned after a timeout that follows the peer's measured
  *   rate and latency and the request's size, not a constant, and its pieces
  *   become free again;
+ * - sequential (play while downloading): the pieces in a window ahead of the
+ *   playhead (the first piece not verified) go first, in file order, so the
+ *   file fills from its start; beyond the window, rarest first as above, so
+ *   every peer stays busy and the download still feeds the swarm. No random
+ *   first pieces then: the first piece a player needs is piece 0;
  * - endgame: once every missing piece is requested, idle capacity duplicates
  *   in-flight pieces (those due last first) on other peers; the engine keeps
  *   the first verified copy and cancels the others.
@@ -82,6 +87,8 @@ export interface PickerConfig {
   assumedBytesPerSecond: number;
   /** At most this many copies of one piece in flight during endgame. */
   endgameCopies: number;
+  /** Sequential mode: pieces from the playhead on that are taken in file order before any other (16 MiB at 512 KiB). */
+  sequentialWindow: number;
 }
 
 export const DEFAULT_PICKER_CONFIG: PickerConfig = {
@@ -97,6 +104,7 @@ export const DEFAULT_PICKER_CONFIG: PickerConfig = {
   minTimeoutMs: 2000,
   assumedBytesPerSecond: 1024 * 1024,
   endgameCopies: 2,
+  sequentialWindow: 32,
 };
 
 export interface PickInput {
@@ -114,6 +122,8 @@ export interface PickInput {
    * download in a swarm (see the policy above); file order when absent.
    */
   rank?: ArrayLike<number>;
+  /** Play while downloading: fill the file from its start (see the policy above). */
+  sequential?: boolean;
   now: number;
   random: () => number;
   config?: Partial<PickerConfig>;
@@ -231,10 +241,11 @@ export function pickRequests(input: PickInput): PickResult {
     rarity[piece] = holders + (input.inTransit?.(piece) ?? 0);
   }
 
-  const randomOnly = input.verifiedCount < config.randomFirstPieces;
+  const randomOnly = !input.sequential && input.verifiedCount < config.randomFirstPieces;
   const order = randomOnly
     ? shuffled(needed, input.random)
     : rarestFirst(needed, rarity, input.pieceCount, input.rank);
+  if (input.sequential) playheadFirst(order, input, config.sequentialWindow);
   // A run never takes more than a fair share of what is left, so the peers finish together.
   const fairShare = Math.max(1, Math.ceil(needed.length / Math.max(1, available.length) / 2));
   // Fast peers choose first, so they take the pieces that matter most.
@@ -297,6 +308,16 @@ function rarestFirst(needed: number[], rarity: Int32Array, pieceCount: number, r
   needed.forEach((piece, i) => (keys[i] = (rarity[piece]! * pieceCount + (rank ? rank[piece]! : piece)) * pieceCount + piece));
   keys.sort();
   return Array.from(keys, (key) => key % pieceCount);
+}
+
+/** Moves the needed pieces within `window` of the playhead (the first piece not verified) to the front, in file order. */
+function playheadFirst(order: number[], input: PickInput, window: number): void {
+  let playhead = 0;
+  while (playhead < input.pieceCount && input.verified(playhead)) playhead++;
+  const end = playhead + window;
+  const near = order.filter((piece) => piece < end).sort((a, b) => a - b);
+  const far = order.filter((piece) => piece >= end);
+  order.splice(0, order.length, ...near, ...far);
 }
 
 /** A random permutation of 0..count-1: each piece's rank for a download in a swarm. */

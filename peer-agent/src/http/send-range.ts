@@ -1,5 +1,6 @@
 import { read } from "node:fs";
 import type { ServerResponse } from "node:http";
+import type { RateLimiter } from "../rate-limiter.js";
 
 /** Bytes read from disk per chunk of a response: large reads and writes cost less per byte. */
 const CHUNK_BYTES = 512 * 1024;
@@ -18,7 +19,9 @@ const freeBuffers: Buffer[] = [];
  *
  * `done` is called once, when the body was sent or the response failed.
  * `mayPump`, asked before each chunk, holds the stream while another one
- * has the turn (upload-slots.ts). `readAt` is fs.read; tests pass one whose
+ * has the turn (upload-slots.ts). `limiter`, asked before each read, holds
+ * it while the agent's upload limit is used up, and then reads smaller
+ * chunks so the limit stays smooth. `readAt` is fs.read; tests pass one whose
  * reads finish when they say.
  */
 export function sendRange(
@@ -27,7 +30,7 @@ export function sendRange(
   end: number,
   res: ServerResponse,
   done: () => void,
-  { mayPump, readAt = read }: { mayPump?: () => Promise<void> | undefined; readAt?: ReadAt } = {},
+  { mayPump, limiter, readAt = read }: { mayPump?: () => Promise<void> | undefined; limiter?: RateLimiter; readAt?: ReadAt } = {},
 ): void {
   const buffers: [Buffer, Buffer] = [takeBuffer(), takeBuffer()];
   // A buffer being read into or written from is not ours to give back until that ends.
@@ -35,6 +38,7 @@ export function sendRange(
   let next: 0 | 1 = 0;
   let position = start;
   let finished = false;
+  let waitingForRate = false;
 
   const release = (index: 0 | 1) => {
     busy[index] = "idle";
@@ -52,7 +56,7 @@ export function sendRange(
   res.on("close", onClose);
 
   const pump = () => {
-    if (finished || busy.includes("reading")) return;
+    if (finished || waitingForRate || busy.includes("reading")) return;
     if (position > end) {
       if (busy[0] === "idle" && busy[1] === "idle") {
         res.end();
@@ -68,7 +72,16 @@ export function sendRange(
       return;
     }
     const buffer = buffers[index];
-    const length = Math.min(buffer.length, end + 1 - position);
+    const length = Math.min(limiter ? limiter.chunkBytes(buffer.length) : buffer.length, end + 1 - position);
+    const wait = limiter?.delayFor(length) ?? 0;
+    if (wait > 0) {
+      waitingForRate = true;
+      setTimeout(() => {
+        waitingForRate = false;
+        pump();
+      }, Math.min(wait, 1000));
+      return;
+    }
     busy[index] = "reading";
     readAt(fd, buffer, 0, length, position, (error, bytesRead) => {
       if (finished) return release(index);

@@ -1,12 +1,13 @@
 import { close, open } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { NotFoundError, RangeNotSatisfiableError } from "../../../core/errors.js";
+import { AppError, NotFoundError, RangeNotSatisfiableError } from "../../../core/errors.js";
 import { parseRange } from "../../../core/range.js";
 import { isIdentifier, isPeerAddress, isSha1Hex } from "../../../core/validation.js";
 import { sendProblem } from "./problem.js";
 import { sendRange } from "./send-range.js";
 import { SwarmEvents } from "./swarm-events.js";
 import { UploadSlots, type UploadSlotsOptions } from "./upload-slots.js";
+import type { RateLimiter } from "../rate-limiter.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
 
 const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(?:\/(bitfield|events))?$/;
@@ -22,7 +23,12 @@ export interface PeerServerOptions {
   uploadSlots?: Partial<UploadSlotsOptions>;
   /** Where verified pieces and runs being sent are announced to the file's watchers; the server makes its own when absent. */
   events?: SwarmEvents;
+  /** The agent's upload limit, shared by every response; a limit of 0 refuses bytes (leech only). */
+  uploadLimit?: RateLimiter;
 }
+
+/** A leech-only agent tells downloaders to come back after this long: its limit may be raised meanwhile. */
+const UPLOAD_OFF_RETRY_SECONDS = 60;
 
 /** A successful grant check is reused for the same token, group and file for at most this long (never past the grant's expiry). */
 const GRANT_CACHE_MS = 30_000;
@@ -89,6 +95,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
     context.events.watch(file, watcher, res);
     return;
   }
+  if (options.uploadLimit?.blocked) {
+    throw new AppError(503, "UPLOAD_OFF", "this peer does not upload now (its upload limit is 0)", { retryAfterSeconds: UPLOAD_OFF_RETRY_SECONDS });
+  }
   const slot = await context.slots.acquire(requester, (cancel) => res.once("close", cancel));
   if (!slot) return; // the requester gave up while it waited
   res.once("close", slot.release);
@@ -140,7 +149,7 @@ async function sendBytes(
   const opened = await context.files.acquire(file.path);
   if (res.destroyed) return opened.release();
   context.events.sending(file.groupId, file.sha1, Math.floor(start / file.pieceSize), Math.floor(end / file.pieceSize), requester);
-  sendRange(opened.fd, start, end, res, opened.release, { mayPump });
+  sendRange(opened.fd, start, end, res, opened.release, { mayPump, limiter: context.options.uploadLimit });
 }
 
 function piecesVerified(file: ServedFile, start: number, end: number): boolean {

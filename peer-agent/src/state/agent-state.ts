@@ -28,6 +28,8 @@ export interface DownloadRecord {
   destination: string;
   startedAt: string;
   state: "downloading" | "failed";
+  /** Play while downloading: pieces are fetched from the start of the file first. */
+  sequential?: boolean;
   error?: { code: string; message: string };
 }
 
