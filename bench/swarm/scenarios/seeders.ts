@@ -120,6 +120,8 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         const { peers, grant } = await downloader.getPeers(GROUP, file.fileName);
         const finalPath = join(dir, "ours.bin");
         const job: DownloadJob = { groupId: GROUP, file, grant, partPath: `${finalPath}.part`, finalPath, peers: peers.map((p: PeerView) => ({ ...p, address: reach(p.address) })) };
+        // BENCH_PICKER='{"runSeconds":1}' tries other picker settings, as in bench:download.
+        if (process.env.BENCH_PICKER) job.picker = JSON.parse(process.env.BENCH_PICKER) as Record<string, number>;
         await warmPageCache(dir, size);
         const before = seeders.map((s) => s.usage());
         const sampler = shaping.sample(scenario.faultsAt !== undefined ? 50 : 100);
