@@ -14,10 +14,8 @@
  * Prints one JSON line per row, then a table with the ratio ours / aria2c
  * (best against best, and per round with --repeat).
  */
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { open, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg, tmpdir } from "node:os";
@@ -31,6 +29,9 @@ import { hashFile } from "../core/pieces.js";
 import { createGrantCheck } from "../peer-agent/src/grant-check.js";
 import { createPeerServer } from "../peer-agent/src/http/server.js";
 import type { DownloadJob } from "./download-runner.js";
+import { bundled } from "./support/bundle.js";
+import { checkSha1, generate, warmPageCache } from "./support/files.js";
+import { has, run } from "./support/processes.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -47,86 +48,8 @@ const repeat = Number(args.repeat);
 
 const dir = await mkdtemp(join(tmpdir(), "bench-download-"));
 
-/**
- * The downloader runs as plain JavaScript, as an installed client would (tsx
- * alone adds ~30 MiB of RSS): the runner is bundled with esbuild (already
- * installed for tsx), its packages left to node_modules.
- */
-async function bundleRunner(): Promise<string[]> {
-  const out = join(import.meta.dirname, "..", "node_modules", ".cache", "bench-download-runner.mjs");
-  try {
-    const { build } = await import("esbuild");
-    await build({
-      entryPoints: [join(import.meta.dirname, "download-runner.ts")],
-      bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile: out, logLevel: "error",
-    });
-    return [out];
-  } catch (error) {
-    console.error(`could not bundle the runner (${(error as Error).message}); running it with tsx, RSS includes tsx`);
-    return ["--import", "tsx", join(import.meta.dirname, "download-runner.ts")];
-  }
-}
 const servers: Server[] = [];
 const results: { row: string; round: number; ms: number; note?: string; maxRssMiB?: number }[] = [];
-
-async function generate(path: string, bytes: number, fill: () => Buffer = () => randomBytes(16 << 20)): Promise<void> {
-  const handle = await open(path, "w");
-  for (let done = 0; done < bytes; ) {
-    const block = fill();
-    const length = Math.min(block.length, bytes - done);
-    await handle.write(block, 0, length, done);
-    done += length;
-  }
-  await handle.close();
-}
-
-/**
- * This machine is a VM whose guest reports freed memory back to the host
- * (free page reporting), and writing 1 GiB into reported, cold pages costs
- * ~2 s of kernel time instead of ~0.2 s (measured with dd: 0.22 s right after
- * a delete, 2.47 s after 5 s idle). The kernel reports free pages 2 s after a
- * free wakes it (PAGE_REPORTING_DELAY), all of them at once. So every timed
- * row starts right after the same warm-up: a scratch file of the download's
- * size written and deleted. And first a pause of 2.5 s, so the report that the
- * previous row's deleted file started is over: otherwise it could fall in the
- * middle of the row and turn the rest of the warm-up's pages cold (a row
- * started 1 s after the warm-up took 1.59–1.68 s instead of 1.25–1.46 s, with
- * 0.45 s more CPU; without the pause, 3 rounds of 12 looked like that).
- */
-const zeros = Buffer.alloc(16 << 20);
-async function warmPageCache(bytes: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 2500));
-  const path = join(dir, "warm.bin");
-  await generate(path, bytes, () => zeros);
-  await rm(path);
-}
-
-/** Runs a command; `seedersCpuMs` is this process's CPU meanwhile, i.e. what the seeders spent serving it. */
-function run(command: string, argv: string[]): Promise<{ ms: number; code: number | null; stdout: string; stderr: string; seedersCpuMs: number }> {
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const used = process.cpuUsage(cpu);
-      resolve({ ms: performance.now() - started, code, stdout, stderr, seedersCpuMs: Math.round((used.user + used.system) / 1000) });
-    });
-  });
-}
-
-async function has(command: string): Promise<boolean> {
-  return run("sh", ["-c", `command -v ${command}`]).then((r) => r.code === 0, () => false);
-}
-
-async function sha1Of(path: string): Promise<string> {
-  const { stdout } = await run("sha1sum", [path]);
-  return stdout.split(" ")[0]!;
-}
 
 try {
   const sourcePath = join(dir, "source.bin");
@@ -163,12 +86,11 @@ try {
     results.push({ row, round, ms, ...extra });
   };
   const check = async (row: string, path: string) => {
-    const actual = await sha1Of(path);
-    if (actual !== file.sha1) throw new Error(`${row}: wrong SHA1 ${actual}`);
+    await checkSha1(row, path, file.sha1);
     await rm(path, { force: true });
   };
 
-  const runner = await bundleRunner();
+  const runner = await bundled("bench/download-runner.ts", "download-runner");
   for (round = 0; round < repeat; round++) {
     if (rows.has("ours")) {
       const finalPath = join(dir, "ours.bin");
@@ -179,7 +101,7 @@ try {
       // BENCH_THREADS=1 (CPU per thread still running at the end) help profiling.
       const wrap = process.env.BENCH_WRAP?.split(" ").filter(Boolean) ?? [];
       const argv = [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), ...runner, JSON.stringify(job)];
-      await warmPageCache(sizeMb << 20);
+      await warmPageCache(dir, sizeMb << 20);
       const child = await run(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...argv].slice(wrap.length ? 0 : 1));
       const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number }; timeline: Record<string, number> };
       if (!line.ok) throw new Error(`our download failed: ${line.message ?? child.stderr}`);
@@ -187,7 +109,7 @@ try {
       await check("ours", finalPath);
       record("ours (every piece + whole file SHA1)", line.ms, {
         maxRssMiB: Math.round(line.maxRssBytes / 2 ** 20),
-        note: `seeders CPU ${child.seedersCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms`,
+        note: `seeders CPU ${child.parentCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms`,
       });
     }
     // Without a checksum aria2c runs twice, without preallocation and with fallocate (as ours does); the faster is the reference.
@@ -204,20 +126,20 @@ try {
         ...(checksum ? [`--checksum=sha-1=${file.sha1}`] : []),
         ...urls,
       ];
-      await warmPageCache(sizeMb << 20);
+      await warmPageCache(dir, sizeMb << 20);
       const result = await run("aria2c", argv);
       if (result.code !== 0) throw new Error(`aria2c failed: ${result.stdout}${result.stderr}`);
       await check("aria2c", join(dir, "aria.bin"));
       record(checksum ? "aria2c --checksum (whole file only)" : `aria2c, no checksum, --file-allocation=${allocation}`, result.ms, {
-        note: `-x${peerCount} -s${peerCount} -k1M, ${peerCount} URIs; seeders CPU ${result.seedersCpuMs} ms`,
+        note: `-x${peerCount} -s${peerCount} -k1M, ${peerCount} URIs; seeders CPU ${result.parentCpuMs} ms`,
       });
     }
     if (rows.has("curl")) {
-      await warmPageCache(sizeMb << 20);
+      await warmPageCache(dir, sizeMb << 20);
       const result = await run("curl", ["-sS", "-f", "-H", `Authorization: Bearer ${grant}`, "-o", join(dir, "curl.bin"), urls[0]!]);
       if (result.code !== 0) throw new Error(`curl failed: ${result.stderr}`);
       await check("curl", join(dir, "curl.bin"));
-      record("curl, one source", result.ms, { note: `seeders CPU ${result.seedersCpuMs} ms` });
+      record("curl, one source", result.ms, { note: `seeders CPU ${result.parentCpuMs} ms` });
     }
     if (rows.has("sha1sum")) {
       const result = await run("sha1sum", [sourcePath]);
