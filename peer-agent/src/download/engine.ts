@@ -482,8 +482,10 @@ export class Download {
         discard(response);
         throw new Error(`unexpected answer ${response.statusCode} for pieces ${flight.piece}..${flight.piece + flight.count - 1}`);
       }
+      const headAt = Date.now();
+      const receivedAtHead = peer.received;
       if (await this.#receive(flight, response)) {
-        peer.measure(last - first + 1, Date.now() - began, firstByteMs);
+        peer.measure(peer.received - receivedAtHead, Date.now() - headAt, firstByteMs);
         peer.consecutiveErrors = 0;
       }
     } catch (error) {
@@ -590,6 +592,7 @@ export class Download {
       };
       body.on("data", (chunk: Buffer) => {
         if (settled) return;
+        peer.received += chunk.length;
         if (!consume(chunk) && !settled) {
           body.pause();
           waitForBuffer();
@@ -717,7 +720,14 @@ export class Download {
       };
       const timer = setTimeout(done, TICK_MS);
       signal?.addEventListener("abort", done, { once: true });
-      this.#wake = done;
+      // Everything that happened in one turn of the event loop (a burst of haves from many peers,
+      // several pieces landing) is answered by one step, not one step each.
+      let woken = false;
+      this.#wake = () => {
+        if (woken) return;
+        woken = true;
+        setImmediate(done);
+      };
     });
   }
 

@@ -25,8 +25,16 @@ export class PeerConnection {
   readonly address: string;
   readonly #pool: Pool;
   bitfield: Bitfield;
-  /** Throughput of one request, smoothed. */
+  /**
+   * How fast the peer delivers to us, smoothed: bytes from all our requests
+   * to it while one was streaming, over that time, without the wait for the
+   * first byte. (Per request, two requests in flight each looked half as
+   * fast, and waits counted as slowness: runs and windows shrank as the round
+   * trip grew, which is when they need to grow.)
+   */
   bytesPerSecond = 0;
+  /** Piece bytes received from this peer so far, all requests together. */
+  received = 0;
   latencyMs = 0;
   /** Pieces that failed their SHA1, and requests that failed or timed out. */
   failures = 0;
@@ -76,7 +84,7 @@ export class PeerConnection {
     return Bitfield.fromBase64(this.bitfield.size, body.bitfield);
   }
 
-  /** Records a transfer: exponentially weighted, so the picker follows the peer's current speed. */
+  /** Records what the peer delivered during one request's transfer: exponentially weighted, so the picker follows its current speed. */
   measure(bytes: number, elapsedMs: number, firstByteMs: number): void {
     const rate = (bytes / Math.max(elapsedMs, 1)) * 1000;
     this.bytesPerSecond = this.bytesPerSecond === 0 ? rate : this.bytesPerSecond * 0.7 + rate * 0.3;

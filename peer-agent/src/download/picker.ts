@@ -226,6 +226,11 @@ export function pickRequests(input: PickInput): PickResult {
 
   const usable = input.peers.filter((peer) => !peer.banned);
   const available = usable.filter((peer) => !(peer.busyUntil !== undefined && peer.busyUntil > input.now));
+  const slotsOf = (peer: PeerState) => freeRequestSlots(peer, flightsOf.get(peer.id) ?? [], input.pieceSize, config);
+  // In a swarm the picker runs on every piece any peer announces; most of those runs find every peer's
+  // pipe full. Those end here, before the per-piece scan and sort that make up nearly all of its cost.
+  const anyPeerFree = available.some((peer) => slotsOf(peer) > 0 && requestWindow(peer, input.pieceSize, config) > (busyPieces.get(peer.id) ?? 0));
+  if (!anyPeerFree) return { requests: [], timedOut, endgame: copies.size > 0 && copies.size === countMissing(input) };
   const needed: number[] = [];
   /** Holders of each needed piece plus its copies in transit to others: lower is rarer. */
   const rarity = new Int32Array(input.pieceCount);
@@ -252,7 +257,6 @@ export function pickRequests(input: PickInput): PickResult {
   const choosers = [...available].sort((a, b) => b.bytesPerSecond - a.bytesPerSecond);
   const taken = new Uint8Array(input.pieceCount);
   const requests: PieceRequest[] = [];
-  const slotsOf = (peer: PeerState) => freeRequestSlots(peer, flightsOf.get(peer.id) ?? [], input.pieceSize, config);
 
   for (const peer of choosers) {
     let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
@@ -299,6 +303,10 @@ export function pickRequests(input: PickInput): PickResult {
     }
   }
   return { requests, timedOut, endgame };
+}
+
+function countMissing(input: PickInput): number {
+  return input.pieceCount - input.verifiedCount;
 }
 
 /** Rarest first; equally rare pieces by rank (file order without one). */
