@@ -44,7 +44,8 @@ function buildProgram(output: ParseOptions): Command {
     .description(
       "Group-based peer-to-peer file sharing.\n\n" +
         "client <IP>:<PORT> <tracker_info.txt> serves pieces on IP:PORT and opens a shell: prompt, history and tab completion on a terminal; one command per line from a pipe.\n\n" +
-        "client --agent <IP>:<PORT> <command> [args...] runs one command against a running peer-agent and exits 0 when it succeeded, 1 when it failed, 2 for bad arguments.",
+        "client --agent <IP>:<PORT> <command> [args...] runs one command against a running peer-agent, found by its address from any folder, and exits 0 when it succeeded, 1 when it failed, 2 for bad arguments; client --agent <IP>:<PORT> stop stops it.\n\n" +
+        "From a pipe the shell exits 1 when any command (or download) failed.",
     )
     .usage("<IP>:<PORT> <tracker_info.txt> [options]\n       client --agent <IP>:<PORT> [options] <command> [args...]")
     .argument("[words...]", "IP:PORT and tracker_info.txt, or with --agent the command and its arguments")

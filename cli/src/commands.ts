@@ -234,7 +234,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       ctx.onDownloadStarted?.(download);
       return download;
     },
-    render: (download) => `download resumed at ${formatPercent(download.bytesDone, download.size)}: ${formatDownloadStarted(download).replace(/^download started: /, "")}`,
+    render: (download) =>
+      `download resumed: [${download.groupId}] ${download.fileName} -> ${download.destination} at ${formatPercent(download.bytesDone, download.size)} (show_downloads shows progress)`,
   }),
   define<void>({
     name: "cancel_download",

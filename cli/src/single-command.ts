@@ -12,8 +12,6 @@ export interface SingleCommandOptions {
   json: boolean;
   cwd: string;
   askSecret?: (prompt: string) => Promise<string>;
-  /** How long `stop` waits for the agent's process to end. */
-  stopTimeoutMs?: number;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
 }
@@ -70,7 +68,7 @@ async function stopCommand(options: SingleCommandOptions): Promise<number> {
   let node: RemotePeerNode | undefined;
   try {
     node = await options.connect();
-    const pid = await stopAgent(node, options.stopTimeoutMs);
+    const pid = await stopAgent(node);
     options.stdout(options.json ? `${JSON.stringify({ stopped: pid })}\n` : `stopped the agent (pid ${pid})\n`);
     return 0;
   } catch (error) {

@@ -9,7 +9,7 @@ import { Bitfield } from "../../core/bitfield.js";
 import { Download, type DownloadSummary } from "./download/engine.js";
 import { PieceWorkers } from "./download/piece-store.js";
 import { AppError, Codes, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
-import { hashFile, PIECE_SIZE } from "../../core/pieces.js";
+import { hashFile, PIECE_SIZE, pieceBounds } from "../../core/pieces.js";
 import { TrackerClient } from "../../core/tracker-client.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
@@ -485,8 +485,6 @@ export class PeerNode implements PeerNodeApi {
     const { file } = record;
     const state = record.download!;
     const verified = this.#served.find(file.groupId, file.sha1)?.verified ?? Bitfield.fromBase64(file.pieceHashes.length, record.verified);
-    let bytesDone = 0;
-    for (let i = 0; i < verified.size; i++) if (verified.has(i)) bytesDone += Math.min(file.pieceSize, file.size - i * file.pieceSize);
     return {
       id: state.id,
       groupId: file.groupId,
@@ -496,7 +494,7 @@ export class PeerNode implements PeerNodeApi {
       order: state.sequential ? "sequential" : "rarest",
       piecesDone: verified.count,
       pieceCount: verified.size,
-      bytesDone,
+      bytesDone: verifiedBytes(verified, file),
       size: file.size,
       bytesPerSecond: 0,
       activePeers: 0,
@@ -541,7 +539,7 @@ export class PeerNode implements PeerNodeApi {
       state: "downloading",
       piecesDone: served.verified.count,
       pieceCount: served.verified.size,
-      bytesDone: 0,
+      bytesDone: verifiedBytes(served.verified, file),
       size: file.size,
       bytesPerSecond: 0,
       activePeers: 0,
@@ -724,6 +722,17 @@ async function changedOnDisk(record: ShareRecord): Promise<string | undefined> {
     return `the file ${record.path} changed on disk since it was shared`;
   }
   return undefined;
+}
+
+/** How many bytes of the file the verified pieces hold. */
+function verifiedBytes(verified: Bitfield, file: FileMetadata): number {
+  let bytes = 0;
+  for (let i = 0; i < verified.size; i++) {
+    if (!verified.has(i)) continue;
+    const { start, end } = pieceBounds(i, file.size, file.pieceSize);
+    bytes += end - start;
+  }
+  return bytes;
 }
 
 /** A tracker's answer is checked like any other input: right file, sane pieces. */

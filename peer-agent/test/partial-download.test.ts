@@ -166,6 +166,8 @@ test("a paused download stays paused across a restart of the agent, and resume_d
   const carol = await member("s-carol", "s1");
   await carol.uploadFile(sourcePath, "s1");
   const resumed = await again.resumeDownload("s1", "season.mkv");
+  assert.equal(resumed.piecesDone, evenPieces.length, "it starts from the pieces it had");
+  assert.ok(resumed.bytesDone > 0);
   const ended = await again.waitForDownload(resumed.id);
   assert.equal(ended.state, "complete", JSON.stringify(ended.error));
   const oddBytes = data.length - evenPieces.reduce((sum, i) => sum + Math.min(PIECE_SIZE, data.length - i * PIECE_SIZE), 0);
@@ -192,4 +194,11 @@ test("clear_downloads takes the complete downloads off the list", async () => {
   assert.equal((await dave.waitForDownload(started.id)).state, "complete");
   assert.equal(await dave.clearDownloads(), 1);
   assert.deepEqual(await dave.listDownloads(), []);
+});
+
+test("after logout show_downloads lists a running download as stopped, to resume at the next login", async () => {
+  const { node } = await stalledDownload("v-dave", "v1");
+  await node.logout();
+  const [listed] = await node.listDownloads();
+  assert.deepEqual([listed!.state, listed!.piecesDone], ["stopped", evenPieces.length]);
 });
