@@ -207,7 +207,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   define<DownloadInfo[]>({
     name: "show_downloads",
     params: [],
-    summary: "[D] downloading, [C] complete, [P] paused, [F] failed, [S] stopped by logout (resumes at login)",
+    summary: "[D] downloading, [Q] queued (waits for a running one to end), [C] complete, [P] paused, [F] failed, [S] stopped by logout (resumes at login)",
     run: (ctx) => ctx.node.listDownloads(),
     render: formatDownloads,
   }),

@@ -104,6 +104,7 @@ export function formatRequests(groupId: string, requests: readonly JoinRequestVi
 }
 
 const STATE_LETTER: Record<DownloadInfo["state"], string> = {
+  queued: "Q",
   downloading: "D",
   complete: "C",
   failed: "F",
@@ -130,6 +131,8 @@ export function formatDownloadLine(download: DownloadInfo): string {
   const head = `[${STATE_LETTER[download.state]}] [${download.groupId}] ${download.fileName} -> ${download.destination}`;
   const progress = formatPercent(download.bytesDone, download.size);
   switch (download.state) {
+    case "queued":
+      return `${head}  queued at ${progress}; starts when a running download ends`;
     case "downloading":
       return [head, progress, formatSpeed(download.bytesPerSecond), plural(download.activePeers, "peer")].join("  ");
     case "complete": {

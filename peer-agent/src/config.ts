@@ -52,6 +52,14 @@ export interface PeerAgentConfig {
   logLevel: string;
   /** Bytes per second for all uploads / all downloads; undefined: unlimited. */
   rates: { up?: number; down?: number };
+  /** Downloads that run at once; undefined: the agent's default. */
+  maxActiveDownloads?: number;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number of at least 1, got "${value}"`);
+  return n;
 }
 
 function rateOption(value: string): number | undefined {
@@ -75,16 +83,18 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
     .option("--max-upload-rate <rate>", "limit all uploads together, e.g. 2M (MiB/s); 0 uploads nothing (set_rate changes it while running)", rateOption)
     .option("--max-download-rate <rate>", "limit all downloads together, e.g. 10M", rateOption)
+    .option("--max-active-downloads <n>", "downloads that run at once; the others wait as [Q] (default 3)", positiveInteger)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [listen, trackerInfoPath] = program.processedArgs as [ListenAddress, string];
-  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number }>();
+  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number; maxActiveDownloads?: number }>();
   return {
     listen,
     trackerInfoPath,
     stateDir: options.stateDir ? resolve(options.stateDir) : defaultStateDir(listen, env),
     logLevel: options.logLevel,
+    ...(options.maxActiveDownloads !== undefined ? { maxActiveDownloads: options.maxActiveDownloads } : {}),
     rates: {
       ...(options.maxUploadRate !== undefined ? { up: options.maxUploadRate } : {}),
       ...(options.maxDownloadRate !== undefined ? { down: options.maxDownloadRate } : {}),

@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     trackers,
     stateDir: config.stateDir,
     rates: config.rates,
+    maxActiveDownloads: config.maxActiveDownloads,
     onNotice: (line) => logger.warn(line),
     onDownloadEnded: (info) =>
       logger.info({ download: info.id, group: info.groupId, file: info.fileName, state: info.state, error: info.error }, "download ended"),

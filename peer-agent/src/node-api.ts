@@ -70,7 +70,7 @@ export interface LoginOutcome {
 }
 
 /** stopped: by logout or by the agent stopping; it resumes at the next login. paused: by pause_download. */
-export type DownloadState = "downloading" | "complete" | "failed" | "paused" | "stopped";
+export type DownloadState = "queued" | "downloading" | "complete" | "failed" | "paused" | "stopped";
 
 export interface PeerTransfer {
   userId: string;

@@ -16,6 +16,7 @@ import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
 import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
 import { RateLimiter } from "./rate-limiter.js";
+import { DownloadQueue } from "./download-queue.js";
 import { parseByteRate } from "../../core/byte-rate.js";
 import { createPeerServer } from "./http/server.js";
 import { SwarmEvents } from "./http/swarm-events.js";
@@ -38,7 +39,12 @@ export interface PeerNodeOptions {
   trackerTimeoutMs?: number;
   /** Starting limits (bytes per second) for all uploads and all downloads; set_rate changes them while running. */
   rates?: TransferRates;
+  /** Downloads that run at once; the others wait as [Q] in the order they were asked for. */
+  maxActiveDownloads?: number;
 }
+
+/** Three at once: enough to keep a link busy, few enough that each one finishes soon instead of all finishing late. */
+const DEFAULT_ACTIVE_DOWNLOADS = 3;
 
 /** A running download, or one that ended during this run of the agent. */
 interface DownloadEntry {
@@ -82,6 +88,7 @@ export class PeerNode implements PeerNodeApi {
    */
   readonly #grantCheck: PrefetchingGrantCheck;
   readonly #uploadLimit: RateLimiter;
+  readonly #queue: DownloadQueue;
   readonly #downloadLimit: RateLimiter;
   readonly #announce = oneAtATime(() => this.#sendAnnounce());
 
@@ -90,6 +97,7 @@ export class PeerNode implements PeerNodeApi {
     this.tracker = tracker;
     this.#store = store;
     this.#grantCheck = createGrantCheck(() => tracker.allJwks());
+    this.#queue = new DownloadQueue(options.maxActiveDownloads ?? DEFAULT_ACTIVE_DOWNLOADS);
     this.#uploadLimit = new RateLimiter(options.rates?.up);
     this.#downloadLimit = new RateLimiter(checkedDownloadRate(options.rates?.down));
     this.#server = createPeerServer({
@@ -196,6 +204,8 @@ export class PeerNode implements PeerNodeApi {
       if (!record.download) outcome.restored--;
     }
     this.#startHeartbeat();
+    // In the order they were asked for: the queue starts them in that order again.
+    resume.sort((a, b) => a.download!.startedAt.localeCompare(b.download!.startedAt));
     for (const record of resume) {
       if (!this.#store.find(userId, record.file.groupId, record.file.fileName)) continue;
       this.#startDownload(record);
@@ -477,7 +487,7 @@ export class PeerNode implements PeerNodeApi {
 
   #runningEntry(record: ShareRecord): DownloadEntry | undefined {
     const entry = record.download && this.#downloads.get(record.download.id);
-    return entry?.info.state === "downloading" ? entry : undefined;
+    return entry && isActive(entry.info.state) ? entry : undefined;
   }
 
   /** A download kept from an earlier run (paused or failed), as show_downloads lists it. */
@@ -518,7 +528,7 @@ export class PeerNode implements PeerNodeApi {
     clearTimeout(this.#announceTimer);
     this.#heartbeat = undefined;
     this.#announceTimer = undefined;
-    const running = [...this.#downloads.values()].filter((d) => d.info.state === "downloading");
+    const running = [...this.#downloads.values()].filter((d) => isActive(d.info.state));
     for (const entry of running) entry.controller.abort();
     await Promise.all(running.map((entry) => entry.done));
     this.#served.clear();
@@ -536,7 +546,7 @@ export class PeerNode implements PeerNodeApi {
       groupId: file.groupId,
       fileName: file.fileName,
       destination: state.destination,
-      state: "downloading",
+      state: this.#queue.full ? "queued" : "downloading",
       piecesDone: served.verified.count,
       pieceCount: served.verified.size,
       bytesDone: verifiedBytes(served.verified, file),
@@ -567,7 +577,12 @@ export class PeerNode implements PeerNodeApi {
       return { peers: list.peers, grant: list.grant };
     };
     let summary: DownloadSummary | undefined;
+    let giveTurnBack: (() => void) | undefined;
     try {
+      const waited = this.#queue.full;
+      giveTurnBack = await this.#queue.take(entry.controller.signal);
+      entry.info.state = "downloading";
+      if (waited) first = undefined; // the peers listed when it was asked for may be gone by its turn
       if (!(await stat(record.path).catch(() => undefined))) {
         served.verified = new Bitfield(file.pieceHashes.length);
         record.verified = served.verified.toBase64();
@@ -619,6 +634,8 @@ export class PeerNode implements PeerNodeApi {
         state.error = entry.info.error;
         this.#store.changed();
       }
+    } finally {
+      giveTurnBack?.();
     }
     await this.#store.flush();
     this.#workers.warm(); // for the next download
@@ -653,7 +670,7 @@ export class PeerNode implements PeerNodeApi {
   /** Removes a share here: stops its download, deletes a partial file, stops serving it. */
   async #forget(record: ShareRecord): Promise<void> {
     const running = [...this.#downloads.values()].find(
-      (d) => d.info.id === record.download?.id && d.info.state === "downloading",
+      (d) => d.info.id === record.download?.id && isActive(d.info.state),
     );
     if (running) {
       running.controller.abort();
@@ -758,4 +775,9 @@ function shortReason(reason: string): string {
 function checkedDownloadRate(bytesPerSecond: number | undefined): number | undefined {
   if (bytesPerSecond === 0) throw new ValidationError("a download limit of 0 would stall every download; give a rate or unlimited", Codes.BAD_RATE);
   return bytesPerSecond;
+}
+
+/** Running or waiting for its turn: what pause, cancel, logout and stop_share act on. */
+function isActive(state: DownloadInfo["state"]): boolean {
+  return state === "downloading" || state === "queued";
 }
