@@ -8,7 +8,7 @@
  */
 import type { LoggedEvent } from "./events.js";
 
-export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session";
+export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session" | "userName" | "groupName" | "sessionGroups";
 
 export interface RegisterKey {
   kind: RegisterKind;
@@ -41,7 +41,11 @@ export type MergeRule =
   /** added to the group's history; ends the incarnation it names (even one not seen yet), and no other */
   | "group-deletion"
   /** a session (keyed by token hash) is created once and ended for good: an end seen before the login still ends it */
-  | "session";
+  | "session"
+  /** a name's claims and releases, both grow-only sets: who holds the name is a function of them (boundNames) */
+  | "name"
+  /** the groups a session created: a grow-only set */
+  | "session-groups";
 
 export interface RegisterWrite {
   key: RegisterKey;
@@ -53,6 +57,32 @@ export interface RegisterWrite {
 
 const key = (kind: RegisterKind, groupId = "", incarnation = "", fileName = "", userId = ""): RegisterKey =>
   ({ kind, groupId, incarnation, fileName, userId });
+
+/** The register of a user id or group id as typed (a name), keyed by the name alone. */
+export const userNameKey = (name: string): RegisterKey => key("userName", "", "", name);
+export const groupNameKey = (name: string): RegisterKey => key("groupName", "", "", name);
+
+/** The groups one session created (keyed by its token hash): those made after its end are void. */
+export const sessionGroupsKey = (tokenHash: string): RegisterKey => key("sessionGroups", "", "", tokenHash);
+
+/** A group creation as a session's register keeps it. */
+export interface SessionGroup {
+  groupId: string;
+  hlc: string;
+  name: string;
+}
+
+/**
+ * The creations a session made after it ended (on a tracker that had not heard
+ * of the end yet, during a partition): they are void, as if never made. A pure
+ * function of the session's register and its creations, so it does not
+ * matter whether the end or the creation arrives first.
+ */
+export function voidCreations(session: Register | undefined, groups: Register | undefined): SessionGroup[] {
+  if (session === undefined || session.live) return [];
+  const made = ((groups?.value.groups ?? []) as SessionGroup[]);
+  return made.filter((g) => g.hlc > session.hlc);
+}
 
 /** The register of one session, keyed by its token hash alone (an end names nothing else). */
 export const sessionKey = (tokenHash: string): RegisterKey => key("session", "", "", tokenHash);
@@ -67,20 +97,29 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
     ({ key: k, rule: "last-writer-wins", hlc, live, value });
   switch (event.type) {
     case "user.created": {
-      const { userId, passwordHash, createdAt } = event.payload;
-      return [{ key: key("user", "", "", "", userId), rule: "first-creation-wins", hlc, live: true, value: { passwordHash, createdAt } }];
+      const { userId, name, passwordHash, createdAt } = event.payload;
+      return [
+        { key: key("user", "", "", "", userId), rule: "first-creation-wins", hlc, live: true, value: { passwordHash, createdAt, name } },
+        { key: userNameKey(name), rule: "name", hlc, live: true, value: { claims: [{ id: userId, hlc }], released: [] } },
+      ];
     }
     case "group.created": {
-      const { groupId, ownerId, createdAt, after } = event.payload;
+      const { groupId, name, ownerId, createdAt, after, by } = event.payload;
       return [
+        ...(by ? [{ key: sessionGroupsKey(by), rule: "session-groups" as const, hlc, live: true, value: { groups: [{ groupId, hlc, name }] } }] : []),
         { key: key("group", groupId), rule: "group-creation", hlc, live: true, value: { ownerId, createdAt, after } },
+        { key: groupNameKey(name), rule: "name", hlc, live: true, value: { claims: [{ id: groupId, hlc }], released: [] } },
         lww(key("owner", groupId, hlc), true, { ownerId }),
         lww(key("member", groupId, hlc, "", ownerId), true, { joinedAt: createdAt }),
       ];
     }
     case "group.deleted": {
-      const { groupId, groupHlc } = event.payload;
-      return [{ key: key("group", groupId), rule: "group-deletion", hlc, live: false, value: { groupHlc } }];
+      const { groupId, groupHlc, name } = event.payload;
+      return [
+        { key: key("group", groupId), rule: "group-deletion", hlc, live: false, value: { groupHlc } },
+        // The deleted group gives its name back (a group renamed by a conflict may then get it).
+        ...(name ? [{ key: groupNameKey(name), rule: "name" as const, hlc, live: true, value: { claims: [], released: [groupHlc] } }] : []),
+      ];
     }
     case "group.ownerChanged": {
       const { groupId, groupHlc, ownerId } = event.payload;
@@ -141,6 +180,17 @@ export function mergeRegister(current: Register | undefined, write: RegisterWrit
     case "group-creation":
     case "group-deletion":
       return mergeGroup(current, write);
+    case "name":
+      return mergeName(current, write);
+    case "session-groups": {
+      const had = (current?.value.groups ?? []) as SessionGroup[];
+      const add = (write.value.groups ?? []) as SessionGroup[];
+      const groups = [...had];
+      for (const g of add) if (!groups.some((h) => h.groupId === g.groupId && h.hlc === g.hlc)) groups.push(g);
+      if (current !== undefined && groups.length === had.length) return undefined;
+      groups.sort((a, b) => compare(a.hlc, b.hlc) || compare(a.groupId, b.groupId));
+      return { ...write.key, hlc: groups.at(-1)!.hlc, live: true, value: { groups } };
+    }
     case "session":
       if (write.live) return current === undefined ? next : undefined;
       // An end is final, whichever came first (and the same register either way).
@@ -239,6 +289,56 @@ function mergeGroup(current: Register | undefined, write: RegisterWrite): Regist
   if (ended === "" || history.deleted.includes(ended)) return undefined;
   return groupRegister(write.key.groupId, { creations: history.creations, deleted: [...history.deleted, ended].sort(compare) });
 }
+
+/** One creation that asked for a name: the internal id it made, and when (its HLC). */
+export interface NameClaim {
+  id: string;
+  hlc: string;
+}
+
+/** The claims and releases a name register holds. */
+export function nameHistory(register: Register | undefined): { claims: NameClaim[]; released: string[] } {
+  const v = (register?.value ?? {}) as { claims?: NameClaim[]; released?: string[] };
+  return { claims: v.claims ?? [], released: v.released ?? [] };
+}
+
+/** A name register adds claims and releases (grow-only sets, kept sorted): commutative, associative, idempotent. */
+function mergeName(current: Register | undefined, write: RegisterWrite): Register | undefined {
+  const had = nameHistory(current);
+  const add = nameHistory({ ...write.key, hlc: write.hlc, live: true, value: write.value });
+  const claims = [...had.claims];
+  for (const c of add.claims) if (!claims.some((k) => k.id === c.id && k.hlc === c.hlc)) claims.push(c);
+  const released = [...new Set([...had.released, ...add.released])];
+  if (current !== undefined && claims.length === had.claims.length && released.length === had.released.length) return undefined;
+  claims.sort((a, b) => compare(a.hlc, b.hlc) || compare(a.id, b.id));
+  released.sort(compare);
+  const hlc = [current?.hlc ?? "", write.hlc].sort(compare).at(-1)!;
+  return { ...write.key, hlc, live: true, value: { claims, released } };
+}
+
+/**
+ * Who is called what under one name (a user id or group id as typed). The
+ * claims not released (a deleted group releases its name) in order of their
+ * creation (HLC, then internal id): the first holds the name itself, the
+ * second `name~2`, the third `name~3`. Names people choose never contain `~`,
+ * so these never collide with a chosen one. A pure function of the two sets,
+ * so every tracker that saw the same creations and deletions names everyone
+ * alike. Everything refers to internal ids: a renamed account or group keeps
+ * all of its data, and nothing moves to the one that took the name.
+ */
+export function boundNames(name: string, register: Register | undefined): Map<string, string> {
+  const { claims, released } = nameHistory(register);
+  const gone = new Set(released);
+  const names = new Map<string, string>();
+  for (const claim of claims) {
+    if (gone.has(claim.hlc) || names.has(claim.id)) continue;
+    names.set(claim.id, names.size === 0 ? name : `${name}~${names.size + 1}`);
+  }
+  return names;
+}
+
+/** The name people chose for something now called `name` (without the `~N` a conflict added). */
+export const chosenName = (name: string): string => name.replace(/~[0-9]+$/, "");
 
 export interface GroupState {
   group: { id: string; ownerId: string; createdAt: string };

@@ -11,7 +11,7 @@ import type { PeerTrackerHealth as PeerHealth } from "../../../core/api-types.js
 import { UnavailableError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
-import { EVENT_TYPES, type LoggedEvent } from "./events.js";
+import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
 import { withWriteLock, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
@@ -147,7 +147,8 @@ export class Replicator implements ReplicationHooks {
         gap = true;
         continue;
       }
-      applicable.push(event);
+      // Events logged before internal ids existed are read as the database conversion read its rows.
+      applicable.push(upgradeEvent(event));
       heads.set(event.origin, event.seq);
     }
     if (applicable.length > 0) {

@@ -67,6 +67,16 @@ export class Cluster {
     tracker.child = undefined;
   }
 
+  /** SIGSTOP: the process stays, its sockets still accept, nothing is answered. */
+  freeze(number: number): void {
+    this.tracker(number).child?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT after freeze. */
+  thaw(number: number): void {
+    this.tracker(number).child?.kill("SIGCONT");
+  }
+
   async partition(blocked: boolean): Promise<void> {
     for (const t of this.trackers) {
       if (t.child) await call(t.url, "POST", "/replication/test/partition", { body: { blocked } });
@@ -74,6 +84,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.trackers) this.thaw(t.number);
     for (const t of this.trackers) await this.kill(t.number);
     await rm(this.dir, { recursive: true, force: true });
   }
