@@ -337,7 +337,12 @@ export interface PeerTrackerHealth {
  * @example {"status": "ok", "trackerId": "tracker-1", "time": "2026-11-25T10:00:00.000Z", "digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "peers": [{"trackerId": "tracker-2", "url": "http://127.0.0.1:6002", "reachable": true, "lastContactAt": "2026-11-25T10:00:00.000Z", "behind": 0, "unacknowledged": 0}]}
  */
 export interface HealthView {
-  status: "ok" | "catching-up";
+  /**
+   * `ok`; `catching-up` until the first pull from every reachable tracker is done; `recovering` while a tracker
+   * on a new database pulls back what it had (it refuses writes with 503 meanwhile); `diverged` when a tracker
+   * that applied exactly the same events holds another state (`peers[].behind` is the lag).
+   */
+  status: "ok" | "catching-up" | "recovering" | "diverged";
   trackerId: string;
   /** @example "2026-11-25T10:00:00.000Z" */
   time: string;

@@ -330,7 +330,8 @@ export function boundNames(name: string, register: Register | undefined): Map<st
   const { claims, released } = nameHistory(register);
   const gone = new Set(released);
   const names = new Map<string, string>();
-  for (const claim of claims) {
+  const ordered = [...claims].sort((a, b) => compare(a.hlc, b.hlc) || compare(a.id, b.id));
+  for (const claim of ordered) {
     if (gone.has(claim.hlc) || names.has(claim.id)) continue;
     names.set(claim.id, names.size === 0 ? name : `${name}~${names.size + 1}`);
   }
