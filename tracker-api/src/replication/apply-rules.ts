@@ -8,7 +8,7 @@
  */
 import type { LoggedEvent } from "./events.js";
 
-export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session" | "userName" | "groupName" | "sessionGroups";
+export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session" | "userName" | "groupName" | "sessionGroup";
 
 export interface RegisterKey {
   kind: RegisterKind;
@@ -43,9 +43,7 @@ export type MergeRule =
   /** a session (keyed by token hash) is created once and ended for good: an end seen before the login still ends it */
   | "session"
   /** a name's claims and releases, both grow-only sets: who holds the name is a function of them (boundNames) */
-  | "name"
-  /** the groups a session created: a grow-only set */
-  | "session-groups";
+  | "name";
 
 export interface RegisterWrite {
   key: RegisterKey;
@@ -62,8 +60,13 @@ const key = (kind: RegisterKind, groupId = "", incarnation = "", fileName = "", 
 export const userNameKey = (name: string): RegisterKey => key("userName", "", "", name);
 export const groupNameKey = (name: string): RegisterKey => key("groupName", "", "", name);
 
-/** The groups one session created (keyed by its token hash): those made after its end are void. */
-export const sessionGroupsKey = (tokenHash: string): RegisterKey => key("sessionGroups", "", "", tokenHash);
+/**
+ * One group creation made by a session: those made after the session's end
+ * are void. One register per creation (written once), keyed by the session's
+ * token hash first (in the group slot, so the creations of a session are read
+ * with one prefix of the primary key) and the group's internal id.
+ */
+export const sessionGroupKey = (tokenHash: string, groupId: string): RegisterKey => key("sessionGroup", tokenHash, "", groupId);
 
 /** A group creation as a session's register keeps it. */
 export interface SessionGroup {
@@ -78,10 +81,11 @@ export interface SessionGroup {
  * function of the session's register and its creations, so it does not
  * matter whether the end or the creation arrives first.
  */
-export function voidCreations(session: Register | undefined, groups: Register | undefined): SessionGroup[] {
+export function voidCreations(session: Register | undefined, made: readonly Register[]): SessionGroup[] {
   if (session === undefined || session.live) return [];
-  const made = ((groups?.value.groups ?? []) as SessionGroup[]);
-  return made.filter((g) => g.hlc > session.hlc);
+  return made
+    .map((r) => ({ groupId: r.fileName, hlc: r.hlc, name: String(r.value.name) }))
+    .filter((g) => g.hlc > session.hlc);
 }
 
 /** The register of one session, keyed by its token hash alone (an end names nothing else). */
@@ -106,7 +110,7 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
     case "group.created": {
       const { groupId, name, ownerId, createdAt, after, by } = event.payload;
       return [
-        ...(by ? [{ key: sessionGroupsKey(by), rule: "session-groups" as const, hlc, live: true, value: { groups: [{ groupId, hlc, name }] } }] : []),
+        ...(by ? [{ key: sessionGroupKey(by, groupId), rule: "first-creation-wins" as const, hlc, live: true, value: { name } }] : []),
         { key: key("group", groupId), rule: "group-creation", hlc, live: true, value: { ownerId, createdAt, after } },
         { key: groupNameKey(name), rule: "name", hlc, live: true, value: { claims: [{ id: groupId, hlc }], released: [] } },
         lww(key("owner", groupId, hlc), true, { ownerId }),
@@ -182,15 +186,6 @@ export function mergeRegister(current: Register | undefined, write: RegisterWrit
       return mergeGroup(current, write);
     case "name":
       return mergeName(current, write);
-    case "session-groups": {
-      const had = (current?.value.groups ?? []) as SessionGroup[];
-      const add = (write.value.groups ?? []) as SessionGroup[];
-      const groups = [...had];
-      for (const g of add) if (!groups.some((h) => h.groupId === g.groupId && h.hlc === g.hlc)) groups.push(g);
-      if (current !== undefined && groups.length === had.length) return undefined;
-      groups.sort((a, b) => compare(a.hlc, b.hlc) || compare(a.groupId, b.groupId));
-      return { ...write.key, hlc: groups.at(-1)!.hlc, live: true, value: { groups } };
-    }
     case "session":
       if (write.live) return current === undefined ? next : undefined;
       // An end is final, whichever came first (and the same register either way).

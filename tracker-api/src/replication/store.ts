@@ -12,8 +12,8 @@
 import type { TrackerDb } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
-  boundNames, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupsKey, sessionKey, sessionLives,
-  userNameKey, voidCreations, type RegisterWrite, type SessionGroup,
+  boundNames, nameHistory as nameHistoryOf, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupKey, sessionKey, sessionLives,
+  userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
 import type { LoggedEvent } from "./events.js";
@@ -157,6 +157,8 @@ const userKey = (userId: string): RegisterKey => ({ kind: "user", groupId: "", i
 /** Scopes read whole: every owner/member register of a group incarnation, and the file and holding registers of one file. */
 const membersScope = (groupId: string, incarnation: string) => ["members", groupId, incarnation].join(SEP);
 const fileScope = (groupId: string, incarnation: string, fileName: string) => ["file", groupId, incarnation, fileName].join(SEP);
+/** Every group creation of one session (sessionGroup registers), read whole when the session ends. */
+const sessionGroupsScope = (tokenHash: string) => ["sessionGroups", tokenHash].join(SEP);
 const scopeOf = (k: RegisterKey): string | undefined =>
   k.kind === "owner" || k.kind === "member" ? membersScope(k.groupId, k.incarnation)
     : k.kind === "file" || k.kind === "holding" ? fileScope(k.groupId, k.incarnation, k.fileName) : undefined;
@@ -214,7 +216,7 @@ export class RegisterBatch {
   /** The register under a key read before (undefined when there is none). */
   get(key: RegisterKey): Register | undefined {
     const k = keyString(key);
-    const scope = scopeOf(key);
+    const scope = key.kind === "sessionGroup" && this.#read.has(sessionGroupsScope(key.groupId)) ? sessionGroupsScope(key.groupId) : scopeOf(key);
     if (!this.#read.has(k) && (scope === undefined || !this.#read.has(scope))) throw new Error(`register ${k} was not read`);
     return this.#registers.get(k);
   }
@@ -243,8 +245,7 @@ export class RegisterBatch {
       if (type === "user.created" && typeof name === "string") keys.push(userNameKey(name));
       if ((type === "group.created" || type === "group.deleted") && typeof name === "string") keys.push(groupNameKey(name));
       const by = (p as { by?: string }).by;
-      if (type === "group.created" && typeof by === "string") keys.push(sessionKey(by), sessionGroupsKey(by));
-      if (type === "session.ended") keys.push(sessionGroupsKey(String((p as { tokenHash?: string }).tokenHash)));
+      if (type === "group.created" && typeof by === "string") keys.push(sessionKey(by), sessionGroupKey(by, String(p.groupId)));
       if (type === "session.created" || type === "session.ended") keys.push(sessionKey(String((p as { tokenHash?: string }).tokenHash)));
       if (typeof p.groupId !== "string") continue;
       keys.push(groupKey(p.groupId));
@@ -277,8 +278,7 @@ export class RegisterBatch {
       if (event.type === "user.created" || event.type === "session.created") keys.push(userKey(String(p.userId)));
       if (event.type === "user.created") keys.push(userNameKey(event.payload.name));
       if ((event.type === "group.created" || event.type === "group.deleted") && event.payload.name) keys.push(groupNameKey(event.payload.name));
-      if (event.type === "group.created" && event.payload.by) keys.push(sessionKey(event.payload.by), sessionGroupsKey(event.payload.by));
-      if (event.type === "session.ended") keys.push(sessionGroupsKey(event.payload.tokenHash));
+      if (event.type === "group.created" && event.payload.by) keys.push(sessionKey(event.payload.by), sessionGroupKey(event.payload.by, event.payload.groupId));
       if (event.type === "session.created" || event.type === "session.ended") keys.push(sessionKey(event.payload.tokenHash));
       if (typeof p.groupId !== "string") continue;
       keys.push(groupKey(p.groupId));
@@ -291,16 +291,19 @@ export class RegisterBatch {
         scopes.push({ scope: fileScope(p.groupId, incarnation, p.fileName), groupId: p.groupId, incarnation, fileName: p.fileName });
       }
     }
-    await this.#load(tx, keys, scopes);
-    // An end may void groups its session created (voidCreations): their group and name registers.
+    // An end may void groups its session created (voidCreations): every creation of the session, read by key prefix.
+    const ended = events.flatMap((e) => (e.type === "session.ended" ? [e.payload.tokenHash] : []));
+    await this.#load(tx, keys, scopes, ended.map((t) => Prisma.sql`("kind" = 'sessionGroup' AND "groupId" = ${t})`));
+    for (const t of ended) this.#read.add(sessionGroupsScope(t));
+    // Then the group and name registers of those creations.
     const voidable: RegisterKey[] = [];
-    for (const event of events) {
-      if (event.type !== "session.ended") continue;
-      for (const g of (this.#registers.get(keyString(sessionGroupsKey(event.payload.tokenHash)))?.value.groups ?? []) as SessionGroup[]) {
-        voidable.push(groupKey(g.groupId), groupNameKey(g.name));
-      }
-    }
+    for (const t of ended) for (const g of this.#sessionGroups(t)) voidable.push(groupKey(g.fileName), groupNameKey(String(g.value.name)));
     if (voidable.length > 0) await this.#load(tx, voidable, []);
+  }
+
+  /** The group creations of a session known in this batch (read, or written by it). */
+  #sessionGroups(tokenHash: string): Register[] {
+    return [...this.#registers.values()].filter((r) => r.kind === "sessionGroup" && r.groupId === tokenHash);
   }
 
   async #load(
@@ -369,7 +372,7 @@ export class RegisterBatch {
    * given back (the same register writes whichever of the two came first).
    */
   #voidAfterEnd(tokenHash: string, hlc: string): void {
-    for (const g of voidCreations(this.get(sessionKey(tokenHash)), this.get(sessionGroupsKey(tokenHash)))) {
+    for (const g of voidCreations(this.get(sessionKey(tokenHash)), this.#sessionGroups(tokenHash))) {
       this.#merge({ key: groupKey(g.groupId), rule: "group-deletion", hlc, live: false, value: { groupHlc: g.hlc } });
       this.#merge({ key: groupNameKey(g.name), rule: "name", hlc, live: true, value: { claims: [], released: [g.hlc] } });
     }
@@ -424,7 +427,7 @@ export class RegisterBatch {
           r.userId !== s.userId && r.value.sha1 === s.sha1);
       });
       if (revived.length > 0) await this.#writeFiles(tx, revived);
-      await this.#writeNames(tx, touched);
+      await this.#writeNames(tx, mode, touched);
       return revived.length > 0;
     }
     await this.#writeUsers(tx);
@@ -449,7 +452,7 @@ export class RegisterBatch {
     await this.#writeMembers(tx, current(this.#members.values()));
     await this.#writeRequests(tx, current(this.#requests.values()));
     await this.#writeFiles(tx, current(this.#files.values()));
-    await this.#writeNames(tx, touched);
+    await this.#writeNames(tx, mode, touched);
     return true;
   }
 
@@ -461,29 +464,39 @@ export class RegisterBatch {
    * to the winner) and a name is unique: the rows that change first take
    * their internal id (which no name can equal), then their new names.
    */
-  async #writeNames(tx: Tx, touched: Touched): Promise<void> {
+  async #writeNames(tx: Tx, mode: ApplyMode, touched: Touched): Promise<void> {
     for (const table of ["User", "Group"] as const) {
       const wanted = new Map<string, string>();
       for (const k of this.#names) {
         const register = this.#registers.get(k)!;
         if (register.kind !== (table === "User" ? "userName" : "groupName")) continue;
-        for (const [id, name] of boundNames(register.fileName, register)) wanted.set(id, name);
+        const names = boundNames(register.fileName, register);
+        // A local creation of a free name: the service wrote the row under that name already.
+        if (mode === "local" && names.size === 1 && nameHistoryOf(register).claims.length === 1 && nameHistoryOf(register).released.length === 0) continue;
+        for (const [id, name] of names) wanted.set(id, name);
       }
       if (wanted.size === 0) continue;
       const moving: string[] = [];
+      const current = new Map<string, string>();
       for (const part of chunks([...wanted.keys()])) {
         const rows = await tx.$queryRaw<{ id: string; name: string }[]>`
           SELECT "id", "name" FROM ${Prisma.raw(`"${table}"`)} WHERE "id" IN (${Prisma.join(part)})`;
-        for (const row of rows) if (row.name !== wanted.get(row.id)) moving.push(row.id);
+        for (const row of rows) {
+          current.set(row.id, row.name);
+          if (row.name !== wanted.get(row.id)) moving.push(row.id);
+        }
       }
       if (moving.length === 0) continue;
-      // A row that only had its stand-in name is new, not renamed.
-      touched.renamed = true;
-      for (const part of chunks(moving)) {
+      // Rows that only had their stand-in name are new, not renamed, and need no first pass.
+      const renamed = moving.filter((id) => current.get(id) !== id);
+      if (renamed.length > 0) touched.renamed = true;
+      for (const part of chunks(renamed)) {
         await tx.$executeRaw`UPDATE ${Prisma.raw(`"${table}"`)} SET "name" = "id" WHERE "id" IN (${Prisma.join(part)})`;
       }
-      for (const id of moving) {
-        await tx.$executeRaw`UPDATE ${Prisma.raw(`"${table}"`)} SET "name" = ${wanted.get(id)!} WHERE "id" = ${id}`;
+      // One statement per hundred rows (a bulk catch-up names thousands of new groups).
+      for (const part of chunks(moving)) {
+        const cases = Prisma.join(part.map((id) => Prisma.sql`WHEN ${id} THEN ${wanted.get(id)!}`), " ");
+        await tx.$executeRaw`UPDATE ${Prisma.raw(`"${table}"`)} SET "name" = CASE "id" ${cases} END WHERE "id" IN (${Prisma.join(part)})`;
       }
     }
   }
