@@ -55,11 +55,14 @@ async function serve(): Promise<void> {
   const { token } = await post("/sessions", { userId: "bench", password: "pw", peerAddress: "127.0.0.1:7001" });
   await post("/groups", { groupId: "big" }, token);
   const now = new Date();
+  // Rows refer to the group and the user by internal id.
+  const big = (await db.group.findUniqueOrThrow({ where: { name: "big" } })).id;
+  const benchUser = (await db.user.findUniqueOrThrow({ where: { name: "bench" } })).id;
   await db.sharedFile.createMany({ data: Array.from({ length: FILES }, (_, i) => ({
-    groupId: "big", fileName: `file-${i}.bin`, size: BigInt(1024), sha1: HASH, pieceSize: 524288, pieceHashes: JSON.stringify([HASH]), sharedAt: now,
+    groupId: big, fileName: `file-${i}.bin`, size: BigInt(1024), sha1: HASH, pieceSize: 524288, pieceHashes: JSON.stringify([HASH]), sharedAt: now,
   })) });
   await db.holding.createMany({ data: Array.from({ length: FILES }, (_, i) => ({
-    groupId: "big", fileName: `file-${i}.bin`, userId: "bench", piecesHeld: 1, updatedAt: now,
+    groupId: big, fileName: `file-${i}.bin`, userId: benchUser, piecesHeld: 1, updatedAt: now,
   })) });
   // The default page, and the whole list (walked once) for the bare route's full answer.
   const auth = { authorization: `Bearer ${token}` };

@@ -37,11 +37,22 @@
 export const PIECE_SIZE = 512 * 1024;
 
 /**
- * An identifier for a user or a group: 1–64 letters, digits, `.`, `_` or `-`, and not `.` or `..`.
- * @pattern ^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$
+ * A user id or group id: 1–64 letters, digits, `.`, `_` or `-`, and not `.` or
+ * `..`, possibly followed by `~2`, `~3`, … when the same id was created on two
+ * trackers during a network partition and this one was renamed (see NewIdentifier).
+ * @pattern ^(?!\.{1,2}(~|$))[A-Za-z0-9._-]{1,64}(~[0-9]{1,9})?$
  * @example "alice"
  */
 export type Identifier = string;
+
+/**
+ * A user id or group id as chosen at creation: 1–64 letters, digits, `.`, `_`
+ * or `-`, and not `.` or `..` (never a `~`, which only a rename after a
+ * conflict adds).
+ * @pattern ^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$
+ * @example "alice"
+ */
+export type NewIdentifier = string;
 
 /**
  * A lowercase hexadecimal SHA1 digest.
@@ -74,7 +85,7 @@ export interface PageCursor {
 
 /** @example {"userId": "alice", "password": "correct horse battery staple"} */
 export interface CreateUserRequest {
-  userId: Identifier;
+  userId: NewIdentifier;
   /**
    * @minLength 1
    * @maxLength 256
@@ -109,11 +120,30 @@ export interface LoginRequest {
 export interface LoginResult {
   /** Bearer token for every other call. @example "tk_3q2-9xJ0..." */
   token: string;
+  /** The user id now: `name~2` when the one logged in with was renamed after a conflict (see notices). */
   userId: Identifier;
   peerAddress: PeerAddress;
   /** @example "2026-11-26T10:00:00.000Z" */
   expiresAt: string;
+  /**
+   * What the user must be told, one line each: their user id or one of their
+   * groups was created on two trackers during a network partition and theirs
+   * was renamed, keeping all of its data. Empty almost always.
+   */
+  notices?: string[];
 }
+
+/**
+ * The session's user as of now, and what they must be told (see LoginResult.notices).
+ * @example {"userId": "alice~2", "notices": ["user id \"alice\" was also created on another tracker during a network partition and went to that account; yours is now \"alice~2\", with all its groups and files: log in as \"alice~2\""]}
+ */
+export interface CurrentSession {
+  userId: Identifier;
+  notices: string[];
+}
+
+/** Response header carrying a notice (see LoginResult.notices) on every answer to a renamed user. */
+export const NOTICE_HEADER = "P2P-Notice";
 
 /** @example {"groupId": "movies", "owner": "alice", "memberCount": 3, "createdAt": "2026-11-25T10:00:00.000Z"} */
 export interface GroupView {
@@ -135,7 +165,7 @@ export interface GroupPage extends PageCursor {
 
 /** @example {"groupId": "movies"} */
 export interface CreateGroupRequest {
-  groupId: Identifier;
+  groupId: NewIdentifier;
 }
 
 /** @example {"userId": "bob", "isOwner": false, "joinedAt": "2026-11-25T10:05:00.000Z"} */
@@ -309,7 +339,12 @@ export interface PeerTrackerHealth {
  * @example {"status": "ok", "trackerId": "tracker-1", "time": "2026-11-25T10:00:00.000Z", "digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "peers": [{"trackerId": "tracker-2", "url": "http://127.0.0.1:6002", "reachable": true, "lastContactAt": "2026-11-25T10:00:00.000Z", "behind": 0, "unacknowledged": 0}]}
  */
 export interface HealthView {
-  status: "ok" | "catching-up";
+  /**
+   * `ok`; `catching-up` until the first pull from every reachable tracker is done; `recovering` while a tracker
+   * on a new database pulls back what it had (it refuses writes with 503 meanwhile); `diverged` when a tracker
+   * that applied exactly the same events holds another state (`peers[].behind` is the lag).
+   */
+  status: "ok" | "catching-up" | "recovering" | "diverged";
   trackerId: string;
   /** @example "2026-11-25T10:00:00.000Z" */
   time: string;

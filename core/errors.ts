@@ -89,8 +89,11 @@ export class TooManyRequestsError extends AppError {
 
 /** A dependency (another tracker, a peer, the database) cannot serve now. */
 export class UnavailableError extends AppError {
-  constructor(message: string, code = "UNAVAILABLE") {
-    super(503, code, message);
+  /** When the caller may try again, if known (sent as Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, code = "UNAVAILABLE", retryAfterSeconds?: number) {
+    super(503, code, message, retryAfterSeconds === undefined ? undefined : { retryAfterSeconds });
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -1,6 +1,8 @@
 /** Validators shared by the trackers, the peer agent and the CLI. */
 // "." and ".." are refused: as a URL segment they would mean "here" and "up".
-const IDENTIFIER = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}$/;
+// A `~2`, `~3`, … suffix is the name a tracker gives the loser of a conflict
+// (the same id created on two trackers during a partition); people never choose one.
+const IDENTIFIER = /^(?!\.{1,2}(~|$))[A-Za-z0-9._-]{1,64}(~[0-9]{1,9})?$/;
 const SHA1_HEX = /^[0-9a-f]{40}$/;
 
 export function isIdentifier(value: unknown): value is string {

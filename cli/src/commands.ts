@@ -91,6 +91,7 @@ async function passwordFrom(ctx: CommandContext, given: string | undefined, usag
 
 function renderLogin(outcome: LoginOutcome): string {
   const lines = [`logged in as ${outcome.userId}`];
+  for (const notice of outcome.notices ?? []) lines.push(`notice: ${notice}`);
   if (outcome.restored > 0) lines.push(`sharing ${plural(outcome.restored, "file")} again`);
   if (outcome.resumed > 0) lines.push(`resumed ${plural(outcome.resumed, "download")}`);
   for (const dropped of outcome.dropped) {

@@ -60,7 +60,10 @@ export interface TransferRates {
 }
 
 export interface LoginOutcome {
+  /** The user id the tracker answered (see LoginResult.userId). */
   userId: string;
+  /** What the tracker says the user must be told (LoginResult.notices), one line each. */
+  notices?: string[];
   /** Shares restored into sharing mode after login. */
   restored: number;
   /** Shares dropped because the file disappeared or changed on disk. */

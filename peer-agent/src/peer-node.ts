@@ -172,14 +172,16 @@ export class PeerNode implements PeerNodeApi {
     return this.tracker.createUser({ userId, password });
   }
 
-  async login(userId: string, password: string): Promise<LoginOutcome> {
+  async login(requested: string, password: string): Promise<LoginOutcome> {
     if (this.#userId) {
       throw new ConflictError(`already logged in as ${this.#userId}; logout first`, "ALREADY_LOGGED_IN");
     }
-    await this.tracker.login({ userId, password, peerAddress: this.peerAddress });
+    const session = await this.tracker.login({ userId: requested, password, peerAddress: this.peerAddress });
+    // The tracker's word for who this is (a name conflict may have renamed the account).
+    const userId = session.userId;
     this.#userId = userId;
     void this.#grantCheck.prefetch(); // members may ask for pieces the moment the announce below lands
-    const outcome: LoginOutcome = { userId, restored: 0, dropped: [], resumed: 0 };
+    const outcome: LoginOutcome = { userId, restored: 0, dropped: [], resumed: 0, notices: session.notices ?? [] };
     const resume: ShareRecord[] = [];
     for (const record of this.#store.sharesOf(userId)) {
       if (record.download && !(await stat(record.path).catch(() => undefined))) {

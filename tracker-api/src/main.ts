@@ -11,6 +11,7 @@ import { openDatabase } from "./db/open.js";
 import { loadGrantKey } from "./grant-key.js";
 import { createApp } from "./http/app.js";
 import { attachReplication } from "./replication/outbox.js";
+import { loadIncarnation } from "./replication/incarnation.js";
 import { Replicator } from "./replication/replicator.js";
 import { clusterSecretFor } from "./replication/signing.js";
 import { forgetCachedState } from "./replication/caches.js";
@@ -25,8 +26,11 @@ async function main(): Promise<void> {
 
   const secret = clusterSecretFor(self.host, config.clusterSecret);
   const db = await openDatabase(join(config.dataDir, "tracker.db"));
+  const { origin, fresh } = await loadIncarnation(db, trackerId);
   const replicator = new Replicator(db, {
     selfId: trackerId,
+    origin,
+    fresh,
     peers: trackers.filter((t) => t.number !== self.number).map((t) => ({ id: `tracker-${t.number}`, url: t.url })),
     secret,
     logger,

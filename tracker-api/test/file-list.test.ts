@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
-import { startTrackerApp } from "./support/tracker-app.js";
+import { startTrackerApp, userIdOf } from "./support/tracker-app.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
 // The file list of a group is kept in memory between changes; these pin down that every change shows at once.
@@ -54,7 +54,7 @@ test("a holder added by an announce is in the next file list", async () => {
 
 test("a holder who goes silent is counted offline in the next file list, with no write in between", async () => {
   assert.equal((await holders("ben"))["a.bin"], "ann,cat online:2");
-  await tracker.db.session.updateMany({ where: { userId: "cat" }, data: { lastSeenAt: new Date(Date.now() - 61_000) } });
+  await tracker.db.session.updateMany({ where: { userId: await userIdOf(tracker.db, "cat") }, data: { lastSeenAt: new Date(Date.now() - 61_000) } });
   assert.equal((await holders("ben"))["a.bin"], "ann,cat online:1");
   await as("cat").post("/peers/announce", { holdings: [] }).expect(200);
   assert.equal((await holders("ben"))["a.bin"], "ann,cat online:2");

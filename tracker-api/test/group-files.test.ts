@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { GroupFiles } from "../src/services/file-lists.js";
 
 // A group's cached file list, cut into pages without any query.
-const listOf = (count: number) => new GroupFiles("movies", 1, Array.from({ length: count }, (_, i) => ({
-  fileName: `file-${String(i).padStart(5, "0")}.bin`, size: 1024, sha1: "a".repeat(40), pieceCount: 1, sharedBy: ["alice"],
+const listOf = (count: number) => new GroupFiles("movies", "g:movies", 1, Array.from({ length: count }, (_, i) => ({
+  fileName: `file-${String(i).padStart(5, "0")}.bin`, size: 1024, sha1: "a".repeat(40), pieceCount: 1, sharedBy: ["alice"], holders: ["alice"],
 })));
 const online = new Map([["alice", "127.0.0.1:7001"]]);
 

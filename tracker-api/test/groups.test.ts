@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
-import { startTrackerApp } from "./support/tracker-app.js";
+import { groupIdOf, startTrackerApp, userIdOf } from "./support/tracker-app.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
 let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
@@ -62,7 +62,7 @@ test("a join request is listed for the owner and refused to anyone else", async 
 test("accepting a join request is refused for a member who is not the owner", async () => {
   const response = await as("bob").post("/groups/movies/join-requests/bob/accept");
   assert.equal(response.status, 403);
-  assert.equal((await tracker.db.membership.count({ where: { groupId: "movies", userId: "bob" } })), 0);
+  assert.equal((await tracker.db.membership.count({ where: { groupId: await groupIdOf(tracker.db, "movies"), userId: await userIdOf(tracker.db, "bob") } })), 0);
 });
 
 test("the owner accepts a request and the requester becomes a member", async () => {

@@ -2,7 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import request from "supertest";
-import { startTrackerApp } from "./support/tracker-app.js";
+import { groupIdOf, startTrackerApp } from "./support/tracker-app.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
 let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
@@ -28,7 +28,7 @@ test("a retried user creation with the same Idempotency-Key gets the same 201 tw
   await assertMatchesSpec("/users", "post", 201, second.body);
   assert.equal(first.headers["idempotent-replayed"], undefined);
   assert.equal(second.headers["idempotent-replayed"], "true");
-  assert.equal(await tracker.db.user.count({ where: { id: "retry" } }), 1);
+  assert.equal(await tracker.db.user.count({ where: { name: "retry" } }), 1);
 });
 
 test("the same user creation under a new Idempotency-Key is done again and is a 409", async () => {
@@ -55,7 +55,7 @@ test("reusing an Idempotency-Key for a different body is a 409 problem and creat
   const other = await createUser("other-body", key);
   assert.equal(other.status, 409);
   assert.equal(JSON.parse(other.text).code, "IDEMPOTENCY_KEY_REUSED");
-  assert.equal(await tracker.db.user.count({ where: { id: "other-body" } }), 0);
+  assert.equal(await tracker.db.user.count({ where: { name: "other-body" } }), 0);
 });
 
 test("reusing an Idempotency-Key for a different route is a 409 problem", async () => {
@@ -151,7 +151,7 @@ test("a write whose answer cannot be committed with it is undone and answered 50
   assert.equal(failed.status, 500);
   assert.match(failed.headers["content-type"]!, /application\/problem\+json/);
   assert.equal(JSON.parse(failed.text).code, "WRITE_NOT_SAVED");
-  assert.equal(await tracker.db.sharedFile.count({ where: { groupId: "doomed-group" } }), 0);
+  assert.equal(await tracker.db.sharedFile.count({ where: { groupId: await groupIdOf(tracker.db, "doomed-group") } }), 0);
   const retried = await share();
   assert.equal(retried.status, 201);
   assert.equal(retried.headers["idempotent-replayed"], undefined);

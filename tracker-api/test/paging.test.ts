@@ -2,7 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
 import { filesChanged } from "../src/services/file-lists.js";
-import { startTrackerApp } from "./support/tracker-app.js";
+import { groupIdOf, startTrackerApp, userIdOf } from "./support/tracker-app.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
 // Every list that grows without bound is paged: ?limit (1–1000, default 200) and ?cursor (the previous page's nextCursor).
@@ -58,13 +58,15 @@ before(async () => {
   await as("alice").post("/groups/big/join-requests/bob/accept").expect(200);
   // Seeded in the database (450 shares through HTTP would only slow the test down), then announced like a committed change.
   const now = new Date();
+  const big = await groupIdOf(tracker.db, "big");
+  const alice = await userIdOf(tracker.db, "alice");
   await tracker.db.sharedFile.createMany({ data: Array.from({ length: SEEDED }, (_, i) => ({
-    groupId: "big", fileName: seededName(i), size: BigInt(PIECE), sha1: "a".repeat(40), pieceSize: PIECE, pieceHashes: JSON.stringify(["b".repeat(40)]), sharedAt: now,
+    groupId: big, fileName: seededName(i), size: BigInt(PIECE), sha1: "a".repeat(40), pieceSize: PIECE, pieceHashes: JSON.stringify(["b".repeat(40)]), sharedAt: now,
   })) });
   await tracker.db.holding.createMany({ data: Array.from({ length: SEEDED }, (_, i) => ({
-    groupId: "big", fileName: seededName(i), userId: "alice", piecesHeld: 1, updatedAt: now,
+    groupId: big, fileName: seededName(i), userId: alice, piecesHeld: 1, updatedAt: now,
   })) });
-  filesChanged(tracker.db, "big");
+  filesChanged(tracker.db, big);
 });
 after(async () => { await tracker.close(); });
 

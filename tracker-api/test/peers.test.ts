@@ -2,7 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
 import { verifyGrant } from "../../core/grant.js";
-import { startTrackerApp } from "./support/tracker-app.js";
+import { startTrackerApp, userIdOf } from "./support/tracker-app.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
 let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
@@ -57,11 +57,11 @@ test("an announce for a group the peer is not in is rejected and changes nothing
     { holdings: [{ groupId: "team", fileName: "big.iso", sha1: file.sha1, piecesHeld: 4 }] });
   assert.equal(response.status, 200);
   assert.deepEqual(response.body.rejected, [{ groupId: "team", fileName: "big.iso", code: "NOT_MEMBER" }]);
-  assert.equal(await tracker.db.holding.count({ where: { userId: "eve" } }), 0);
+  assert.equal(await tracker.db.holding.count({ where: { userId: await userIdOf(tracker.db, "eve") } }), 0);
 });
 
 test("a peer silent for more than 60 s is no longer handed out", async () => {
-  await tracker.db.session.updateMany({ where: { userId: "bob" }, data: { lastSeenAt: new Date(Date.now() - 61_000) } });
+  await tracker.db.session.updateMany({ where: { userId: await userIdOf(tracker.db, "bob") }, data: { lastSeenAt: new Date(Date.now() - 61_000) } });
   const response = await as("carol").get("/groups/team/files/big.iso/peers");
   assert.deepEqual(response.body.peers.map((p: { userId: string }) => p.userId), ["alice"]);
 });
@@ -100,12 +100,13 @@ test("an announce of several holdings refuses each one the peer may not hold, wi
     { groupId: "team", fileName: "small.bin", code: "TOO_MANY_PIECES" },
     { groupId: "elsewhere", fileName: "big.iso", code: "NOT_MEMBER" },
   ]);
-  const held = await tracker.db.holding.findMany({ where: { userId: "carol" }, select: { fileName: true, piecesHeld: true } });
+  const held = await tracker.db.holding.findMany({ where: { userId: await userIdOf(tracker.db, "carol") }, select: { fileName: true, piecesHeld: true } });
   assert.deepEqual(held, [{ fileName: "big.iso", piecesHeld: 3 }]);
 });
 
 test("an announce logs an event only for the holdings whose piece count changed", async () => {
-  const logged = () => tracker.db.event.count({ where: { type: "holding.upserted", payload: { contains: '"userId":"carol"' } } });
+  const carol = await userIdOf(tracker.db, "carol");
+  const logged = () => tracker.db.event.count({ where: { type: "holding.upserted", payload: { contains: `"userId":"${carol}"` } } });
   const holdings = (big: number, small: number) => [
     { groupId: "team", fileName: "big.iso", sha1: file.sha1, piecesHeld: big },
     { groupId: "team", fileName: "small.bin", sha1: "c".repeat(40), piecesHeld: small },
@@ -116,6 +117,6 @@ test("an announce logs an event only for the holdings whose piece count changed"
   assert.equal(await logged(), before);
   await as("carol").post("/peers/announce", { holdings: holdings(4, 1) }).expect(200);
   assert.equal(await logged(), before + 1);
-  const held = await tracker.db.holding.findMany({ where: { userId: "carol" }, select: { fileName: true, piecesHeld: true }, orderBy: { fileName: "asc" } });
+  const held = await tracker.db.holding.findMany({ where: { userId: await userIdOf(tracker.db, "carol") }, select: { fileName: true, piecesHeld: true }, orderBy: { fileName: "asc" } });
   assert.deepEqual(held, [{ fileName: "big.iso", piecesHeld: 4 }, { fileName: "small.bin", piecesHeld: 1 }]);
 });

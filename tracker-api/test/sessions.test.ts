@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
-import { startTrackerApp } from "./support/tracker-app.js";
+import { startTrackerApp, userIdOf } from "./support/tracker-app.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
 let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
@@ -19,7 +19,7 @@ test("logging in answers a token that is stored only as a hash", async () => {
   assert.equal(response.status, 201);
   await assertMatchesSpec("/sessions", "post", 201, response.body);
   assert.equal(response.body.peerAddress, "127.0.0.1:7001");
-  const sessions = await tracker.db.session.findMany({ where: { userId: "alice" } });
+  const sessions = await tracker.db.session.findMany({ where: { userId: await userIdOf(tracker.db, "alice") } });
   assert.ok(sessions.length >= 1);
   assert.ok(sessions.every((s) => s.tokenHash !== response.body.token && /^[0-9a-f]{64}$/.test(s.tokenHash)));
 });

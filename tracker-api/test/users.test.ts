@@ -14,7 +14,7 @@ test("creating a user answers 201 with the user and never the password", async (
   assert.equal(response.body.userId, "alice");
   assert.ok(!JSON.stringify(response.body).includes("s3cret"));
   await assertMatchesSpec("/users", "post", 201, response.body);
-  const stored = await tracker.db.user.findUniqueOrThrow({ where: { id: "alice" } });
+  const stored = await tracker.db.user.findUniqueOrThrow({ where: { name: "alice" } });
   assert.match(stored.passwordHash, /^scrypt\$/);
   assert.ok(!stored.passwordHash.includes("s3cret"));
 });
@@ -35,13 +35,13 @@ test("user ids with slashes, dots-only paths or 65 characters are refused with f
     assert.equal(problem.code, "VALIDATION_FAILED");
     assert.ok(problem.errors, "field errors are listed");
   }
-  assert.equal(await tracker.db.user.count({ where: { id: { in: ["a/b", "../x"] } } }), 0);
+  assert.equal(await tracker.db.user.count({ where: { name: { in: ["a/b", "../x"] } } }), 0);
 });
 
 test("unknown properties in a body are refused", async () => {
   const response = await request(tracker.app).post("/users").send({ userId: "carol", password: "p", admin: true });
   assert.equal(response.status, 400);
-  assert.equal(await tracker.db.user.count({ where: { id: "carol" } }), 0);
+  assert.equal(await tracker.db.user.count({ where: { name: "carol" } }), 0);
 });
 
 test("malformed JSON is a 400 problem, not a crash", async () => {

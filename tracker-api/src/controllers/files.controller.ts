@@ -123,7 +123,7 @@ export class FilesController extends Controller {
     const me = actor(request);
     const { file, peers } = await files.peersOf(this.db, me, groupId, fileName);
     const key = request.app.locals.grantKey as GrantKey;
-    const grant = await signGrant({ userId: me.userId, groupId, sha1: file.sha1, fileName }, key);
+    const grant = await signGrant({ userId: me.name, groupId, sha1: file.sha1, fileName }, key);
     return { file, peers, grant, grantExpiresAt: new Date(Date.now() + GRANT_TTL_SECONDS * 1000).toISOString() };
   }
 }

@@ -1,11 +1,11 @@
 import type { Request as ExpressRequest } from "express";
-import { Body, Controller, Delete, Example, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
-import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
+import { Body, Controller, Delete, Example, Get, Post, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
+import type { CurrentSession, LoginRequest, LoginResult } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { BAD_CREDENTIALS, BAD_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, BODY_INVALID, LOGIN_THROTTLED, PROBLEM_JSON, UNAUTHENTICATED } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
 import { LoginThrottle } from "../domain/login-throttle.js";
-import { login, logout, type Actor } from "../services/sessions.js";
+import { login, logout, noticesFor, type Actor } from "../services/sessions.js";
 
 @Route("sessions")
 @Tags("Accounts")
@@ -32,6 +32,20 @@ export class SessionsController extends Controller {
     const result = await login(this.db, throttle, body, request.ip ?? "unknown");
     this.setStatus(201);
     return result;
+  }
+
+  /**
+   * The session's user as of now (a name conflict during a network partition
+   * may have renamed them since they logged in), and what they must be told.
+   * @summary Who am I
+   */
+  @Get("current")
+  @Security("bearer")
+  @Example<CurrentSession>({ userId: "alice", notices: [] })
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  public async current(@Request() request: ExpressRequest): Promise<CurrentSession> {
+    const me = request.user as Actor;
+    return { userId: me.name, notices: await noticesFor(this.db, me.userId) };
   }
 
   /**

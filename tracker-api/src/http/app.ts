@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { ValidateError } from "@tsoa/runtime";
-import { AppError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, toProblem, ValidationError } from "../../../core/errors.js";
+import { AppError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, toProblem, UnavailableError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
@@ -53,7 +53,9 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
 /** The one place where errors become RFC 9457 problem documents. */
 function problemHandler(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
   const known = toAppError(error);
-  if (known instanceof TooManyRequestsError) res.setHeader("retry-after", String(known.retryAfterSeconds));
+  if ((known instanceof TooManyRequestsError || known instanceof UnavailableError) && known.retryAfterSeconds !== undefined) {
+    res.setHeader("retry-after", String(known.retryAfterSeconds));
+  }
   if (known.status === 401) res.setHeader("www-authenticate", 'Bearer realm="tracker"');
   res.status(known.status).type("application/problem+json").send(JSON.stringify(toProblem(known)));
 }

@@ -8,7 +8,7 @@
  */
 import type { LoggedEvent } from "./events.js";
 
-export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session";
+export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session" | "userName" | "groupName" | "sessionGroup";
 
 export interface RegisterKey {
   kind: RegisterKind;
@@ -41,7 +41,9 @@ export type MergeRule =
   /** added to the group's history; ends the incarnation it names (even one not seen yet), and no other */
   | "group-deletion"
   /** a session (keyed by token hash) is created once and ended for good: an end seen before the login still ends it */
-  | "session";
+  | "session"
+  /** a name's claims and releases, both grow-only sets: who holds the name is a function of them (boundNames) */
+  | "name";
 
 export interface RegisterWrite {
   key: RegisterKey;
@@ -53,6 +55,38 @@ export interface RegisterWrite {
 
 const key = (kind: RegisterKind, groupId = "", incarnation = "", fileName = "", userId = ""): RegisterKey =>
   ({ kind, groupId, incarnation, fileName, userId });
+
+/** The register of a user id or group id as typed (a name), keyed by the name alone. */
+export const userNameKey = (name: string): RegisterKey => key("userName", "", "", name);
+export const groupNameKey = (name: string): RegisterKey => key("groupName", "", "", name);
+
+/**
+ * One group creation made by a session: those made after the session's end
+ * are void. One register per creation (written once), keyed by the session's
+ * token hash first (in the group slot, so the creations of a session are read
+ * with one prefix of the primary key) and the group's internal id.
+ */
+export const sessionGroupKey = (tokenHash: string, groupId: string): RegisterKey => key("sessionGroup", tokenHash, "", groupId);
+
+/** A group creation as a session's register keeps it. */
+export interface SessionGroup {
+  groupId: string;
+  hlc: string;
+  name: string;
+}
+
+/**
+ * The creations a session made after it ended (on a tracker that had not heard
+ * of the end yet, during a partition): they are void, as if never made. A pure
+ * function of the session's register and its creations, so it does not
+ * matter whether the end or the creation arrives first.
+ */
+export function voidCreations(session: Register | undefined, made: readonly Register[]): SessionGroup[] {
+  if (session === undefined || session.live) return [];
+  return made
+    .map((r) => ({ groupId: r.fileName, hlc: r.hlc, name: String(r.value.name) }))
+    .filter((g) => g.hlc > session.hlc);
+}
 
 /** The register of one session, keyed by its token hash alone (an end names nothing else). */
 export const sessionKey = (tokenHash: string): RegisterKey => key("session", "", "", tokenHash);
@@ -67,20 +101,29 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
     ({ key: k, rule: "last-writer-wins", hlc, live, value });
   switch (event.type) {
     case "user.created": {
-      const { userId, passwordHash, createdAt } = event.payload;
-      return [{ key: key("user", "", "", "", userId), rule: "first-creation-wins", hlc, live: true, value: { passwordHash, createdAt } }];
+      const { userId, name, passwordHash, createdAt } = event.payload;
+      return [
+        { key: key("user", "", "", "", userId), rule: "first-creation-wins", hlc, live: true, value: { passwordHash, createdAt, name } },
+        { key: userNameKey(name), rule: "name", hlc, live: true, value: { claims: [{ id: userId, hlc }], released: [] } },
+      ];
     }
     case "group.created": {
-      const { groupId, ownerId, createdAt, after } = event.payload;
+      const { groupId, name, ownerId, createdAt, after, by } = event.payload;
       return [
+        ...(by ? [{ key: sessionGroupKey(by, groupId), rule: "first-creation-wins" as const, hlc, live: true, value: { name } }] : []),
         { key: key("group", groupId), rule: "group-creation", hlc, live: true, value: { ownerId, createdAt, after } },
+        { key: groupNameKey(name), rule: "name", hlc, live: true, value: { claims: [{ id: groupId, hlc }], released: [] } },
         lww(key("owner", groupId, hlc), true, { ownerId }),
         lww(key("member", groupId, hlc, "", ownerId), true, { joinedAt: createdAt }),
       ];
     }
     case "group.deleted": {
-      const { groupId, groupHlc } = event.payload;
-      return [{ key: key("group", groupId), rule: "group-deletion", hlc, live: false, value: { groupHlc } }];
+      const { groupId, groupHlc, name } = event.payload;
+      return [
+        { key: key("group", groupId), rule: "group-deletion", hlc, live: false, value: { groupHlc } },
+        // The deleted group gives its name back (a group renamed by a conflict may then get it).
+        ...(name ? [{ key: groupNameKey(name), rule: "name" as const, hlc, live: true, value: { claims: [], released: [groupHlc] } }] : []),
+      ];
     }
     case "group.ownerChanged": {
       const { groupId, groupHlc, ownerId } = event.payload;
@@ -141,6 +184,8 @@ export function mergeRegister(current: Register | undefined, write: RegisterWrit
     case "group-creation":
     case "group-deletion":
       return mergeGroup(current, write);
+    case "name":
+      return mergeName(current, write);
     case "session":
       if (write.live) return current === undefined ? next : undefined;
       // An end is final, whichever came first (and the same register either way).
@@ -239,6 +284,57 @@ function mergeGroup(current: Register | undefined, write: RegisterWrite): Regist
   if (ended === "" || history.deleted.includes(ended)) return undefined;
   return groupRegister(write.key.groupId, { creations: history.creations, deleted: [...history.deleted, ended].sort(compare) });
 }
+
+/** One creation that asked for a name: the internal id it made, and when (its HLC). */
+export interface NameClaim {
+  id: string;
+  hlc: string;
+}
+
+/** The claims and releases a name register holds. */
+export function nameHistory(register: Register | undefined): { claims: NameClaim[]; released: string[] } {
+  const v = (register?.value ?? {}) as { claims?: NameClaim[]; released?: string[] };
+  return { claims: v.claims ?? [], released: v.released ?? [] };
+}
+
+/** A name register adds claims and releases (grow-only sets, kept sorted): commutative, associative, idempotent. */
+function mergeName(current: Register | undefined, write: RegisterWrite): Register | undefined {
+  const had = nameHistory(current);
+  const add = nameHistory({ ...write.key, hlc: write.hlc, live: true, value: write.value });
+  const claims = [...had.claims];
+  for (const c of add.claims) if (!claims.some((k) => k.id === c.id && k.hlc === c.hlc)) claims.push(c);
+  const released = [...new Set([...had.released, ...add.released])];
+  if (current !== undefined && claims.length === had.claims.length && released.length === had.released.length) return undefined;
+  claims.sort((a, b) => compare(a.hlc, b.hlc) || compare(a.id, b.id));
+  released.sort(compare);
+  const hlc = [current?.hlc ?? "", write.hlc].sort(compare).at(-1)!;
+  return { ...write.key, hlc, live: true, value: { claims, released } };
+}
+
+/**
+ * Who is called what under one name (a user id or group id as typed). The
+ * claims not released (a deleted group releases its name) in order of their
+ * creation (HLC, then internal id): the first holds the name itself, the
+ * second `name~2`, the third `name~3`. Names people choose never contain `~`,
+ * so these never collide with a chosen one. A pure function of the two sets,
+ * so every tracker that saw the same creations and deletions names everyone
+ * alike. Everything refers to internal ids: a renamed account or group keeps
+ * all of its data, and nothing moves to the one that took the name.
+ */
+export function boundNames(name: string, register: Register | undefined): Map<string, string> {
+  const { claims, released } = nameHistory(register);
+  const gone = new Set(released);
+  const names = new Map<string, string>();
+  const ordered = [...claims].sort((a, b) => compare(a.hlc, b.hlc) || compare(a.id, b.id));
+  for (const claim of ordered) {
+    if (gone.has(claim.hlc) || names.has(claim.id)) continue;
+    names.set(claim.id, names.size === 0 ? name : `${name}~${names.size + 1}`);
+  }
+  return names;
+}
+
+/** The name people chose for something now called `name` (without the `~N` a conflict added). */
+export const chosenName = (name: string): string => name.replace(/~[0-9]+$/, "");
 
 export interface GroupState {
   group: { id: string; ownerId: string; createdAt: string };

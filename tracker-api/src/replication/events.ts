@@ -5,17 +5,27 @@
  * origin. `groupHlc` names the incarnation of the group (the HLC of the
  * group.created that won), so events of a group that lost a creation conflict
  * can be told apart and ignored.
+ *
+ * Users and groups are named by their internal ids (`userId`, `ownerId`,
+ * `groupId`: made once at creation, unique across trackers, never reused);
+ * the user id or group id people type is the `name` of a creation, bound to
+ * the internal id by the name rules (apply-rules.ts, `boundNames`).
  */
 export type DomainEvent =
-  | { type: "user.created"; payload: { userId: string; passwordHash: string; createdAt: string } }
+  | { type: "user.created"; payload: { userId: string; name: string; passwordHash: string; createdAt: string } }
   | {
       type: "session.created";
       payload: { tokenHash: string; userId: string; userHlc: string; peerAddress: string; createdAt: string; expiresAt: string };
     }
   | { type: "session.ended"; payload: { tokenHash: string } }
   | { type: "session.seen"; payload: { tokenHash: string; lastSeenAt: string; peerAddress: string } }
-  | { type: "group.created"; payload: { groupId: string; ownerId: string; createdAt: string; after: string | null } }
-  | { type: "group.deleted"; payload: { groupId: string; groupHlc: string } }
+  | {
+      type: "group.created";
+      /** `by`: the token hash of the session that made it (a creation made after that session ended elsewhere is void). */
+      payload: { groupId: string; name: string; ownerId: string; createdAt: string; after: string | null; by?: string };
+    }
+  /** `name`: the name it was created under, which it gives back. */
+  | { type: "group.deleted"; payload: { groupId: string; groupHlc: string; name: string } }
   | { type: "group.ownerChanged"; payload: { groupId: string; groupHlc: string; ownerId: string } }
   | { type: "membership.added"; payload: { groupId: string; groupHlc: string; userId: string; joinedAt: string } }
   | { type: "membership.removed"; payload: { groupId: string; groupHlc: string; userId: string } }
@@ -67,3 +77,27 @@ export const EVENT_TYPES: readonly EventType[] = [
   "group.ownerChanged", "membership.added", "membership.removed", "joinRequest.created", "joinRequest.accepted",
   "joinRequest.rejected", "file.shared", "holding.upserted", "holding.removed", "idempotency.answered",
 ];
+
+/** Internal ids of users and groups made from now on: a prefix and 96 random bits (`:` is in no name). */
+export const newUserId = (random: string): string => `u:${random}`;
+export const newGroupId = (random: string): string => `g:${random}`;
+
+/**
+ * Events logged before internal ids existed named users and groups by their
+ * names. Read them as the conversion of the database did (prisma/migrations,
+ * identity_names): the internal id is "u=" / "g=" + the old id, so a tracker
+ * that pulls an old log back agrees with the rows converted in place.
+ */
+export function upgradeEvent(event: LoggedEvent): LoggedEvent {
+  const p = event.payload as Record<string, unknown>;
+  const legacy = (id: unknown) => typeof id === "string" && id !== "" && !id.includes(":") && !id.includes("=");
+  if (!["userId", "ownerId", "groupId"].some((field) => legacy(p[field]))) return event;
+  const payload: Record<string, unknown> = { ...p };
+  if (legacy(p.userId)) payload.userId = `u=${String(p.userId)}`;
+  if (legacy(p.ownerId)) payload.ownerId = `u=${String(p.ownerId)}`;
+  if (legacy(p.groupId)) payload.groupId = `g=${String(p.groupId)}`;
+  if ((event.type === "user.created" || event.type === "group.created" || event.type === "group.deleted") && typeof p.name !== "string") {
+    payload.name = event.type === "user.created" ? p.userId : p.groupId;
+  }
+  return { ...event, payload } as LoggedEvent;
+}

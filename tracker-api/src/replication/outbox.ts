@@ -18,6 +18,8 @@ export interface ReplicationHooks {
   clock: HybridClock;
   /** Told right after each commit, in log order, which events were appended. */
   appended?(events: readonly LoggedEvent[]): void;
+  /** Throws when the tracker may not take writes now (a new database recovering from the others). */
+  checkWritable?(): void;
   /** Called after a write committed with its events; resolves when the peers took them, or after a short timeout. */
   committed(events: readonly LoggedEvent[]): Promise<void>;
 }
@@ -99,6 +101,7 @@ export type RecordEvents = (...events: NewEvent[]) => Promise<RecordOutcome>;
  * insert of events), and are delivered together.
  */
 export async function writeTransaction<T>(db: TrackerDb, work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
+  hooksOf(db).checkWritable?.();
   const held = heldDeliveries.getStore();
   if (held?.open()) return held.commitWithAnswer(db, work);
   // A second write of the same request must not queue behind the first one's open transaction.

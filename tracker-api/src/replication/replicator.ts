@@ -11,7 +11,7 @@ import type { PeerTrackerHealth as PeerHealth } from "../../../core/api-types.js
 import { UnavailableError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
-import { EVENT_TYPES, type LoggedEvent } from "./events.js";
+import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
 import { withWriteLock, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
@@ -26,6 +26,15 @@ const FIRST_BACKOFF_MS = 100;
 const ANTI_ENTROPY_MS = 1000;
 /** How many of its own newest events a tracker keeps in memory for pushes. */
 const RECENT_EVENTS = 10_000;
+/**
+ * How long a tracker on a new database refuses writes while no other tracker
+ * answers: after that it is taken as new (its origin is new anyway, so its
+ * writes can never be mistaken for the lost database's; what it had comes
+ * back whenever another tracker answers, and the name rules settle overlaps).
+ */
+export const RECOVERY_WAIT_MS = 30_000;
+/** What a write refused while recovering tells its client to wait (a client fails over to another tracker at once). */
+const RECOVERING_RETRY_AFTER_S = 2;
 
 export interface PeerTracker {
   id: string;
@@ -33,7 +42,12 @@ export interface PeerTracker {
 }
 
 export interface ReplicatorOptions {
+  /** The tracker's id ("tracker-N"), as its peers know it. */
   selfId: string;
+  /** The origin of this tracker's events (loadIncarnation); the tracker id when absent. */
+  origin?: string;
+  /** The database is new: pull back what the others have (this tracker's earlier incarnations included) before accepting writes. */
+  fresh?: boolean;
   peers: PeerTracker[];
   secret: string;
   logger?: Logger;
@@ -55,6 +69,7 @@ export class Replicator implements ReplicationHooks {
   /** This tracker's latest events by seq, so pushes and pulls of recent events need no database read. */
   readonly #recent = new Map<number, LoggedEvent>();
   #catchingUp = true;
+  #recovering: boolean;
   #timer: NodeJS.Timeout | undefined;
   readonly #dispatcher = new Agent({ connect: { timeout: 1000 }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
 
@@ -62,17 +77,32 @@ export class Replicator implements ReplicationHooks {
     readonly db: TrackerDb,
     private readonly options: ReplicatorOptions,
   ) {
-    this.origin = options.selfId;
-    this.clock = new HybridClock(options.selfId);
+    this.origin = options.origin ?? options.selfId;
+    this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
+    this.#recovering = options.fresh === true && this.links.length > 0;
+  }
+
+  get selfId(): string {
+    return this.options.selfId;
+  }
+
+  /** Throws 503 (with Retry-After) while a tracker on a new database has not pulled back what the others have. */
+  checkWritable(): void {
+    if (this.#recovering) {
+      throw new UnavailableError(
+        "this tracker is recovering its data from the other trackers; try again shortly or use another tracker",
+        "TRACKER_RECOVERING", RECOVERING_RETRY_AFTER_S,
+      );
+    }
   }
 
   get logger(): Logger | undefined {
     return this.options.logger;
   }
 
-  get status(): "ok" | "catching-up" {
-    return this.#catchingUp ? "catching-up" : "ok";
+  get status(): "ok" | "catching-up" | "recovering" {
+    return this.#recovering ? "recovering" : this.#catchingUp ? "catching-up" : "ok";
   }
 
   /** Loads the log's heads and the clock, then catches up in the background. */
@@ -92,7 +122,24 @@ export class Replicator implements ReplicationHooks {
   }
 
   async #initialCatchUp(): Promise<void> {
-    await Promise.all(this.links.map((link) => link.catchUp()));
+    const started = Date.now();
+    for (;;) {
+      await Promise.all(this.links.map((link) => link.catchUp()));
+      if (!this.#recovering) break;
+      // Recovered: some tracker answered, and nothing any tracker that answered has is missing here.
+      const answered = this.links.filter((link) => link.health().reachable);
+      if (answered.length > 0 && answered.every((link) => link.health().behind === 0)) break;
+      // Nobody to ask: no other tracker is running (every connection refused), or none answered in time.
+      // The origin is new either way, so writes from now on are safe; what was lost comes back when one answers.
+      const noneRunning = this.links.every((link) => link.refused);
+      if (answered.length === 0 && (noneRunning || Date.now() - started > RECOVERY_WAIT_MS)) {
+        this.logger?.warn("replication: no other tracker answered; taking this database as new");
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    if (this.#recovering) this.logger?.info({ heads: Object.fromEntries(this.heads) }, "replication: recovered from the other trackers");
+    this.#recovering = false;
     this.#catchingUp = false;
     this.logger?.info({ heads: Object.fromEntries(this.heads) }, "replication: caught up");
   }
@@ -147,7 +194,8 @@ export class Replicator implements ReplicationHooks {
         gap = true;
         continue;
       }
-      applicable.push(event);
+      // Events logged before internal ids existed are read as the database conversion read its rows.
+      applicable.push(upgradeEvent(event));
       heads.set(event.origin, event.seq);
     }
     if (applicable.length > 0) {
@@ -190,8 +238,33 @@ export class Replicator implements ReplicationHooks {
     return rows.map((row) => ({ origin: row.origin, seq: row.seq, hlc: row.hlc, type: row.type, payload: JSON.parse(row.payload) }) as LoggedEvent);
   }
 
-  async health(): Promise<{ status: "ok" | "catching-up"; peers: PeerHealth[]; digest: string }> {
-    return { status: this.status, peers: this.links.map((link) => link.health()), digest: await stateDigest(this.db) };
+  /**
+   * Status, peers and digest. `diverged` when a reachable tracker has
+   * applied exactly the same events (heads equal, nothing pending either way)
+   * and still holds another state: something changed a database behind the
+   * rules' back, and no replication will repair it.
+   */
+  async health(): Promise<{ status: "ok" | "catching-up" | "recovering" | "diverged"; peers: PeerHealth[]; digest: string }> {
+    const peers = this.links.map((link) => link.health());
+    const { digest, heads } = await this.stableDigest();
+    let status: "ok" | "catching-up" | "recovering" | "diverged" = this.status;
+    if (status === "ok" && heads !== null) {
+      for (const [i, link] of this.links.entries()) {
+        const peer = peers[i]!;
+        if (!peer.reachable || peer.behind > 0 || peer.unacknowledged > 0) continue;
+        const theirs = await link.digest();
+        if (theirs?.heads && theirs.digest !== digest && sameHeads(theirs.heads, heads)) status = "diverged";
+      }
+    }
+    return { status, peers, digest };
+  }
+
+  /** The state digest, with the heads it was computed at (null when events were applied meanwhile). */
+  async stableDigest(): Promise<{ digest: string; heads: Heads | null }> {
+    const before = JSON.stringify(this.headsObject());
+    const digest = await stateDigest(this.db);
+    const heads = this.headsObject();
+    return { digest, heads: JSON.stringify(heads) === before ? heads : null };
   }
 
   /** A signed request to a peer; throws on transport failure or a non-2xx answer. */
@@ -228,6 +301,8 @@ class PeerLink {
   remoteHeads: Heads = {};
   lastContactAt: Date | undefined;
   lastError: string | undefined;
+  /** The last attempt found nothing listening at the peer's address (connection refused). */
+  refused = false;
   #failures = 0;
   #running: Promise<void> | undefined;
   #again = false;
@@ -315,10 +390,15 @@ class PeerLink {
       const before = this.acked!;
       const events = await replicator.eventsAfter(replicator.origin, before, PUSH_BATCH);
       if (events.length === 0) return;
-      const answer = await replicator.call<{ heads: Heads }>(this.peer, "POST", "/replication/events", { from: replicator.origin, events });
+      const answer = await replicator.call<{ heads: Heads }>(this.peer, "POST", "/replication/events", { from: replicator.selfId, events });
       this.#contact(answer.heads);
       if (this.acked! <= before) throw new Error(`${this.peer.id} did not take events after ${before}`);
     }
+  }
+
+  /** The peer's digest and the heads it was computed at (undefined when it does not answer). */
+  async digest(): Promise<{ digest: string; heads: Heads | null } | undefined> {
+    return this.replicator.call<{ digest: string; heads: Heads | null }>(this.peer, "GET", "/replication/digest").catch(() => undefined);
   }
 
   async #readHeads(): Promise<void> {
@@ -354,11 +434,16 @@ class PeerLink {
   catchUp(): Promise<void> {
     this.#pulling ??= this.#pull()
       .then(
-        () => this.#succeeded(),
+        () => {
+          this.refused = false;
+          this.#succeeded();
+        },
         (error: unknown) => {
           // The periodic catch-up tries again; the push loop keeps its own backoff.
           this.#failures = Math.max(1, this.#failures);
           this.lastError = (error as Error).message;
+          const { code, cause } = error as { code?: string; cause?: { code?: string } };
+          this.refused = code === "ECONNREFUSED" || cause?.code === "ECONNREFUSED";
         },
       )
       .finally(() => { this.#pulling = undefined; });
@@ -380,6 +465,11 @@ class PeerLink {
       }
     }
   }
+}
+
+function sameHeads(a: Heads, b: Heads): boolean {
+  const origins = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...origins].every((origin) => (a[origin] ?? 0) === (b[origin] ?? 0));
 }
 
 /** Shape check of an event from another tracker (signed, but checked before it reaches the database). */

@@ -10,7 +10,6 @@
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { UnavailableError, ValidationError } from "../../../core/errors.js";
-import { stateDigest } from "./digest.js";
 import { checkEvent, type Replicator } from "./replicator.js";
 import { SignatureVerifier } from "./signing.js";
 
@@ -57,7 +56,8 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
   });
 
   router.get("/digest", async (_req, res) => {
-    res.json({ trackerId: replicator.origin, digest: await stateDigest(replicator.db) });
+    // With the heads it was computed at, so another tracker can tell a divergence from events in flight.
+    res.json({ trackerId: replicator.origin, ...(await replicator.stableDigest()) });
   });
 
   if (options.testSwitches) {

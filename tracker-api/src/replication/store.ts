@@ -12,7 +12,8 @@
 import type { TrackerDb } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
-  fileState, groupState, mergeRegister, registerWrites, requestState, sessionKey, sessionLives,
+  boundNames, nameHistory as nameHistoryOf, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupKey, sessionKey, sessionLives,
+  userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
 import type { LoggedEvent } from "./events.js";
@@ -25,9 +26,11 @@ export interface Touched {
   /** Sessions that ended (by token hash), or users whose sessions all ended. */
   endedSessions: Set<string>;
   usersSignedOut: Set<string>;
+  /** Users or groups whose name changed (a name conflict, or a deleted group giving its name back). */
+  renamed: boolean;
 }
 
-export const nothingTouched = (): Touched => ({ groups: new Set(), endedSessions: new Set(), usersSignedOut: new Set() });
+export const nothingTouched = (): Touched => ({ groups: new Set(), endedSessions: new Set(), usersSignedOut: new Set(), renamed: false });
 
 type Row = { kind: string; groupId: string; incarnation: string; fileName: string; userId: string; hlc: string; live: boolean; value: string };
 
@@ -49,6 +52,7 @@ async function readRegisters(tx: Tx, where: Partial<RegisterKey>): Promise<Regis
 /** Rebuilds every row of a group from its registers (after a creation, a lost creation conflict or a deletion). */
 async function materializeGroup(tx: Tx, groupId: string, group: Register | undefined, firstCreation: boolean): Promise<void> {
   // Rows follow registers, so a group id never seen before has no rows to clear, nor requests or files.
+  const name = (await tx.group.findUnique({ where: { id: groupId }, select: { name: true } }))?.name ?? groupId;
   if (!firstCreation) {
     await tx.holding.deleteMany({ where: { groupId } });
     await tx.sharedFile.deleteMany({ where: { groupId } });
@@ -58,10 +62,10 @@ async function materializeGroup(tx: Tx, groupId: string, group: Register | undef
   }
   if (!group?.live) return;
   if (firstCreation) {
-    await materializeMembers(tx, group);
+    await materializeMembers(tx, group, name);
     return;
   }
-  await materializeMembers(tx, group);
+  await materializeMembers(tx, group, name);
   for (const request of await readRegisters(tx, { kind: "request", groupId, incarnation: group.hlc })) {
     await materializeRequest(tx, group, request.userId);
   }
@@ -70,13 +74,14 @@ async function materializeGroup(tx: Tx, groupId: string, group: Register | undef
   }
 }
 
-async function materializeMembers(tx: Tx, group: Register): Promise<void> {
+/** `name`: the group's row's name (its id until the names of the batch are written, see RegisterBatch.#writeNames). */
+async function materializeMembers(tx: Tx, group: Register, name: string): Promise<void> {
   const where = { groupId: group.groupId, incarnation: group.hlc };
   const owner = await readRegister(tx, { kind: "owner", ...where, fileName: "", userId: "" });
   const state = groupState(group, owner, await readRegisters(tx, { kind: "member", ...where }));
   if (!state) return;
   const { id, ownerId, createdAt } = state.group;
-  await tx.group.upsert({ where: { id }, create: { id, ownerId, createdAt: new Date(createdAt) }, update: { ownerId } });
+  await tx.group.upsert({ where: { id }, create: { id, name, ownerId, createdAt: new Date(createdAt) }, update: { ownerId } });
   const existing = new Map((await tx.membership.findMany({ where: { groupId: id } })).map((m) => [m.userId, m.joinedAt.getTime()]));
   const wanted = new Set(state.members.map((m) => m.userId));
   const gone = [...existing.keys()].filter((userId) => !wanted.has(userId));
@@ -152,6 +157,8 @@ const userKey = (userId: string): RegisterKey => ({ kind: "user", groupId: "", i
 /** Scopes read whole: every owner/member register of a group incarnation, and the file and holding registers of one file. */
 const membersScope = (groupId: string, incarnation: string) => ["members", groupId, incarnation].join(SEP);
 const fileScope = (groupId: string, incarnation: string, fileName: string) => ["file", groupId, incarnation, fileName].join(SEP);
+/** Every group creation of one session (sessionGroup registers), read whole when the session ends. */
+const sessionGroupsScope = (tokenHash: string) => ["sessionGroups", tokenHash].join(SEP);
 const scopeOf = (k: RegisterKey): string | undefined =>
   k.kind === "owner" || k.kind === "member" ? membersScope(k.groupId, k.incarnation)
     : k.kind === "file" || k.kind === "holding" ? fileScope(k.groupId, k.incarnation, k.fileName) : undefined;
@@ -195,6 +202,8 @@ export class RegisterBatch {
   /** Keys changed by this batch (written or not yet). */
   readonly #changed = new Set<string>();
   readonly #users = new Set<string>();
+  /** Name registers changed by this batch (keys). */
+  readonly #names = new Set<string>();
   readonly #groups = new Set<string>();
   readonly #members = new Map<string, { groupId: string; incarnation: string }>();
   readonly #requests = new Map<string, { groupId: string; incarnation: string; userId: string }>();
@@ -207,7 +216,7 @@ export class RegisterBatch {
   /** The register under a key read before (undefined when there is none). */
   get(key: RegisterKey): Register | undefined {
     const k = keyString(key);
-    const scope = scopeOf(key);
+    const scope = key.kind === "sessionGroup" && this.#read.has(sessionGroupsScope(key.groupId)) ? sessionGroupsScope(key.groupId) : scopeOf(key);
     if (!this.#read.has(k) && (scope === undefined || !this.#read.has(scope))) throw new Error(`register ${k} was not read`);
     return this.#registers.get(k);
   }
@@ -232,6 +241,11 @@ export class RegisterBatch {
     for (const { type, payload } of events) {
       const p = payload as { groupId?: string; userId?: string; fileName?: string };
       if ((type === "user.created" || type === "session.created") && typeof p.userId === "string") keys.push(userKey(p.userId));
+      const name = (p as { name?: string }).name;
+      if (type === "user.created" && typeof name === "string") keys.push(userNameKey(name));
+      if ((type === "group.created" || type === "group.deleted") && typeof name === "string") keys.push(groupNameKey(name));
+      const by = (p as { by?: string }).by;
+      if (type === "group.created" && typeof by === "string") keys.push(sessionKey(by), sessionGroupKey(by, String(p.groupId)));
       if (type === "session.created" || type === "session.ended") keys.push(sessionKey(String((p as { tokenHash?: string }).tokenHash)));
       if (typeof p.groupId !== "string") continue;
       keys.push(groupKey(p.groupId));
@@ -262,6 +276,9 @@ export class RegisterBatch {
     for (const event of events) {
       const p = event.payload as { groupId?: string; groupHlc?: string; fileName?: string; userId?: string };
       if (event.type === "user.created" || event.type === "session.created") keys.push(userKey(String(p.userId)));
+      if (event.type === "user.created") keys.push(userNameKey(event.payload.name));
+      if ((event.type === "group.created" || event.type === "group.deleted") && event.payload.name) keys.push(groupNameKey(event.payload.name));
+      if (event.type === "group.created" && event.payload.by) keys.push(sessionKey(event.payload.by), sessionGroupKey(event.payload.by, event.payload.groupId));
       if (event.type === "session.created" || event.type === "session.ended") keys.push(sessionKey(event.payload.tokenHash));
       if (typeof p.groupId !== "string") continue;
       keys.push(groupKey(p.groupId));
@@ -274,7 +291,19 @@ export class RegisterBatch {
         scopes.push({ scope: fileScope(p.groupId, incarnation, p.fileName), groupId: p.groupId, incarnation, fileName: p.fileName });
       }
     }
-    await this.#load(tx, keys, scopes);
+    // An end may void groups its session created (voidCreations): every creation of the session, read by key prefix.
+    const ended = events.flatMap((e) => (e.type === "session.ended" ? [e.payload.tokenHash] : []));
+    await this.#load(tx, keys, scopes, ended.map((t) => Prisma.sql`("kind" = 'sessionGroup' AND "groupId" = ${t})`));
+    for (const t of ended) this.#read.add(sessionGroupsScope(t));
+    // Then the group and name registers of those creations.
+    const voidable: RegisterKey[] = [];
+    for (const t of ended) for (const g of this.#sessionGroups(t)) voidable.push(groupKey(g.fileName), groupNameKey(String(g.value.name)));
+    if (voidable.length > 0) await this.#load(tx, voidable, []);
+  }
+
+  /** The group creations of a session known in this batch (read, or written by it). */
+  #sessionGroups(tokenHash: string): Register[] {
+    return [...this.#registers.values()].filter((r) => r.kind === "sessionGroup" && r.groupId === tokenHash);
   }
 
   async #load(
@@ -323,10 +352,38 @@ export class RegisterBatch {
       if (mode === "remote") this.#sessions.push({ op: "event", event, stands: true });
       return;
     }
-    for (const write of registerWrites(event)) {
+    for (const write of registerWrites(event)) this.#merge(write);
+    if (event.type === "group.created" && event.payload.by) this.#voidAfterEnd(event.payload.by, event.hlc);
+    if (event.type === "session.ended") this.#voidAfterEnd(event.payload.tokenHash, event.hlc);
+    if (event.type === "session.created" || event.type === "session.ended") {
+      // A login stands if not ended (even by an end that came first) and made against the account holding the id.
+      const stands = event.type === "session.ended" || sessionLives(this.get(sessionKey(event.payload.tokenHash)), this.user(event.payload.userId));
+      if (mode === "remote") this.#sessions.push({ op: "event", event, stands });
+      return;
+    }
+    if (mode === "local" && event.type === "file.shared") {
+      const { groupId, groupHlc, fileName, userId, sha1 } = event.payload;
+      this.#localShares.push({ groupId, incarnation: groupHlc, fileName, userId, sha1 });
+    }
+  }
+
+  /**
+   * Groups created by a session after it ended are void: deleted, their names
+   * given back (the same register writes whichever of the two came first).
+   */
+  #voidAfterEnd(tokenHash: string, hlc: string): void {
+    for (const g of voidCreations(this.get(sessionKey(tokenHash)), this.#sessionGroups(tokenHash))) {
+      this.#merge({ key: groupKey(g.groupId), rule: "group-deletion", hlc, live: false, value: { groupHlc: g.hlc } });
+      this.#merge({ key: groupNameKey(g.name), rule: "name", hlc, live: true, value: { claims: [], released: [g.hlc] } });
+    }
+  }
+
+  /** Merges one register write in memory and notes the rows it affects. */
+  #merge(write: RegisterWrite): void {
+    {
       const current = this.get(write.key);
       const merged = mergeRegister(current, write);
-      if (merged === undefined) continue;
+      if (merged === undefined) return;
       const k = keyString(merged);
       this.#registers.set(k, merged);
       this.#dirty.add(k);
@@ -339,22 +396,14 @@ export class RegisterBatch {
           this.#sessions.push({ op: "recheck", userId, replaced: current !== undefined });
           break;
         case "group": this.#groups.add(groupId); break;
+        case "userName":
+        case "groupName": this.#names.add(k); break;
         case "owner":
         case "member": this.#members.set(membersScope(groupId, incarnation), { groupId, incarnation }); break;
         case "request": this.#requests.set(k, { groupId, incarnation, userId }); break;
         case "file":
         case "holding": this.#files.set(fileScope(groupId, incarnation, fileName), { groupId, incarnation, fileName }); break;
       }
-    }
-    if (event.type === "session.created" || event.type === "session.ended") {
-      // A login stands if not ended (even by an end that came first) and made against the account holding the id.
-      const stands = event.type === "session.ended" || sessionLives(this.get(sessionKey(event.payload.tokenHash)), this.user(event.payload.userId));
-      if (mode === "remote") this.#sessions.push({ op: "event", event, stands });
-      return;
-    }
-    if (mode === "local" && event.type === "file.shared") {
-      const { groupId, groupHlc, fileName, userId, sha1 } = event.payload;
-      this.#localShares.push({ groupId, incarnation: groupHlc, fileName, userId, sha1 });
     }
   }
 
@@ -378,6 +427,7 @@ export class RegisterBatch {
           r.userId !== s.userId && r.value.sha1 === s.sha1);
       });
       if (revived.length > 0) await this.#writeFiles(tx, revived);
+      await this.#writeNames(tx, mode, touched);
       return revived.length > 0;
     }
     await this.#writeUsers(tx);
@@ -402,7 +452,53 @@ export class RegisterBatch {
     await this.#writeMembers(tx, current(this.#members.values()));
     await this.#writeRequests(tx, current(this.#requests.values()));
     await this.#writeFiles(tx, current(this.#files.values()));
+    await this.#writeNames(tx, mode, touched);
     return true;
+  }
+
+  /**
+   * Gives every user and group whose name register changed the name the
+   * rules bind to it (boundNames). Rows made by this batch were written with
+   * their internal id as a stand-in name. Two passes, since names move
+   * between rows of the same table (the loser of a conflict leaves the name
+   * to the winner) and a name is unique: the rows that change first take
+   * their internal id (which no name can equal), then their new names.
+   */
+  async #writeNames(tx: Tx, mode: ApplyMode, touched: Touched): Promise<void> {
+    for (const table of ["User", "Group"] as const) {
+      const wanted = new Map<string, string>();
+      for (const k of this.#names) {
+        const register = this.#registers.get(k)!;
+        if (register.kind !== (table === "User" ? "userName" : "groupName")) continue;
+        const names = boundNames(register.fileName, register);
+        // A local creation of a free name: the service wrote the row under that name already.
+        if (mode === "local" && names.size === 1 && nameHistoryOf(register).claims.length === 1 && nameHistoryOf(register).released.length === 0) continue;
+        for (const [id, name] of names) wanted.set(id, name);
+      }
+      if (wanted.size === 0) continue;
+      const moving: string[] = [];
+      const current = new Map<string, string>();
+      for (const part of chunks([...wanted.keys()])) {
+        const rows = await tx.$queryRaw<{ id: string; name: string }[]>`
+          SELECT "id", "name" FROM ${Prisma.raw(`"${table}"`)} WHERE "id" IN (${Prisma.join(part)})`;
+        for (const row of rows) {
+          current.set(row.id, row.name);
+          if (row.name !== wanted.get(row.id)) moving.push(row.id);
+        }
+      }
+      if (moving.length === 0) continue;
+      // Rows that only had their stand-in name are new, not renamed, and need no first pass.
+      const renamed = moving.filter((id) => current.get(id) !== id);
+      if (renamed.length > 0) touched.renamed = true;
+      for (const part of chunks(renamed)) {
+        await tx.$executeRaw`UPDATE ${Prisma.raw(`"${table}"`)} SET "name" = "id" WHERE "id" IN (${Prisma.join(part)})`;
+      }
+      // One statement per hundred rows (a bulk catch-up names thousands of new groups).
+      for (const part of chunks(moving)) {
+        const cases = Prisma.join(part.map((id) => Prisma.sql`WHEN ${id} THEN ${wanted.get(id)!}`), " ");
+        await tx.$executeRaw`UPDATE ${Prisma.raw(`"${table}"`)} SET "name" = CASE "id" ${cases} END WHERE "id" IN (${Prisma.join(part)})`;
+      }
+    }
   }
 
   /** Groups first seen in this batch, alive, with request or file registers under their incarnation from earlier batches. */
@@ -439,9 +535,10 @@ export class RegisterBatch {
   async #writeUsers(tx: Tx): Promise<void> {
     const users = [...this.#users].map((userId) => this.user(userId)!);
     for (const part of chunks(users)) {
-      const values = part.map((u) => Prisma.sql`(${u.userId}, ${String(u.value.passwordHash)}, ${new Date(String(u.value.createdAt))})`);
+      // The name is written by #writeNames; the internal id stands in for it until then.
+      const values = part.map((u) => Prisma.sql`(${u.userId}, ${u.userId}, ${String(u.value.passwordHash)}, ${new Date(String(u.value.createdAt))})`);
       await tx.$executeRaw`
-        INSERT INTO "User" ("id", "passwordHash", "createdAt") VALUES ${Prisma.join(values)}
+        INSERT INTO "User" ("id", "name", "passwordHash", "createdAt") VALUES ${Prisma.join(values)}
         ON CONFLICT ("id") DO UPDATE SET "passwordHash" = excluded."passwordHash", "createdAt" = excluded."createdAt"`;
     }
   }
@@ -517,12 +614,12 @@ export class RegisterBatch {
       const state = groupState(this.group(groupId), owner, registers.filter((r) => r.kind === "member"));
       if (!state) continue;
       ids.push(groupId);
-      groups.push(Prisma.sql`(${groupId}, ${state.group.ownerId}, ${new Date(state.group.createdAt)})`);
+      groups.push(Prisma.sql`(${groupId}, ${groupId}, ${state.group.ownerId}, ${new Date(state.group.createdAt)})`);
       for (const m of state.members) members.push(Prisma.sql`(${groupId}, ${m.userId}, ${new Date(m.joinedAt)})`);
     }
     for (const part of chunks(groups)) {
       await tx.$executeRaw`
-        INSERT INTO "Group" ("id", "ownerId", "createdAt") VALUES ${Prisma.join(part)}
+        INSERT INTO "Group" ("id", "name", "ownerId", "createdAt") VALUES ${Prisma.join(part)}
         ON CONFLICT ("id") DO UPDATE SET "ownerId" = excluded."ownerId"`;
     }
     for (const part of chunks(ids)) await tx.$executeRaw`DELETE FROM "Membership" WHERE "groupId" IN (${Prisma.join(part)})`;

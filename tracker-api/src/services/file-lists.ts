@@ -5,7 +5,8 @@ import { cursorAfter } from "../domain/paging.js";
 import { SerializedJson } from "../serialized-json.js";
 import { perTracker } from "./memory.js";
 
-type ListedFile = { fileName: string; size: number; sha1: string; pieceCount: number; sharedBy: string[] };
+/** `sharedBy`: the holders' names, as listed; `holders`: their internal ids, in the same order. */
+type ListedFile = { fileName: string; size: number; sha1: string; pieceCount: number; sharedBy: string[]; holders: string[] };
 
 /** A page of the file list as last answered: its holders, and its body for the holders then online. */
 interface CachedPage {
@@ -26,7 +27,10 @@ export class GroupFiles {
   #bodyBytes = 0;
 
   constructor(
+    /** The group's name, as listed. */
     readonly groupId: string,
+    /** The group's internal id. */
+    readonly internalId: string,
     readonly version: number,
     /** Sorted by file name (JavaScript string order, the order cursors compare in), each with its holders sorted. */
     readonly files: readonly ListedFile[],
@@ -57,8 +61,8 @@ export class GroupFiles {
     const page = this.#page(start, end);
     const onlineHolders = page.holders.filter((userId) => online.has(userId)).join("/");
     if (page.answer?.online !== onlineHolders) {
-      const items: FileView[] = this.files.slice(start, end).map(({ sharedBy, ...file }) => ({
-        groupId: this.groupId, ...file, peersOnline: sharedBy.filter((userId) => online.has(userId)).length, sharedBy,
+      const items: FileView[] = this.files.slice(start, end).map(({ sharedBy, holders, ...file }) => ({
+        groupId: this.groupId, ...file, peersOnline: holders.filter((userId) => online.has(userId)).length, sharedBy,
       }));
       const last = items.at(-1);
       const nextCursor = end < this.files.length && last ? cursorAfter("files", this.groupId, [last.fileName]) : null;
@@ -77,7 +81,7 @@ export class GroupFiles {
     const key = `${start}-${end}`;
     let page = this.#pages.get(key);
     if (page === undefined) {
-      page = { holders: [...new Set(this.files.slice(start, end).flatMap((file) => file.sharedBy))].sort() };
+      page = { holders: [...new Set(this.files.slice(start, end).flatMap((file) => file.holders))].sort() };
       if (this.#pages.size >= MAX_CACHED_PAGES) this.#forget(this.#pages.keys().next().value!);
     } else {
       this.#pages.delete(key);
@@ -102,72 +106,85 @@ const MAX_CACHED_PAGES = 64;
 const MAX_CACHED_PAGE_BYTES = 2 * 1024 * 1024;
 
 /**
- * Per group, a version bumped by every committed change to its files or their
- * holders (filesChanged), and its file list loaded at some version. Listing a
- * group of 10,000 files then needs no query for the files: they are loaded
- * again only after a change.
+ * Per group (by internal id), a version bumped by every committed change to
+ * its files or their holders (filesChanged), and its file list (by the name it
+ * is asked for) loaded at some version. Listing a group of 10,000 files then
+ * needs no query for the files: they are loaded again only after a change, or
+ * after names changed (forgetFileLists).
  */
 const fileLists = perTracker(() => ({
   versions: new Map<string, number>(),
-  loaded: new Map<string, { version: number; files: Promise<GroupFiles> }>(),
+  loaded: new Map<string, { groupId: string; version: number; files: Promise<GroupFiles> }>(),
 }));
 /** Groups whose file list is kept; the least recently listed makes room. */
 const MAX_CACHED_GROUPS = 32;
 
-/** To be called after every committed change to a group's shared files or their holders. */
+/** To be called after every committed change to a group's shared files or their holders (by the group's internal id). */
 export function filesChanged(db: TrackerDb, groupId: string): void {
   const { versions, loaded } = fileLists(db);
   versions.set(groupId, (versions.get(groupId) ?? 0) + 1);
-  loaded.delete(groupId);
+  for (const [name, entry] of loaded) if (entry.groupId === groupId) loaded.delete(name);
 }
 
-/** The group's file list if it is loaded (or loading) at its current version; never queries. */
-export function loadedFileList(db: TrackerDb, groupId: string): Promise<GroupFiles> | undefined {
+/** Forgets every loaded list: users or groups were renamed (lists show names). */
+export function forgetFileLists(db: TrackerDb): void {
+  fileLists(db).loaded.clear();
+}
+
+/** The file list of the group now called `name` if it is loaded (or loading) at its current version; never queries. */
+export function loadedFileList(db: TrackerDb, name: string): Promise<GroupFiles> | undefined {
   const { versions, loaded } = fileLists(db);
-  const entry = loaded.get(groupId);
-  if (entry === undefined || entry.version !== (versions.get(groupId) ?? 0)) return undefined;
-  loaded.delete(groupId);
-  loaded.set(groupId, entry);
+  const entry = loaded.get(name);
+  if (entry === undefined || entry.version !== (versions.get(entry.groupId) ?? 0)) return undefined;
+  loaded.delete(name);
+  loaded.set(name, entry);
   return entry.files;
 }
 
-/** The group's file list at its current version (or later); concurrent callers share one load. */
-export function cachedFileList(db: TrackerDb, groupId: string): Promise<GroupFiles> {
-  const ready = loadedFileList(db, groupId);
+/** The file list of group `groupId` (internal), now called `name`, at its current version (or later); concurrent callers share one load. */
+export function cachedFileList(db: TrackerDb, name: string, groupId: string): Promise<GroupFiles> {
+  const ready = loadedFileList(db, name);
   if (ready) return ready;
   const { versions, loaded } = fileLists(db);
   const version = versions.get(groupId) ?? 0;
-  const entry = { version, files: loadFileList(db, groupId, version) };
-  loaded.set(groupId, entry);
+  const entry = { groupId, version, files: loadFileList(db, name, groupId, version) };
+  loaded.set(name, entry);
   if (loaded.size > MAX_CACHED_GROUPS) loaded.delete(loaded.keys().next().value!);
   // A failed load is not kept: the next listing tries again.
   entry.files.catch(() => {
-    if (loaded.get(groupId) === entry) loaded.delete(groupId);
+    if (loaded.get(name) === entry) loaded.delete(name);
   });
   return entry.files;
 }
 
-async function loadFileList(db: TrackerDb, groupId: string, version: number): Promise<GroupFiles> {
-  // One snapshot of both tables; piece hashes stay in the database.
-  const [files, holdings] = await db.$transaction([
+async function loadFileList(db: TrackerDb, name: string, groupId: string, version: number): Promise<GroupFiles> {
+  // One snapshot of the three tables; piece hashes stay in the database.
+  const [files, holdings, group] = await db.$transaction([
     db.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" }, select: { fileName: true, size: true, sha1: true, pieceSize: true } }),
-    db.holding.findMany({ where: { groupId }, orderBy: { userId: "asc" }, select: { fileName: true, userId: true } }),
+    db.$queryRaw<{ fileName: string; userId: string; name: string }[]>`
+      SELECT h."fileName", h."userId", u."name" FROM "Holding" h JOIN "User" u ON u."id" = h."userId" WHERE h."groupId" = ${groupId}`,
+    db.group.findUnique({ where: { id: groupId }, select: { name: true } }),
   ]);
-  const holdersByFile = new Map<string, string[]>();
-  for (const { fileName, userId } of holdings) {
-    const holders = holdersByFile.get(fileName);
-    if (holders) holders.push(userId);
-    else holdersByFile.set(fileName, [userId]);
+  holdings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const holdersByFile = new Map<string, { sharedBy: string[]; holders: string[] }>();
+  for (const { fileName, userId, name: holder } of holdings) {
+    let entry = holdersByFile.get(fileName);
+    if (!entry) holdersByFile.set(fileName, (entry = { sharedBy: [], holders: [] }));
+    entry.sharedBy.push(holder);
+    entry.holders.push(userId);
   }
+  // Renamed between the lookup and this snapshot: not kept under the old name.
+  if (group?.name !== name) forgetFileLists(db);
   const listed = files.map((file) => ({
     fileName: file.fileName,
     size: Number(file.size),
     sha1: file.sha1,
     pieceCount: pieceCount(Number(file.size), file.pieceSize),
-    sharedBy: holdersByFile.get(file.fileName) ?? [],
+    sharedBy: holdersByFile.get(file.fileName)?.sharedBy ?? [],
+    holders: holdersByFile.get(file.fileName)?.holders ?? [],
   }));
   // The database's order depends on its collation; cursors compare names as JavaScript strings.
   // Already sorted (SQLite, ASCII names) costs one pass.
   listed.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
-  return new GroupFiles(groupId, version, listed);
+  return new GroupFiles(name, groupId, version, listed);
 }

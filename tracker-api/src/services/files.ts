@@ -10,7 +10,7 @@ import { cachedFileList, filesChanged, loadedFileList } from "./file-lists.js";
 import { heartbeatWorthSharing } from "../replication/coalesce.js";
 import type { NewEvent } from "../replication/events.js";
 import { writeTransaction } from "../replication/outbox.js";
-import { requireMember } from "./groups.js";
+import { requireMember, userNames } from "./groups.js";
 import type { Actor } from "./sessions.js";
 
 type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
@@ -29,23 +29,23 @@ export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now = D
   return new Map(sessions.map((s) => [s.userId, s.peerAddress]));
 }
 
-/** A file as listed, with its holders and how many of them are online, in one query. */
-async function toView(tx: Tx, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceSize: number }, now = Date.now()): Promise<FileView> {
-  const holders = await tx.$queryRaw<{ userId: string; online: bigint | number | boolean }[]>`
-    SELECT h."userId", EXISTS (
+/** A file as listed (its group by name), with its holders and how many of them are online, in one query. */
+async function toView(tx: Tx, groupName: string, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceSize: number }, now = Date.now()): Promise<FileView> {
+  const holders = await tx.$queryRaw<{ userId: string; name: string; online: bigint | number | boolean }[]>`
+    SELECT h."userId", u."name", EXISTS (
       SELECT 1 FROM "Session" s
       WHERE s."userId" = h."userId" AND s."lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${new Date(now)}
     ) AS "online"
-    FROM "Holding" h WHERE h."groupId" = ${file.groupId} AND h."fileName" = ${file.fileName}
-    ORDER BY h."userId" ASC`;
+    FROM "Holding" h JOIN "User" u ON u."id" = h."userId" WHERE h."groupId" = ${file.groupId} AND h."fileName" = ${file.fileName}
+    ORDER BY u."name" ASC`;
   return {
-    groupId: file.groupId,
+    groupId: groupName,
     fileName: file.fileName,
     size: Number(file.size),
     sha1: file.sha1,
     pieceCount: pieceCount(Number(file.size), file.pieceSize),
     peersOnline: holders.filter((h) => Boolean(Number(h.online))).length,
-    sharedBy: holders.map((h) => h.userId),
+    sharedBy: holders.map((h) => h.name),
   };
 }
 
@@ -54,28 +54,31 @@ type ExistingFile = { fileName: string; size: bigint; sha1: string; pieceSize: n
 export async function shareFile(
   db: TrackerDb,
   actor: Actor,
-  groupId: string,
+  groupName: string,
   input: ShareFileRequest,
 ): Promise<{ created: boolean; file: FileView }> {
   checkShareMetadata(input);
   const now = new Date();
+  let groupId = "";
   const shared = await writeTransaction(db, async (tx, record) => {
-    // Membership, the file under that name and whether the caller counts as online, in one query.
-    const [row] = await tx.$queryRaw<({ member: string | null; online: unknown } & Partial<ExistingFile>)[]>`
-      SELECT m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt",
+    // The group, membership, the file under that name and whether the caller counts as online, in one query.
+    const [row] = await tx.$queryRaw<({ groupId: string; member: string | null; online: unknown } & Partial<ExistingFile>)[]>`
+      SELECT g."id" AS "groupId", m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt",
         EXISTS (
           SELECT 1 FROM "Session" s
           WHERE s."userId" = m."userId" AND s."lastSeenAt" > ${new Date(now.getTime() - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${now}
         ) AS "online"
-      FROM "Membership" m
+      FROM "Group" g
+      JOIN "Membership" m ON m."groupId" = g."id" AND m."userId" = ${actor.userId}
       LEFT JOIN "SharedFile" f ON f."groupId" = m."groupId" AND f."fileName" = ${input.fileName}
-      WHERE m."groupId" = ${groupId} AND m."userId" = ${actor.userId}`;
-    if (!row) await requireMember(tx, actor, groupId);
+      WHERE g."name" = ${groupName}`;
+    if (!row) await requireMember(tx, actor, groupName);
+    groupId = row!.groupId;
     const existing = row?.fileName != null ? (row as ExistingFile) : undefined;
     const outcome = shareOutcome(existing?.sha1, input.sha1);
     if (outcome === "name-taken") {
       throw new ConflictError(
-        `"${input.fileName}" is already shared in "${groupId}" with different content; rename your file`,
+        `"${input.fileName}" is already shared in "${groupName}" with different content; rename your file`,
         "FILE_NAME_TAKEN",
       );
     }
@@ -100,11 +103,11 @@ export async function shareFile(
         pieceHashes: file.pieceHashes, sharedAt: file.sharedAt.toISOString(), userId: actor.userId, piecesHeld,
       },
     });
-    if (existing || rowsRebuilt) return { created: outcome === "new-file", file: await toView(tx, { groupId, ...file }) };
+    if (existing || rowsRebuilt) return { created: outcome === "new-file", file: await toView(tx, groupName, { groupId, ...file }) };
     // A new file: the caller is its only holder.
     const view: FileView = {
-      groupId, fileName: file.fileName, size: input.size, sha1: file.sha1, pieceCount: pieceCount(input.size, input.pieceSize),
-      peersOnline: Boolean(Number(row!.online)) ? 1 : 0, sharedBy: [actor.userId],
+      groupId: groupName, fileName: file.fileName, size: input.size, sha1: file.sha1, pieceCount: pieceCount(input.size, input.pieceSize),
+      peersOnline: Boolean(Number(row!.online)) ? 1 : 0, sharedBy: [actor.name],
     };
     return { created: true, file: view };
   });
@@ -118,21 +121,21 @@ export async function shareFile(
  * file-lists.ts): one query that checks membership and finds which of the
  * page's holders are online. A list not loaded yet is loaded only for a member.
  */
-export async function listFiles(db: TrackerDb, actor: Actor, groupId: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
-  const after = keyAfter(page.cursor, "files", groupId, 1)?.[0];
-  let files = loadedFileList(db, groupId);
+export async function listFiles(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
+  const after = keyAfter(page.cursor, "files", groupName, 1)?.[0];
+  let files = loadedFileList(db, groupName);
   if (files === undefined) {
-    await requireMember(db, actor, groupId);
-    files = cachedFileList(db, groupId);
+    const groupId = await requireMember(db, actor, groupName);
+    files = cachedFileList(db, groupName, groupId);
   }
   const list = await files;
   const { start, end } = list.pageBounds(after, page.limit);
-  const { member, online } = await memberAndOnlinePeers(db, actor, groupId, list.holdersOf(start, end));
-  if (!member) await requireMember(db, actor, groupId);
+  const { member, online } = await memberAndOnlinePeers(db, actor, list.internalId, list.holdersOf(start, end));
+  if (!member) await requireMember(db, actor, groupName);
   return list.answerFor(start, end, online);
 }
 
-/** Whether the caller is a member of the group, and onlinePeers(userIds), in one query. */
+/** Whether the caller is a member of the group (by internal id), and onlinePeers(userIds), in one query. */
 async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string, userIds: string[], now = Date.now()) {
   const sessionOf = userIds.length === 0 ? Prisma.sql`1 = 0` : Prisma.sql`s."userId" IN (${Prisma.join(userIds)})`;
   // No row: not a member. One row per online session of a holder, or one row of NULLs for none.
@@ -148,12 +151,13 @@ async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string
 }
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
-export async function stopSharing(db: TrackerDb, actor: Actor, groupId: string, fileName: string): Promise<void> {
+export async function stopSharing(db: TrackerDb, actor: Actor, groupName: string, fileName: string): Promise<void> {
+  let groupId = "";
   await writeTransaction(db, async (tx, record) => {
-    await requireMember(tx, actor, groupId);
+    groupId = await requireMember(tx, actor, groupName);
     const removed = await tx.holding.deleteMany({ where: { groupId, fileName, userId: actor.userId } });
     if (removed.count === 0) {
-      throw new NotFoundError(`you do not share "${fileName}" in "${groupId}"`, "NOT_SHARING");
+      throw new NotFoundError(`you do not share "${fileName}" in "${groupName}"`, "NOT_SHARING");
     }
     if ((await tx.holding.count({ where: { groupId, fileName } })) === 0) {
       await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName } } });
@@ -166,21 +170,24 @@ export async function stopSharing(db: TrackerDb, actor: Actor, groupId: string, 
 export async function peersOf(
   db: TrackerDb,
   actor: Actor,
-  groupId: string,
+  groupName: string,
   fileName: string,
 ): Promise<{ file: FileMetadata; peers: PeerView[] }> {
   return db.$transaction(async (tx) => {
-    await requireMember(tx, actor, groupId);
+    const groupId = await requireMember(tx, actor, groupName);
     const file = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } } });
-    if (!file) throw new NotFoundError(`"${fileName}" is not shared in "${groupId}"; list_files shows what is`, "FILE_NOT_FOUND");
+    if (!file) throw new NotFoundError(`"${fileName}" is not shared in "${groupName}"; list_files shows what is`, "FILE_NOT_FOUND");
     const pieceHashes = JSON.parse(file.pieceHashes) as string[];
-    const holders = await tx.holding.findMany({ where: { groupId, fileName, userId: { not: actor.userId } }, orderBy: { userId: "asc" } });
+    const holders = await tx.holding.findMany({ where: { groupId, fileName, userId: { not: actor.userId } } });
     const online = await onlinePeers(tx, holders.map((h) => h.userId));
+    const names = await userNames(tx, holders.map((h) => h.userId));
+    const nameOf = (userId: string) => names.get(userId) ?? userId;
     return {
-      file: { groupId, fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize, pieceHashes },
+      file: { groupId: groupName, fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize, pieceHashes },
       peers: holders
         .filter((h) => online.has(h.userId))
-        .map((h) => ({ userId: h.userId, address: online.get(h.userId)!, piecesHeld: h.piecesHeld, complete: h.piecesHeld === pieceHashes.length })),
+        .sort((a, b) => (nameOf(a.userId) < nameOf(b.userId) ? -1 : nameOf(a.userId) > nameOf(b.userId) ? 1 : 0))
+        .map((h) => ({ userId: nameOf(h.userId), address: online.get(h.userId)!, piecesHeld: h.piecesHeld, complete: h.piecesHeld === pieceHashes.length })),
     };
   });
 }
@@ -206,10 +213,13 @@ export async function announce(db: TrackerDb, actor: Actor, input: AnnounceReque
       events.push({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress } });
     }
     if (input.holdings.length > 0) {
-      const groupIds = Prisma.join([...new Set(input.holdings.map((h) => h.groupId))]);
+      const groupNames = Prisma.join([...new Set(input.holdings.map((h) => h.groupId))]);
       const fileNames = Prisma.join([...new Set(input.holdings.map((h) => h.fileName))]);
-      const memberOf = new Set((await tx.$queryRaw<{ groupId: string }[]>`
-        SELECT "groupId" FROM "Membership" WHERE "userId" = ${actor.userId} AND "groupId" IN (${groupIds})`).map((m) => m.groupId));
+      // Agents report groups by name: the caller's groups among them, name -> internal id.
+      const memberOf = new Map((await tx.$queryRaw<{ id: string; name: string }[]>`
+        SELECT g."id", g."name" FROM "Group" g JOIN "Membership" m ON m."groupId" = g."id" AND m."userId" = ${actor.userId}
+        WHERE g."name" IN (${groupNames})`).map((g) => [g.name, g.id]));
+      const groupIds = memberOf.size === 0 ? Prisma.join([""]) : Prisma.join([...memberOf.values()]);
       // Every pair of the groups and names reported (a superset of the reports), with the caller's holding if any.
       const files = new Map((await tx.$queryRaw<{ groupId: string; fileName: string; sha1: string; size: bigint | number; pieceSize: number; piecesHeld: number | null }[]>`
         SELECT f."groupId", f."fileName", f."sha1", f."size", f."pieceSize", h."piecesHeld"
@@ -218,18 +228,19 @@ export async function announce(db: TrackerDb, actor: Actor, input: AnnounceReque
         WHERE f."groupId" IN (${groupIds}) AND f."fileName" IN (${fileNames})`).map((f) => [holdingKey(f), f]));
       const changed = new Map<string, { groupId: string; fileName: string; piecesHeld: number }>();
       for (const report of input.holdings) {
-        const { groupId, fileName, piecesHeld } = report;
-        const file = files.get(holdingKey(report));
-        const reason = !memberOf.has(groupId) ? "NOT_MEMBER" : !file ? "FILE_NOT_FOUND" : file.sha1 !== report.sha1 ? "SHA1_MISMATCH"
+        const { fileName, piecesHeld } = report;
+        const groupId = memberOf.get(report.groupId) ?? "";
+        const file = files.get(holdingKey({ groupId, fileName }));
+        const reason = !memberOf.has(report.groupId) ? "NOT_MEMBER" : !file ? "FILE_NOT_FOUND" : file.sha1 !== report.sha1 ? "SHA1_MISMATCH"
           : piecesHeld > pieceCount(Number(file.size), file.pieceSize) ? "TOO_MANY_PIECES" : undefined;
         if (reason || !file) {
-          rejected.push({ groupId, fileName, code: reason ?? "FILE_NOT_FOUND" });
+          rejected.push({ groupId: report.groupId, fileName, code: reason ?? "FILE_NOT_FOUND" });
           continue;
         }
         if (file.piecesHeld === piecesHeld) continue;
         if (file.piecesHeld === null) newHolderIn.add(groupId);
         file.piecesHeld = piecesHeld;
-        changed.set(holdingKey(report), { groupId, fileName, piecesHeld });
+        changed.set(holdingKey({ groupId, fileName }), { groupId, fileName, piecesHeld });
         events.push({
           type: "holding.upserted",
           payload: { groupId, fileName, userId: actor.userId, sha1: report.sha1, piecesHeld, updatedAt: now.toISOString() },

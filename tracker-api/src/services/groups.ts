@@ -4,46 +4,75 @@ import type { TrackerDb } from "../db/open.js";
 import { ownerAfterLeaving } from "../domain/membership.js";
 import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
 import { Prisma } from "../generated/prisma/client.js";
+import { chosenName } from "../replication/apply-rules.js";
+import { newGroupId } from "../replication/events.js";
 import { writeTransaction } from "../replication/outbox.js";
+import { randomId } from "./users.js";
 import { filesChanged } from "./file-lists.js";
 import type { Actor } from "./sessions.js";
 
 type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
-async function groupOrThrow(tx: Tx | TrackerDb, groupId: string) {
-  const group = await tx.group.findUnique({ where: { id: groupId } });
-  if (!group) throw new NotFoundError(`group "${groupId}" does not exist; list_groups shows the groups`, "GROUP_NOT_FOUND");
+// Groups and users are addressed by name (the group id and user id people
+// type) and stored under their internal ids: each function resolves the names
+// it is given first, and answers with names.
+
+/** The group now called `name` (its row: internal id, owner's internal id), or 404. */
+export async function groupOrThrow(tx: Tx | TrackerDb, name: string) {
+  const group = await tx.group.findUnique({ where: { name } });
+  if (!group) throw new NotFoundError(`group "${name}" does not exist; list_groups shows the groups`, "GROUP_NOT_FOUND");
   return group;
 }
 
-async function requireOwner(tx: Tx, actor: Actor, groupId: string) {
-  const group = await groupOrThrow(tx, groupId);
+/** The internal id of the user now called `name`, or undefined. */
+async function userIdOf(tx: Tx | TrackerDb, name: string): Promise<string | undefined> {
+  return (await tx.user.findUnique({ where: { name }, select: { id: true } }))?.id;
+}
+
+/** The names of users, by internal id. */
+export async function userNames(tx: Tx | TrackerDb, ids: readonly string[]): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await tx.user.findMany({ where: { id: { in: ids.slice(i, i + 500) } }, select: { id: true, name: true } });
+    for (const row of rows) names.set(row.id, row.name);
+  }
+  return names;
+}
+
+async function requireOwner(tx: Tx, actor: Actor, groupName: string) {
+  const group = await groupOrThrow(tx, groupName);
   if (group.ownerId !== actor.userId) {
-    throw new ForbiddenError(`only the owner of "${groupId}" (${group.ownerId}) may do this`, "NOT_OWNER");
+    const owner = (await userNames(tx, [group.ownerId])).get(group.ownerId) ?? group.ownerId;
+    throw new ForbiddenError(`only the owner of "${groupName}" (${owner}) may do this`, "NOT_OWNER");
   }
   return group;
 }
 
-/** 404 for a group that does not exist, 403 for one the caller is not a member of. One query for a member. */
-export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupId: string): Promise<void> {
+/**
+ * The internal id of the group now called `groupName`: 404 for a group that
+ * does not exist, 403 for one the caller is not a member of. One query.
+ */
+export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupName: string): Promise<string> {
   // On every group request: plain SQL costs a fraction of a Prisma model query.
-  const [member] = await tx.$queryRaw<unknown[]>`
-    SELECT 1 AS "member" FROM "Membership" WHERE "groupId" = ${groupId} AND "userId" = ${actor.userId}`;
-  if (member) return;
-  await groupOrThrow(tx, groupId);
-  throw new ForbiddenError(`you are not a member of "${groupId}"; ask to join first`, "NOT_MEMBER");
+  const [row] = await tx.$queryRaw<{ id: string; member: unknown }[]>`
+    SELECT g."id", EXISTS (SELECT 1 FROM "Membership" m WHERE m."groupId" = g."id" AND m."userId" = ${actor.userId}) AS "member"
+    FROM "Group" g WHERE g."name" = ${groupName}`;
+  if (!row) throw new NotFoundError(`group "${groupName}" does not exist; list_groups shows the groups`, "GROUP_NOT_FOUND");
+  if (Boolean(Number(row.member))) return row.id;
+  throw new ForbiddenError(`you are not a member of "${groupName}"; ask to join first`, "NOT_MEMBER");
 }
 
-export async function createGroup(db: TrackerDb, actor: Actor, groupId: string): Promise<GroupView> {
+export async function createGroup(db: TrackerDb, actor: Actor, name: string): Promise<GroupView> {
   const createdAt = new Date();
+  const groupId = newGroupId(randomId());
   return writeTransaction(db, async (tx, record) => {
     // Plain SQL (portable): three statements instead of three Prisma model queries.
     const created = await tx.$executeRaw`
-      INSERT INTO "Group" ("id", "ownerId", "createdAt") VALUES (${groupId}, ${actor.userId}, ${createdAt}) ON CONFLICT ("id") DO NOTHING`;
-    if (created === 0) throw new ConflictError(`group id "${groupId}" is taken; choose another`, "GROUP_EXISTS");
+      INSERT INTO "Group" ("id", "name", "ownerId", "createdAt") VALUES (${groupId}, ${name}, ${actor.userId}, ${createdAt}) ON CONFLICT ("name") DO NOTHING`;
+    if (created === 0) throw new ConflictError(`group id "${name}" is taken; choose another`, "GROUP_EXISTS");
     await tx.$executeRaw`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES (${groupId}, ${actor.userId}, ${createdAt})`;
-    await record({ type: "group.created", payload: { groupId, ownerId: actor.userId, createdAt: createdAt.toISOString() } });
-    return { groupId, owner: actor.userId, memberCount: 1, createdAt: createdAt.toISOString() };
+    await record({ type: "group.created", payload: { groupId, name, ownerId: actor.userId, createdAt: createdAt.toISOString(), by: actor.tokenHash } });
+    return { groupId: name, owner: actor.name, memberCount: 1, createdAt: createdAt.toISOString() };
   });
 }
 
@@ -51,38 +80,39 @@ export async function createGroup(db: TrackerDb, actor: Actor, groupId: string):
 export async function listGroups(db: TrackerDb, page: PageRequest): Promise<GroupPage> {
   const after = keyAfter(page.cursor, "groups", "", 1)?.[0];
   const groups = await db.group.findMany({
-    where: after === undefined ? {} : { id: { gt: after } }, orderBy: { id: "asc" }, take: page.limit + 1,
+    where: after === undefined ? {} : { name: { gt: after } }, orderBy: { name: "asc" }, take: page.limit + 1,
   });
-  const onPage = groups.slice(0, page.limit).map((g) => g.id);
-  const counts = await db.membership.groupBy({ by: ["groupId"], where: { groupId: { in: onPage } }, _count: { _all: true } });
+  const onPage = groups.slice(0, page.limit);
+  const counts = await db.membership.groupBy({ by: ["groupId"], where: { groupId: { in: onPage.map((g) => g.id) } }, _count: { _all: true } });
   const memberCount = new Map(counts.map((c) => [c.groupId, c._count._all]));
+  const owners = await userNames(db, [...new Set(onPage.map((g) => g.ownerId))]);
   return pageOf(groups, page.limit, (g) => ({
-    groupId: g.id, owner: g.ownerId, memberCount: memberCount.get(g.id) ?? 0, createdAt: g.createdAt.toISOString(),
-  }), (last) => cursorAfter("groups", "", [last.id]));
+    groupId: g.name, owner: owners.get(g.ownerId) ?? g.ownerId, memberCount: memberCount.get(g.id) ?? 0, createdAt: g.createdAt.toISOString(),
+  }), (last) => cursorAfter("groups", "", [last.name]));
 }
 
-export async function requestJoin(db: TrackerDb, actor: Actor, groupId: string): Promise<JoinRequestView> {
+export async function requestJoin(db: TrackerDb, actor: Actor, groupName: string): Promise<JoinRequestView> {
   const requestedAt = new Date();
   return writeTransaction(db, async (tx, record) => {
-    await groupOrThrow(tx, groupId);
+    const groupId = (await groupOrThrow(tx, groupName)).id;
     const key = { groupId_userId: { groupId, userId: actor.userId } };
     if (await tx.membership.findUnique({ where: key })) {
-      throw new ConflictError(`you are already a member of "${groupId}"`, "ALREADY_MEMBER");
+      throw new ConflictError(`you are already a member of "${groupName}"`, "ALREADY_MEMBER");
     }
     if (await tx.joinRequest.findUnique({ where: key })) {
-      throw new ConflictError(`your request to join "${groupId}" is already pending`, "REQUEST_PENDING");
+      throw new ConflictError(`your request to join "${groupName}" is already pending`, "REQUEST_PENDING");
     }
     await tx.joinRequest.create({ data: { groupId, userId: actor.userId, requestedAt } });
     await record({ type: "joinRequest.created", payload: { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() } });
-    return { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() };
+    return { groupId: groupName, userId: actor.name, requestedAt: requestedAt.toISOString() };
   });
 }
 
 /** One page of a group's pending join requests, oldest first (owner only). */
-export async function listJoinRequests(db: TrackerDb, actor: Actor, groupId: string, page: PageRequest): Promise<JoinRequestPage> {
-  const after = keyAfter(page.cursor, "join-requests", groupId, 2);
+export async function listJoinRequests(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<JoinRequestPage> {
+  const after = keyAfter(page.cursor, "join-requests", groupName, 2);
   return db.$transaction(async (tx) => {
-    await requireOwner(tx, actor, groupId);
+    const groupId = (await requireOwner(tx, actor, groupName)).id;
     const requests = await tx.joinRequest.findMany({
       where: {
         groupId,
@@ -91,65 +121,72 @@ export async function listJoinRequests(db: TrackerDb, actor: Actor, groupId: str
       orderBy: [{ requestedAt: "asc" }, { userId: "asc" }],
       take: page.limit + 1,
     });
-    return pageOf(requests, page.limit, (r) => ({ groupId, userId: r.userId, requestedAt: r.requestedAt.toISOString() }),
-      (last) => cursorAfter("join-requests", groupId, [last.requestedAt.toISOString(), last.userId]));
+    const names = await userNames(tx, [...new Set(requests.map((r) => r.userId))]);
+    return pageOf(requests, page.limit, (r) => ({ groupId: groupName, userId: names.get(r.userId) ?? r.userId, requestedAt: r.requestedAt.toISOString() }),
+      (last) => cursorAfter("join-requests", groupName, [last.requestedAt.toISOString(), last.userId]));
   });
 }
 
-async function takeRequest(tx: Tx, actor: Actor, groupId: string, userId: string): Promise<void> {
-  await requireOwner(tx, actor, groupId);
-  const removed = await tx.joinRequest.deleteMany({ where: { groupId, userId } });
+/** Takes the pending request of the user now called `userName`; returns the group's and the user's internal ids. */
+async function takeRequest(tx: Tx, actor: Actor, groupName: string, userName: string): Promise<{ groupId: string; userId: string }> {
+  const groupId = (await requireOwner(tx, actor, groupName)).id;
+  const userId = await userIdOf(tx, userName);
+  const removed = userId === undefined ? { count: 0 } : await tx.joinRequest.deleteMany({ where: { groupId, userId } });
   if (removed.count === 0) {
-    throw new NotFoundError(`"${userId}" has no pending request to join "${groupId}"`, "REQUEST_NOT_FOUND");
+    throw new NotFoundError(`"${userName}" has no pending request to join "${groupName}"`, "REQUEST_NOT_FOUND");
   }
+  return { groupId, userId: userId! };
 }
 
-export async function acceptJoin(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<MemberView> {
+export async function acceptJoin(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<MemberView> {
   const joinedAt = new Date();
   return writeTransaction(db, async (tx, record) => {
-    await takeRequest(tx, actor, groupId, userId);
+    const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
     await tx.membership.create({ data: { groupId, userId, joinedAt } });
     await record(
       { type: "joinRequest.accepted", payload: { groupId, userId } },
       { type: "membership.added", payload: { groupId, userId, joinedAt: joinedAt.toISOString() } },
     );
-    return { userId, isOwner: false, joinedAt: joinedAt.toISOString() };
+    return { userId: userName, isOwner: false, joinedAt: joinedAt.toISOString() };
   });
 }
 
-export async function rejectJoin(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<void> {
+export async function rejectJoin(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<void> {
   await writeTransaction(db, async (tx, record) => {
-    await takeRequest(tx, actor, groupId, userId);
+    const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
     await record({ type: "joinRequest.rejected", payload: { groupId, userId } });
   });
 }
 
 /** One page of a group's members in the order they joined, owner flagged (members only). */
-export async function listMembers(db: TrackerDb, actor: Actor, groupId: string, page: PageRequest): Promise<MemberPage> {
-  const after = keyAfter(page.cursor, "members", groupId, 2);
+export async function listMembers(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<MemberPage> {
+  const after = keyAfter(page.cursor, "members", groupName, 2);
   const [joinedAt, userId] = after ? [cursorTime(after[0]!), after[1]!] : [];
-  // One query (a consistent snapshot on its own): the page of members with the owner, and whether the caller is a member.
-  const members = await db.$queryRaw<{ userId: string; joinedAt: Date | string; ownerId: string; callerIsMember: unknown }[]>`
-    SELECT m."userId", m."joinedAt", g."ownerId", EXISTS (
-      SELECT 1 FROM "Membership" c WHERE c."groupId" = ${groupId} AND c."userId" = ${actor.userId}
+  // One query (a consistent snapshot on its own): the page of members with their names and the owner, and whether the caller is a member.
+  const members = await db.$queryRaw<{ userId: string; name: string; joinedAt: Date | string; ownerId: string; callerIsMember: unknown }[]>`
+    SELECT m."userId", u."name", m."joinedAt", g."ownerId", EXISTS (
+      SELECT 1 FROM "Membership" c WHERE c."groupId" = g."id" AND c."userId" = ${actor.userId}
     ) AS "callerIsMember"
-    FROM "Membership" m JOIN "Group" g ON g."id" = m."groupId"
-    WHERE m."groupId" = ${groupId}
+    FROM "Group" g JOIN "Membership" m ON m."groupId" = g."id" JOIN "User" u ON u."id" = m."userId"
+    WHERE g."name" = ${groupName}
       ${joinedAt ? Prisma.sql`AND (m."joinedAt" > ${joinedAt} OR (m."joinedAt" = ${joinedAt} AND m."userId" > ${userId}))` : Prisma.empty}
     ORDER BY m."joinedAt" ASC, m."userId" ASC LIMIT ${page.limit + 1}`;
-  if (!members[0] || !Number(members[0].callerIsMember)) await requireMember(db, actor, groupId);
-  return pageOf(members, page.limit, (m) => ({ userId: m.userId, isOwner: m.userId === m.ownerId, joinedAt: new Date(m.joinedAt).toISOString() }),
-    (last) => cursorAfter("members", groupId, [new Date(last.joinedAt).toISOString(), last.userId]));
+  if (!members[0] || !Number(members[0].callerIsMember)) await requireMember(db, actor, groupName);
+  return pageOf(members, page.limit, (m) => ({ userId: m.name, isOwner: m.userId === m.ownerId, joinedAt: new Date(m.joinedAt).toISOString() }),
+    (last) => cursorAfter("members", groupName, [new Date(last.joinedAt).toISOString(), last.userId]));
 }
 
 /** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */
-export async function leaveGroup(db: TrackerDb, actor: Actor, groupId: string, userId: string): Promise<void> {
-  if (userId !== actor.userId) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
+export async function leaveGroup(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<void> {
+  if (userName !== actor.name) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
+  const userId = actor.userId;
+  let groupId = "";
   await writeTransaction(db, async (tx, record) => {
-    const group = await groupOrThrow(tx, groupId);
+    const group = await groupOrThrow(tx, groupName);
+    groupId = group.id;
     const members = await tx.membership.findMany({ where: { groupId } });
     if (!members.some((m) => m.userId === userId)) {
-      throw new ForbiddenError(`you are not a member of "${groupId}"`, "NOT_MEMBER");
+      throw new ForbiddenError(`you are not a member of "${groupName}"`, "NOT_MEMBER");
     }
     const held = await tx.holding.findMany({ where: { groupId, userId }, select: { fileName: true } });
     await tx.membership.delete({ where: { groupId_userId: { groupId, userId } } });
@@ -169,7 +206,8 @@ export async function leaveGroup(db: TrackerDb, actor: Actor, groupId: string, u
         }
       }
     }
-    if (owner === undefined) await record({ type: "group.deleted", payload: { groupId } });
+    // The deleted group gives back the name it was created under (a `~N` it got from a conflict was not chosen).
+    if (owner === undefined) await record({ type: "group.deleted", payload: { groupId, name: chosenName(group.name) } });
     else {
       await record(
         { type: "membership.removed", payload: { groupId, userId } },

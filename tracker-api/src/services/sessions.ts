@@ -3,6 +3,7 @@ import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
 import { UnauthorizedError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import type { LoginThrottle } from "../domain/login-throttle.js";
+import { chosenName } from "../replication/apply-rules.js";
 import { writeTransaction } from "../replication/outbox.js";
 import { perTracker } from "./memory.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
@@ -24,7 +25,7 @@ export async function login(
 ): Promise<LoginResult> {
   const keys = [`user:${input.userId}`, `addr:${clientAddress}`];
   throttle.check(keys);
-  const user = await db.user.findUnique({ where: { id: input.userId } });
+  const user = await db.user.findUnique({ where: { name: input.userId } });
   const matches = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
   if (!user || !matches) {
     throttle.recordFailure(keys);
@@ -39,7 +40,31 @@ export async function login(
     await tx.session.create({ data: { ...session, lastSeenAt: now } });
     await record({ type: "session.created", payload: { ...session, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() } });
   });
-  return { token, userId: user.id, peerAddress: input.peerAddress, expiresAt: expiresAt.toISOString() };
+  return { token, userId: user.name, peerAddress: input.peerAddress, expiresAt: expiresAt.toISOString(), notices: await noticesFor(db, user.id) };
+}
+
+/**
+ * What a user must be told: their user id, or a group they belong to, was
+ * created on two trackers at once during a partition and went to the other
+ * creation; theirs kept all of its data under a new name (`name~2`). Names
+ * people choose have no `~`, so a name with one is always such a rename.
+ */
+export async function noticesFor(db: TrackerDb, userId: string): Promise<string[]> {
+  const [user, groups] = await db.$transaction([
+    db.user.findUnique({ where: { id: userId }, select: { name: true } }),
+    db.group.findMany({
+      where: { name: { contains: "~" }, id: { in: (await db.membership.findMany({ where: { userId }, select: { groupId: true } })).map((m) => m.groupId) } },
+      select: { name: true }, orderBy: { name: "asc" },
+    }),
+  ]);
+  const notices: string[] = [];
+  if (user && user.name !== chosenName(user.name)) {
+    notices.push(`user id "${chosenName(user.name)}" was also created on another tracker during a network partition and went to that account; yours is now "${user.name}", with all its groups and files: log in as "${user.name}"`);
+  }
+  for (const { name } of groups) {
+    notices.push(`group "${chosenName(name)}" was also created on another tracker during a network partition and went to that group; yours is now "${name}", with all its members and files`);
+  }
+  return notices;
 }
 
 export async function logout(db: TrackerDb, sessionTokenHash: string): Promise<void> {
@@ -50,9 +75,10 @@ export async function logout(db: TrackerDb, sessionTokenHash: string): Promise<v
   forgetSessions(db, [sessionTokenHash], []);
 }
 
-/** Drops cached sessions that ended elsewhere (replicated logout, or every session of a user whose account lost an id conflict). */
-export function forgetSessions(db: TrackerDb, tokenHashes: Iterable<string>, userIds: Iterable<string>): void {
+/** Drops cached sessions that ended elsewhere (replicated logout, or every session of a user whose account lost an id conflict); all of them when names changed. */
+export function forgetSessions(db: TrackerDb, tokenHashes: Iterable<string>, userIds: Iterable<string>, renamed = false): void {
   const known = knownSessions(db);
+  if (renamed) known.sessions.clear();
   for (const hash of tokenHashes) known.sessions.delete(hash);
   const users = new Set(userIds);
   if (users.size > 0) {
@@ -62,7 +88,10 @@ export function forgetSessions(db: TrackerDb, tokenHashes: Iterable<string>, use
 }
 
 export interface Actor {
+  /** The internal id of the user (what rows and events refer to). */
   userId: string;
+  /** The user id as people type it, now (a name conflict may have changed it since the login). */
+  name: string;
   tokenHash: string;
 }
 
@@ -72,7 +101,7 @@ export interface Actor {
  * (which removes it here). Bounded; the oldest entries make room. A lookup
  * that overlapped a logout is not remembered, so a revoked token cannot come back.
  */
-const knownSessions = perTracker(() => ({ sessions: new Map<string, { userId: string; expiresAt: number }>(), logouts: 0 }));
+const knownSessions = perTracker(() => ({ sessions: new Map<string, { userId: string; name: string; expiresAt: number }>(), logouts: 0 }));
 const MAX_KNOWN_SESSIONS = 10_000;
 
 /** Resolves a bearer token to its user; 401 for a missing, unknown or expired one. */
@@ -84,9 +113,10 @@ export async function authenticate(db: TrackerDb, authorization: string | undefi
   let session = known.sessions.get(hash);
   if (!session) {
     const logouts = known.logouts;
-    const row = await db.session.findUnique({ where: { tokenHash: hash }, select: { userId: true, expiresAt: true } });
+    const [row] = await db.$queryRaw<{ userId: string; name: string; expiresAt: Date | string | number }[]>`
+      SELECT s."userId", u."name", s."expiresAt" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."tokenHash" = ${hash}`;
     if (row) {
-      session = { userId: row.userId, expiresAt: row.expiresAt.getTime() };
+      session = { userId: row.userId, name: row.name, expiresAt: new Date(row.expiresAt).getTime() };
       if (known.logouts === logouts) {
         if (known.sessions.size >= MAX_KNOWN_SESSIONS) known.sessions.delete(known.sessions.keys().next().value!);
         known.sessions.set(hash, session);
@@ -97,5 +127,5 @@ export async function authenticate(db: TrackerDb, authorization: string | undefi
     known.sessions.delete(hash);
     throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
   }
-  return { userId: session.userId, tokenHash: hash };
+  return { userId: session.userId, name: session.name, tokenHash: hash };
 }

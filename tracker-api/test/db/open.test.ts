@@ -14,7 +14,7 @@ test("opening a new database applies every migration and the tables work through
   const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
   try {
     const prisma = await openDatabase(join(dir, "nested", "tracker.db"));
-    await prisma.user.create({ data: { id: "alice", passwordHash: "x", createdAt: new Date() } });
+    await prisma.user.create({ data: { id: "alice", name: "alice", passwordHash: "x", createdAt: new Date() } });
     assert.equal((await prisma.user.findUniqueOrThrow({ where: { id: "alice" } })).id, "alice");
     await prisma.$disconnect();
   } finally {
@@ -27,7 +27,7 @@ test("migrations already applied are not applied again and data survives a reope
   const path = join(dir, "tracker.db");
   try {
     const first = await openDatabase(path);
-    await first.group.create({ data: { id: "team", ownerId: "alice", createdAt: new Date() } });
+    await first.group.create({ data: { id: "team", name: "team", ownerId: "alice", createdAt: new Date() } });
     await first.$disconnect();
     const raw = new Database(path);
     assert.deepEqual(applyMigrations(raw), []);
@@ -51,8 +51,8 @@ test("a write outside a transaction survives a concurrent transaction that rolls
   try {
     let outside: Promise<unknown> | undefined;
     const failing = prisma.$transaction(async (tx) => {
-      await tx.group.create({ data: { id: "doomed", ownerId: "alice", createdAt: new Date() } });
-      outside = prisma.user.create({ data: { id: "bob", passwordHash: "x", createdAt: new Date() } });
+      await tx.group.create({ data: { id: "doomed", name: "doomed", ownerId: "alice", createdAt: new Date() } });
+      outside = prisma.user.create({ data: { id: "bob", name: "bob", passwordHash: "x", createdAt: new Date() } });
       // Give the outside write every chance to run while the transaction is open.
       await Promise.race([outside, new Promise((resolve) => setTimeout(resolve, 300))]);
       throw new Error("roll back");
@@ -86,7 +86,7 @@ test("committed rows reach the database file itself in the background, while the
   const path = join(dir, "tracker.db");
   const prisma = await openDatabase(path);
   try {
-    await prisma.user.create({ data: { id: "copied", passwordHash: "x", createdAt: new Date() } });
+    await prisma.user.create({ data: { id: "copied", name: "copied", passwordHash: "x", createdAt: new Date() } });
     await delay(CHECKPOINT_EVERY_MS * 3);
     // The database file alone, without its WAL: only what a checkpoint copied into it.
     await copyFile(path, join(dir, "copy.db"));

@@ -18,18 +18,18 @@ const share = (groupHlc: string, userId: string, sha1: string, at: string) => ({
 
 /** Two trackers writing while partitioned: every kind of conflict at once. */
 const fromA: LoggedEvent[] = [
-  event(A, 1, 100, { type: "user.created", payload: { userId: "alice", passwordHash: "hash-a", createdAt: "t" } }),
-  event(A, 2, 110, { type: "group.created", payload: { groupId: "g", ownerId: "alice", createdAt: "t110", after: null } }),
+  event(A, 1, 100, { type: "user.created", payload: { userId: "alice", name: "alice", passwordHash: "hash-a", createdAt: "t" } }),
+  event(A, 2, 110, { type: "group.created", payload: { groupId: "g", name: "g", ownerId: "alice", createdAt: "t110", after: null } }),
   event(A, 3, 120, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "bob", joinedAt: "t120" } }),
   event(A, 4, 130, share(gA, "alice", sha("a"), "t130")),
   event(A, 5, 150, { type: "holding.removed", payload: { groupId: "g", groupHlc: gA, fileName: "f", userId: "alice" } }),
   event(A, 6, 160, { type: "group.ownerChanged", payload: { groupId: "g", groupHlc: gA, ownerId: "bob" } }),
-  event(A, 7, 170, { type: "group.created", payload: { groupId: "h", ownerId: "alice", createdAt: "t170", after: null } }),
-  event(A, 8, 180, { type: "group.deleted", payload: { groupId: "h", groupHlc: hA } }),
+  event(A, 7, 170, { type: "group.created", payload: { groupId: "h", name: "h", ownerId: "alice", createdAt: "t170", after: null } }),
+  event(A, 8, 180, { type: "group.deleted", payload: { groupId: "h", groupHlc: hA, name: "h" } }),
 ];
 const fromB: LoggedEvent[] = [
-  event(B, 1, 105, { type: "user.created", payload: { userId: "alice", passwordHash: "hash-b", createdAt: "t" } }),
-  event(B, 2, 115, { type: "group.created", payload: { groupId: "g", ownerId: "carol", createdAt: "t115", after: null } }),
+  event(B, 1, 105, { type: "user.created", payload: { userId: "alice", name: "alice", passwordHash: "hash-b", createdAt: "t" } }),
+  event(B, 2, 115, { type: "group.created", payload: { groupId: "g", name: "g", ownerId: "carol", createdAt: "t115", after: null } }),
   event(B, 3, 125, { type: "membership.added", payload: { groupId: "g", groupHlc: gB, userId: "dave", joinedAt: "t125" } }),
   event(B, 4, 135, share(gB, "carol", sha("b"), "t135")),
   event(B, 5, 140, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "erin", joinedAt: "t140" } }),
@@ -77,7 +77,7 @@ test("a deleted group stays deleted when nothing recreated it", () => {
 });
 
 test("a group created again after its deletion was seen replaces the deleted one, whatever arrives first", () => {
-  const again = event(B, 7, 200, { type: "group.created", payload: { groupId: "h", ownerId: "zoe", createdAt: "t200", after: hA } });
+  const again = event(B, 7, 200, { type: "group.created", payload: { groupId: "h", name: "h", ownerId: "zoe", createdAt: "t200", after: hA } });
   for (const order of [[...fromA, again], [fromA[6]!, again, fromA[7]!]]) {
     assert.equal(groupView(fold(order), "h")?.group.ownerId, "zoe");
   }

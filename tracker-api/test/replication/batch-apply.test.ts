@@ -19,36 +19,36 @@ const gB = hlc(115, B);
 const hA = hlc(170, A);
 
 const fromA: LoggedEvent[] = [
-  event(A, 1, 100, { type: "user.created", payload: { userId: "alice", passwordHash: "hash-a", createdAt: at(100) } }),
+  event(A, 1, 100, { type: "user.created", payload: { userId: "alice", name: "alice", passwordHash: "hash-a", createdAt: at(100) } }),
   event(A, 2, 101, {
     type: "session.created",
     payload: { tokenHash: "token-a", userId: "alice", userHlc: hlc(100, A), peerAddress: "127.0.0.1:7001", createdAt: at(101), expiresAt: at(90_000) },
   }),
-  event(A, 3, 110, { type: "group.created", payload: { groupId: "g", ownerId: "alice", createdAt: at(110), after: null } }),
+  event(A, 3, 110, { type: "group.created", payload: { groupId: "g", name: "g", ownerId: "alice", createdAt: at(110), after: null } }),
   event(A, 4, 120, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "bob", joinedAt: at(120) } }),
   event(A, 5, 130, share(gA, "alice", sha("a"), 130)),
   event(A, 6, 131, share(gA, "bob", sha("a"), 131, "other")),
   event(A, 7, 140, { type: "joinRequest.created", payload: { groupId: "g", groupHlc: gA, userId: "frank", requestedAt: at(140) } }),
   event(A, 8, 150, { type: "holding.removed", payload: { groupId: "g", groupHlc: gA, fileName: "f", userId: "alice" } }),
   event(A, 9, 160, { type: "group.ownerChanged", payload: { groupId: "g", groupHlc: gA, ownerId: "bob" } }),
-  event(A, 10, 170, { type: "group.created", payload: { groupId: "h", ownerId: "alice", createdAt: at(170), after: null } }),
-  event(A, 11, 180, { type: "group.deleted", payload: { groupId: "h", groupHlc: hA } }),
+  event(A, 10, 170, { type: "group.created", payload: { groupId: "h", name: "h", ownerId: "alice", createdAt: at(170), after: null } }),
+  event(A, 11, 180, { type: "group.deleted", payload: { groupId: "h", groupHlc: hA, name: "h" } }),
   event(A, 12, 190, { type: "session.ended", payload: { tokenHash: "token-a" } }),
 ];
 const fromB: LoggedEvent[] = [
-  event(B, 1, 105, { type: "user.created", payload: { userId: "alice", passwordHash: "hash-b", createdAt: at(105) } }),
+  event(B, 1, 105, { type: "user.created", payload: { userId: "alice", name: "alice", passwordHash: "hash-b", createdAt: at(105) } }),
   event(B, 2, 106, {
     type: "session.created",
     payload: { tokenHash: "token-b", userId: "alice", userHlc: hlc(105, B), peerAddress: "127.0.0.1:7002", createdAt: at(106), expiresAt: at(90_000) },
   }),
-  event(B, 3, 115, { type: "group.created", payload: { groupId: "g", ownerId: "carol", createdAt: at(115), after: null } }),
+  event(B, 3, 115, { type: "group.created", payload: { groupId: "g", name: "g", ownerId: "carol", createdAt: at(115), after: null } }),
   event(B, 4, 125, { type: "membership.added", payload: { groupId: "g", groupHlc: gB, userId: "dave", joinedAt: at(125) } }),
   event(B, 5, 135, share(gB, "carol", sha("b"), 135)),
   event(B, 6, 141, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "erin", joinedAt: at(141) } }),
   event(B, 7, 145, { type: "joinRequest.accepted", payload: { groupId: "g", groupHlc: gA, userId: "frank" } }),
   event(B, 8, 146, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "frank", joinedAt: at(146) } }),
   event(B, 9, 155, share(gA, "erin", sha("a"), 155)),
-  event(B, 10, 185, { type: "group.created", payload: { groupId: "h", ownerId: "dave", createdAt: at(185), after: hA } }),
+  event(B, 10, 185, { type: "group.created", payload: { groupId: "h", name: "h", ownerId: "dave", createdAt: at(185), after: hA } }),
 ];
 
 /** A third tracker's database after receiving the batches in order. */

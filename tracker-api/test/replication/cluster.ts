@@ -39,7 +39,8 @@ export class Cluster {
     return this.trackers[number - 1]!;
   }
 
-  async startTracker(number: number): Promise<void> {
+  /** Starts tracker `number`; waits until it answers and, unless told not to, until it no longer recovers (a new database pulls back first). */
+  async startTracker(number: number, options: { waitRecovered?: boolean } = {}): Promise<void> {
     const tracker = this.tracker(number);
     const child = spawn(
       process.execPath,
@@ -52,8 +53,14 @@ export class Cluster {
     child.stderr.on("data", (chunk) => (tracker.output += chunk));
     await waitUntil(async () => {
       if (child.exitCode !== null) throw new Error(`tracker ${number} exited ${child.exitCode}:\n${tracker.output}`);
-      return (await health(tracker.url).catch(() => undefined)) !== undefined;
-    }, 20_000);
+      const view = await health(tracker.url).catch(() => undefined);
+      return view !== undefined && (options.waitRecovered === false || view.status !== "recovering");
+    }, 40_000);
+  }
+
+  /** Where tracker `number` keeps its database. */
+  dataDir(number: number): string {
+    return join(this.dir, `data-${number}`);
   }
 
   /** kill -9 */
@@ -67,6 +74,16 @@ export class Cluster {
     tracker.child = undefined;
   }
 
+  /** SIGSTOP: the process stays, its sockets still accept, nothing is answered. */
+  freeze(number: number): void {
+    this.tracker(number).child?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT after freeze. */
+  thaw(number: number): void {
+    this.tracker(number).child?.kill("SIGCONT");
+  }
+
   async partition(blocked: boolean): Promise<void> {
     for (const t of this.trackers) {
       if (t.child) await call(t.url, "POST", "/replication/test/partition", { body: { blocked } });
@@ -74,6 +91,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.trackers) this.thaw(t.number);
     for (const t of this.trackers) await this.kill(t.number);
     await rm(this.dir, { recursive: true, force: true });
   }

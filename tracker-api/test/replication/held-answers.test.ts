@@ -58,7 +58,7 @@ test("a request that reads the database between its write and its answer is not 
   const started = Date.now();
   await request("reader", async () => {
     await createUser(db, { userId: "reader", password: "pw" });
-    assert.equal(await db.user.count({ where: { id: "reader" } }), 1);
+    assert.equal(await db.user.count({ where: { name: "reader" } }), 1);
   });
   assert.ok(Date.now() - started < 2000);
   assert.deepEqual((await loggedTypes()).slice(before), ["user.created", "idempotency.answered"]);
@@ -71,7 +71,7 @@ test("a second write in the same request commits after the first, and the answer
     await createUser(db, { userId: "second-of-two", password: "pw" });
   });
   assert.deepEqual((await loggedTypes()).slice(before), ["user.created", "user.created", "idempotency.answered"]);
-  assert.equal(await db.user.count({ where: { id: { in: ["first-of-two", "second-of-two"] } } }), 2);
+  assert.equal(await db.user.count({ where: { name: { in: ["first-of-two", "second-of-two"] } } }), 2);
 });
 
 test("an answer given at once is logged in the write's own transaction, right after its event", async () => {

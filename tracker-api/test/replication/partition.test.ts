@@ -68,19 +68,32 @@ test("after the partition heals both trackers hold the same state", async () => 
   assert.equal(await digest(one), await digest(two));
 });
 
-test("a user id created on both sides belongs to the earlier creation: its password logs in, the other's no longer does", async () => {
+test("a user id created on both sides stays with the earlier creation; the other account is zed~2, keeps its session and is told", async () => {
   for (const base of [one, two]) {
     assert.equal((await call(base, "POST", "/sessions", { body: { userId: "zed", password: "first", peerAddress: "127.0.0.1:7001" } })).status, 201);
     assert.equal((await call(base, "POST", "/sessions", { body: { userId: "zed", password: "second", peerAddress: "127.0.0.1:7001" } })).status, 401);
-    assert.equal((await call(base, "GET", "/groups", { token: zedTokenOnTwo })).status, 401);
+    const renamed = await call(base, "POST", "/sessions", { body: { userId: "zed~2", password: "second", peerAddress: "127.0.0.1:7001" } });
+    assert.equal(renamed.status, 201);
+    assert.equal(renamed.body.userId, "zed~2");
+    assert.match(renamed.body.notices[0], /"zed~2"/);
+    const current = await call(base, "GET", "/sessions/current", { token: zedTokenOnTwo });
+    assert.equal(current.status, 200);
+    assert.equal(current.body.userId, "zed~2");
+    assert.match(String(current.headers?.["p2p-notice"]), /zed~2/);
   }
 });
 
-test("a group id created on both sides belongs to the earlier creation, without the other creator as member", async () => {
+test("a group id created on both sides stays with the earlier creation; the other group is club~2 with its own creator", async () => {
   for (const base of [one, two]) {
     const groups = (await call(base, "GET", "/groups", { token: tokens.alice })).body.items as { groupId: string; owner: string; memberCount: number; createdAt: string }[];
-    assert.deepEqual(groups.find((g) => g.groupId === "club"), { groupId: "club", owner: "alice", memberCount: 1, createdAt: groups.find((g) => g.groupId === "club")!.createdAt });
+    const club = (name: string) => groups.find((g) => g.groupId === name);
+    assert.deepEqual(club("club"), { groupId: "club", owner: "alice", memberCount: 1, createdAt: club("club")!.createdAt });
+    assert.deepEqual(club("club~2"), { groupId: "club~2", owner: "bob", memberCount: 1, createdAt: club("club~2")!.createdAt });
     assert.equal((await call(base, "GET", "/groups/club/members", { token: tokens.bob })).status, 403);
+    assert.equal((await call(base, "GET", "/groups/club~2/members", { token: tokens.alice })).status, 403);
+    const told = await call(base, "GET", "/sessions/current", { token: tokens.bob });
+    assert.deepEqual(told.body.notices.length, 1);
+    assert.match(told.body.notices[0], /"club~2"/);
   }
 });
 

@@ -31,20 +31,20 @@ const login = (tokenHash: string, userHlc: string, wall: number) => ({
 });
 
 const fromA: LoggedEvent[] = [
-  event(A, 1, 100, { type: "group.created", payload: { groupId: "g", ownerId: "alice", createdAt: at(100), after: null } }),
+  event(A, 1, 100, { type: "group.created", payload: { groupId: "g", name: "g", ownerId: "alice", createdAt: at(100), after: null } }),
   event(A, 2, 110, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "bob", joinedAt: at(110) } }),
   // Concurrent with the deletion on C: made under the incarnation C ends.
   event(A, 3, 135, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "frank", joinedAt: at(135) } }),
   // Concurrent with C's creation of the same id, which is earlier.
-  event(A, 4, 160, { type: "group.created", payload: { groupId: "h", ownerId: "alice", createdAt: at(160), after: null } }),
+  event(A, 4, 160, { type: "group.created", payload: { groupId: "h", name: "h", ownerId: "alice", createdAt: at(160), after: null } }),
   event(A, 5, 165, { type: "joinRequest.created", payload: { groupId: "h", groupHlc: hA, userId: "erin", requestedAt: at(165) } }),
   // A saw B delete k and makes it again.
-  event(A, 6, 220, { type: "group.created", payload: { groupId: "k", ownerId: "alice", createdAt: at(220), after: kB } }),
+  event(A, 6, 220, { type: "group.created", payload: { groupId: "k", name: "k", ownerId: "alice", createdAt: at(220), after: kB } }),
   // Groups the others then change or delete.
-  event(A, 7, 250, { type: "group.created", payload: { groupId: "n", ownerId: "alice", createdAt: at(250), after: null } }),
-  event(A, 8, 260, { type: "group.created", payload: { groupId: "m", ownerId: "alice", createdAt: at(260), after: null } }),
+  event(A, 7, 250, { type: "group.created", payload: { groupId: "n", name: "n", ownerId: "alice", createdAt: at(250), after: null } }),
+  event(A, 8, 260, { type: "group.created", payload: { groupId: "m", name: "m", ownerId: "alice", createdAt: at(260), after: null } }),
   // The same user id made here and on C: this creation is earlier and keeps it.
-  event(A, 9, 290, { type: "user.created", payload: { userId: "alice", passwordHash: "hash-a", createdAt: at(290) } }),
+  event(A, 9, 290, { type: "user.created", payload: { userId: "alice", name: "alice", passwordHash: "hash-a", createdAt: at(290) } }),
   event(A, 10, 305, login("token-a", uA, 305)),
 ];
 const fromB: LoggedEvent[] = [
@@ -55,8 +55,8 @@ const fromB: LoggedEvent[] = [
   // B saw C's new g: erin joins it and shares.
   event(B, 4, 150, { type: "membership.added", payload: { groupId: "g", groupHlc: gC, userId: "erin", joinedAt: at(150) } }),
   event(B, 5, 155, share("g", gC, "erin", sha("b"), 155)),
-  event(B, 6, 200, { type: "group.created", payload: { groupId: "k", ownerId: "bob", createdAt: at(200), after: null } }),
-  event(B, 7, 210, { type: "group.deleted", payload: { groupId: "k", groupHlc: kB } }),
+  event(B, 6, 200, { type: "group.created", payload: { groupId: "k", name: "k", ownerId: "bob", createdAt: at(200), after: null } }),
+  event(B, 7, 210, { type: "group.deleted", payload: { groupId: "k", groupHlc: kB, name: "k" } }),
   event(B, 8, 256, share("n", nA, "alice", sha("c"), 256)),
   // B saw A's account: a login there, which ends on C.
   event(B, 9, 310, login("token-b", uA, 310)),
@@ -66,15 +66,15 @@ const fromB: LoggedEvent[] = [
 const fromC: LoggedEvent[] = [
   // C saw A's and B's events on g: the last member leaves, the group goes, dave makes it again.
   event(C, 1, 130, { type: "membership.removed", payload: { groupId: "g", groupHlc: gA, userId: "bob" } }),
-  event(C, 2, 131, { type: "group.deleted", payload: { groupId: "g", groupHlc: gA } }),
-  event(C, 3, 140, { type: "group.created", payload: { groupId: "g", ownerId: "dave", createdAt: at(140), after: gA } }),
-  event(C, 4, 158, { type: "group.created", payload: { groupId: "h", ownerId: "carol", createdAt: at(158), after: null } }),
-  event(C, 5, 159, { type: "group.deleted", payload: { groupId: "h", groupHlc: hC } }),
+  event(C, 2, 131, { type: "group.deleted", payload: { groupId: "g", groupHlc: gA, name: "g" } }),
+  event(C, 3, 140, { type: "group.created", payload: { groupId: "g", name: "g", ownerId: "dave", createdAt: at(140), after: gA } }),
+  event(C, 4, 158, { type: "group.created", payload: { groupId: "h", name: "h", ownerId: "carol", createdAt: at(158), after: null } }),
+  event(C, 5, 159, { type: "group.deleted", payload: { groupId: "h", groupHlc: hC, name: "h" } }),
   // C saw B's k before its deletion.
   event(C, 6, 205, { type: "joinRequest.created", payload: { groupId: "k", groupHlc: kB, userId: "zed", requestedAt: at(205) } }),
   event(C, 7, 255, { type: "joinRequest.created", payload: { groupId: "n", groupHlc: nA, userId: "zed", requestedAt: at(255) } }),
-  event(C, 8, 265, { type: "group.deleted", payload: { groupId: "m", groupHlc: mA } }),
-  event(C, 9, 295, { type: "user.created", payload: { userId: "alice", passwordHash: "hash-c", createdAt: at(295) } }),
+  event(C, 8, 265, { type: "group.deleted", payload: { groupId: "m", groupHlc: mA, name: "m" } }),
+  event(C, 9, 295, { type: "user.created", payload: { userId: "alice", name: "alice", passwordHash: "hash-c", createdAt: at(295) } }),
   event(C, 10, 300, login("token-c", uC, 300)),
   event(C, 11, 320, { type: "session.ended", payload: { tokenHash: "token-b" } }),
 ];
@@ -134,7 +134,7 @@ test("a group made on a tracker that saw only the deletion of the id replaces th
   const register = findRegister(deletedOnly, "group", "k", "", "", "");
   const after = replacedIncarnation(register);
   assert.equal(after, kB);
-  const mine = event(C, 9, 230, { type: "group.created", payload: { groupId: "k", ownerId: "carol", createdAt: at(230), after } });
+  const mine = event(C, 9, 230, { type: "group.created", payload: { groupId: "k", name: "k", ownerId: "carol", createdAt: at(230), after } });
   for (const order of [[fromB[6]!, mine, fromB[5]!], [fromB[5]!, fromB[6]!, mine]]) {
     assert.deepEqual(groupView(fold(order), "k")?.group, { id: "k", ownerId: "carol", createdAt: at(230) });
   }

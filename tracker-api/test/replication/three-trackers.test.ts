@@ -65,12 +65,15 @@ test("after catching up through another tracker, all three trackers hold the sam
   assert.equal(new Set(digests).size, 1);
 });
 
-test("the group deleted and made again on tracker 2 is the group everywhere; the later concurrent creation on 3 lost", async () => {
+test("the deleted group gives its name back: of the two later creations, the earlier (dave's on 3) is club and carol's on 2 is club~2", async () => {
   for (const base of [one, two, three]) {
-    const members = await call(base, "GET", "/groups/club/members", as("carol"));
-    assert.equal(members.status, 200);
-    assert.deepEqual(members.body.items.map((m: { userId: string; isOwner: boolean }) => [m.userId, m.isOwner]), [["carol", true]]);
-    assert.equal((await call(base, "GET", "/groups/club/members", as("dave"))).status, 403);
+    const daves = await call(base, "GET", "/groups/club/members", as("dave"));
+    assert.equal(daves.status, 200);
+    assert.deepEqual(daves.body.items.map((m: { userId: string; isOwner: boolean }) => [m.userId, m.isOwner]), [["dave", true]]);
+    const carols = await call(base, "GET", "/groups/club~2/members", as("carol"));
+    assert.equal(carols.status, 200);
+    assert.deepEqual(carols.body.items.map((m: { userId: string; isOwner: boolean }) => [m.userId, m.isOwner]), [["carol", true]]);
+    assert.equal((await call(base, "GET", "/groups/club/members", as("carol"))).status, 403);
   }
 });
 
@@ -78,9 +81,10 @@ test("a session made on tracker 1 and ended on tracker 2 is ended on all three",
   for (const base of [one, two, three]) assert.equal((await call(base, "GET", "/groups", { token: endedOnTwo })).status, 401);
 });
 
-test("the user id made on both sides belongs to the earlier creation on all three", async () => {
+test("the user id made on both sides stays with the earlier creation on all three; the later account is zed~2", async () => {
   for (const base of [one, two, three]) {
     assert.equal((await call(base, "POST", "/sessions", { body: { userId: "zed", password: "first", peerAddress: "127.0.0.1:7001" } })).status, 201);
     assert.equal((await call(base, "POST", "/sessions", { body: { userId: "zed", password: "second", peerAddress: "127.0.0.1:7001" } })).status, 401);
+    assert.equal((await call(base, "POST", "/sessions", { body: { userId: "zed~2", password: "second", peerAddress: "127.0.0.1:7001" } })).status, 201);
   }
 });

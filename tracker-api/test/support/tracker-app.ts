@@ -26,3 +26,13 @@ export async function startTrackerApp(): Promise<{ app: express.Express; db: Tra
     },
   };
 }
+
+/** The internal id of the user now called `name` (rows refer to users by internal id). */
+export async function userIdOf(db: TrackerDb, name: string): Promise<string> {
+  return (await db.user.findUniqueOrThrow({ where: { name } })).id;
+}
+
+/** The internal id of the group now called `name`. */
+export async function groupIdOf(db: TrackerDb, name: string): Promise<string> {
+  return (await db.group.findUniqueOrThrow({ where: { name } })).id;
+}
