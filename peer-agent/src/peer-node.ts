@@ -351,7 +351,7 @@ export class PeerNode implements PeerNodeApi {
     this.#store.put(record);
     await this.#store.flush();
     this.#served.add(record);
-    return this.#startDownload(record, list, requestedAt).info;
+    return { ...this.#startDownload(record, list, requestedAt).info };
   }
 
   async waitForDownload(id: string): Promise<DownloadInfo> {
@@ -401,7 +401,7 @@ export class PeerNode implements PeerNodeApi {
     delete record.download!.error;
     this.#store.changed();
     await this.#store.flush();
-    return this.#startDownload(record, list, requestedAt).info;
+    return { ...this.#startDownload(record, list, requestedAt).info };
   }
 
   /** Stops a download for good: its partial file is deleted and the group no longer sees its pieces here. */

@@ -38,13 +38,13 @@ test("a download paused while it waits leaves the queue without ever running", a
 const net = await startNetwork();
 after(() => net.close());
 
-/** alice shares `count` files of 2 MiB and uploads at 4 MiB/s: each download takes about half a second. */
+/** alice shares `count` files of 2 MiB and uploads at 1 MiB/s: each download takes about two seconds. */
 async function sharedFiles(group: string, count: number): Promise<{ alice: PeerNode; names: string[] }> {
   const alice = await net.node(`${group}-alice`);
   await alice.createUser(`${group}-alice`, "pw");
   await alice.login(`${group}-alice`, "pw");
   await alice.createGroup(group);
-  await alice.setRate("up", "4M");
+  await alice.setRate("up", "1M");
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
     const path = join(net.dir, `${group}-part${i}.bin`);
@@ -73,8 +73,8 @@ test("with one download at a time the others wait as queued and run one after an
   assert.deepEqual(done.map((d) => d.state), ["complete", "complete", "complete"]);
   const finished = done.map((d) => Date.parse(d.finishedAt!));
   assert.ok(finished[0]! <= finished[1]! && finished[1]! <= finished[2]!, `finished at ${finished.join(", ")}`);
-  // One at a time: each one's own time is about the file's at alice's rate, not three sharing it.
-  for (const d of done) assert.ok(d.summary!.durationMs < 1200, `a download took ${d.summary!.durationMs} ms`);
+  // One at a time: each one's own time is about the file's at alice's rate (2 s), not three sharing it (6 s).
+  for (const d of done) assert.ok(d.summary!.durationMs < 3500, `a download took ${d.summary!.durationMs} ms`);
 });
 
 test("queued downloads stay queued across a restart of the agent and start in the same order", async () => {
