@@ -122,6 +122,8 @@ export const Codes = {
   FILE_INCOMPLETE: "FILE_INCOMPLETE",
   /** 416: the range touches pieces this peer has not verified. */
   PIECES_NOT_HELD: "PIECES_NOT_HELD",
+  /** 400: a JSON body nested deeper than the tracker accepts (refused before parsing: deep nesting only attacks recursive code). */
+  JSON_TOO_DEEP: "JSON_TOO_DEEP",
   /** 400: a transfer rate that is not a number with an optional K/M/G unit, or `unlimited` (set_rate, --max-*-rate); or a download limit of 0. */
   BAD_RATE: "BAD_RATE",
   /** 503: this agent's upload limit is 0 (leech only); Retry-After says when to ask again. */

@@ -55,3 +55,17 @@ test("a path the API does not have is still a 404, whatever the method", async (
     assert.equal(problem(response).code, "ROUTE_NOT_FOUND");
   }
 });
+
+test("a JSON body nested thousands deep is a 400 JSON_TOO_DEEP problem before anything walks it, and a normal body still works", async () => {
+  for (const depth of [33, 5000, 100_000]) {
+    const nested = `${"{\"a\":".repeat(depth)}1${"}".repeat(depth)}`;
+    const response = await request(tracker.app).post("/users").set("content-type", "application/json").send(`{"userId":${nested},"password":"p"}`);
+    assert.equal(response.status, 400, `depth ${depth}`);
+    assert.equal(problem(response).code, "JSON_TOO_DEEP", `depth ${depth}`);
+    assert.doesNotMatch(response.text, /RangeError|node_modules|at /);
+  }
+  // Brackets inside strings are not nesting.
+  const name = "[".repeat(100);
+  const response = await request(tracker.app).post("/users").send({ userId: "bob", password: name });
+  assert.equal(response.status, 201);
+});

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { ValidateError } from "@tsoa/runtime";
-import { AppError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, toProblem, UnavailableError, ValidationError } from "../../../core/errors.js";
+import { AppError, Codes, NotFoundError, PayloadTooLargeError, TooManyRequestsError, toProblem, UnavailableError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
@@ -8,12 +8,15 @@ import type { Replicator } from "../replication/replicator.js";
 import { replicationRouter } from "../replication/routes.js";
 import { sendSerializedJson } from "../serialized-json.js";
 import { mountDocs } from "./docs.js";
+import { nestsDeeperThan } from "./json-depth.js";
 import { idempotency } from "./idempotency.js";
 import { securityHeaders } from "./security-headers.js";
 import { methodNotAllowed, rejectBadPercentEncoding } from "./wire.js";
 
 /** 8 MiB admits the piece list of a file of about 80 GiB. */
 export const BODY_LIMIT = "8mb";
+/** The API's deepest body nests 3 levels; anything past this is an attack on recursive code, refused before parsing. */
+export const MAX_JSON_DEPTH = 32;
 
 export interface TrackerAppOptions {
   trackerId: string;
@@ -38,7 +41,7 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
     // MetaController.health adds the replication state.
     app.locals.replicator = replicator;
   }
-  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(express.json({ limit: BODY_LIMIT, verify: refuseDeepJson }));
   app.use(idempotency());
   mountDocs(app);
   RegisterRoutes(app);
@@ -57,7 +60,22 @@ function problemHandler(error: unknown, _req: Request, res: Response, _next: Nex
     res.setHeader("retry-after", String(known.retryAfterSeconds));
   }
   if (known.status === 401) res.setHeader("www-authenticate", 'Bearer realm="tracker"');
-  res.status(known.status).type("application/problem+json").send(JSON.stringify(toProblem(known)));
+  res.status(known.status).type("application/problem+json").send(serializeProblem(known));
+}
+
+function refuseDeepJson(_req: Request, _res: Response, body: Buffer): void {
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new ValidationError(`request body nests deeper than ${MAX_JSON_DEPTH} levels`, Codes.JSON_TOO_DEEP);
+  }
+}
+
+/** A problem whose details cannot be serialized (they echo something pathological) is still sent, without them. */
+function serializeProblem(error: AppError): string {
+  try {
+    return JSON.stringify(toProblem(error));
+  } catch {
+    return JSON.stringify(toProblem(new AppError(error.status, error.code, error.message)));
+  }
 }
 
 function toAppError(error: unknown): AppError {
