@@ -5,6 +5,7 @@
  * (catch-up) at start, periodically and when a push shows a gap. Received
  * events are applied once, in per-origin sequence order.
  */
+import { recentAnswer } from "../../../core/recent-answer.js";
 import { Agent, request } from "undici";
 import type { Logger } from "pino";
 import type { PeerTrackerHealth as PeerHealth } from "../../../core/api-types.js";
@@ -33,6 +34,18 @@ const RECENT_EVENTS = 10_000;
  * back whenever another tracker answers, and the name rules settle overlaps).
  */
 export const RECOVERY_WAIT_MS = 30_000;
+/**
+ * /health needs no login and a digest reads the whole state (0.3–0.5 s after
+ * a user made 5000 groups; 100 concurrent calls starved logins and the JWKS
+ * for seconds): concurrent askers share one computation, and an answer is
+ * reused while no event was applied since (up to HEALTH_ANSWER_MS), and for
+ * HEALTH_FLOOD_MS in any case. The same for the digest other trackers ask
+ * for. However many ask, at most one digest (and one round of peer digests)
+ * per HEALTH_FLOOD_MS while writes stream in, one per HEALTH_ANSWER_MS when idle.
+ */
+const HEALTH_ANSWER_MS = 1000;
+const HEALTH_FLOOD_MS = 100;
+
 /** What a write refused while recovering tells its client to wait (a client fails over to another tracker at once). */
 const RECOVERING_RETRY_AFTER_S = 2;
 
@@ -244,7 +257,16 @@ export class Replicator implements ReplicationHooks {
    * and still holds another state: something changed a database behind the
    * rules' back, and no replication will repair it.
    */
-  async health(): Promise<{ status: "ok" | "catching-up" | "recovering" | "diverged"; peers: PeerHealth[]; digest: string }> {
+  readonly health = recentAnswer(() => this.#health(), this.#answerReuse());
+  /** The state digest, with the heads it was computed at (null when events were applied meanwhile). */
+  readonly stableDigest = recentAnswer(() => this.#stableDigest(), this.#answerReuse());
+
+  /** Reused while no event was applied (up to HEALTH_ANSWER_MS), and for HEALTH_FLOOD_MS whatever happened. */
+  #answerReuse() {
+    return { maxAgeMs: HEALTH_ANSWER_MS, minAgeMs: HEALTH_FLOOD_MS, version: () => JSON.stringify(this.headsObject()) };
+  }
+
+  async #health(): Promise<{ status: "ok" | "catching-up" | "recovering" | "diverged"; peers: PeerHealth[]; digest: string }> {
     const peers = this.links.map((link) => link.health());
     const { digest, heads } = await this.stableDigest();
     let status: "ok" | "catching-up" | "recovering" | "diverged" = this.status;
@@ -259,8 +281,7 @@ export class Replicator implements ReplicationHooks {
     return { status, peers, digest };
   }
 
-  /** The state digest, with the heads it was computed at (null when events were applied meanwhile). */
-  async stableDigest(): Promise<{ digest: string; heads: Heads | null }> {
+  async #stableDigest(): Promise<{ digest: string; heads: Heads | null }> {
     const before = JSON.stringify(this.headsObject());
     const digest = await stateDigest(this.db);
     const heads = this.headsObject();
