@@ -80,7 +80,7 @@ test("every operation of openapi.yaml, driven on a listening tracker, answers as
       ["POST", "/sessions", "/sessions", { body: { userId: "alice", password: "wrong", peerAddress: "127.0.0.1:7001" } }, 401],
       ["POST", "/groups", "/groups", { token: alice, body: { groupId: "movies" } }, 201],
       ["POST", "/groups", "/groups", { token: alice, body: { groupId: "movies" }, headers: { "idempotency-key": "k1" } }, 409],
-      ["POST", "/groups", "/groups", { token: alice, body: { groupId: "music" }, headers: { "idempotency-key": "k1" } }, 409],
+      ["POST", "/groups", "/groups", { token: alice, body: { groupId: "music" }, headers: { "idempotency-key": "k1" } }, 422],
       ["POST", "/groups", "/groups", { token: alice, body: { groupId: "x" }, headers: { "idempotency-key": "bad key" } }, 400],
       ["GET", "/groups", "/groups", { token: bob }, 200],
       ["GET", "/groups", "/groups?limit=5000", { token: bob }, 400],

@@ -49,22 +49,22 @@ test("a replayed problem keeps its status, problem+json type and body", async ()
   assert.equal(second.headers["idempotent-replayed"], "true");
 });
 
-test("reusing an Idempotency-Key for a different body is a 409 problem and creates nothing", async () => {
+test("reusing an Idempotency-Key for a different body is a 422 problem and creates nothing", async () => {
   const key = randomUUID();
   await createUser("first-body", key).expect(201);
   const other = await createUser("other-body", key);
-  assert.equal(other.status, 409);
+  assert.equal(other.status, 422);
   assert.equal(JSON.parse(other.text).code, "IDEMPOTENCY_KEY_REUSED");
   assert.equal(await tracker.db.user.count({ where: { name: "other-body" } }), 0);
 });
 
-test("reusing an Idempotency-Key for a different route is a 409 problem", async () => {
+test("reusing an Idempotency-Key for a different route is a 422 problem", async () => {
   const token = await loginAs("router");
   const key = randomUUID();
   const auth = { authorization: `Bearer ${token}` };
   await request(tracker.app).post("/groups").set(auth).set("idempotency-key", key).send({ groupId: "route-a" }).expect(201);
   const other = await request(tracker.app).post("/groups/route-a/join-requests").set(auth).set("idempotency-key", key);
-  assert.equal(other.status, 409);
+  assert.equal(other.status, 422);
   assert.equal(JSON.parse(other.text).code, "IDEMPOTENCY_KEY_REUSED");
 });
 
@@ -155,4 +155,19 @@ test("a write whose answer cannot be committed with it is undone and answered 50
   const retried = await share();
   assert.equal(retried.status, 201);
   assert.equal(retried.headers["idempotent-replayed"], undefined);
+});
+
+test("a retried account creation with another password is a 422 problem that does not echo it, and the first password still works", async () => {
+  const key = randomUUID();
+  await request(tracker.app).post("/users").set("idempotency-key", key).send({ userId: "pat", password: "first-secret" }).expect(201);
+  const retry = await request(tracker.app).post("/users").set("idempotency-key", key).send({ userId: "pat", password: "second-secret" });
+  assert.equal(retry.status, 422);
+  assert.equal(JSON.parse(retry.text).code, "IDEMPOTENCY_KEY_REUSED");
+  assert.doesNotMatch(retry.text, /secret/);
+  assert.equal(retry.headers["idempotent-replayed"], undefined);
+  // The same password is a true retry: replayed.
+  const same = await request(tracker.app).post("/users").set("idempotency-key", key).send({ userId: "pat", password: "first-secret" });
+  assert.equal(same.status, 201);
+  assert.equal(same.headers["idempotent-replayed"], "true");
+  await request(tracker.app).post("/sessions").send({ userId: "pat", password: "first-secret", peerAddress: "127.0.0.1:7001" }).expect(201);
 });

@@ -148,14 +148,14 @@ test("every error is documented as application/problem+json with examples whose 
   assert.deepEqual(wrong, []);
 });
 
-test("every write that takes an Idempotency-Key documents BAD_IDEMPOTENCY_KEY (400) and IDEMPOTENCY_KEY_REUSED (409)", async () => {
+test("every write that takes an Idempotency-Key documents BAD_IDEMPOTENCY_KEY (400) and IDEMPOTENCY_KEY_REUSED (422)", async () => {
   const missing: string[] = [];
   for (const { name, operation } of await operationsOf()) {
     if (!operation.parameters?.some((parameter) => parameter.in === "header" && parameter.name === "Idempotency-Key")) continue;
     const codes = (status: string) =>
       Object.values(operation.responses[status]?.content?.["application/problem+json"]?.examples ?? {}).map(({ value }) => value.code);
     if (!codes("400").includes("BAD_IDEMPOTENCY_KEY")) missing.push(`${name} 400 BAD_IDEMPOTENCY_KEY`);
-    if (!codes("409").includes("IDEMPOTENCY_KEY_REUSED")) missing.push(`${name} 409 IDEMPOTENCY_KEY_REUSED`);
+    if (!codes("422").includes("IDEMPOTENCY_KEY_REUSED")) missing.push(`${name} 422 IDEMPOTENCY_KEY_REUSED`);
   }
   assert.deepEqual(missing, []);
 });

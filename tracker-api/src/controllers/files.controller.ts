@@ -78,8 +78,8 @@ export class FilesController extends Controller {
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
   @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
-  @Response<Problem>(409, "Name taken by other content, or the Idempotency-Key was used for another request", FILE_NAME_TAKEN, PROBLEM_JSON)
-  @Response<Problem>(409, "Name taken by other content, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(409, "Name taken by other content", FILE_NAME_TAKEN, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async share(@Path() groupId: Identifier, @Body() body: ShareFileRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<FileView> {
     const { created, file } = await files.shareFile(this.db, actor(request), groupId, body);
     this.setStatus(created ? 201 : 200);
@@ -94,7 +94,7 @@ export class FilesController extends Controller {
   @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
   @Response<Problem>(404, "No such group, or the caller does not share the file", NOT_SHARING, PROBLEM_JSON)
   @Response<Problem>(404, "No such group, or the caller does not share the file", GROUP_NOT_FOUND, PROBLEM_JSON)
-  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await files.stopSharing(this.db, actor(request), groupId, fileName);
     this.setStatus(204);

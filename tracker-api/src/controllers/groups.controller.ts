@@ -48,8 +48,8 @@ export class GroupsController extends Controller {
   @Response<Problem>(400, "Bad group id, or a bad Idempotency-Key", BODY_INVALID, PROBLEM_JSON)
   @Response<Problem>(400, "Bad group id, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
-  @Response<Problem>(409, "Group id taken, or the Idempotency-Key was used for another request", GROUP_EXISTS, PROBLEM_JSON)
-  @Response<Problem>(409, "Group id taken, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(409, "Group id taken", GROUP_EXISTS, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async create(@Body() body: CreateGroupRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<GroupView> {
     const group = await groups.createGroup(this.db, actor(request), body.groupId);
     this.setStatus(201);
@@ -97,7 +97,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(403, "Not yourself, or not a member", NOT_SELF, PROBLEM_JSON)
   @Response<Problem>(403, "Not yourself, or not a member", NOT_MEMBER, PROBLEM_JSON)
   @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
-  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async leave(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await groups.leaveGroup(this.db, actor(request), groupId, userId);
     this.setStatus(204);
@@ -110,9 +110,9 @@ export class GroupsController extends Controller {
   @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
-  @Response<Problem>(409, "Already a member or already requested, or the Idempotency-Key was used for another request", REQUEST_PENDING, PROBLEM_JSON)
-  @Response<Problem>(409, "Already a member or already requested, or the Idempotency-Key was used for another request", ALREADY_MEMBER, PROBLEM_JSON)
-  @Response<Problem>(409, "Already a member or already requested, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(409, "Already a member or already requested", REQUEST_PENDING, PROBLEM_JSON)
+  @Response<Problem>(409, "Already a member or already requested", ALREADY_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async requestJoin(@Path() groupId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<JoinRequestView> {
     const joinRequest = await groups.requestJoin(this.db, actor(request), groupId);
     this.setStatus(201);
@@ -155,7 +155,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(403, "Not the owner", NOT_OWNER, PROBLEM_JSON)
   @Response<Problem>(404, "No such group or request", REQUEST_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(404, "No such group or request", GROUP_NOT_FOUND, PROBLEM_JSON)
-  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public accept(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<MemberView> {
     return groups.acceptJoin(this.db, actor(request), groupId, userId);
   }
@@ -168,7 +168,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(403, "Not the owner", NOT_OWNER, PROBLEM_JSON)
   @Response<Problem>(404, "No such group or request", REQUEST_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(404, "No such group or request", GROUP_NOT_FOUND, PROBLEM_JSON)
-  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async reject(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await groups.rejectJoin(this.db, actor(request), groupId, userId);
     this.setStatus(204);

@@ -25,7 +25,7 @@ export class PeersController extends Controller {
   @Response<Problem>(400, "Malformed announce, or a bad Idempotency-Key", BODY_INVALID, PROBLEM_JSON)
   @Response<Problem>(400, "Malformed announce, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
-  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public run(@Body() body: AnnounceRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<AnnounceResult> {
     return announce(this.db, request.user as Actor, body);
   }

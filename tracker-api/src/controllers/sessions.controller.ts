@@ -58,7 +58,7 @@ export class SessionsController extends Controller {
   @SuccessResponse(204, "Logged out")
   @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
-  @Response<Problem>(409, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async remove(@Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await logout(this.db, (request.user as Actor).tokenHash);
     this.setStatus(204);

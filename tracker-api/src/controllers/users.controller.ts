@@ -21,8 +21,8 @@ export class UsersController extends Controller {
   @Example<UserView>({ userId: "alice", createdAt: "2026-11-25T10:00:00.000Z" })
   @Response<Problem>(400, "Invalid user id or password, or a bad Idempotency-Key", BODY_INVALID, PROBLEM_JSON)
   @Response<Problem>(400, "Invalid user id or password, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
-  @Response<Problem>(409, "User id taken, or the Idempotency-Key was used for another request", USER_EXISTS, PROBLEM_JSON)
-  @Response<Problem>(409, "User id taken, or the Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
+  @Response<Problem>(409, "User id taken", USER_EXISTS, PROBLEM_JSON)
+  @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async create(@Body() body: CreateUserRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<UserView> {
     const user = await createUser(this.db, body);
     this.setStatus(201);

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { AppError, ConflictError, toProblem, ValidationError } from "../../../core/errors.js";
+import { AppError, toProblem, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { holdDeliveries, WriteNotCommittedError, type AnswerEvent } from "../replication/outbox.js";
+import { verifyPassword } from "../services/passwords.js";
 import { tokenHash } from "../services/sessions.js";
 
 /** How long an answer is kept for retries. */
@@ -21,7 +22,8 @@ const SWEEP_EVERY_MS = 60_000;
  * (caller, key) before it is sent, so an acknowledged write always has its
  * record; a repeat of the same method, path and body is answered with that
  * stored status and body and `Idempotent-Replayed: true`, without doing the
- * write again. The same key on a different request is a 409 problem. A repeat
+ * write again. The same key on a different request (or a retried account
+ * creation with another password) is a 422 problem, as the draft says. A repeat
  * that arrives while the first is still running waits for its answer.
  *
  * The caller is the SHA-256 of the bearer token (so a retried logout still
@@ -67,10 +69,12 @@ export function idempotency(): RequestHandler {
     }
     if (stored) {
       release();
-      if (stored.method !== request.method || stored.path !== request.path || stored.fingerprint !== request.fingerprint) {
-        throw new ConflictError(
-          `Idempotency-Key "${key}" was used for another request (${stored.method} ${stored.path}); use a new key for a new request`,
+      const same = stored.method === request.method && stored.path === request.path && stored.fingerprint === request.fingerprint;
+      if (!same || !(await sameSecret(db, req, stored))) {
+        throw new AppError(
+          422,
           "IDEMPOTENCY_KEY_REUSED",
+          `Idempotency-Key "${key}" was used for another request (${stored.method} ${stored.path}); use a new key for a new request`,
         );
       }
       res.status(Number(stored.status)).set("idempotent-replayed", "true");
@@ -132,6 +136,21 @@ async function keepAnswer(db: TrackerDb, a: Answer & { scope: string; key: strin
     ON CONFLICT ("scope", "key") DO UPDATE SET "method" = excluded."method", "path" = excluded."path",
       "fingerprint" = excluded."fingerprint", "status" = excluded."status", "contentType" = excluded."contentType",
       "body" = excluded."body", "createdAt" = excluded."createdAt"`;
+}
+
+/**
+ * The fingerprint leaves passwords out (it must not be a fast hash of one), so
+ * a retried account creation is checked against the account it made: the
+ * same key with another password is another request, not a retry whose
+ * answer would claim a password that does not work.
+ */
+async function sameSecret(db: TrackerDb, req: Request, stored: Answer): Promise<boolean> {
+  const password = (req.body as { password?: unknown } | undefined)?.password;
+  if (typeof password !== "string" || stored.method !== "POST" || stored.path !== "/users" || Number(stored.status) !== 201) return true;
+  const created = JSON.parse(stored.body) as { userId?: string };
+  const user = created.userId === undefined ? null : await db.user.findUnique({ where: { name: created.userId }, select: { passwordHash: true } });
+  // Renamed since (a name conflict): nothing to compare with, and the retry is refused rather than guessed.
+  return user !== null && (await verifyPassword(password, user.passwordHash));
 }
 
 function callerScope(authorization: string | undefined): string {

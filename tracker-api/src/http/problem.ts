@@ -18,7 +18,7 @@ export interface Problem extends ProblemDocument {
 }
 
 /**
- * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a random key (1-255 visible ASCII characters, e.g. a UUID) that the client sends with a write and keeps across its retries, on this tracker or on another one. A retry of the same request is answered with the first answer and `Idempotent-Replayed: true` instead of being done twice; the same key on a different request is a 409 problem (`IDEMPOTENCY_KEY_REUSED`).
+ * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a random key (1-255 visible ASCII characters, e.g. a UUID) that the client sends with a write and keeps across its retries, on this tracker or on another one. A retry of the same request is answered with the first answer and `Idempotent-Replayed: true` instead of being done twice; the same key on a different request (or an account retried with another password) is a 422 problem (`IDEMPOTENCY_KEY_REUSED`).
  * @example "5f0c2d1e-8a4b-4c3d-9e7f-0a1b2c3d4e5f"
  * @minLength 1
  * @maxLength 255
@@ -80,7 +80,7 @@ export const FILE_NAME_TAKEN: Problem = {
   detail: "\"holiday.mp4\" is already shared in \"movies\" with different content; rename your file", code: "FILE_NAME_TAKEN",
 };
 export const IDEMPOTENCY_KEY_REUSED: Problem = {
-  type: "urn:p2p-share:problem:idempotency-key-reused", title: "Conflict", status: 409,
+  type: "urn:p2p-share:problem:idempotency-key-reused", title: "Unprocessable Content", status: 422,
   detail: "Idempotency-Key \"5f0c2d1e-8a4b-4c3d-9e7f-0a1b2c3d4e5f\" was used for another request (POST /groups); use a new key for a new request",
   code: "IDEMPOTENCY_KEY_REUSED",
 };
