@@ -9,6 +9,7 @@
  * no SQLite-only syntax); the rare rebuild of a whole group uses the Prisma
  * query API.
  */
+import { inChunks } from "../db/chunks.js";
 import type { TrackerDb } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
@@ -85,7 +86,7 @@ async function materializeMembers(tx: Tx, group: Register, name: string): Promis
   const existing = new Map((await tx.membership.findMany({ where: { groupId: id } })).map((m) => [m.userId, m.joinedAt.getTime()]));
   const wanted = new Set(state.members.map((m) => m.userId));
   const gone = [...existing.keys()].filter((userId) => !wanted.has(userId));
-  if (gone.length > 0) await tx.membership.deleteMany({ where: { groupId: id, userId: { in: gone } } });
+  await inChunks(gone, async (chunk) => [await tx.membership.deleteMany({ where: { groupId: id, userId: { in: chunk } } })]);
   for (const member of state.members) {
     const joinedAt = new Date(member.joinedAt);
     const had = existing.get(member.userId);
@@ -126,7 +127,7 @@ async function materializeFile(tx: Tx, group: Register, fileName: string): Promi
   const held = new Map((await tx.holding.findMany({ where: { groupId, fileName } })).map((h) => [h.userId, h.piecesHeld]));
   const wanted = new Set(state.holdings.map((h) => h.userId));
   const gone = [...held.keys()].filter((userId) => !wanted.has(userId));
-  if (gone.length > 0) await tx.holding.deleteMany({ where: { groupId, fileName, userId: { in: gone } } });
+  await inChunks(gone, async (chunk) => [await tx.holding.deleteMany({ where: { groupId, fileName, userId: { in: chunk } } })]);
   for (const h of state.holdings) {
     const had = held.get(h.userId);
     const key = { groupId_fileName_userId: { groupId, fileName, userId: h.userId } };
@@ -549,14 +550,14 @@ export class RegisterBatch {
       if (op.op === "recheck") {
         const rows = await tx.session.findMany({ where: { userId: op.userId }, select: { tokenHash: true } });
         if (rows.length === 0) continue;
-        const registers = new Map((await tx.register.findMany({
-          where: { kind: "session", groupId: "", incarnation: "", userId: "", fileName: { in: rows.map((r) => r.tokenHash) } },
-        })).map((r) => [r.fileName, toRegister(r)]));
+        const registers = new Map((await inChunks(rows.map((r) => r.tokenHash), (chunk) => tx.register.findMany({
+          where: { kind: "session", groupId: "", incarnation: "", userId: "", fileName: { in: chunk } },
+        }))).map((r) => [r.fileName, toRegister(r)]));
         const user = this.user(op.userId);
         // Sessions from before session registers were kept end only when another creation replaced the account (as they did).
         const stale = rows.map((r) => r.tokenHash).filter((t) => (registers.has(t) ? !sessionLives(registers.get(t), user) : op.replaced));
         if (stale.length === 0) continue;
-        await tx.session.deleteMany({ where: { tokenHash: { in: stale } } });
+        await inChunks(stale, async (chunk) => [await tx.session.deleteMany({ where: { tokenHash: { in: chunk } } })]);
         for (const t of stale) touched.endedSessions.add(t);
         touched.usersSignedOut.add(op.userId);
         continue;

@@ -1,3 +1,4 @@
+import { inChunks } from "../db/chunks.js";
 import type { GroupPage, GroupView, JoinRequestPage, JoinRequestView, MemberPage, MemberView } from "../../../core/api-types.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
@@ -31,12 +32,8 @@ async function userIdOf(tx: Tx | TrackerDb, name: string): Promise<string | unde
 
 /** The names of users, by internal id. */
 export async function userNames(tx: Tx | TrackerDb, ids: readonly string[]): Promise<Map<string, string>> {
-  const names = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const rows = await tx.user.findMany({ where: { id: { in: ids.slice(i, i + 500) } }, select: { id: true, name: true } });
-    for (const row of rows) names.set(row.id, row.name);
-  }
-  return names;
+  const rows = await inChunks(ids, (chunk) => tx.user.findMany({ where: { id: { in: chunk } }, select: { id: true, name: true } }));
+  return new Map(rows.map((row) => [row.id, row.name]));
 }
 
 async function requireOwner(tx: Tx, actor: Actor, groupName: string) {
@@ -83,7 +80,8 @@ export async function listGroups(db: TrackerDb, page: PageRequest): Promise<Grou
     where: after === undefined ? {} : { name: { gt: after } }, orderBy: { name: "asc" }, take: page.limit + 1,
   });
   const onPage = groups.slice(0, page.limit);
-  const counts = await db.membership.groupBy({ by: ["groupId"], where: { groupId: { in: onPage.map((g) => g.id) } }, _count: { _all: true } });
+  const counts = await inChunks(onPage.map((g) => g.id), (chunk) =>
+    db.membership.groupBy({ by: ["groupId"], where: { groupId: { in: chunk } }, _count: { _all: true } }));
   const memberCount = new Map(counts.map((c) => [c.groupId, c._count._all]));
   const owners = await userNames(db, [...new Set(onPage.map((g) => g.ownerId))]);
   return pageOf(groups, page.limit, (g) => ({

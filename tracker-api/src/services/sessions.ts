@@ -1,3 +1,4 @@
+import { inChunks } from "../db/chunks.js";
 import { createHash, randomBytes } from "node:crypto";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
 import { UnauthorizedError } from "../../../core/errors.js";
@@ -50,13 +51,10 @@ export async function login(
  * people choose have no `~`, so a name with one is always such a rename.
  */
 export async function noticesFor(db: TrackerDb, userId: string): Promise<string[]> {
-  const [user, groups] = await db.$transaction([
-    db.user.findUnique({ where: { id: userId }, select: { name: true } }),
-    db.group.findMany({
-      where: { name: { contains: "~" }, id: { in: (await db.membership.findMany({ where: { userId }, select: { groupId: true } })).map((m) => m.groupId) } },
-      select: { name: true }, orderBy: { name: "asc" },
-    }),
-  ]);
+  const memberOf = (await db.membership.findMany({ where: { userId }, select: { groupId: true } })).map((m) => m.groupId);
+  const user = await db.user.findUnique({ where: { id: userId }, select: { name: true } });
+  const groups = (await inChunks(memberOf, (chunk) =>
+    db.group.findMany({ where: { name: { contains: "~" }, id: { in: chunk } }, select: { name: true } }))).sort((a, b) => (a.name < b.name ? -1 : 1));
   const notices: string[] = [];
   if (user && user.name !== chosenName(user.name)) {
     notices.push(`user id "${chosenName(user.name)}" was also created on another tracker during a network partition and went to that account; yours is now "${user.name}", with all its groups and files: log in as "${user.name}"`);
