@@ -17,12 +17,3 @@ export function parseByteRate(text: string): number | undefined {
   }
   return Math.round(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!);
 }
-
-/** A rate for people: `2.0 MiB/s`, or `unlimited`. */
-export function formatByteRate(bytesPerSecond: number | undefined): string {
-  if (bytesPerSecond === undefined) return "unlimited";
-  if (bytesPerSecond >= 1024 ** 3) return `${(bytesPerSecond / 1024 ** 3).toFixed(1)} GiB/s`;
-  if (bytesPerSecond >= 1024 ** 2) return `${(bytesPerSecond / 1024 ** 2).toFixed(1)} MiB/s`;
-  if (bytesPerSecond >= 1024) return `${(bytesPerSecond / 1024).toFixed(1)} KiB/s`;
-  return `${bytesPerSecond} B/s`;
-}

@@ -4,13 +4,14 @@ import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from 
 import { ValidationError } from "../../core/errors.js";
 import { fileNameProblem, isIdentifier } from "../../core/validation.js";
 import type { DownloadInfo, LoginOutcome, PeerNodeApi, TransferRates } from "../../peer-agent/src/node-api.js";
-import { formatByteRate, parseByteRate } from "../../core/byte-rate.js";
+import { parseByteRate } from "../../core/byte-rate.js";
 import {
   formatBytes,
   formatDownloadEnd,
   formatDownloads,
   formatDownloadStarted,
   formatFiles,
+  formatLimit,
   formatGroups,
   formatPercent,
   formatRequests,
@@ -217,7 +218,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     params: [{ name: "up|down", kind: "direction" }, { name: "rate", kind: "rate" }],
     summary: "limit this agent's uploads or downloads, all together, e.g. set_rate up 2M (MiB/s); up 0 uploads nothing; unlimited lifts it",
     run: (ctx, [direction, rate]) => ctx.node.setRate(direction!.toLowerCase(), rate!),
-    render: (rates) => `upload limit ${formatByteRate(rates.up)}, download limit ${formatByteRate(rates.down)}`,
+    render: (rates) => `upload limit ${formatLimit(rates.up)}, download limit ${formatLimit(rates.down)}`,
   }),
   define<DownloadInfo>({
     name: "pause_download",

@@ -27,6 +27,11 @@ export function formatSpeed(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;
 }
 
+/** A transfer limit: a speed, or `unlimited` when there is none. */
+export function formatLimit(bytesPerSecond: number | undefined): string {
+  return bytesPerSecond === undefined ? "unlimited" : formatSpeed(bytesPerSecond);
+}
+
 /** `0.4 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
 export function formatDuration(ms: number): string {
   const seconds = Math.max(0, ms) / 1000;

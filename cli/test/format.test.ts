@@ -12,6 +12,7 @@ import {
   formatFiles,
   formatGroups,
   formatRequests,
+  formatLimit,
   formatSpeed,
   formatTable,
 } from "../src/format.js";
@@ -52,6 +53,12 @@ test("a size just under the next unit is shown in the next unit, never as 1024.0
 
 test("speeds are sizes per second", () => {
   assert.equal(formatSpeed(87.3 * MiB), "87.3 MiB/s");
+});
+
+test("rates are shown in the largest unit that fits", () => {
+  assert.equal(formatLimit(2 * 1024 * 1024), "2.0 MiB/s");
+  assert.equal(formatLimit(undefined), "unlimited");
+  assert.equal(formatLimit(0), "0 B/s");
 });
 
 test("durations read as seconds, minutes or hours", () => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatByteRate, parseByteRate } from "../byte-rate.js";
+import { parseByteRate } from "../byte-rate.js";
 
 test("rates are read with binary units, with or without B and /s", () => {
   assert.equal(parseByteRate("2M"), 2 * 1024 * 1024);
@@ -18,10 +18,4 @@ test("anything else is refused with an example of what works", () => {
   for (const text of ["fast", "-1M", "2T", "", "1e9"]) {
     assert.throws(() => parseByteRate(text), { code: "BAD_RATE", message: /e\.g\. 2M/ });
   }
-});
-
-test("rates are shown in the largest unit that fits", () => {
-  assert.equal(formatByteRate(2 * 1024 * 1024), "2.0 MiB/s");
-  assert.equal(formatByteRate(undefined), "unlimited");
-  assert.equal(formatByteRate(0), "0 B/s");
 });

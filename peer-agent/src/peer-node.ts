@@ -581,7 +581,7 @@ export class PeerNode implements PeerNodeApi {
     let summary: DownloadSummary | undefined;
     let giveTurnBack: (() => void) | undefined;
     try {
-      const waited = this.#queue.full;
+      const waited = entry.info.state === "queued";
       giveTurnBack = await this.#queue.take(entry.controller.signal);
       entry.info.state = "downloading";
       if (waited) first = undefined; // the peers listed when it was asked for may be gone by its turn

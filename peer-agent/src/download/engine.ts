@@ -712,7 +712,12 @@ export class Download {
   #sleepUntilSomethingHappens(): Promise<void> {
     return new Promise((resolve) => {
       const signal = this.#options.signal;
+      let ended = false;
       const done = () => {
+        // The tick and a deferred wake can both fire: only the first ends this sleep, and a late one
+        // must not clear the wake of the next sleep.
+        if (ended) return;
+        ended = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", done);
         this.#wake = undefined;
