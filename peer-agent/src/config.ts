@@ -54,6 +54,8 @@ export interface PeerAgentConfig {
   rates: { up?: number; down?: number };
   /** Downloads that run at once; undefined: the agent's default. */
   maxActiveDownloads?: number;
+  /** Serve pieces over TLS with a pinned self-signed certificate; false only with --plain-http. */
+  tls: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -84,16 +86,18 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     .option("--max-upload-rate <rate>", "limit all uploads together, e.g. 2M (MiB/s); 0 uploads nothing (set_rate changes it while running)", rateOption)
     .option("--max-download-rate <rate>", "limit all downloads together, e.g. 10M", rateOption)
     .option("--max-active-downloads <n>", "downloads that run at once; the others wait as [Q] (default 3)", positiveInteger)
+    .option("--plain-http", "serve pieces without TLS (anyone on the path reads them); for measuring what TLS costs")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [listen, trackerInfoPath] = program.processedArgs as [ListenAddress, string];
-  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number; maxActiveDownloads?: number }>();
+  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number; maxActiveDownloads?: number; plainHttp?: boolean }>();
   return {
     listen,
     trackerInfoPath,
     stateDir: options.stateDir ? resolve(options.stateDir) : defaultStateDir(listen, env),
     logLevel: options.logLevel,
+    tls: options.plainHttp !== true,
     ...(options.maxActiveDownloads !== undefined ? { maxActiveDownloads: options.maxActiveDownloads } : {}),
     rates: {
       ...(options.maxUploadRate !== undefined ? { up: options.maxUploadRate } : {}),

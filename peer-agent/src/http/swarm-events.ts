@@ -39,6 +39,8 @@ export interface WatcherInfo {
   userId: string;
   /** Where the watcher says its own agent serves (for peer exchange); undefined when it gave none. */
   address: string | undefined;
+  /** Its agent's certificate fingerprint, passed on with the address (absent: plain HTTP). */
+  certSha256?: string;
   /** When its grant expires (ms): the stream ends then, and the watcher comes back with a fresh grant. */
   until?: number;
 }
@@ -232,8 +234,8 @@ function eventText(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-function peerOf(watcher: Watcher): { userId: string; address: string } {
-  return { userId: watcher.userId, address: watcher.address! };
+function peerOf(watcher: Watcher): { userId: string; address: string; certSha256?: string } {
+  return { userId: watcher.userId, address: watcher.address!, ...(watcher.certSha256 ? { certSha256: watcher.certSha256 } : {}) };
 }
 
 function keyOf(groupId: string, sha1: string): string {
