@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     stateDir: config.stateDir,
     rates: config.rates,
     maxActiveDownloads: config.maxActiveDownloads,
+    tls: config.tls,
     onNotice: (line) => logger.warn(line),
     onDownloadEnded: (info) =>
       logger.info({ download: info.id, group: info.groupId, file: info.fileName, state: info.state, error: info.error }, "download ended"),
