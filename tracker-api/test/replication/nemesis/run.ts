@@ -46,6 +46,9 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
   const faults = options.faults ?? ALL_FAULTS;
   const rng = new Rng(options.seed);
   const cluster = await Cluster.start(RUN.trackers);
+  // Even if this process is stopped (Ctrl-C on a long run), its trackers do not outlive it.
+  const killOnExit = () => cluster.killNow();
+  process.once("exit", killOnExit);
   // Times in the history count from here: starting three trackers takes seconds on a loaded machine.
   const history = new History();
   const model = new Model();
@@ -90,6 +93,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     nemesis.retire();
     await Promise.all(persons.map((p) => p.close()));
     await cluster.stop();
+    process.off("exit", killOnExit);
   }
   return { seed: options.seed, seconds: options.seconds, faults, history, violations, coverage };
 }
