@@ -87,6 +87,15 @@ export class Model {
     });
   }
 
+  /** How much of the history the end state can be checked against exactly (the rest only against what is allowed). */
+  coverage(): string {
+    const pairs = this.pairs().filter(({ group, user }) => this.groups.get(group)?.owner !== user);
+    const shares = this.shares();
+    const certainPairs = pairs.filter((p) => !p.pair.uncertain && !this.users.get(p.user)?.doubtful).length;
+    const certainShares = shares.filter((s) => !s.share.uncertain && !this.users.get(s.user)?.doubtful).length;
+    return `exact end state known for ${certainPairs}/${pairs.length} (group, user) pairs and ${certainShares}/${shares.length} shares`;
+  }
+
   /** Who may hold the group's membership: its owner and whoever the owner tried to accept. */
   allowedMember(group: string, user: string): boolean {
     return this.groups.get(group)?.owner === user || this.pair(group, user).acceptIssued;
