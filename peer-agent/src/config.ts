@@ -113,3 +113,21 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     },
   };
 }
+
+/**
+ * An agent tells the downloaders watching a file what changed (pieces
+ * verified, runs being sent) at most once per this many ms per file: in a
+ * flash crowd a piece is verified and a request served every few ms, and
+ * one event stream write per watcher for each cost a syscall here and a
+ * wake-up, a parse and a picker step at every watcher. News after a quiet
+ * spell still goes out at once (bench:swarm, docs/performance.md "Swarm").
+ */
+export const SWARM_EVENT_BATCH_MS = 50;
+
+/**
+ * The piece worker reads back and hashes at most this many pieces written
+ * ahead of the whole-file SHA1's prefix per turn (4 MiB at 512 KiB), so a
+ * piece that fills a gap in the prefix never keeps the pieces queued behind
+ * it waiting for a catch-up of hundreds of MiB (piece-worker.ts).
+ */
+export const PREFIX_CATCH_UP_PIECES = 8;
