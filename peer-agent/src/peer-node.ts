@@ -48,6 +48,10 @@ export interface PeerNodeOptions {
    * pin it. Default true; false serves plain HTTP (the benchmark's baseline).
    */
   tls?: boolean;
+  /** PEM certificates trusted for https trackers besides the system's CAs. */
+  trackerCa?: string;
+  /** Passwords may go to plain-HTTP trackers off this machine. */
+  insecure?: boolean;
 }
 
 /** Three at once: enough to keep a link busy, few enough that each one finishes soon instead of all finishing late. */
@@ -126,6 +130,8 @@ export class PeerNode implements PeerNodeApi {
     await store.load();
     const tracker = new TrackerClient(options.trackers, {
       timeoutMs: options.trackerTimeoutMs,
+      ...(options.trackerCa !== undefined ? { ca: options.trackerCa } : {}),
+      insecure: options.insecure === true,
       onFailover: ({ from, to, reason }) =>
         options.onNotice?.(
           `tracker ${from.number} (${from.host}:${from.port}) is not answering (${shortReason(reason)}); using tracker ${to.number} (${to.host}:${to.port})`,
