@@ -1,3 +1,4 @@
+import { rootCertificates } from "node:tls";
 /**
  * Delivery between trackers: pushes this tracker's events to every other one
  * right after each commit (the client waits at most PUSH_WAIT_MS for it),
@@ -66,6 +67,8 @@ export interface ReplicatorOptions {
   logger?: Logger;
   /** Told what applied events changed, to drop cached state. */
   onApplied?: (touched: Touched) => void;
+  /** PEM certificates trusted for https peer trackers besides the system's CAs (--ca). */
+  ca?: string;
 }
 
 type Heads = Record<string, number>;
@@ -91,12 +94,15 @@ export class Replicator implements ReplicationHooks {
   #catchingUp = true;
   #recovering: boolean;
   #timer: NodeJS.Timeout | undefined;
-  readonly #dispatcher = new Agent({ connect: { timeout: 1000 }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
+  readonly #dispatcher: Agent;
 
   constructor(
     readonly db: TrackerDb,
     private readonly options: ReplicatorOptions,
   ) {
+    // https peers' certificates are checked (system CAs plus --ca); the HMAC signature still proves the sender.
+    const ca = options.ca ? { ca: [...rootCertificates, options.ca] } : {};
+    this.#dispatcher = new Agent({ connect: { timeout: 1000, ...ca }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
