@@ -84,6 +84,12 @@ export class Cluster {
     tracker.child = undefined;
   }
 
+  /** kill -9, then rm -rf of its data directory: a lost disk (start it again on an empty database). */
+  async wipe(number: number): Promise<void> {
+    await this.kill(number);
+    await rm(this.dataDir(number), { recursive: true, force: true });
+  }
+
   /** SIGSTOP: the process stays, its sockets still accept, nothing is answered. */
   freeze(number: number): void {
     this.tracker(number).child?.kill("SIGSTOP");
