@@ -14,7 +14,7 @@ import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
 import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
-import { withWriteLock, type ReplicationHooks } from "./outbox.js";
+import { Outbox, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
 import { insertEvents, nothingTouched, RegisterBatch, type Touched } from "./store.js";
 
@@ -66,6 +66,8 @@ export interface ReplicatorOptions {
   logger?: Logger;
   /** Told what applied events changed, to drop cached state. */
   onApplied?: (touched: Touched) => void;
+  /** The tracker's outbox: local writes are pushed through this replicator, and batches from others are applied under its write lock. A new one when absent (tests of replication alone). */
+  outbox?: Outbox;
 }
 
 type Heads = Record<string, number>;
@@ -74,6 +76,7 @@ export class Replicator implements ReplicationHooks {
   readonly origin: string;
   readonly clock: HybridClock;
   readonly links: PeerLink[];
+  readonly outbox: Outbox;
   /** Highest applied seq per origin (this tracker's own included). */
   readonly heads = new Map<string, number>();
   /** Test switch: drop deliveries in both directions. */
@@ -93,6 +96,8 @@ export class Replicator implements ReplicationHooks {
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
+    this.outbox = options.outbox ?? new Outbox(db);
+    this.outbox.replicateThrough(this);
     this.#recovering = options.fresh === true && this.links.length > 0;
   }
 
@@ -213,7 +218,7 @@ export class Replicator implements ReplicationHooks {
     }
     if (applicable.length > 0) {
       // One transaction per batch: its registers read at once, merged in memory, rows rebuilt once.
-      await withWriteLock(this.db, () => this.db.$transaction(async (tx) => {
+      await this.outbox.withWriteLock(() => this.db.$transaction(async (tx) => {
         const batch = new RegisterBatch();
         await batch.read(tx, applicable);
         for (const event of applicable) {

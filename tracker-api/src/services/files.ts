@@ -6,10 +6,8 @@ import { Prisma } from "../generated/prisma/client.js";
 import { keyAfter, type PageRequest } from "../domain/paging.js";
 import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
 import type { SerializedJson } from "../serialized-json.js";
-import { cachedFileList, filesChanged, loadedFileList } from "./file-lists.js";
-import { heartbeatWorthSharing } from "../replication/coalesce.js";
 import type { NewEvent } from "../replication/events.js";
-import { writeTransaction } from "../replication/outbox.js";
+import type { ServiceContext } from "./context.js";
 import { requireMember, userNames } from "./groups.js";
 import type { Actor } from "./sessions.js";
 
@@ -52,7 +50,7 @@ async function toView(tx: Tx, groupName: string, file: { groupId: string; fileNa
 type ExistingFile = { fileName: string; size: bigint; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: Date };
 
 export async function shareFile(
-  db: TrackerDb,
+  tracker: ServiceContext,
   actor: Actor,
   groupName: string,
   input: ShareFileRequest,
@@ -60,7 +58,7 @@ export async function shareFile(
   checkShareMetadata(input);
   const now = new Date();
   let groupId = "";
-  const shared = await writeTransaction(db, async (tx, record) => {
+  const shared = await tracker.outbox.write(async (tx, record) => {
     // The group, membership, the file under that name and whether the caller counts as online, in one query.
     const [row] = await tx.$queryRaw<({ groupId: string; member: string | null; online: unknown } & Partial<ExistingFile>)[]>`
       SELECT g."id" AS "groupId", m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt",
@@ -111,7 +109,7 @@ export async function shareFile(
     };
     return { created: true, file: view };
   });
-  filesChanged(db, groupId);
+  tracker.fileLists.filesChanged(groupId);
   return shared;
 }
 
@@ -121,12 +119,13 @@ export async function shareFile(
  * file-lists.ts): one query that checks membership and finds which of the
  * page's holders are online. A list not loaded yet is loaded only for a member.
  */
-export async function listFiles(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
+export async function listFiles(tracker: ServiceContext, actor: Actor, groupName: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "files", groupName, 1)?.[0];
-  let files = loadedFileList(db, groupName);
+  let files = tracker.fileLists.loaded(groupName);
   if (files === undefined) {
     const groupId = await requireMember(db, actor, groupName);
-    files = cachedFileList(db, groupName, groupId);
+    files = tracker.fileLists.list(groupName, groupId);
   }
   const list = await files;
   const { start, end } = list.pageBounds(after, page.limit);
@@ -151,9 +150,9 @@ async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string
 }
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
-export async function stopSharing(db: TrackerDb, actor: Actor, groupName: string, fileName: string): Promise<void> {
+export async function stopSharing(tracker: ServiceContext, actor: Actor, groupName: string, fileName: string): Promise<void> {
   let groupId = "";
-  await writeTransaction(db, async (tx, record) => {
+  await tracker.outbox.write(async (tx, record) => {
     groupId = await requireMember(tx, actor, groupName);
     const removed = await tx.holding.deleteMany({ where: { groupId, fileName, userId: actor.userId } });
     if (removed.count === 0) {
@@ -164,15 +163,16 @@ export async function stopSharing(db: TrackerDb, actor: Actor, groupName: string
     }
     await record({ type: "holding.removed", payload: { groupId, fileName, userId: actor.userId } });
   });
-  filesChanged(db, groupId);
+  tracker.fileLists.filesChanged(groupId);
 }
 
 export async function peersOf(
-  db: TrackerDb,
+  tracker: ServiceContext,
   actor: Actor,
   groupName: string,
   fileName: string,
 ): Promise<{ file: FileMetadata; peers: PeerView[] }> {
+  const { db } = tracker;
   return db.$transaction(async (tx) => {
     const groupId = await requireMember(tx, actor, groupName);
     const file = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } } });
@@ -199,17 +199,17 @@ export async function peersOf(
  * runs a fixed number of queries whatever their number: the caller's
  * memberships, and the files reported with the caller's holdings of them.
  */
-export async function announce(db: TrackerDb, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
+export async function announce(tracker: ServiceContext, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
   const now = new Date();
   const rejected: AnnounceResult["rejected"] = [];
   const newHolderIn = new Set<string>();
-  await writeTransaction(db, async (tx, record) => {
+  await tracker.outbox.write(async (tx, record) => {
     const [session] = await tx.$queryRaw<{ tokenHash: string; peerAddress: string }[]>`
       UPDATE "Session" SET "lastSeenAt" = ${now}, "peerAddress" = COALESCE(${input.peerAddress ?? null}, "peerAddress")
       WHERE "tokenHash" = ${actor.tokenHash} RETURNING "tokenHash", "peerAddress"`;
     if (!session) throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
     const events: NewEvent[] = [];
-    if (heartbeatWorthSharing(db, session.tokenHash, session.peerAddress, now.getTime())) {
+    if (tracker.heartbeats.worthSharing(session.tokenHash, session.peerAddress, now.getTime())) {
       events.push({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress } });
     }
     if (input.holdings.length > 0) {
@@ -256,7 +256,7 @@ export async function announce(db: TrackerDb, actor: Actor, input: AnnounceReque
     if (events.length > 0) await record(...events);
   });
   // How much a holder has is not part of a file list; a new holder is.
-  for (const groupId of newHolderIn) filesChanged(db, groupId);
+  for (const groupId of newHolderIn) tracker.fileLists.filesChanged(groupId);
   return { intervalSeconds: HEARTBEAT_SECONDS, rejected };
 }
 

@@ -7,9 +7,8 @@ import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../
 import { Prisma } from "../generated/prisma/client.js";
 import { chosenName } from "../replication/apply-rules.js";
 import { newGroupId } from "../replication/events.js";
-import { writeTransaction } from "../replication/outbox.js";
+import type { ServiceContext } from "./context.js";
 import { randomId } from "./users.js";
-import { filesChanged } from "./file-lists.js";
 import type { Actor } from "./sessions.js";
 
 type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
@@ -59,10 +58,10 @@ export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupName:
   throw new ForbiddenError(`you are not a member of "${groupName}"; ask to join first`, "NOT_MEMBER");
 }
 
-export async function createGroup(db: TrackerDb, actor: Actor, name: string): Promise<GroupView> {
+export async function createGroup(tracker: ServiceContext, actor: Actor, name: string): Promise<GroupView> {
   const createdAt = new Date();
   const groupId = newGroupId(randomId());
-  return writeTransaction(db, async (tx, record) => {
+  return tracker.outbox.write(async (tx, record) => {
     // Plain SQL (portable): three statements instead of three Prisma model queries.
     const created = await tx.$executeRaw`
       INSERT INTO "Group" ("id", "name", "ownerId", "createdAt") VALUES (${groupId}, ${name}, ${actor.userId}, ${createdAt}) ON CONFLICT ("name") DO NOTHING`;
@@ -74,7 +73,8 @@ export async function createGroup(db: TrackerDb, actor: Actor, name: string): Pr
 }
 
 /** One page of all groups, by id, each with its owner and member count. */
-export async function listGroups(db: TrackerDb, page: PageRequest): Promise<GroupPage> {
+export async function listGroups(tracker: ServiceContext, page: PageRequest): Promise<GroupPage> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "groups", "", 1)?.[0];
   const groups = await db.group.findMany({
     where: after === undefined ? {} : { name: { gt: after } }, orderBy: { name: "asc" }, take: page.limit + 1,
@@ -89,9 +89,9 @@ export async function listGroups(db: TrackerDb, page: PageRequest): Promise<Grou
   }), (last) => cursorAfter("groups", "", [last.name]));
 }
 
-export async function requestJoin(db: TrackerDb, actor: Actor, groupName: string): Promise<JoinRequestView> {
+export async function requestJoin(tracker: ServiceContext, actor: Actor, groupName: string): Promise<JoinRequestView> {
   const requestedAt = new Date();
-  return writeTransaction(db, async (tx, record) => {
+  return tracker.outbox.write(async (tx, record) => {
     const groupId = (await groupOrThrow(tx, groupName)).id;
     const key = { groupId_userId: { groupId, userId: actor.userId } };
     if (await tx.membership.findUnique({ where: key })) {
@@ -107,7 +107,8 @@ export async function requestJoin(db: TrackerDb, actor: Actor, groupName: string
 }
 
 /** One page of a group's pending join requests, oldest first (owner only). */
-export async function listJoinRequests(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<JoinRequestPage> {
+export async function listJoinRequests(tracker: ServiceContext, actor: Actor, groupName: string, page: PageRequest): Promise<JoinRequestPage> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "join-requests", groupName, 2);
   return db.$transaction(async (tx) => {
     const groupId = (await requireOwner(tx, actor, groupName)).id;
@@ -136,9 +137,9 @@ async function takeRequest(tx: Tx, actor: Actor, groupName: string, userName: st
   return { groupId, userId: userId! };
 }
 
-export async function acceptJoin(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<MemberView> {
+export async function acceptJoin(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<MemberView> {
   const joinedAt = new Date();
-  return writeTransaction(db, async (tx, record) => {
+  return tracker.outbox.write(async (tx, record) => {
     const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
     await tx.membership.create({ data: { groupId, userId, joinedAt } });
     await record(
@@ -149,15 +150,16 @@ export async function acceptJoin(db: TrackerDb, actor: Actor, groupName: string,
   });
 }
 
-export async function rejectJoin(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<void> {
-  await writeTransaction(db, async (tx, record) => {
+export async function rejectJoin(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<void> {
+  await tracker.outbox.write(async (tx, record) => {
     const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
     await record({ type: "joinRequest.rejected", payload: { groupId, userId } });
   });
 }
 
 /** One page of a group's members in the order they joined, owner flagged (members only). */
-export async function listMembers(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<MemberPage> {
+export async function listMembers(tracker: ServiceContext, actor: Actor, groupName: string, page: PageRequest): Promise<MemberPage> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "members", groupName, 2);
   const [joinedAt, userId] = after ? [cursorTime(after[0]!), after[1]!] : [];
   // One query (a consistent snapshot on its own): the page of members with their names and the owner, and whether the caller is a member.
@@ -175,11 +177,11 @@ export async function listMembers(db: TrackerDb, actor: Actor, groupName: string
 }
 
 /** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */
-export async function leaveGroup(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<void> {
+export async function leaveGroup(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<void> {
   if (userName !== actor.name) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
   const userId = actor.userId;
   let groupId = "";
-  await writeTransaction(db, async (tx, record) => {
+  await tracker.outbox.write(async (tx, record) => {
     const group = await groupOrThrow(tx, groupName);
     groupId = group.id;
     const members = await tx.membership.findMany({ where: { groupId } });
@@ -214,5 +216,5 @@ export async function leaveGroup(db: TrackerDb, actor: Actor, groupName: string,
       );
     }
   });
-  filesChanged(db, groupId);
+  tracker.fileLists.filesChanged(groupId);
 }
