@@ -54,11 +54,10 @@ export interface Tracker extends ServiceContext {
 
 export function createTracker(options: TrackerOptions): Tracker {
   const { db } = options;
-  const outbox = new Outbox(db);
   const sessions = new SessionCache(db);
   const fileLists = new FileListCache(db);
 
-  /** What events applied from other trackers changed, told to the caches. */
+  /** What committed events changed (made here or by other trackers), told to the caches. */
   const forgetCachedState = (touched: Touched): void => {
     for (const groupId of touched.groups) fileLists.filesChanged(groupId);
     if (touched.renamed) fileLists.forgetAll();
@@ -67,6 +66,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     }
   };
 
+  const outbox = new Outbox(db, forgetCachedState);
   const sync = options.replication;
   const replicator = sync && new Replicator(db, {
     selfId: options.id,

@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { AppError, toProblem, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { WriteNotCommittedError, type AnswerEvent, type Outbox } from "../replication/outbox.js";
+import { writeAnswersSql } from "../replication/store.js";
 import type { Tracker } from "../tracker.js";
 import { verifyPassword } from "../services/passwords.js";
 import { tokenHash } from "../services/sessions.js";
@@ -130,13 +131,9 @@ async function findAnswer(db: TrackerDb, scope: string, key: string, notBefore: 
   return answer;
 }
 
+/** An answer to a request that changed nothing: no event, so kept directly, by the same statement the projection uses. */
 async function keepAnswer(db: TrackerDb, a: Answer & { scope: string; key: string; status: number; createdAt: Date }): Promise<void> {
-  await db.$executeRaw`
-    INSERT INTO "IdempotencyKey" ("scope", "key", "method", "path", "fingerprint", "status", "contentType", "body", "createdAt")
-    VALUES (${a.scope}, ${a.key}, ${a.method}, ${a.path}, ${a.fingerprint}, ${a.status}, ${a.contentType}, ${a.body}, ${a.createdAt})
-    ON CONFLICT ("scope", "key") DO UPDATE SET "method" = excluded."method", "path" = excluded."path",
-      "fingerprint" = excluded."fingerprint", "status" = excluded."status", "contentType" = excluded."contentType",
-      "body" = excluded."body", "createdAt" = excluded."createdAt"`;
+  await db.$executeRaw(writeAnswersSql([{ ...a, createdAt: a.createdAt.toISOString() }]));
 }
 
 /**

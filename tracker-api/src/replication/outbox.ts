@@ -1,16 +1,17 @@
 /**
- * The outbox: services record the events of a state change in the same
- * transaction as the change (Outbox.write), and the events are applied to
- * the registers there too, so a local write and a replicated one leave the
- * same rows. After the commit the replicator (if any) pushes them to the
- * other trackers before the caller answers its client.
+ * The outbox: services check their rules and record the events of a state
+ * change (Outbox.write); in the same transaction the events are logged and
+ * projected into registers and rows by RegisterBatch, the same code that
+ * applies events from other trackers, so a local write and a replicated one
+ * leave the same rows. After the commit the replicator (if any) pushes them
+ * to the other trackers before the caller answers its client.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { TrackerDb } from "../db/open.js";
+import type { TrackerDb, Tx } from "../db/open.js";
 import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
-import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswers, writeAnswersSql, type Tx } from "./store.js";
+import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswers, writeAnswersSql, type Touched } from "./store.js";
 
 /** What the outbox needs from the replicator: who we are, and a push after each commit. */
 export interface ReplicationHooks {
@@ -41,7 +42,12 @@ export class Outbox {
   #tail: Promise<void> = Promise.resolve();
   readonly #held = new AsyncLocalStorage<HeldRequest>();
 
-  constructor(readonly db: TrackerDb, hooks: ReplicationHooks = localHooks()) {
+  constructor(
+    readonly db: TrackerDb,
+    /** Told, after each commit, what the write's events changed (for the caches). */
+    private readonly onApplied: (touched: Touched) => void = () => {},
+    hooks: ReplicationHooks = localHooks(),
+  ) {
     this.#hooks = hooks;
   }
 
@@ -134,17 +140,17 @@ export class Outbox {
     const hooks = this.#hooks;
     const release = await this.#lock();
     const logged: LoggedEvent[] = [];
+    const touched = nothingTouched();
     let answered = false;
     try {
       let last = this.#last;
       const result = await this.db.$transaction(async (tx) => {
         last ??= await lastSeq(tx, hooks.origin);
         const result = await work(tx, async (...events) => {
-          if (events.length === 0) return { rowsRebuilt: false };
-          const recorded = await recordEvents(tx, hooks, events, last!);
-          last = recorded.events.at(-1)!.seq;
-          logged.push(...recorded.events);
-          return { rowsRebuilt: recorded.rowsRebuilt };
+          if (events.length === 0) return;
+          const recorded = await recordEvents(tx, hooks, events, last!, touched);
+          last = recorded.at(-1)!.seq;
+          logged.push(...recorded);
         });
         const given = logged.length > 0 ? await answer?.(result) : undefined;
         if (given) {
@@ -157,7 +163,10 @@ export class Outbox {
         return result;
       });
       this.#last = last;
-      if (logged.length > 0) hooks.appended?.(logged);
+      if (logged.length > 0) {
+        hooks.appended?.(logged);
+        this.onApplied(touched);
+      }
       return { result, logged, answered };
     } finally {
       release();
@@ -186,12 +195,8 @@ export class Outbox {
   }
 }
 
-/** What recording told: whether rows the service wrote were rebuilt from the registers (rare: a share that revives other holders). */
-export interface RecordOutcome {
-  rowsRebuilt: boolean;
-}
-
-export type RecordEvents = (...events: NewEvent[]) => Promise<RecordOutcome>;
+/** Records a service's events: logged, and projected into registers and rows, within the write's transaction (the rows are there when it resolves). */
+export type RecordEvents = (...events: NewEvent[]) => Promise<void>;
 
 /**
  * How long a write's open transaction waits for its answer. The answer is
@@ -323,9 +328,9 @@ async function lastSeq(tx: Tx | TrackerDb, origin: string): Promise<number> {
 
 /**
  * Logs a service's events (filling in the incarnations they act under) and
- * merges them into the registers. The service has written the rows itself.
+ * projects them into registers and rows.
  */
-async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[], last: number): Promise<{ events: LoggedEvent[]; rowsRebuilt: boolean }> {
+async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[], last: number, touched: Touched): Promise<LoggedEvent[]> {
   const batch = new RegisterBatch();
   await batch.readKeys(tx, events);
   const logged: LoggedEvent[] = [];
@@ -346,7 +351,7 @@ async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[],
   }
   for (const event of logged) if (event.type === "group.created") batch.created(event.payload.groupId, event.hlc);
   await batch.read(tx, logged);
-  for (const event of logged) batch.apply(event, "local");
-  const rowsRebuilt = await batch.write(tx, "local", nothingTouched());
-  return { events: logged, rowsRebuilt };
+  for (const event of logged) batch.apply(event);
+  await batch.write(tx, touched);
+  return logged;
 }

@@ -96,7 +96,7 @@ export class Replicator implements ReplicationHooks {
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
-    this.outbox = options.outbox ?? new Outbox(db);
+    this.outbox = options.outbox ?? new Outbox(db, options.onApplied);
     this.outbox.replicateThrough(this);
     this.#recovering = options.fresh === true && this.links.length > 0;
   }
@@ -223,10 +223,10 @@ export class Replicator implements ReplicationHooks {
         await batch.read(tx, applicable);
         for (const event of applicable) {
           this.clock.observe(event.hlc);
-          batch.apply(event, "remote");
+          batch.apply(event);
         }
         await insertEvents(tx, applicable);
-        await batch.write(tx, "remote", touched);
+        await batch.write(tx, touched);
       }, { timeout: 60_000, maxWait: 60_000 }));
       for (const [origin, seq] of heads) this.heads.set(origin, seq);
       this.options.onApplied?.(touched);

@@ -1,7 +1,7 @@
 import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
-import type { TrackerDb } from "../db/open.js";
+import type { TrackerDb, Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { keyAfter, type PageRequest } from "../domain/paging.js";
 import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
@@ -11,7 +11,6 @@ import type { ServiceContext } from "./context.js";
 import { requireMember, userNames } from "./groups.js";
 import type { Actor } from "./sessions.js";
 
-type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
 // The queries on every listing and every share are plain SQL (portable: SQLite
 // and PostgreSQL): Prisma's model API costs several times as much per query.
@@ -84,32 +83,17 @@ export async function shareFile(
       fileName: input.fileName, size: BigInt(input.size), sha1: input.sha1,
       pieceSize: input.pieceSize, pieceHashes: JSON.stringify(input.pieceHashes), sharedAt: now,
     };
-    if (!existing) {
-      await tx.$executeRaw`
-        INSERT INTO "SharedFile" ("groupId", "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt")
-        VALUES (${groupId}, ${file.fileName}, ${file.size}, ${file.sha1}, ${file.pieceSize}, ${file.pieceHashes}, ${now})`;
-    }
     const piecesHeld = input.pieceHashes.length;
-    await tx.$executeRaw`
-      INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt")
-      VALUES (${groupId}, ${input.fileName}, ${actor.userId}, ${piecesHeld}, ${now})
-      ON CONFLICT ("groupId", "fileName", "userId") DO UPDATE SET "piecesHeld" = excluded."piecesHeld", "updatedAt" = excluded."updatedAt"`;
-    const { rowsRebuilt } = await record({
+    await record({
       type: "file.shared",
       payload: {
         groupId, fileName: file.fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize,
         pieceHashes: file.pieceHashes, sharedAt: file.sharedAt.toISOString(), userId: actor.userId, piecesHeld,
       },
     });
-    if (existing || rowsRebuilt) return { created: outcome === "new-file", file: await toView(tx, groupName, { groupId, ...file }) };
-    // A new file: the caller is its only holder.
-    const view: FileView = {
-      groupId: groupName, fileName: file.fileName, size: input.size, sha1: file.sha1, pieceCount: pieceCount(input.size, input.pieceSize),
-      peersOnline: Boolean(Number(row!.online)) ? 1 : 0, sharedBy: [actor.name],
-    };
-    return { created: true, file: view };
+    // Read back from the rows the projection wrote: holders of the same content who had left count again.
+    return { created: outcome === "new-file", file: await toView(tx, groupName, { groupId, ...file }) };
   });
-  tracker.fileLists.filesChanged(groupId);
   return shared;
 }
 
@@ -151,19 +135,13 @@ async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
 export async function stopSharing(tracker: ServiceContext, actor: Actor, groupName: string, fileName: string): Promise<void> {
-  let groupId = "";
   await tracker.outbox.write(async (tx, record) => {
-    groupId = await requireMember(tx, actor, groupName);
-    const removed = await tx.holding.deleteMany({ where: { groupId, fileName, userId: actor.userId } });
-    if (removed.count === 0) {
-      throw new NotFoundError(`you do not share "${fileName}" in "${groupName}"`, "NOT_SHARING");
-    }
-    if ((await tx.holding.count({ where: { groupId, fileName } })) === 0) {
-      await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName } } });
-    }
+    const groupId = await requireMember(tx, actor, groupName);
+    const held = await tx.holding.findUnique({ where: { groupId_fileName_userId: { groupId, fileName, userId: actor.userId } }, select: { userId: true } });
+    if (!held) throw new NotFoundError(`you do not share "${fileName}" in "${groupName}"`, "NOT_SHARING");
+    // The projection removes the holding, and the file once nobody holds it.
     await record({ type: "holding.removed", payload: { groupId, fileName, userId: actor.userId } });
   });
-  tracker.fileLists.filesChanged(groupId);
 }
 
 export async function peersOf(
@@ -202,7 +180,6 @@ export async function peersOf(
 export async function announce(tracker: ServiceContext, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
   const now = new Date();
   const rejected: AnnounceResult["rejected"] = [];
-  const newHolderIn = new Set<string>();
   await tracker.outbox.write(async (tx, record) => {
     const [session] = await tx.$queryRaw<{ tokenHash: string; peerAddress: string }[]>`
       UPDATE "Session" SET "lastSeenAt" = ${now}, "peerAddress" = COALESCE(${input.peerAddress ?? null}, "peerAddress")
@@ -226,7 +203,6 @@ export async function announce(tracker: ServiceContext, actor: Actor, input: Ann
         FROM "SharedFile" f
         LEFT JOIN "Holding" h ON h."groupId" = f."groupId" AND h."fileName" = f."fileName" AND h."userId" = ${actor.userId}
         WHERE f."groupId" IN (${groupIds}) AND f."fileName" IN (${fileNames})`).map((f) => [holdingKey(f), f]));
-      const changed = new Map<string, { groupId: string; fileName: string; piecesHeld: number }>();
       for (const report of input.holdings) {
         const { fileName, piecesHeld } = report;
         const groupId = memberOf.get(report.groupId) ?? "";
@@ -238,25 +214,15 @@ export async function announce(tracker: ServiceContext, actor: Actor, input: Ann
           continue;
         }
         if (file.piecesHeld === piecesHeld) continue;
-        if (file.piecesHeld === null) newHolderIn.add(groupId);
         file.piecesHeld = piecesHeld;
-        changed.set(holdingKey({ groupId, fileName }), { groupId, fileName, piecesHeld });
         events.push({
           type: "holding.upserted",
           payload: { groupId, fileName, userId: actor.userId, sha1: report.sha1, piecesHeld, updatedAt: now.toISOString() },
         });
       }
-      if (changed.size > 0) {
-        const rows = [...changed.values()].map((h) => Prisma.sql`(${h.groupId}, ${h.fileName}, ${actor.userId}, ${h.piecesHeld}, ${now})`);
-        await tx.$executeRaw`
-          INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(rows)}
-          ON CONFLICT ("groupId", "fileName", "userId") DO UPDATE SET "piecesHeld" = excluded."piecesHeld", "updatedAt" = excluded."updatedAt"`;
-      }
     }
     if (events.length > 0) await record(...events);
   });
-  // How much a holder has is not part of a file list; a new holder is.
-  for (const groupId of newHolderIn) tracker.fileLists.filesChanged(groupId);
   return { intervalSeconds: HEARTBEAT_SECONDS, rejected };
 }
 

@@ -1,7 +1,7 @@
 import { inChunks } from "../db/chunks.js";
 import type { GroupPage, GroupView, JoinRequestPage, JoinRequestView, MemberPage, MemberView } from "../../../core/api-types.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
-import type { TrackerDb } from "../db/open.js";
+import type { TrackerDb, Tx } from "../db/open.js";
 import { ownerAfterLeaving } from "../domain/membership.js";
 import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
 import { Prisma } from "../generated/prisma/client.js";
@@ -11,7 +11,6 @@ import type { ServiceContext } from "./context.js";
 import { randomId } from "./users.js";
 import type { Actor } from "./sessions.js";
 
-type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
 // Groups and users are addressed by name (the group id and user id people
 // type) and stored under their internal ids: each function resolves the names
@@ -62,11 +61,9 @@ export async function createGroup(tracker: ServiceContext, actor: Actor, name: s
   const createdAt = new Date();
   const groupId = newGroupId(randomId());
   return tracker.outbox.write(async (tx, record) => {
-    // Plain SQL (portable): three statements instead of three Prisma model queries.
-    const created = await tx.$executeRaw`
-      INSERT INTO "Group" ("id", "name", "ownerId", "createdAt") VALUES (${groupId}, ${name}, ${actor.userId}, ${createdAt}) ON CONFLICT ("name") DO NOTHING`;
-    if (created === 0) throw new ConflictError(`group id "${name}" is taken; choose another`, "GROUP_EXISTS");
-    await tx.$executeRaw`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES (${groupId}, ${actor.userId}, ${createdAt})`;
+    if (await tx.group.findUnique({ where: { name }, select: { id: true } })) {
+      throw new ConflictError(`group id "${name}" is taken; choose another`, "GROUP_EXISTS");
+    }
     await record({ type: "group.created", payload: { groupId, name, ownerId: actor.userId, createdAt: createdAt.toISOString(), by: actor.tokenHash } });
     return { groupId: name, owner: actor.name, memberCount: 1, createdAt: createdAt.toISOString() };
   });
@@ -100,7 +97,6 @@ export async function requestJoin(tracker: ServiceContext, actor: Actor, groupNa
     if (await tx.joinRequest.findUnique({ where: key })) {
       throw new ConflictError(`your request to join "${groupName}" is already pending`, "REQUEST_PENDING");
     }
-    await tx.joinRequest.create({ data: { groupId, userId: actor.userId, requestedAt } });
     await record({ type: "joinRequest.created", payload: { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() } });
     return { groupId: groupName, userId: actor.name, requestedAt: requestedAt.toISOString() };
   });
@@ -130,8 +126,8 @@ export async function listJoinRequests(tracker: ServiceContext, actor: Actor, gr
 async function takeRequest(tx: Tx, actor: Actor, groupName: string, userName: string): Promise<{ groupId: string; userId: string }> {
   const groupId = (await requireOwner(tx, actor, groupName)).id;
   const userId = await userIdOf(tx, userName);
-  const removed = userId === undefined ? { count: 0 } : await tx.joinRequest.deleteMany({ where: { groupId, userId } });
-  if (removed.count === 0) {
+  const pending = userId !== undefined && (await tx.joinRequest.findUnique({ where: { groupId_userId: { groupId, userId } }, select: { userId: true } }));
+  if (!pending) {
     throw new NotFoundError(`"${userName}" has no pending request to join "${groupName}"`, "REQUEST_NOT_FOUND");
   }
   return { groupId, userId: userId! };
@@ -141,7 +137,6 @@ export async function acceptJoin(tracker: ServiceContext, actor: Actor, groupNam
   const joinedAt = new Date();
   return tracker.outbox.write(async (tx, record) => {
     const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
-    await tx.membership.create({ data: { groupId, userId, joinedAt } });
     await record(
       { type: "joinRequest.accepted", payload: { groupId, userId } },
       { type: "membership.added", payload: { groupId, userId, joinedAt: joinedAt.toISOString() } },
@@ -180,32 +175,16 @@ export async function listMembers(tracker: ServiceContext, actor: Actor, groupNa
 export async function leaveGroup(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<void> {
   if (userName !== actor.name) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
   const userId = actor.userId;
-  let groupId = "";
   await tracker.outbox.write(async (tx, record) => {
     const group = await groupOrThrow(tx, groupName);
-    groupId = group.id;
+    const groupId = group.id;
     const members = await tx.membership.findMany({ where: { groupId } });
     if (!members.some((m) => m.userId === userId)) {
       throw new ForbiddenError(`you are not a member of "${groupName}"`, "NOT_MEMBER");
     }
     const held = await tx.holding.findMany({ where: { groupId, userId }, select: { fileName: true } });
-    await tx.membership.delete({ where: { groupId_userId: { groupId, userId } } });
-    await tx.holding.deleteMany({ where: { groupId, userId } });
     const owner = ownerAfterLeaving(group.ownerId, members, userId);
-    if (owner === undefined) {
-      await tx.joinRequest.deleteMany({ where: { groupId } });
-      await tx.holding.deleteMany({ where: { groupId } });
-      await tx.sharedFile.deleteMany({ where: { groupId } });
-      await tx.group.delete({ where: { id: groupId } });
-    } else {
-      if (owner !== group.ownerId) await tx.group.update({ where: { id: groupId }, data: { ownerId: owner } });
-      // Files only the leaving member held leave the group with them.
-      for (const file of await tx.sharedFile.findMany({ where: { groupId } })) {
-        if ((await tx.holding.count({ where: { groupId, fileName: file.fileName } })) === 0) {
-          await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName: file.fileName } } });
-        }
-      }
-    }
+    // The projection removes the rows: the group when it empties, else the member, their holdings, and files nobody holds any more.
     // The deleted group gives back the name it was created under (a `~N` it got from a conflict was not chosen).
     if (owner === undefined) await record({ type: "group.deleted", payload: { groupId, name: chosenName(group.name) } });
     else {
@@ -216,5 +195,4 @@ export async function leaveGroup(tracker: ServiceContext, actor: Actor, groupNam
       );
     }
   });
-  tracker.fileLists.filesChanged(groupId);
 }

@@ -31,8 +31,7 @@ export async function login(tracker: ServiceContext, input: LoginRequest, client
   const now = new Date(tracker.clock());
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
   const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, createdAt: now, expiresAt };
-  await tracker.outbox.write(async (tx, record) => {
-    await tx.session.create({ data: { ...session, lastSeenAt: now } });
+  await tracker.outbox.write(async (_tx, record) => {
     await record({ type: "session.created", payload: { ...session, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() } });
   });
   return { token, userId: user.name, peerAddress: input.peerAddress, expiresAt: expiresAt.toISOString(), notices: await noticesFor(db, user.id) };
@@ -60,11 +59,10 @@ export async function noticesFor(db: TrackerDb, userId: string): Promise<string[
 }
 
 export async function logout(tracker: ServiceContext, sessionTokenHash: string): Promise<void> {
-  await tracker.outbox.write(async (tx, record) => {
-    await tx.session.deleteMany({ where: { tokenHash: sessionTokenHash } });
+  // The projection ends the session and tells the session cache.
+  await tracker.outbox.write(async (_tx, record) => {
     await record({ type: "session.ended", payload: { tokenHash: sessionTokenHash } });
   });
-  tracker.sessions.forget([sessionTokenHash], []);
 }
 
 export interface Actor {

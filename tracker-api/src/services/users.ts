@@ -13,11 +13,10 @@ export async function createUser(tracker: ServiceContext, input: CreateUserReque
   const createdAt = new Date();
   const name = input.userId;
   const created = await tracker.outbox.write(async (tx, record) => {
-    if (await tx.user.findUnique({ where: { name } })) return undefined;
-    const user = await tx.user.create({ data: { id: newUserId(randomId()), name, passwordHash, createdAt } });
-    await record({ type: "user.created", payload: { userId: user.id, name, passwordHash, createdAt: createdAt.toISOString() } });
-    return user;
+    if (await tx.user.findUnique({ where: { name }, select: { id: true } })) return false;
+    await record({ type: "user.created", payload: { userId: newUserId(randomId()), name, passwordHash, createdAt: createdAt.toISOString() } });
+    return true;
   });
   if (!created) throw new ConflictError(`user id "${name}" is taken; choose another`, "USER_EXISTS");
-  return { userId: created.name, createdAt: created.createdAt.toISOString() };
+  return { userId: name, createdAt: createdAt.toISOString() };
 }
