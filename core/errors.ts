@@ -130,6 +130,10 @@ export const Codes = {
   UPLOAD_OFF: "UPLOAD_OFF",
   /** 500: the agent's state file is unreadable and no good copy of it is left; names the file and what is lost. */
   STATE_UNRECOVERABLE: "STATE_UNRECOVERABLE",
+  /** 502 (a connection failure, never sent): a peer agent presented a TLS certificate other than the one its user registered with the tracker; nothing is sent to it. */
+  PEER_CERT_MISMATCH: "PEER_CERT_MISMATCH",
+  /** 400: a password would travel in plain HTTP to a tracker that is not on this machine (an `http://` or `ip:port` entry); `--insecure` allows it. */
+  INSECURE_TRACKER: "INSECURE_TRACKER",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

@@ -81,6 +81,13 @@ export class Replicator implements ReplicationHooks {
   readonly heads = new Map<string, number>();
   /** Test switch: drop deliveries in both directions. */
   blocked = false;
+  /**
+   * Test switch: the peers (tracker ids) this tracker does not call. A link
+   * between two trackers is cut by setting it on both: every delivery (push
+   * or pull) is started by a call, so neither side then hears of the other
+   * except through a third tracker.
+   */
+  readonly cutPeers = new Set<string>();
   #applying: Promise<unknown> = Promise.resolve();
   /** This tracker's latest events by seq, so pushes and pulls of recent events need no database read. */
   readonly #recent = new Map<number, LoggedEvent>();
@@ -295,7 +302,7 @@ export class Replicator implements ReplicationHooks {
 
   /** A signed request to a peer; throws on transport failure or a non-2xx answer. */
   async call<T>(peer: PeerTracker, method: "GET" | "POST", target: string, body?: unknown): Promise<T> {
-    if (this.blocked) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
+    if (this.blocked || this.cutPeers.has(peer.id)) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
     const text = body === undefined ? "" : JSON.stringify(body);
     const response = await request(`${peer.url}${target}`, {
       method,

@@ -30,7 +30,7 @@ export async function login(tracker: ServiceContext, input: LoginRequest, client
   const token = randomBytes(32).toString("base64url");
   const now = new Date(tracker.clock());
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
-  const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, createdAt: now, expiresAt };
+  const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, peerCertSha256: input.peerCertSha256 ?? null, createdAt: now, expiresAt };
   await tracker.outbox.write(async (_tx, record) => {
     await record({ type: "session.created", payload: { ...session, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() } });
   });

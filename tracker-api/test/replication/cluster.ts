@@ -31,7 +31,13 @@ export class Cluster {
     const info = join(dir, "tracker_info.txt");
     await writeFile(info, ports.map((p) => `127.0.0.1:${p}`).join("\n") + "\n");
     const cluster = new Cluster(dir, info, ports.map((port, i) => ({ number: i + 1, url: `http://127.0.0.1:${port}`, child: undefined, output: "" })));
-    await Promise.all(cluster.trackers.map((t) => cluster.startTracker(t.number)));
+    const started = await Promise.allSettled(cluster.trackers.map((t) => cluster.startTracker(t.number)));
+    const failed = started.find((result) => result.status === "rejected");
+    if (failed) {
+      // Nobody else holds the cluster yet: stop the trackers that did start, or they outlive the test.
+      await cluster.stop();
+      throw failed.reason;
+    }
     return cluster;
   }
 
@@ -88,6 +94,11 @@ export class Cluster {
     for (const t of this.trackers) {
       if (t.child) await call(t.url, "POST", "/replication/test/partition", { body: { blocked } });
     }
+  }
+
+  /** SIGKILL to every tracker at once, synchronously: for a process that is exiting. */
+  killNow(): void {
+    for (const t of this.trackers) t.child?.kill("SIGKILL");
   }
 
   async stop(): Promise<void> {

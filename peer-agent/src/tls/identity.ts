@@ -1,0 +1,33 @@
+import { X509Certificate } from "node:crypto";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { certFingerprint, createSelfSigned, type TlsIdentity } from "./self-signed.js";
+
+export type { TlsIdentity };
+
+export const TLS_KEY_FILE = "tls-key.pem";
+export const TLS_CERT_FILE = "tls-cert.pem";
+
+/**
+ * The agent's TLS key pair and certificate, made on first start and kept in
+ * its state dir (mode 0600: the key is the agent's identity; whoever reads it
+ * can pose as this agent to downloaders). A deleted or replaced pair makes a
+ * new fingerprint, which the next login or heartbeat registers.
+ */
+export async function loadOrCreateIdentity(stateDir: string): Promise<TlsIdentity> {
+  const keyPath = join(stateDir, TLS_KEY_FILE);
+  const certPath = join(stateDir, TLS_CERT_FILE);
+  try {
+    const [keyPem, certPem] = await Promise.all([readFile(keyPath, "utf8"), readFile(certPath, "utf8")]);
+    return { keyPem, certPem, fingerprint: certFingerprint(new X509Certificate(certPem).raw) };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const identity = createSelfSigned();
+  await writeFile(keyPath, identity.keyPem, { mode: 0o600 });
+  await writeFile(certPath, identity.certPem, { mode: 0o600 });
+  // The umask may have cleared bits but never adds any; chmod states the mode whatever an existing file had.
+  await Promise.all([chmod(keyPath, 0o600), chmod(certPath, 0o600)]);
+  return identity;
+}
