@@ -4,10 +4,12 @@ import { SWARM_EVENT_BATCH_MS } from "../config.js";
 import type { ServedFile } from "./served-file.js";
 
 /**
- * What this agent tells the downloaders that watch one of its files, the
- * moment it happens (BitTorrent's HAVE message, over Server-Sent Events):
+ * What this agent tells the downloaders that watch one of its files as it
+ * happens (BitTorrent's HAVE message, over Server-Sent Events): news after a
+ * quiet spell at the end of the event loop's turn, news close behind it
+ * gathered for up to `batchMs`, everything for one watcher in one write:
  * - `bitfield` once, first: the verified pieces now;
- * - `have`: pieces verified since, gathered per turn of the event loop;
+ * - `have`: pieces verified since;
  * - `sending`: runs of pieces this agent started sending to another
  *   downloader, so the others ask for pieces it has not given out yet;
  * - `peers`: the other downloaders watching this file here, with the address
