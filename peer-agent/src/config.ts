@@ -56,6 +56,10 @@ export interface PeerAgentConfig {
   maxActiveDownloads?: number;
   /** Serve pieces over TLS with a pinned self-signed certificate; false only with --plain-http. */
   tls: boolean;
+  /** --ca: PEM file of a CA trusted for https trackers besides the system's. */
+  caPath?: string;
+  /** --insecure: passwords may go to plain-HTTP trackers off this machine. */
+  insecure: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -86,18 +90,22 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     .option("--max-upload-rate <rate>", "limit all uploads together, e.g. 2M (MiB/s); 0 uploads nothing (set_rate changes it while running)", rateOption)
     .option("--max-download-rate <rate>", "limit all downloads together, e.g. 10M", rateOption)
     .option("--max-active-downloads <n>", "downloads that run at once; the others wait as [Q] (default 3)", positiveInteger)
+    .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// trackers, besides the system's")
+    .option("--insecure", "send passwords to trackers listed as plain ip:port even when they are not on this machine")
     .option("--plain-http", "serve pieces without TLS (anyone on the path reads them); for measuring what TLS costs")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [listen, trackerInfoPath] = program.processedArgs as [ListenAddress, string];
-  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number; maxActiveDownloads?: number; plainHttp?: boolean }>();
+  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number; maxActiveDownloads?: number; plainHttp?: boolean; ca?: string; insecure?: boolean }>();
   return {
     listen,
     trackerInfoPath,
     stateDir: options.stateDir ? resolve(options.stateDir) : defaultStateDir(listen, env),
     logLevel: options.logLevel,
     tls: options.plainHttp !== true,
+    ...(options.ca !== undefined ? { caPath: resolve(options.ca) } : {}),
+    insecure: options.insecure === true,
     ...(options.maxActiveDownloads !== undefined ? { maxActiveDownloads: options.maxActiveDownloads } : {}),
     rates: {
       ...(options.maxUploadRate !== undefined ? { up: options.maxUploadRate } : {}),

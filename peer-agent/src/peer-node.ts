@@ -19,7 +19,7 @@ import { RateLimiter } from "./rate-limiter.js";
 import { DownloadQueue } from "./download-queue.js";
 import { parseByteRate } from "../../core/byte-rate.js";
 import { createPeerServer } from "./http/server.js";
-import { loadOrCreateIdentity, type TlsIdentity } from "./tls/identity.js";
+import { loadIdentity, type TlsIdentity } from "./tls/identity.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
 import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
@@ -48,6 +48,10 @@ export interface PeerNodeOptions {
    * pin it. Default true; false serves plain HTTP (the benchmark's baseline).
    */
   tls?: boolean;
+  /** PEM certificates trusted for https trackers besides the system's CAs. */
+  trackerCa?: string;
+  /** Passwords may go to plain-HTTP trackers off this machine. */
+  insecure?: boolean;
 }
 
 /** Three at once: enough to keep a link busy, few enough that each one finishes soon instead of all finishing late. */
@@ -126,13 +130,15 @@ export class PeerNode implements PeerNodeApi {
     await store.load();
     const tracker = new TrackerClient(options.trackers, {
       timeoutMs: options.trackerTimeoutMs,
+      ...(options.trackerCa !== undefined ? { ca: options.trackerCa } : {}),
+      insecure: options.insecure === true,
       onFailover: ({ from, to, reason }) =>
         options.onNotice?.(
           `tracker ${from.number} (${from.host}:${from.port}) is not answering (${shortReason(reason)}); using tracker ${to.number} (${to.host}:${to.port})`,
         ),
     });
-    const identity = options.tls === false ? undefined : await loadOrCreateIdentity(options.stateDir);
-    const node = new PeerNode(options, tracker, store, identity);
+    const tls = options.tls === false ? undefined : await loadIdentity(options.stateDir);
+    const node = new PeerNode(options, tracker, store, tls?.identity);
     try {
       await node.#listen();
     } catch (error) {
@@ -140,6 +146,7 @@ export class PeerNode implements PeerNodeApi {
       throw error;
     }
     await store.createDir();
+    await tls?.save();
     node.#workers.warm();
     return node;
   }

@@ -1,12 +1,11 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { ValidateError } from "@tsoa/runtime";
 import { AppError, Codes, NotFoundError, PayloadTooLargeError, TooManyRequestsError, toProblem, UnavailableError, ValidationError } from "../../../core/errors.js";
-import type { TrackerDb } from "../db/open.js";
-import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
 import type { Replicator } from "../replication/replicator.js";
 import { replicationRouter } from "../replication/routes.js";
 import { sendSerializedJson } from "../serialized-json.js";
+import type { Tracker } from "../tracker.js";
 import { mountDocs } from "./docs.js";
 import { nestsDeeperThan } from "./json-depth.js";
 import { idempotency } from "./idempotency.js";
@@ -18,32 +17,22 @@ export const BODY_LIMIT = "8mb";
 /** The API's deepest body nests 3 levels; anything past this is an attack on recursive code, refused before parsing. */
 export const MAX_JSON_DEPTH = 32;
 
-export interface TrackerAppOptions {
-  trackerId: string;
-  grantKey: GrantKey;
-  /** Sync with the other trackers (absent for a tracker on its own, e.g. in tests of one tracker). */
-  replication?: { replicator: Replicator; secret: string; testSwitches?: boolean };
-}
-
-export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Express {
+/** The HTTP face of one tracker: its API, and the replication routes when it syncs with others. */
+export function createApp(tracker: Tracker): express.Express {
   const app = express();
-  app.locals.db = db;
-  app.locals.trackerId = options.trackerId;
-  app.locals.grantKey = options.grantKey;
+  app.locals.tracker = tracker;
   app.disable("x-powered-by");
   sendSerializedJson(app);
   app.use(securityHeaders());
   app.use(rejectBadPercentEncoding());
-  if (options.replication) {
-    const { replicator, ...routeOptions } = options.replication;
+  if (tracker.replication) {
+    const { replicator, secret, testSwitches } = tracker.replication;
     // Before the JSON parser: signatures are checked over the raw body.
-    app.use("/replication", replicationRouter(replicator, routeOptions));
-    // MetaController.health adds the replication state.
-    app.locals.replicator = replicator;
+    app.use("/replication", replicationRouter(replicator, { secret, testSwitches }));
     app.use(refuseWhileRecovering(replicator));
   }
   app.use(express.json({ limit: BODY_LIMIT, verify: refuseDeepJson }));
-  app.use(idempotency());
+  app.use(idempotency(tracker));
   mountDocs(app);
   RegisterRoutes(app);
   app.use(methodNotAllowed());

@@ -1,3 +1,4 @@
+import { rootCertificates } from "node:tls";
 /**
  * Delivery between trackers: pushes this tracker's events to every other one
  * right after each commit (the client waits at most PUSH_WAIT_MS for it),
@@ -14,7 +15,7 @@ import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
 import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
-import { withWriteLock, type ReplicationHooks } from "./outbox.js";
+import { Outbox, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
 import { insertEvents, nothingTouched, RegisterBatch, type Touched } from "./store.js";
 
@@ -66,6 +67,10 @@ export interface ReplicatorOptions {
   logger?: Logger;
   /** Told what applied events changed, to drop cached state. */
   onApplied?: (touched: Touched) => void;
+  /** PEM certificates trusted for https peer trackers besides the system's CAs (--ca). */
+  ca?: string;
+  /** The tracker's outbox: local writes are pushed through this replicator, and batches from others are applied under its write lock. A new one when absent (tests of replication alone). */
+  outbox?: Outbox;
 }
 
 type Heads = Record<string, number>;
@@ -74,6 +79,7 @@ export class Replicator implements ReplicationHooks {
   readonly origin: string;
   readonly clock: HybridClock;
   readonly links: PeerLink[];
+  readonly outbox: Outbox;
   /** Highest applied seq per origin (this tracker's own included). */
   readonly heads = new Map<string, number>();
   /** Test switch: drop deliveries in both directions. */
@@ -91,15 +97,20 @@ export class Replicator implements ReplicationHooks {
   #catchingUp = true;
   #recovering: boolean;
   #timer: NodeJS.Timeout | undefined;
-  readonly #dispatcher = new Agent({ connect: { timeout: 1000 }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
+  readonly #dispatcher: Agent;
 
   constructor(
     readonly db: TrackerDb,
     private readonly options: ReplicatorOptions,
   ) {
+    // https peers' certificates are checked (system CAs plus --ca); the HMAC signature still proves the sender.
+    const ca = options.ca ? { ca: [...rootCertificates, options.ca] } : {};
+    this.#dispatcher = new Agent({ connect: { timeout: 1000, ...ca }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
+    this.outbox = options.outbox ?? new Outbox(db, options.onApplied);
+    this.outbox.replicateThrough(this);
     this.#recovering = options.fresh === true && this.links.length > 0;
   }
 
@@ -220,15 +231,15 @@ export class Replicator implements ReplicationHooks {
     }
     if (applicable.length > 0) {
       // One transaction per batch: its registers read at once, merged in memory, rows rebuilt once.
-      await withWriteLock(this.db, () => this.db.$transaction(async (tx) => {
+      await this.outbox.withWriteLock(() => this.db.$transaction(async (tx) => {
         const batch = new RegisterBatch();
         await batch.read(tx, applicable);
         for (const event of applicable) {
           this.clock.observe(event.hlc);
-          batch.apply(event, "remote");
+          batch.apply(event);
         }
         await insertEvents(tx, applicable);
-        await batch.write(tx, "remote", touched);
+        await batch.write(tx, touched);
       }, { timeout: 60_000, maxWait: 60_000 }));
       for (const [origin, seq] of heads) this.heads.set(origin, seq);
       this.options.onApplied?.(touched);
