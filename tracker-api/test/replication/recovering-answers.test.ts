@@ -19,7 +19,7 @@ before(async () => {
 });
 
 after(async () => {
-  await cluster.stop();
+  await cluster?.stop();
 });
 
 test("a recovering tracker refuses logins, sessions and reads with 503 instead of answering from its empty database, and the account is not throttled after", async () => {
