@@ -41,10 +41,11 @@ else await measure();
 async function serve(): Promise<void> {
   const { openDatabase } = await import("../tracker-api/src/db/open.js");
   const { createApp } = await import("../tracker-api/src/http/app.js");
+  const { createTracker } = await import("../tracker-api/src/tracker.js");
   const { loadGrantKey } = await import("../tracker-api/src/grant-key.js");
   const dir = await mkdtemp(join(tmpdir(), "bench-tracker-"));
   const db = await openDatabase(join(dir, "tracker.db"));
-  const tracker = createApp(db, { trackerId: "bench", grantKey: await loadGrantKey("bench") });
+  const tracker = createApp(createTracker({ db, id: "bench", grantKey: await loadGrantKey("bench") }));
   const trackerUrl = await listen(tracker);
 
   const post = (path: string, body: unknown, token?: string) => fetch(`${trackerUrl}${path}`, {

@@ -22,6 +22,8 @@ for (const fault of faults) {
     process.exit(2);
   }
 }
+// Through process.exit, so the run's exit hook kills its trackers.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 console.log(`nemesis: seed ${seed}, ${options.seconds} s, faults ${faults.join(",")}`);
 const started = Date.now();
 const result = await runNemesis({ seed, seconds: Number(options.seconds), faults, log: (line) => console.log(line) });

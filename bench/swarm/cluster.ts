@@ -16,6 +16,7 @@ import { TrackerClient } from "../../core/tracker-client.js";
 import { openDatabase } from "../../tracker-api/src/db/open.js";
 import { loadGrantKey } from "../../tracker-api/src/grant-key.js";
 import { createApp } from "../../tracker-api/src/http/app.js";
+import { createTracker } from "../../tracker-api/src/tracker.js";
 import { connectToAgent, type RemotePeerNode } from "../../peer-agent/src/control/client.js";
 import { bundled } from "../support/bundle.js";
 import { Children, exited, processUsage, sleep, type ProcessUsage } from "../support/processes.js";
@@ -67,7 +68,7 @@ export class Cluster {
   static async start(dir: string, children: Children): Promise<Cluster> {
     await mkdir(dir, { recursive: true });
     const db = await openDatabase(join(dir, "tracker.db"));
-    const app = createApp(db, { trackerId: "tracker-1", grantKey: await loadGrantKey("tracker-1", dir) });
+    const app = createApp(createTracker({ db, id: "tracker-1", grantKey: await loadGrantKey("tracker-1", dir) }));
     const server: Server = app.listen(0, "127.0.0.1");
     await once(server, "listening");
     const info = `127.0.0.1:${(server.address() as AddressInfo).port}\n`;

@@ -12,11 +12,9 @@ import { parseTrackerArgs } from "./config.js";
 import { openDatabase } from "./db/open.js";
 import { loadGrantKey } from "./grant-key.js";
 import { createApp } from "./http/app.js";
-import { attachReplication } from "./replication/outbox.js";
 import { loadIncarnation } from "./replication/incarnation.js";
-import { Replicator } from "./replication/replicator.js";
 import { clusterSecretFor } from "./replication/signing.js";
-import { forgetCachedState } from "./replication/caches.js";
+import { createTracker } from "./tracker.js";
 
 async function main(): Promise<void> {
   const config = parseTrackerArgs(process.argv.slice(2));
@@ -29,22 +27,21 @@ async function main(): Promise<void> {
   const secret = clusterSecretFor(self.host, config.clusterSecret);
   const db = await openDatabase(join(config.dataDir, "tracker.db"));
   const { origin, fresh } = await loadIncarnation(db, trackerId);
-  const replicator = new Replicator(db, {
-    selfId: trackerId,
-    origin,
-    fresh,
-    peers: trackers.filter((t) => t.number !== self.number).map((t) => ({ id: `tracker-${t.number}`, url: t.url })),
-    secret,
-    logger,
-    onApplied: (touched) => forgetCachedState(db, touched),
-    ...(config.caPath !== undefined ? { ca: await readCaFile(config.caPath) } : {}),
-  });
-  attachReplication(db, replicator);
-  const app = createApp(db, {
-    trackerId,
+  const tracker = createTracker({
+    db,
+    id: trackerId,
     grantKey: await loadGrantKey(trackerId, config.dataDir),
-    replication: { replicator, secret, testSwitches: config.testSwitches },
+    replication: {
+      origin,
+      fresh,
+      peers: trackers.filter((t) => t.number !== self.number).map((t) => ({ id: `tracker-${t.number}`, url: t.url })),
+      secret,
+      logger,
+      testSwitches: config.testSwitches,
+      ...(config.caPath !== undefined ? { ca: await readCaFile(config.caPath) } : {}),
+    },
   });
+  const app = createApp(tracker);
   const server = config.tls
     ? createHttpsServer({ cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }, app).listen(self.port, self.host)
     : app.listen(self.port, self.host);
@@ -54,14 +51,14 @@ async function main(): Promise<void> {
   });
   const { port } = server.address() as AddressInfo;
   logger.info({ trackerId, address: `${self.host}:${port}`, dataDir: config.dataDir }, "tracker listening; type quit to stop");
-  await replicator.start();
+  await tracker.start();
 
   let stopping = false;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, "stopping: finishing requests in flight");
-    replicator.stop();
+    tracker.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections?.();
     await db.$disconnect();

@@ -1,7 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
-import { filesChanged } from "../src/services/file-lists.js";
 import { groupIdOf, startTrackerApp, userIdOf } from "./support/tracker-app.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
@@ -66,7 +65,7 @@ before(async () => {
   await tracker.db.holding.createMany({ data: Array.from({ length: SEEDED }, (_, i) => ({
     groupId: big, fileName: seededName(i), userId: alice, piecesHeld: 1, updatedAt: now,
   })) });
-  filesChanged(tracker.db, big);
+  tracker.tracker.fileLists.filesChanged(big);
 });
 after(async () => { await tracker.close(); });
 

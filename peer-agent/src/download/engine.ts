@@ -139,6 +139,7 @@ interface Flight extends InFlightRequest {
   controller: AbortController;
   /** The next piece of the run still to arrive. */
   next: number;
+  bytesLeft: number;
   timedOut: boolean;
 }
 
@@ -278,6 +279,11 @@ export class Download {
   #pieceLength(index: number): number {
     const { size, pieceSize } = this.#options.file;
     return Math.min(pieceSize, size - index * pieceSize);
+  }
+
+  #runBytes(piece: number, count: number): number {
+    const { size, pieceSize } = this.#options.file;
+    return pieceBounds(piece + count - 1, size, pieceSize).end - pieceBounds(piece, size, pieceSize).start;
   }
 
   #filePath(): string {
@@ -431,6 +437,7 @@ export class Download {
         controller: new AbortController(),
         next: request.piece,
         remaining: request.count,
+        bytesLeft: this.#runBytes(request.piece, request.count),
         timedOut: false,
       };
       this.#flights.add(flight);
@@ -596,6 +603,8 @@ export class Download {
       body.on("data", (chunk: Buffer) => {
         if (settled) return;
         peer.received += chunk.length;
+        flight.bytesLeft -= chunk.length;
+        flight.progressAt = Date.now();
         if (!consume(chunk) && !settled) {
           body.pause();
           waitForBuffer();

@@ -30,8 +30,9 @@
  *   and a near peer is not handed a second request it would only split its
  *   bandwidth with;
  * - a request is abandoned after a timeout that follows the peer's measured
- *   rate and latency and the request's size, not a constant, and its pieces
- *   become free again;
+ *   rate and latency and the size of what it still has to deliver, not a
+ *   constant, counted from the last bytes it delivered; its pieces become
+ *   free again;
  * - sequential (play while downloading): the pieces in a window ahead of the
  *   playhead (the first piece not verified) go first, in file order, so the
  *   file fills from its start; beyond the window, rarest first as above, so
@@ -65,6 +66,10 @@ export interface InFlightRequest {
   startedAt: number;
   /** Pieces of the request that have not arrived yet; `count` when absent. */
   remaining?: number;
+  /** Bytes of the request that have not arrived yet; `remaining` whole pieces when absent. */
+  bytesLeft?: number;
+  /** When its last bytes arrived, same clock as `now`; none yet when absent. */
+  progressAt?: number;
 }
 
 export interface PickerConfig {
@@ -178,7 +183,9 @@ export function freeRequestSlots(
   if (open <= 0) return 0;
   if (peer.bytesPerSecond === 0 || peer.latencyMs === 0) return open;
   let queuedBytes = 0;
-  for (const request of inFlight) queuedBytes += (request.remaining ?? request.count ?? 1) * pieceSize;
+  // In bytes, not whole pieces: a slow peer's last piece takes longer than a round trip to arrive,
+  // and counted whole it never let the next request go out before the run ended.
+  for (const request of inFlight) queuedBytes += request.bytesLeft ?? (request.remaining ?? request.count ?? 1) * pieceSize;
   const drainMs = (queuedBytes / peer.bytesPerSecond) * 1000;
   return drainMs <= peer.latencyMs * config.pipelineRoundTrips ? 1 : 0;
 }
@@ -197,10 +204,12 @@ export function pickRequests(input: PickInput): PickResult {
   const live: InFlightRequest[] = [];
   for (const request of input.inFlight) {
     const peer = peers.get(request.peerId);
-    const expired =
-      !peer ||
-      peer.banned ||
-      input.now - request.startedAt > requestTimeoutMs(peer, input.pieceSize, request.count ?? 1, config);
+    // Timed from its last bytes, for what is left of it: a request that keeps delivering is not stalled,
+    // however long it runs. (Timed from its start, a downloader short of CPU, on a busy machine, gave
+    // up on live seeders whose bytes sat unread in its sockets, and dropped them after three.)
+    const since = request.progressAt ?? request.startedAt;
+    const left = request.progressAt === undefined ? (request.count ?? 1) : (request.remaining ?? request.count ?? 1);
+    const expired = !peer || peer.banned || input.now - since > requestTimeoutMs(peer, input.pieceSize, left, config);
     (expired ? timedOut : live).push(request);
   }
 

@@ -104,6 +104,14 @@ test("a far peer is sent its next request before the current one runs dry", () =
   assert.ok(late.requests[0]!.piece >= running.piece + running.count, "the next run follows the one in flight");
 });
 
+test("a slow peer gets its next request while the last piece of its run is still arriving, so it does not idle a round trip after each run", () => {
+  // 20 Mbit/s behind 40 ms: one 512 KiB piece takes 210 ms, five round trips; 50 KiB of it are still to come (20 ms).
+  const slow = peer("slow", range(100), { bytesPerSecond: 2.5e6, latencyMs: 40 });
+  const running = { piece: 10, count: 1, remaining: 1, bytesLeft: 50 * 1024, peerId: "slow", startedAt: 0 };
+  assert.equal(freeRequestSlots(slow, [running], PIECE, DEFAULT_PICKER_CONFIG), 1);
+  assert.equal(freeRequestSlots(slow, [{ ...running, bytesLeft: PIECE }], PIECE, DEFAULT_PICKER_CONFIG), 0);
+});
+
 test("downloaders in a swarm that ask the same seeder at the same moment ask for different pieces", () => {
   // Six downloaders past their random first pieces, each knowing only the seeder (every piece equally rare).
   const pieceCount = 512;
@@ -167,6 +175,21 @@ test("a stalled request is handed back once its timeout has passed", () => {
     inFlight, peers, now: 60_000, random: seeded(3),
   });
   assert.deepEqual(timedOut, inFlight);
+});
+
+test("a request whose bytes keep arriving is not handed back, however long it has run", () => {
+  const peers = [peer("busy", [0, 1, 2, 3], { bytesPerSecond: 1024 * 1024, latencyMs: 10 }), peer("ok", [0, 1, 2, 3])];
+  const running: InFlightRequest = { piece: 0, count: 4, remaining: 1, peerId: "busy", startedAt: 0, progressAt: 59_900 };
+  const { timedOut } = pickRequests({
+    pieceCount: 4, pieceSize: PIECE, verified: () => false, verifiedCount: 0,
+    inFlight: [running], peers, now: 60_000, random: seeded(3),
+  });
+  assert.deepEqual(timedOut, []);
+  const stopped = pickRequests({
+    pieceCount: 4, pieceSize: PIECE, verified: () => false, verifiedCount: 0,
+    inFlight: [{ ...running, progressAt: 1000 }], peers, now: 60_000, random: seeded(3),
+  });
+  assert.equal(stopped.timedOut.length, 1, "one that stopped delivering is");
 });
 
 test("a banned peer is never asked", () => {

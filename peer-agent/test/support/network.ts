@@ -8,6 +8,7 @@ import { parseTrackerInfo, type TrackerAddress } from "../../../core/tracker-inf
 import { openDatabase } from "../../../tracker-api/src/db/open.js";
 import { loadGrantKey } from "../../../tracker-api/src/grant-key.js";
 import { createApp } from "../../../tracker-api/src/http/app.js";
+import { createTracker } from "../../../tracker-api/src/tracker.js";
 import { PeerNode, type PeerNodeOptions } from "../../src/peer-node.js";
 
 /**
@@ -17,7 +18,7 @@ import { PeerNode, type PeerNodeOptions } from "../../src/peer-node.js";
 export async function startNetwork() {
   const dir = await mkdtemp(join(tmpdir(), "p2p-net-"));
   const db = await openDatabase(join(dir, "tracker.db"));
-  const app = createApp(db, { trackerId: "tracker-1", grantKey: await loadGrantKey("tracker-1", dir) });
+  const app = createApp(createTracker({ db, id: "tracker-1", grantKey: await loadGrantKey("tracker-1", dir) }));
   const server: Server = app.listen(0, "127.0.0.1");
   await once(server, "listening");
   const trackers: TrackerAddress[] = parseTrackerInfo(`127.0.0.1:${(server.address() as AddressInfo).port}\n`);

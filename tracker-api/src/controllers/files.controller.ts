@@ -3,10 +3,9 @@ import { Body, Controller, Delete, Example, Get, Path, Post, Query, Request, Res
 import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
 import type { FileName, FilePage, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
 import { GRANT_TTL_SECONDS, signGrant } from "../../../core/grant.js";
-import type { GrantKey } from "../grant-key.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { BAD_FILE_NAME, BAD_IDEMPOTENCY_KEY, FILE_NAME_TAKEN, FILE_NOT_FOUND, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_SHARING, PROBLEM_JSON, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
-import type { TrackerDb } from "../db/open.js";
+import type { Tracker } from "../tracker.js";
 import { asBody } from "../serialized-json.js";
 import * as files from "../services/files.js";
 import type { Actor } from "../services/sessions.js";
@@ -21,7 +20,7 @@ const EXAMPLE_FILE: FileView = {
 @Tags("Files")
 @Security("bearer")
 export class FilesController extends Controller {
-  constructor(private readonly db: TrackerDb) {
+  constructor(private readonly tracker: Tracker) {
     super();
   }
 
@@ -57,7 +56,7 @@ export class FilesController extends Controller {
     @Query() limit: number = DEFAULT_PAGE_LIMIT,
     @Query() cursor?: string,
   ): Promise<FilePage> {
-    return asBody(await files.listFiles(this.db, actor(request), groupId, { limit, cursor }));
+    return asBody(await files.listFiles(this.tracker, actor(request), groupId, { limit, cursor }));
   }
 
   /**
@@ -81,7 +80,7 @@ export class FilesController extends Controller {
   @Response<Problem>(409, "Name taken by other content", FILE_NAME_TAKEN, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async share(@Path() groupId: Identifier, @Body() body: ShareFileRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<FileView> {
-    const { created, file } = await files.shareFile(this.db, actor(request), groupId, body);
+    const { created, file } = await files.shareFile(this.tracker, actor(request), groupId, body);
     this.setStatus(created ? 201 : 200);
     return file;
   }
@@ -96,7 +95,7 @@ export class FilesController extends Controller {
   @Response<Problem>(404, "No such group, or the caller does not share the file", GROUP_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
-    await files.stopSharing(this.db, actor(request), groupId, fileName);
+    await files.stopSharing(this.tracker, actor(request), groupId, fileName);
     this.setStatus(204);
   }
 
@@ -121,8 +120,8 @@ export class FilesController extends Controller {
   @Response<Problem>(404, "No such group or file", GROUP_NOT_FOUND, PROBLEM_JSON)
   public async peers(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<PeerList> {
     const me = actor(request);
-    const { file, peers } = await files.peersOf(this.db, me, groupId, fileName);
-    const key = request.app.locals.grantKey as GrantKey;
+    const { file, peers } = await files.peersOf(this.tracker, me, groupId, fileName);
+    const key = this.tracker.grantKey;
     const grant = await signGrant({ userId: me.name, groupId, sha1: file.sha1, fileName }, key);
     return { file, peers, grant, grantExpiresAt: new Date(Date.now() + GRANT_TTL_SECONDS * 1000).toISOString() };
   }

@@ -6,7 +6,7 @@ import type {
 import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { ALREADY_MEMBER, BAD_IDEMPOTENCY_KEY, BODY_INVALID, GROUP_EXISTS, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_OWNER, NOT_SELF, PROBLEM_JSON, REQUEST_NOT_FOUND, REQUEST_PENDING, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
-import type { TrackerDb } from "../db/open.js";
+import type { Tracker } from "../tracker.js";
 import * as groups from "../services/groups.js";
 import type { Actor } from "../services/sessions.js";
 
@@ -16,7 +16,7 @@ const actor = (request: ExpressRequest) => request.user as Actor;
 @Tags("Groups")
 @Security("bearer")
 export class GroupsController extends Controller {
-  constructor(private readonly db: TrackerDb) {
+  constructor(private readonly tracker: Tracker) {
     super();
   }
 
@@ -38,7 +38,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(400, "Bad limit or cursor", INVALID_CURSOR, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   public list(@Query() limit: number = DEFAULT_PAGE_LIMIT, @Query() cursor?: string): Promise<GroupPage> {
-    return groups.listGroups(this.db, { limit, cursor });
+    return groups.listGroups(this.tracker, { limit, cursor });
   }
 
   /** Creates a group; the caller becomes its owner and first member. @summary Create a group */
@@ -51,7 +51,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(409, "Group id taken", GROUP_EXISTS, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async create(@Body() body: CreateGroupRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<GroupView> {
-    const group = await groups.createGroup(this.db, actor(request), body.groupId);
+    const group = await groups.createGroup(this.tracker, actor(request), body.groupId);
     this.setStatus(201);
     return group;
   }
@@ -81,7 +81,7 @@ export class GroupsController extends Controller {
     @Query() limit: number = DEFAULT_PAGE_LIMIT,
     @Query() cursor?: string,
   ): Promise<MemberPage> {
-    return groups.listMembers(this.db, actor(request), groupId, { limit, cursor });
+    return groups.listMembers(this.tracker, actor(request), groupId, { limit, cursor });
   }
 
   /**
@@ -99,7 +99,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async leave(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
-    await groups.leaveGroup(this.db, actor(request), groupId, userId);
+    await groups.leaveGroup(this.tracker, actor(request), groupId, userId);
     this.setStatus(204);
   }
 
@@ -114,7 +114,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(409, "Already a member or already requested", ALREADY_MEMBER, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async requestJoin(@Path() groupId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<JoinRequestView> {
-    const joinRequest = await groups.requestJoin(this.db, actor(request), groupId);
+    const joinRequest = await groups.requestJoin(this.tracker, actor(request), groupId);
     this.setStatus(201);
     return joinRequest;
   }
@@ -144,7 +144,7 @@ export class GroupsController extends Controller {
     @Query() limit: number = DEFAULT_PAGE_LIMIT,
     @Query() cursor?: string,
   ): Promise<JoinRequestPage> {
-    return groups.listJoinRequests(this.db, actor(request), groupId, { limit, cursor });
+    return groups.listJoinRequests(this.tracker, actor(request), groupId, { limit, cursor });
   }
 
   /** Accepts a pending request: the user becomes a member (owner only). @summary Accept a join request */
@@ -157,7 +157,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(404, "No such group or request", GROUP_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public accept(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<MemberView> {
-    return groups.acceptJoin(this.db, actor(request), groupId, userId);
+    return groups.acceptJoin(this.tracker, actor(request), groupId, userId);
   }
 
   /** Rejects a pending request (owner only). @summary Reject a join request */
@@ -170,7 +170,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(404, "No such group or request", GROUP_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async reject(@Path() groupId: Identifier, @Path() userId: Identifier, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
-    await groups.rejectJoin(this.db, actor(request), groupId, userId);
+    await groups.rejectJoin(this.tracker, actor(request), groupId, userId);
     this.setStatus(204);
   }
 }

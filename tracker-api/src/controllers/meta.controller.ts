@@ -1,8 +1,6 @@
-import type { Request as ExpressRequest } from "express";
-import { Controller, Example, Get, Request, Route, Tags } from "@tsoa/runtime";
+import { Controller, Example, Get, Route, Tags } from "@tsoa/runtime";
 import type { HealthView } from "../../../core/api-types.js";
-import type { GrantKey } from "../grant-key.js";
-import type { Replicator } from "../replication/replicator.js";
+import type { Tracker } from "../tracker.js";
 
 /**
  * An Ed25519 public key as a JSON Web Key (RFC 7517, RFC 8037).
@@ -33,6 +31,10 @@ const EXAMPLE_JWKS: Jwks = {
 @Route("")
 @Tags("Tracker")
 export class MetaController extends Controller {
+  constructor(private readonly tracker: Tracker) {
+    super();
+  }
+
   /**
    * Liveness of this tracker and, when it runs with other trackers, whether it
    * has caught up with them (`catching-up` until its first pull from each
@@ -47,19 +49,19 @@ export class MetaController extends Controller {
     digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     peers: [{ trackerId: "tracker-2", url: "http://127.0.0.1:6002", reachable: true, lastContactAt: "2026-11-25T10:00:00.000Z", behind: 0, unacknowledged: 0 }],
   }, "With another tracker")
-  public async health(@Request() request: ExpressRequest): Promise<HealthView> {
-    const trackerId = String(request.app.locals.trackerId);
-    const replicator = request.app.locals.replicator as Replicator | undefined;
-    if (!replicator) return { status: "ok", trackerId, time: new Date().toISOString() };
-    const { status, peers, digest } = await replicator.health();
-    return { status, trackerId, time: new Date().toISOString(), digest, peers };
+  public async health(): Promise<HealthView> {
+    const trackerId = this.tracker.id;
+    const time = new Date(this.tracker.clock()).toISOString();
+    if (!this.tracker.replication) return { status: "ok", trackerId, time };
+    const { status, peers, digest } = await this.tracker.replication.replicator.health();
+    return { status, trackerId, time, digest, peers };
   }
 
   /** Public keys that verify this tracker's download grants (EdDSA). @summary Grant keys */
   @Get(".well-known/jwks.json")
   @Example<Jwks>(EXAMPLE_JWKS)
-  public jwks(@Request() request: ExpressRequest): Jwks {
-    const { kty, crv, x, kid, alg, use } = (request.app.locals.grantKey as GrantKey).publicJwk;
+  public jwks(): Jwks {
+    const { kty, crv, x, kid, alg, use } = this.tracker.grantKey.publicJwk;
     return { keys: [{ kty: kty!, crv: crv!, x: x!, kid: kid!, alg: alg!, use: use! }] };
   }
 }

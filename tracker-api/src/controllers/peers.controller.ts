@@ -3,14 +3,14 @@ import { Body, Controller, Example, Post, Request, Response, Route, Security, Ta
 import type { AnnounceRequest, AnnounceResult } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { BAD_IDEMPOTENCY_KEY, BODY_INVALID, IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON, UNAUTHENTICATED } from "../http/problem.js";
-import type { TrackerDb } from "../db/open.js";
+import type { Tracker } from "../tracker.js";
 import { announce } from "../services/files.js";
 import type { Actor } from "../services/sessions.js";
 
 @Route("peers")
 @Tags("Peers")
 export class PeersController extends Controller {
-  constructor(private readonly db: TrackerDb) {
+  constructor(private readonly tracker: Tracker) {
     super();
   }
 
@@ -27,6 +27,6 @@ export class PeersController extends Controller {
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public run(@Body() body: AnnounceRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<AnnounceResult> {
-    return announce(this.db, request.user as Actor, body);
+    return announce(this.tracker, request.user as Actor, body);
   }
 }

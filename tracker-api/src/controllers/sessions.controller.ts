@@ -3,14 +3,13 @@ import { Body, Controller, Delete, Example, Get, Post, Request, Response, Route,
 import type { CurrentSession, LoginRequest, LoginResult } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { BAD_CREDENTIALS, BAD_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, BODY_INVALID, LOGIN_THROTTLED, PROBLEM_JSON, UNAUTHENTICATED } from "../http/problem.js";
-import type { TrackerDb } from "../db/open.js";
-import { LoginThrottle } from "../domain/login-throttle.js";
+import type { Tracker } from "../tracker.js";
 import { login, logout, noticesFor, type Actor } from "../services/sessions.js";
 
 @Route("sessions")
 @Tags("Accounts")
 export class SessionsController extends Controller {
-  constructor(private readonly db: TrackerDb) {
+  constructor(private readonly tracker: Tracker) {
     super();
   }
 
@@ -28,8 +27,7 @@ export class SessionsController extends Controller {
   @Response<Problem>(401, "Wrong user id or password", BAD_CREDENTIALS, PROBLEM_JSON)
   @Response<Problem>(429, "Too many failed logins; retry after `Retry-After` seconds", LOGIN_THROTTLED, PROBLEM_JSON)
   public async create(@Body() body: LoginRequest, @Request() request: ExpressRequest): Promise<LoginResult> {
-    const throttle = (request.app.locals.loginThrottle ??= new LoginThrottle()) as LoginThrottle;
-    const result = await login(this.db, throttle, body, request.ip ?? "unknown");
+    const result = await login(this.tracker, body, request.ip ?? "unknown");
     this.setStatus(201);
     return result;
   }
@@ -45,7 +43,7 @@ export class SessionsController extends Controller {
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   public async current(@Request() request: ExpressRequest): Promise<CurrentSession> {
     const me = request.user as Actor;
-    return { userId: me.name, notices: await noticesFor(this.db, me.userId) };
+    return { userId: me.name, notices: await noticesFor(this.tracker.db, me.userId) };
   }
 
   /**
@@ -60,7 +58,7 @@ export class SessionsController extends Controller {
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async remove(@Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
-    await logout(this.db, (request.user as Actor).tokenHash);
+    await logout(this.tracker, (request.user as Actor).tokenHash);
     this.setStatus(204);
   }
 }

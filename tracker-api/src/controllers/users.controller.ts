@@ -2,13 +2,13 @@ import { Body, Controller, Example, Post, Route, SuccessResponse, Tags, Response
 import type { CreateUserRequest, UserView } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { BAD_IDEMPOTENCY_KEY, BODY_INVALID, IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON, USER_EXISTS } from "../http/problem.js";
-import type { TrackerDb } from "../db/open.js";
+import type { Tracker } from "../tracker.js";
 import { createUser } from "../services/users.js";
 
 @Route("users")
 @Tags("Accounts")
 export class UsersController extends Controller {
-  constructor(private readonly db: TrackerDb) {
+  constructor(private readonly tracker: Tracker) {
     super();
   }
 
@@ -24,7 +24,7 @@ export class UsersController extends Controller {
   @Response<Problem>(409, "User id taken", USER_EXISTS, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async create(@Body() body: CreateUserRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<UserView> {
-    const user = await createUser(this.db, body);
+    const user = await createUser(this.tracker, body);
     this.setStatus(201);
     return user;
   }

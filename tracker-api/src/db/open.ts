@@ -8,6 +8,8 @@ import { applyMigrations } from "./migrations.js";
 import { serializeConnection } from "./serial-adapter.js";
 
 export type TrackerDb = PrismaClient;
+/** The client inside an interactive transaction. */
+export type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
 /** How long a statement waits for a lock held by another connection (e.g. a backup) before failing. */
 const BUSY_TIMEOUT_MS = 5000;

@@ -1,12 +1,11 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { ValidateError } from "@tsoa/runtime";
 import { AppError, Codes, NotFoundError, PayloadTooLargeError, TooManyRequestsError, toProblem, UnavailableError, ValidationError } from "../../../core/errors.js";
-import type { TrackerDb } from "../db/open.js";
-import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
 import type { Replicator } from "../replication/replicator.js";
 import { replicationRouter } from "../replication/routes.js";
 import { sendSerializedJson } from "../serialized-json.js";
+import type { Tracker } from "../tracker.js";
 import { mountDocs } from "./docs.js";
 import { nestsDeeperThan } from "./json-depth.js";
 import { idempotency } from "./idempotency.js";
@@ -18,31 +17,22 @@ export const BODY_LIMIT = "8mb";
 /** The API's deepest body nests 3 levels; anything past this is an attack on recursive code, refused before parsing. */
 export const MAX_JSON_DEPTH = 32;
 
-export interface TrackerAppOptions {
-  trackerId: string;
-  grantKey: GrantKey;
-  /** Sync with the other trackers (absent for a tracker on its own, e.g. in tests of one tracker). */
-  replication?: { replicator: Replicator; secret: string; testSwitches?: boolean };
-}
-
-export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Express {
+/** The HTTP face of one tracker: its API, and the replication routes when it syncs with others. */
+export function createApp(tracker: Tracker): express.Express {
   const app = express();
-  app.locals.db = db;
-  app.locals.trackerId = options.trackerId;
-  app.locals.grantKey = options.grantKey;
+  app.locals.tracker = tracker;
   app.disable("x-powered-by");
   sendSerializedJson(app);
   app.use(securityHeaders());
   app.use(rejectBadPercentEncoding());
-  if (options.replication) {
-    const { replicator, ...routeOptions } = options.replication;
+  if (tracker.replication) {
+    const { replicator, secret, testSwitches } = tracker.replication;
     // Before the JSON parser: signatures are checked over the raw body.
-    app.use("/replication", replicationRouter(replicator, routeOptions));
-    // MetaController.health adds the replication state.
-    app.locals.replicator = replicator;
+    app.use("/replication", replicationRouter(replicator, { secret, testSwitches }));
+    app.use(refuseWhileRecovering(replicator));
   }
   app.use(express.json({ limit: BODY_LIMIT, verify: refuseDeepJson }));
-  app.use(idempotency());
+  app.use(idempotency(tracker));
   mountDocs(app);
   RegisterRoutes(app);
   app.use(methodNotAllowed());
@@ -51,6 +41,29 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
   });
   app.use(problemHandler);
   return app;
+}
+
+/** Answered while recovering, as none reads the database: the tracker's state, its grant keys (agents verify grants with them) and the API docs. */
+const OPEN_WHILE_RECOVERING = new Set(["/health", "/.well-known/jwks.json", "/openapi.json"]);
+
+/**
+ * A tracker on a new database that is pulling back what it had answers no
+ * client from that database, reads included: a login would be refused as a
+ * wrong password (and counted by the login throttle, locking the account out
+ * after the recovery), a valid token as an invalid session (the client then
+ * drops it), a group as not found. 503 TRACKER_RECOVERING sends the client
+ * to another tracker instead. (The nemesis found it: seed 3.)
+ */
+function refuseWhileRecovering(replicator: Replicator) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (OPEN_WHILE_RECOVERING.has(req.path) || req.path.startsWith("/docs")) return next();
+    try {
+      replicator.checkWritable();
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
 }
 
 /** The one place where errors become RFC 9457 problem documents. */

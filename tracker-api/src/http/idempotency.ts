@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { AppError, toProblem, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
-import { holdDeliveries, WriteNotCommittedError, type AnswerEvent } from "../replication/outbox.js";
+import { WriteNotCommittedError, type AnswerEvent, type Outbox } from "../replication/outbox.js";
+import { writeAnswersSql } from "../replication/store.js";
+import type { Tracker } from "../tracker.js";
 import { verifyPassword } from "../services/passwords.js";
 import { tokenHash } from "../services/sessions.js";
 
@@ -31,7 +33,8 @@ const SWEEP_EVERY_MS = 60_000;
  * the client should retry for real (5xx, 401, 429) are not kept. Keys expire
  * after 24 h.
  */
-export function idempotency(): RequestHandler {
+export function idempotency(tracker: Tracker): RequestHandler {
+  const { db, outbox } = tracker;
   const inFlight = new Map<string, Promise<void>>();
   let lastSweep = 0;
 
@@ -41,7 +44,6 @@ export function idempotency(): RequestHandler {
     if (!KEY_PATTERN.test(key)) {
       throw new ValidationError("Idempotency-Key must be 1-255 visible ASCII characters", "BAD_IDEMPOTENCY_KEY");
     }
-    const db = req.app.locals.db as TrackerDb;
     const scope = callerScope(req.headers.authorization);
     const id = `${scope} ${key}`;
     // One request per key at a time: a retry that overtook its original waits for
@@ -85,7 +87,7 @@ export function idempotency(): RequestHandler {
 
     // The write's events are delivered to the other trackers together with its answer
     // (and committed with it: the write's transaction waits for the answer, see writeTransaction).
-    let hold: ReturnType<typeof holdDeliveries> | undefined;
+    let hold: ReturnType<Outbox["holdDeliveries"]> | undefined;
     res.once("close", () => void hold?.deliver().catch(() => {}));
     beforeSending(res, async (status, contentType, body) => {
       let answer: AnswerEvent | undefined;
@@ -113,7 +115,7 @@ export function idempotency(): RequestHandler {
       }
       return true;
     });
-    hold = holdDeliveries(db, next);
+    hold = outbox.holdDeliveries(next);
   };
 }
 
@@ -129,13 +131,9 @@ async function findAnswer(db: TrackerDb, scope: string, key: string, notBefore: 
   return answer;
 }
 
+/** An answer to a request that changed nothing: no event, so kept directly, by the same statement the projection uses. */
 async function keepAnswer(db: TrackerDb, a: Answer & { scope: string; key: string; status: number; createdAt: Date }): Promise<void> {
-  await db.$executeRaw`
-    INSERT INTO "IdempotencyKey" ("scope", "key", "method", "path", "fingerprint", "status", "contentType", "body", "createdAt")
-    VALUES (${a.scope}, ${a.key}, ${a.method}, ${a.path}, ${a.fingerprint}, ${a.status}, ${a.contentType}, ${a.body}, ${a.createdAt})
-    ON CONFLICT ("scope", "key") DO UPDATE SET "method" = excluded."method", "path" = excluded."path",
-      "fingerprint" = excluded."fingerprint", "status" = excluded."status", "contentType" = excluded."contentType",
-      "body" = excluded."body", "createdAt" = excluded."createdAt"`;
+  await db.$executeRaw(writeAnswersSql([{ ...a, createdAt: a.createdAt.toISOString() }]));
 }
 
 /**

@@ -1,16 +1,17 @@
 /**
- * The outbox: services record the events of a state change in the same
- * transaction as the change (writeTransaction), and the events are applied to
- * the registers there too, so a local write and a replicated one leave the
- * same rows. After the commit the replicator (if any) pushes them to the
- * other trackers before the caller answers its client.
+ * The outbox: services check their rules and record the events of a state
+ * change (Outbox.write); in the same transaction the events are logged and
+ * projected into registers and rows by RegisterBatch, the same code that
+ * applies events from other trackers, so a local write and a replicated one
+ * leave the same rows. After the commit the replicator (if any) pushes them
+ * to the other trackers before the caller answers its client.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { TrackerDb } from "../db/open.js";
+import type { TrackerDb, Tx } from "../db/open.js";
 import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
-import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswers, writeAnswersSql, type Tx } from "./store.js";
+import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswers, writeAnswersSql, type Touched } from "./store.js";
 
 /** What the outbox needs from the replicator: who we are, and a push after each commit. */
 export interface ReplicationHooks {
@@ -24,139 +25,178 @@ export interface ReplicationHooks {
   committed(events: readonly LoggedEvent[]): Promise<void>;
 }
 
-const hooksByDb = new WeakMap<TrackerDb, ReplicationHooks>();
-
-/** Attaches a tracker's replicator to its database client. */
-export function attachReplication(db: TrackerDb, hooks: ReplicationHooks): void {
-  hooksByDb.set(db, hooks);
-}
-
 /** A tracker without peers (and tests of one tracker) still keeps its log. */
-function hooksOf(db: TrackerDb): ReplicationHooks {
-  let hooks = hooksByDb.get(db);
-  if (!hooks) {
-    hooks = { origin: "local", clock: new HybridClock("local"), committed: async () => {} };
-    hooksByDb.set(db, hooks);
+function localHooks(): ReplicationHooks {
+  return { origin: "local", clock: new HybridClock("local"), committed: async () => {} };
+}
+
+/**
+ * One tracker's outbox: the last sequence number of its own events (read from
+ * the log once, then kept here), and a lock that lets one recording
+ * transaction run at a time, so numbers are handed out gap-free and only a
+ * committed transaction moves the counter on. Owned by the tracker object.
+ */
+export class Outbox {
+  #hooks: ReplicationHooks;
+  #last: number | undefined;
+  #tail: Promise<void> = Promise.resolve();
+  readonly #held = new AsyncLocalStorage<HeldRequest>();
+
+  constructor(
+    readonly db: TrackerDb,
+    /** Told, after each commit, what the write's events changed (for the caches). */
+    private readonly onApplied: (touched: Touched) => void = () => {},
+    hooks: ReplicationHooks = localHooks(),
+  ) {
+    this.#hooks = hooks;
   }
-  return hooks;
-}
 
-/**
- * Per tracker: the last sequence number of its own events (read from the log
- * once, then kept here), and a lock that lets one recording transaction run
- * at a time, so numbers are handed out gap-free and only a committed
- * transaction moves the counter on.
- */
-interface Sequence {
-  last: number | undefined;
-  tail: Promise<void>;
-}
-const sequences = new WeakMap<TrackerDb, Sequence>();
-
-function sequenceOf(db: TrackerDb): Sequence {
-  let sequence = sequences.get(db);
-  if (!sequence) sequences.set(db, (sequence = { last: undefined, tail: Promise.resolve() }));
-  return sequence;
-}
-
-async function lock(sequence: Sequence): Promise<() => void> {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => { release = resolve; });
-  const previous = sequence.tail;
-  sequence.tail = previous.then(() => released);
-  await previous;
-  return release;
-}
-
-/**
- * Runs `work` holding the lock of recording transactions, so that it never
- * interleaves with a local write: used to apply batches from other trackers
- * (their register reads and writes must not race a local write's on a
- * database with several connections; SQLite's single connection serializes them anyway).
- */
-export async function withWriteLock<T>(db: TrackerDb, work: () => Promise<T>): Promise<T> {
-  const release = await lock(sequenceOf(db));
-  try {
-    return await work();
-  } finally {
-    release();
+  get hooks(): ReplicationHooks {
+    return this.#hooks;
   }
-}
 
-/** What recording told: whether rows the service wrote were rebuilt from the registers (rare: a share that revives other holders). */
-export interface RecordOutcome {
-  rowsRebuilt: boolean;
-}
-
-export type RecordEvents = (...events: NewEvent[]) => Promise<RecordOutcome>;
-
-/**
- * Runs a state change in a transaction with `record` for its events, then
- * delivers the events to the other trackers before returning.
- *
- * In a request that keeps its answer (holdDeliveries), the first write that
- * records events hands its result back before it commits, and its transaction
- * waits for the answer: the change, its events, the `idempotency.answered`
- * event and the stored answer then commit together (one transaction, one
- * insert of events), and are delivered together.
- */
-export async function writeTransaction<T>(db: TrackerDb, work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
-  hooksOf(db).checkWritable?.();
-  const held = heldDeliveries.getStore();
-  if (held?.open()) return held.commitWithAnswer(db, work);
-  // A second write of the same request must not queue behind the first one's open transaction.
-  held?.answerLater();
-  const { result, logged } = await commit(db, work);
-  if (logged.length > 0) {
-    if (held && !held.released) held.events.push(...logged);
-    else await hooksOf(db).committed(logged);
+  /** Events are pushed to the other trackers through `hooks` (the replicator) from now on. */
+  replicateThrough(hooks: ReplicationHooks): void {
+    this.#hooks = hooks;
   }
-  return result;
-}
 
-/**
- * The transaction of a write, holding the lock of recording transactions:
- * `work` with `record`, then, if it recorded events, the answer `answer` gives
- * (logged after them and stored), then the events are logged in one insert.
- */
-async function commit<T>(
-  db: TrackerDb,
-  work: (tx: Tx, record: RecordEvents) => Promise<T>,
-  answer?: (result: T) => Promise<AnswerEvent | undefined>,
-): Promise<{ result: T; logged: LoggedEvent[]; answered: boolean }> {
-  const hooks = hooksOf(db);
-  const sequence = sequenceOf(db);
-  const release = await lock(sequence);
-  const logged: LoggedEvent[] = [];
-  let answered = false;
-  try {
-    let last = sequence.last;
-    const result = await db.$transaction(async (tx) => {
-      last ??= await lastSeq(tx, hooks.origin);
-      const result = await work(tx, async (...events) => {
-        if (events.length === 0) return { rowsRebuilt: false };
-        const recorded = await recordEvents(tx, hooks, events, last!);
-        last = recorded.events.at(-1)!.seq;
-        logged.push(...recorded.events);
-        return { rowsRebuilt: recorded.rowsRebuilt };
+  async #lock(): Promise<() => void> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const previous = this.#tail;
+    this.#tail = previous.then(() => released);
+    await previous;
+    return release;
+  }
+
+  /**
+   * Runs `work` holding the lock of recording transactions, so that it never
+   * interleaves with a local write: used to apply batches from other trackers
+   * (their register reads and writes must not race a local write's on a
+   * database with several connections; SQLite's single connection serializes them anyway).
+   */
+  async withWriteLock<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.#lock();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Runs a state change in a transaction with `record` for its events, then
+   * delivers the events to the other trackers before returning.
+   *
+   * In a request that keeps its answer (holdDeliveries), the first write that
+   * records events hands its result back before it commits, and its transaction
+   * waits for the answer: the change, its events, the `idempotency.answered`
+   * event and the stored answer then commit together (one transaction, one
+   * insert of events), and are delivered together.
+   */
+  async write<T>(work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
+    this.#hooks.checkWritable?.();
+    const held = this.#held.getStore();
+    if (held?.open()) return held.commitWithAnswer(work);
+    // A second write of the same request must not queue behind the first one's open transaction.
+    held?.answerLater();
+    const { result, logged } = await this.commit(work);
+    if (logged.length > 0) {
+      if (held && !held.released) held.events.push(...logged);
+      else await this.#hooks.committed(logged);
+    }
+    return result;
+  }
+
+  /**
+   * Runs `work` (the handling of one request) holding back the delivery of the
+   * events it commits, until `deliver` is called with the answer recorded (or
+   * not). The change and its answer then reach the other trackers in the same
+   * push; a tracker that dies before answering has delivered neither.
+   * `changed` tells whether the request wrote (so its answer is recorded with
+   * `deliver`); `deliver` throws WriteNotCommittedError when the write failed to
+   * commit after its result was handed out.
+   */
+  holdDeliveries(work: () => void): { changed: () => boolean; deliver: (answer?: AnswerEvent) => Promise<void> } {
+    const held = new HeldRequest(this);
+    this.#held.run(held, work);
+    return { changed: () => held.changed(), deliver: (answer) => held.deliver(answer) };
+  }
+
+  /** Tells the other trackers of committed events. */
+  delivered(events: readonly LoggedEvent[]): Promise<void> {
+    return this.#hooks.committed(events);
+  }
+
+  /**
+   * The transaction of a write, holding the lock of recording transactions:
+   * `work` with `record`, then, if it recorded events, the answer `answer` gives
+   * (logged after them and stored), then the events are logged in one insert.
+   */
+  async commit<T>(
+    work: (tx: Tx, record: RecordEvents) => Promise<T>,
+    answer?: (result: T) => Promise<AnswerEvent | undefined>,
+  ): Promise<{ result: T; logged: LoggedEvent[]; answered: boolean }> {
+    const hooks = this.#hooks;
+    const release = await this.#lock();
+    const logged: LoggedEvent[] = [];
+    const touched = nothingTouched();
+    let answered = false;
+    try {
+      let last = this.#last;
+      const result = await this.db.$transaction(async (tx) => {
+        last ??= await lastSeq(tx, hooks.origin);
+        const result = await work(tx, async (...events) => {
+          if (events.length === 0) return;
+          const recorded = await recordEvents(tx, hooks, events, last!, touched);
+          last = recorded.at(-1)!.seq;
+          logged.push(...recorded);
+        });
+        const given = logged.length > 0 ? await answer?.(result) : undefined;
+        if (given) {
+          last = last! + 1;
+          logged.push({ ...given, origin: hooks.origin, seq: last, hlc: hooks.clock.tick() } as LoggedEvent);
+          answered = true;
+        }
+        await insertEvents(tx, logged);
+        if (given) await writeAnswers(tx, [given.payload]);
+        return result;
       });
-      const given = logged.length > 0 ? await answer?.(result) : undefined;
-      if (given) {
-        last = last! + 1;
-        logged.push({ ...given, origin: hooks.origin, seq: last, hlc: hooks.clock.tick() } as LoggedEvent);
-        answered = true;
+      this.#last = last;
+      if (logged.length > 0) {
+        hooks.appended?.(logged);
+        this.onApplied(touched);
       }
-      await insertEvents(tx, logged);
-      if (given) await writeAnswers(tx, [given.payload]);
-      return result;
-    });
-    sequence.last = last;
-    if (logged.length > 0) hooks.appended?.(logged);
-    return { result, logged, answered };
-  } finally {
-    release();
+      return { result, logged, answered };
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Logs an idempotency answer and keeps it, in one transaction of two
+   * statements (a batch: it reads nothing, so it needs no interactive
+   * transaction), then delivers it. For an answer that could not commit with its write.
+   */
+  async recordAnswer(answer: AnswerEvent): Promise<void> {
+    const hooks = this.#hooks;
+    const release = await this.#lock();
+    let logged: LoggedEvent;
+    try {
+      const last = this.#last ?? (await lastSeq(this.db, hooks.origin));
+      logged = { ...answer, origin: hooks.origin, seq: last + 1, hlc: hooks.clock.tick() };
+      await this.db.$transaction([this.db.$executeRaw(insertEventsSql([logged])), this.db.$executeRaw(writeAnswersSql([answer.payload]))]);
+      this.#last = logged.seq;
+      hooks.appended?.([logged]);
+    } finally {
+      release();
+    }
+    await hooks.committed([logged]);
   }
 }
+
+/** Records a service's events: logged, and projected into registers and rows, within the write's transaction (the rows are there when it resolves). */
+export type RecordEvents = (...events: NewEvent[]) => Promise<void>;
 
 /**
  * How long a write's open transaction waits for its answer. The answer is
@@ -187,7 +227,7 @@ class HeldRequest {
   /** Set once `deliver` took the held events: events committed later are delivered on their own. */
   #taken = false;
 
-  constructor(readonly db: TrackerDb) {}
+  constructor(readonly outbox: Outbox) {}
 
   /** Whether the next write may wait for the answer. */
   open(): boolean {
@@ -203,12 +243,12 @@ class HeldRequest {
     this.#waiting?.give(undefined);
   }
 
-  commitWithAnswer<T>(db: TrackerDb, work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
+  commitWithAnswer<T>(work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let handedOut = false;
       let given!: (answer: AnswerEvent | undefined) => void;
       const answer = new Promise<AnswerEvent | undefined>((resolveAnswer) => { given = resolveAnswer; });
-      const committed = commit(db, work, (result) => {
+      const committed = this.outbox.commit(work, (result) => {
         // The caller answers with the result while this transaction waits for that answer.
         handedOut = true;
         this.#waiting = waiting;
@@ -233,7 +273,7 @@ class HeldRequest {
           // With the answer, `deliver` delivers both.
           if (answered || logged.length === 0) return;
           if (!this.#taken) this.events.push(...logged);
-          else void hooksOf(db).committed(logged);
+          else void this.outbox.delivered(logged);
         },
         (error: unknown) => {
           if (this.#committing === committed) this.#committing = undefined;
@@ -257,7 +297,7 @@ class HeldRequest {
         throw new WriteNotCommittedError(error);
       }
       if (outcome.answered) {
-        await hooksOf(this.db).committed([...this.events, ...outcome.logged]);
+        await this.outbox.delivered([...this.events, ...outcome.logged]);
         return;
       }
     }
@@ -268,56 +308,18 @@ class HeldRequest {
     try {
       if (answer !== undefined && this.events.length > 0) {
         // Its push delivers everything not acknowledged yet: the held events, and the answer after them.
-        await recordAnswer(this.db, answer);
+        await this.outbox.recordAnswer(answer);
         delivered = true;
       }
     } finally {
-      if (!delivered && this.events.length > 0) await hooksOf(this.db).committed(this.events);
+      if (!delivered && this.events.length > 0) await this.outbox.delivered(this.events);
     }
   }
-}
-const heldDeliveries = new AsyncLocalStorage<HeldRequest>();
-
-/**
- * Runs `work` (the handling of one request) holding back the delivery of the
- * events it commits, until `deliver` is called with the answer recorded (or
- * not). The change and its answer then reach the other trackers in the same
- * push; a tracker that dies before answering has delivered neither.
- * `changed` tells whether the request wrote (so its answer is recorded with
- * `deliver`); `deliver` throws WriteNotCommittedError when the write failed to
- * commit after its result was handed out.
- */
-export function holdDeliveries(db: TrackerDb, work: () => void): { changed: () => boolean; deliver: (answer?: AnswerEvent) => Promise<void> } {
-  const held = new HeldRequest(db);
-  heldDeliveries.run(held, work);
-  return { changed: () => held.changed(), deliver: (answer) => held.deliver(answer) };
 }
 
 export type AnswerEvent = Extract<LoggedEvent, { type: "idempotency.answered" }> extends infer E
   ? E extends LoggedEvent ? Pick<E, "type" | "payload"> : never
   : never;
-
-/**
- * Logs an idempotency answer and keeps it, in one transaction of two
- * statements (a batch: it reads nothing, so it needs no interactive
- * transaction), then delivers it. For an answer that could not commit with its write.
- */
-async function recordAnswer(db: TrackerDb, answer: AnswerEvent): Promise<void> {
-  const hooks = hooksOf(db);
-  const sequence = sequenceOf(db);
-  const release = await lock(sequence);
-  let logged: LoggedEvent;
-  try {
-    const last = sequence.last ?? (await lastSeq(db, hooks.origin));
-    logged = { ...answer, origin: hooks.origin, seq: last + 1, hlc: hooks.clock.tick() };
-    await db.$transaction([db.$executeRaw(insertEventsSql([logged])), db.$executeRaw(writeAnswersSql([answer.payload]))]);
-    sequence.last = logged.seq;
-    hooks.appended?.([logged]);
-  } finally {
-    release();
-  }
-  await hooks.committed([logged]);
-}
 
 async function lastSeq(tx: Tx | TrackerDb, origin: string): Promise<number> {
   const [row] = await tx.$queryRaw<{ seq: number | bigint | null }[]>`SELECT MAX("seq") AS "seq" FROM "Event" WHERE "origin" = ${origin}`;
@@ -326,9 +328,9 @@ async function lastSeq(tx: Tx | TrackerDb, origin: string): Promise<number> {
 
 /**
  * Logs a service's events (filling in the incarnations they act under) and
- * merges them into the registers. The service has written the rows itself.
+ * projects them into registers and rows.
  */
-async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[], last: number): Promise<{ events: LoggedEvent[]; rowsRebuilt: boolean }> {
+async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[], last: number, touched: Touched): Promise<LoggedEvent[]> {
   const batch = new RegisterBatch();
   await batch.readKeys(tx, events);
   const logged: LoggedEvent[] = [];
@@ -349,7 +351,7 @@ async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[],
   }
   for (const event of logged) if (event.type === "group.created") batch.created(event.payload.groupId, event.hlc);
   await batch.read(tx, logged);
-  for (const event of logged) batch.apply(event, "local");
-  const rowsRebuilt = await batch.write(tx, "local", nothingTouched());
-  return { events: logged, rowsRebuilt };
+  for (const event of logged) batch.apply(event);
+  await batch.write(tx, touched);
+  return logged;
 }

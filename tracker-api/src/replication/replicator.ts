@@ -15,7 +15,7 @@ import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
 import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
-import { withWriteLock, type ReplicationHooks } from "./outbox.js";
+import { Outbox, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
 import { insertEvents, nothingTouched, RegisterBatch, type Touched } from "./store.js";
 
@@ -69,6 +69,8 @@ export interface ReplicatorOptions {
   onApplied?: (touched: Touched) => void;
   /** PEM certificates trusted for https peer trackers besides the system's CAs (--ca). */
   ca?: string;
+  /** The tracker's outbox: local writes are pushed through this replicator, and batches from others are applied under its write lock. A new one when absent (tests of replication alone). */
+  outbox?: Outbox;
 }
 
 type Heads = Record<string, number>;
@@ -77,6 +79,7 @@ export class Replicator implements ReplicationHooks {
   readonly origin: string;
   readonly clock: HybridClock;
   readonly links: PeerLink[];
+  readonly outbox: Outbox;
   /** Highest applied seq per origin (this tracker's own included). */
   readonly heads = new Map<string, number>();
   /** Test switch: drop deliveries in both directions. */
@@ -106,6 +109,8 @@ export class Replicator implements ReplicationHooks {
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
+    this.outbox = options.outbox ?? new Outbox(db, options.onApplied);
+    this.outbox.replicateThrough(this);
     this.#recovering = options.fresh === true && this.links.length > 0;
   }
 
@@ -226,15 +231,15 @@ export class Replicator implements ReplicationHooks {
     }
     if (applicable.length > 0) {
       // One transaction per batch: its registers read at once, merged in memory, rows rebuilt once.
-      await withWriteLock(this.db, () => this.db.$transaction(async (tx) => {
+      await this.outbox.withWriteLock(() => this.db.$transaction(async (tx) => {
         const batch = new RegisterBatch();
         await batch.read(tx, applicable);
         for (const event of applicable) {
           this.clock.observe(event.hlc);
-          batch.apply(event, "remote");
+          batch.apply(event);
         }
         await insertEvents(tx, applicable);
-        await batch.write(tx, "remote", touched);
+        await batch.write(tx, touched);
       }, { timeout: 60_000, maxWait: 60_000 }));
       for (const [origin, seq] of heads) this.heads.set(origin, seq);
       this.options.onApplied?.(touched);

@@ -10,16 +10,15 @@
  * query API.
  */
 import { inChunks } from "../db/chunks.js";
-import type { TrackerDb } from "../db/open.js";
+import type { Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
-  boundNames, nameHistory as nameHistoryOf, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupKey, sessionKey, sessionLives,
+  boundNames, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupKey, sessionKey, sessionLives,
   userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
 import type { LoggedEvent } from "./events.js";
 
-export type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
 /** What applying events changed, for the in-memory caches to forget. */
 export interface Touched {
@@ -180,17 +179,11 @@ type SessionOp =
   /** The user id's winning creation changed: sessions of another account under that id end. */
   | { op: "recheck"; userId: string; replaced: boolean };
 
-/** How a batch's rows are brought in line with its registers. */
-export type ApplyMode =
-  /** events made here: the service already wrote the rows (only a share that revives other holders is rebuilt) */
-  | "local"
-  /** events from another tracker: every affected row is rebuilt from the registers */
-  | "remote";
-
 /**
  * The registers touched by a batch of events, read once, merged in memory in
  * event order (the pure rules of apply-rules.ts), and written back once with
- * the rows they decide.
+ * the rows they decide. This is the one writer of the rows that events
+ * decide: events made here and events from other trackers go through it alike.
  */
 export class RegisterBatch {
   readonly #registers = new Map<string, Register>();
@@ -209,10 +202,10 @@ export class RegisterBatch {
   readonly #members = new Map<string, { groupId: string; incarnation: string }>();
   readonly #requests = new Map<string, { groupId: string; incarnation: string; userId: string }>();
   readonly #files = new Map<string, { groupId: string; incarnation: string; fileName: string }>();
+  /** Groups whose file lists change (how much a holder has is not part of a list; a holder coming or going is). */
+  readonly #listsChanged = new Set<string>();
   readonly #sessions: SessionOp[] = [];
   readonly #answers: (LoggedEvent & { type: "idempotency.answered" })["payload"][] = [];
-  /** Local shares to check: the service wrote their rows, but registers of other holders may count too. */
-  readonly #localShares: { groupId: string; incarnation: string; fileName: string; userId: string; sha1: string }[] = [];
 
   /** The register under a key read before (undefined when there is none). */
   get(key: RegisterKey): Register | undefined {
@@ -343,14 +336,13 @@ export class RegisterBatch {
   }
 
   /** Merges one event's register writes (in memory) and notes the rows they affect. */
-  apply(event: LoggedEvent, mode: ApplyMode): void {
+  apply(event: LoggedEvent): void {
     if (event.type === "idempotency.answered") {
-      // Kept by the tracker that answered (in the transaction of this event).
-      if (mode === "remote") this.#answers.push(event.payload);
+      this.#answers.push(event.payload);
       return;
     }
     if (event.type === "session.seen") {
-      if (mode === "remote") this.#sessions.push({ op: "event", event, stands: true });
+      this.#sessions.push({ op: "event", event, stands: true });
       return;
     }
     for (const write of registerWrites(event)) this.#merge(write);
@@ -359,12 +351,7 @@ export class RegisterBatch {
     if (event.type === "session.created" || event.type === "session.ended") {
       // A login stands if not ended (even by an end that came first) and made against the account holding the id.
       const stands = event.type === "session.ended" || sessionLives(this.get(sessionKey(event.payload.tokenHash)), this.user(event.payload.userId));
-      if (mode === "remote") this.#sessions.push({ op: "event", event, stands });
-      return;
-    }
-    if (mode === "local" && event.type === "file.shared") {
-      const { groupId, groupHlc, fileName, userId, sha1 } = event.payload;
-      this.#localShares.push({ groupId, incarnation: groupHlc, fileName, userId, sha1 });
+      this.#sessions.push({ op: "event", event, stands });
     }
   }
 
@@ -403,34 +390,19 @@ export class RegisterBatch {
         case "member": this.#members.set(membersScope(groupId, incarnation), { groupId, incarnation }); break;
         case "request": this.#requests.set(k, { groupId, incarnation, userId }); break;
         case "file":
-        case "holding": this.#files.set(fileScope(groupId, incarnation, fileName), { groupId, incarnation, fileName }); break;
+        case "holding":
+          this.#files.set(fileScope(groupId, incarnation, fileName), { groupId, incarnation, fileName });
+          if (merged.kind === "file" || current?.live !== merged.live || current.value.sha1 !== merged.value.sha1) this.#listsChanged.add(groupId);
+          break;
       }
     }
   }
 
-  /**
-   * Writes the changed registers and brings the affected rows in line with
-   * them. Returns whether rows were rebuilt (in local mode: only a share that
-   * revived other holders).
-   */
-  async write(tx: Tx, mode: ApplyMode, touched: Touched): Promise<boolean> {
+  /** Writes the changed registers and brings the affected rows in line with them; `touched` collects what changed, for the caches. */
+  async write(tx: Tx, touched: Touched): Promise<void> {
     await this.#writeRegisters(tx);
-    for (const { groupId } of [...this.#members.values(), ...this.#requests.values(), ...this.#files.values()]) touched.groups.add(groupId);
-    for (const groupId of this.#groups) touched.groups.add(groupId);
-    if (mode === "local") {
-      // The service wrote its rows; a share only differs from them when holders
-      // of the same content that had no rows (their file had left the group) count again.
-      const revived = this.#localShares.filter((s) => {
-        const group = this.group(s.groupId);
-        if (!group?.live || group.hlc !== s.incarnation) return false;
-        return [...this.#registers.values()].some((r) =>
-          r.kind === "holding" && r.live && r.groupId === s.groupId && r.incarnation === s.incarnation && r.fileName === s.fileName &&
-          r.userId !== s.userId && r.value.sha1 === s.sha1);
-      });
-      if (revived.length > 0) await this.#writeFiles(tx, revived);
-      await this.#writeNames(tx, mode, touched);
-      return revived.length > 0;
-    }
+    for (const { groupId } of [...this.#members.values(), ...this.#requests.values()]) touched.groups.add(groupId);
+    for (const groupId of [...this.#groups, ...this.#listsChanged]) touched.groups.add(groupId);
     await this.#writeUsers(tx);
     await this.#writeSessions(tx, touched);
     await writeAnswers(tx, this.#answers);
@@ -453,8 +425,7 @@ export class RegisterBatch {
     await this.#writeMembers(tx, current(this.#members.values()));
     await this.#writeRequests(tx, current(this.#requests.values()));
     await this.#writeFiles(tx, current(this.#files.values()));
-    await this.#writeNames(tx, mode, touched);
-    return true;
+    await this.#writeNames(tx, touched);
   }
 
   /**
@@ -465,15 +436,13 @@ export class RegisterBatch {
    * to the winner) and a name is unique: the rows that change first take
    * their internal id (which no name can equal), then their new names.
    */
-  async #writeNames(tx: Tx, mode: ApplyMode, touched: Touched): Promise<void> {
+  async #writeNames(tx: Tx, touched: Touched): Promise<void> {
     for (const table of ["User", "Group"] as const) {
       const wanted = new Map<string, string>();
       for (const k of this.#names) {
         const register = this.#registers.get(k)!;
         if (register.kind !== (table === "User" ? "userName" : "groupName")) continue;
         const names = boundNames(register.fileName, register);
-        // A local creation of a free name: the service wrote the row under that name already.
-        if (mode === "local" && names.size === 1 && nameHistoryOf(register).claims.length === 1 && nameHistoryOf(register).released.length === 0) continue;
         for (const [id, name] of names) wanted.set(id, name);
       }
       if (wanted.size === 0) continue;

@@ -3,7 +3,6 @@ import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb } from "../db/open.js";
 import { cursorAfter } from "../domain/paging.js";
 import { SerializedJson } from "../serialized-json.js";
-import { perTracker } from "./memory.js";
 
 /** `sharedBy`: the holders' names, as listed; `holders`: their internal ids, in the same order. */
 type ListedFile = { fileName: string; size: number; sha1: string; pieceCount: number; sharedBy: string[]; holders: string[] };
@@ -105,59 +104,68 @@ export class GroupFiles {
 const MAX_CACHED_PAGES = 64;
 const MAX_CACHED_PAGE_BYTES = 2 * 1024 * 1024;
 
-/**
- * Per group (by internal id), a version bumped by every committed change to
- * its files or their holders (filesChanged), and its file list (by the name it
- * is asked for) loaded at some version. Listing a group of 10,000 files then
- * needs no query for the files: they are loaded again only after a change, or
- * after names changed (forgetFileLists).
- */
-const fileLists = perTracker(() => ({
-  versions: new Map<string, number>(),
-  loaded: new Map<string, { groupId: string; version: number; files: Promise<GroupFiles> }>(),
-}));
 /** Groups whose file list is kept; the least recently listed makes room. */
 const MAX_CACHED_GROUPS = 32;
 
-/** To be called after every committed change to a group's shared files or their holders (by the group's internal id). */
-export function filesChanged(db: TrackerDb, groupId: string): void {
-  const { versions, loaded } = fileLists(db);
-  versions.set(groupId, (versions.get(groupId) ?? 0) + 1);
-  for (const [name, entry] of loaded) if (entry.groupId === groupId) loaded.delete(name);
+/**
+ * One tracker's file lists: per group (by internal id), a version bumped by
+ * every committed change to its files or their holders (filesChanged), and
+ * its file list (by the name it is asked for) loaded at some version. Listing
+ * a group of 10,000 files then needs no query for the files: they are loaded
+ * again only after a change, or after names changed (forgetAll). Only valid
+ * while every change goes through the tracker's services or its replicator,
+ * which is the rule for a tracker's database.
+ */
+export class FileListCache {
+  readonly #versions = new Map<string, number>();
+  readonly #loaded = new Map<string, { groupId: string; version: number; files: Promise<GroupFiles> }>();
+
+  constructor(private readonly db: TrackerDb) {}
+
+  /** To be called after every committed change to a group's shared files or their holders (by the group's internal id). */
+  filesChanged(groupId: string): void {
+    this.#versions.set(groupId, (this.#versions.get(groupId) ?? 0) + 1);
+    for (const [name, entry] of this.#loaded) if (entry.groupId === groupId) this.#loaded.delete(name);
+  }
+
+  /** Forgets every loaded list: users or groups were renamed (lists show names). */
+  forgetAll(): void {
+    this.#loaded.clear();
+  }
+
+  /** The file list of the group now called `name` if it is loaded (or loading) at its current version; never queries. */
+  loaded(name: string): Promise<GroupFiles> | undefined {
+    const entry = this.#loaded.get(name);
+    if (entry === undefined || entry.version !== (this.#versions.get(entry.groupId) ?? 0)) return undefined;
+    this.#loaded.delete(name);
+    this.#loaded.set(name, entry);
+    return entry.files;
+  }
+
+  /** The file list of group `groupId` (internal), now called `name`, at its current version (or later); concurrent callers share one load. */
+  list(name: string, groupId: string): Promise<GroupFiles> {
+    const ready = this.loaded(name);
+    if (ready) return ready;
+    const version = this.#versions.get(groupId) ?? 0;
+    const entry = { groupId, version, files: this.#load(name, groupId, version) };
+    this.#loaded.set(name, entry);
+    if (this.#loaded.size > MAX_CACHED_GROUPS) this.#loaded.delete(this.#loaded.keys().next().value!);
+    // A failed load is not kept: the next listing tries again.
+    entry.files.catch(() => {
+      if (this.#loaded.get(name) === entry) this.#loaded.delete(name);
+    });
+    return entry.files;
+  }
+
+  async #load(name: string, groupId: string, version: number): Promise<GroupFiles> {
+    const { files, nameNow } = await loadFileList(this.db, name, groupId, version);
+    // Renamed between the lookup and this snapshot: not kept under the old name.
+    if (nameNow !== name) this.forgetAll();
+    return files;
+  }
 }
 
-/** Forgets every loaded list: users or groups were renamed (lists show names). */
-export function forgetFileLists(db: TrackerDb): void {
-  fileLists(db).loaded.clear();
-}
-
-/** The file list of the group now called `name` if it is loaded (or loading) at its current version; never queries. */
-export function loadedFileList(db: TrackerDb, name: string): Promise<GroupFiles> | undefined {
-  const { versions, loaded } = fileLists(db);
-  const entry = loaded.get(name);
-  if (entry === undefined || entry.version !== (versions.get(entry.groupId) ?? 0)) return undefined;
-  loaded.delete(name);
-  loaded.set(name, entry);
-  return entry.files;
-}
-
-/** The file list of group `groupId` (internal), now called `name`, at its current version (or later); concurrent callers share one load. */
-export function cachedFileList(db: TrackerDb, name: string, groupId: string): Promise<GroupFiles> {
-  const ready = loadedFileList(db, name);
-  if (ready) return ready;
-  const { versions, loaded } = fileLists(db);
-  const version = versions.get(groupId) ?? 0;
-  const entry = { groupId, version, files: loadFileList(db, name, groupId, version) };
-  loaded.set(name, entry);
-  if (loaded.size > MAX_CACHED_GROUPS) loaded.delete(loaded.keys().next().value!);
-  // A failed load is not kept: the next listing tries again.
-  entry.files.catch(() => {
-    if (loaded.get(name) === entry) loaded.delete(name);
-  });
-  return entry.files;
-}
-
-async function loadFileList(db: TrackerDb, name: string, groupId: string, version: number): Promise<GroupFiles> {
+async function loadFileList(db: TrackerDb, name: string, groupId: string, version: number): Promise<{ files: GroupFiles; nameNow: string | undefined }> {
   // One snapshot of the three tables; piece hashes stay in the database.
   const [files, holdings, group] = await db.$transaction([
     db.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" }, select: { fileName: true, size: true, sha1: true, pieceSize: true } }),
@@ -173,8 +181,6 @@ async function loadFileList(db: TrackerDb, name: string, groupId: string, versio
     entry.sharedBy.push(holder);
     entry.holders.push(userId);
   }
-  // Renamed between the lookup and this snapshot: not kept under the old name.
-  if (group?.name !== name) forgetFileLists(db);
   const listed = files.map((file) => ({
     fileName: file.fileName,
     size: Number(file.size),
@@ -186,5 +192,5 @@ async function loadFileList(db: TrackerDb, name: string, groupId: string, versio
   // The database's order depends on its collation; cursors compare names as JavaScript strings.
   // Already sorted (SQLite, ASCII names) costs one pass.
   listed.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
-  return new GroupFiles(name, groupId, version, listed);
+  return { files: new GroupFiles(name, groupId, version, listed), nameNow: group?.name };
 }

@@ -1,19 +1,16 @@
 import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
-import type { TrackerDb } from "../db/open.js";
+import type { TrackerDb, Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { keyAfter, type PageRequest } from "../domain/paging.js";
 import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
 import type { SerializedJson } from "../serialized-json.js";
-import { cachedFileList, filesChanged, loadedFileList } from "./file-lists.js";
-import { heartbeatWorthSharing } from "../replication/coalesce.js";
 import type { NewEvent } from "../replication/events.js";
-import { writeTransaction } from "../replication/outbox.js";
+import type { ServiceContext } from "./context.js";
 import { requireMember, userNames } from "./groups.js";
 import type { Actor } from "./sessions.js";
 
-type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
 // The queries on every listing and every share are plain SQL (portable: SQLite
 // and PostgreSQL): Prisma's model API costs several times as much per query.
@@ -52,7 +49,7 @@ async function toView(tx: Tx, groupName: string, file: { groupId: string; fileNa
 type ExistingFile = { fileName: string; size: bigint; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: Date };
 
 export async function shareFile(
-  db: TrackerDb,
+  tracker: ServiceContext,
   actor: Actor,
   groupName: string,
   input: ShareFileRequest,
@@ -60,7 +57,7 @@ export async function shareFile(
   checkShareMetadata(input);
   const now = new Date();
   let groupId = "";
-  const shared = await writeTransaction(db, async (tx, record) => {
+  const shared = await tracker.outbox.write(async (tx, record) => {
     // The group, membership, the file under that name and whether the caller counts as online, in one query.
     const [row] = await tx.$queryRaw<({ groupId: string; member: string | null; online: unknown } & Partial<ExistingFile>)[]>`
       SELECT g."id" AS "groupId", m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt",
@@ -86,32 +83,17 @@ export async function shareFile(
       fileName: input.fileName, size: BigInt(input.size), sha1: input.sha1,
       pieceSize: input.pieceSize, pieceHashes: JSON.stringify(input.pieceHashes), sharedAt: now,
     };
-    if (!existing) {
-      await tx.$executeRaw`
-        INSERT INTO "SharedFile" ("groupId", "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt")
-        VALUES (${groupId}, ${file.fileName}, ${file.size}, ${file.sha1}, ${file.pieceSize}, ${file.pieceHashes}, ${now})`;
-    }
     const piecesHeld = input.pieceHashes.length;
-    await tx.$executeRaw`
-      INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt")
-      VALUES (${groupId}, ${input.fileName}, ${actor.userId}, ${piecesHeld}, ${now})
-      ON CONFLICT ("groupId", "fileName", "userId") DO UPDATE SET "piecesHeld" = excluded."piecesHeld", "updatedAt" = excluded."updatedAt"`;
-    const { rowsRebuilt } = await record({
+    await record({
       type: "file.shared",
       payload: {
         groupId, fileName: file.fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize,
         pieceHashes: file.pieceHashes, sharedAt: file.sharedAt.toISOString(), userId: actor.userId, piecesHeld,
       },
     });
-    if (existing || rowsRebuilt) return { created: outcome === "new-file", file: await toView(tx, groupName, { groupId, ...file }) };
-    // A new file: the caller is its only holder.
-    const view: FileView = {
-      groupId: groupName, fileName: file.fileName, size: input.size, sha1: file.sha1, pieceCount: pieceCount(input.size, input.pieceSize),
-      peersOnline: Boolean(Number(row!.online)) ? 1 : 0, sharedBy: [actor.name],
-    };
-    return { created: true, file: view };
+    // Read back from the rows the projection wrote: holders of the same content who had left count again.
+    return { created: outcome === "new-file", file: await toView(tx, groupName, { groupId, ...file }) };
   });
-  filesChanged(db, groupId);
   return shared;
 }
 
@@ -121,12 +103,13 @@ export async function shareFile(
  * file-lists.ts): one query that checks membership and finds which of the
  * page's holders are online. A list not loaded yet is loaded only for a member.
  */
-export async function listFiles(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
+export async function listFiles(tracker: ServiceContext, actor: Actor, groupName: string, page: PageRequest): Promise<SerializedJson<FilePage>> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "files", groupName, 1)?.[0];
-  let files = loadedFileList(db, groupName);
+  let files = tracker.fileLists.loaded(groupName);
   if (files === undefined) {
     const groupId = await requireMember(db, actor, groupName);
-    files = cachedFileList(db, groupName, groupId);
+    files = tracker.fileLists.list(groupName, groupId);
   }
   const list = await files;
   const { start, end } = list.pageBounds(after, page.limit);
@@ -151,28 +134,23 @@ async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string
 }
 
 /** The caller stops sharing one file in one group; a file nobody holds any more leaves the group. */
-export async function stopSharing(db: TrackerDb, actor: Actor, groupName: string, fileName: string): Promise<void> {
-  let groupId = "";
-  await writeTransaction(db, async (tx, record) => {
-    groupId = await requireMember(tx, actor, groupName);
-    const removed = await tx.holding.deleteMany({ where: { groupId, fileName, userId: actor.userId } });
-    if (removed.count === 0) {
-      throw new NotFoundError(`you do not share "${fileName}" in "${groupName}"`, "NOT_SHARING");
-    }
-    if ((await tx.holding.count({ where: { groupId, fileName } })) === 0) {
-      await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName } } });
-    }
+export async function stopSharing(tracker: ServiceContext, actor: Actor, groupName: string, fileName: string): Promise<void> {
+  await tracker.outbox.write(async (tx, record) => {
+    const groupId = await requireMember(tx, actor, groupName);
+    const held = await tx.holding.findUnique({ where: { groupId_fileName_userId: { groupId, fileName, userId: actor.userId } }, select: { userId: true } });
+    if (!held) throw new NotFoundError(`you do not share "${fileName}" in "${groupName}"`, "NOT_SHARING");
+    // The projection removes the holding, and the file once nobody holds it.
     await record({ type: "holding.removed", payload: { groupId, fileName, userId: actor.userId } });
   });
-  filesChanged(db, groupId);
 }
 
 export async function peersOf(
-  db: TrackerDb,
+  tracker: ServiceContext,
   actor: Actor,
   groupName: string,
   fileName: string,
 ): Promise<{ file: FileMetadata; peers: PeerView[] }> {
+  const { db } = tracker;
   return db.$transaction(async (tx) => {
     const groupId = await requireMember(tx, actor, groupName);
     const file = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } } });
@@ -202,11 +180,10 @@ export async function peersOf(
  * runs a fixed number of queries whatever their number: the caller's
  * memberships, and the files reported with the caller's holdings of them.
  */
-export async function announce(db: TrackerDb, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
+export async function announce(tracker: ServiceContext, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
   const now = new Date();
   const rejected: AnnounceResult["rejected"] = [];
-  const newHolderIn = new Set<string>();
-  await writeTransaction(db, async (tx, record) => {
+  await tracker.outbox.write(async (tx, record) => {
     const [session] = await tx.$queryRaw<{ tokenHash: string; peerAddress: string; peerCertSha256: string | null }[]>`
       UPDATE "Session" SET "lastSeenAt" = ${now}, "peerAddress" = COALESCE(${input.peerAddress ?? null}, "peerAddress"),
         "peerCertSha256" = COALESCE(${input.peerCertSha256 ?? null}, "peerCertSha256")
@@ -214,7 +191,7 @@ export async function announce(db: TrackerDb, actor: Actor, input: AnnounceReque
     if (!session) throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
     const events: NewEvent[] = [];
     // A new certificate is shared at once like a new address: downloaders elsewhere refuse the agent until they see it.
-    if (heartbeatWorthSharing(db, session.tokenHash, `${session.peerAddress} ${session.peerCertSha256 ?? ""}`, now.getTime())) {
+    if (tracker.heartbeats.worthSharing(session.tokenHash, `${session.peerAddress} ${session.peerCertSha256 ?? ""}`, now.getTime())) {
       events.push({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress, peerCertSha256: session.peerCertSha256 } });
     }
     if (input.holdings.length > 0) {
@@ -231,7 +208,6 @@ export async function announce(db: TrackerDb, actor: Actor, input: AnnounceReque
         FROM "SharedFile" f
         LEFT JOIN "Holding" h ON h."groupId" = f."groupId" AND h."fileName" = f."fileName" AND h."userId" = ${actor.userId}
         WHERE f."groupId" IN (${groupIds}) AND f."fileName" IN (${fileNames})`).map((f) => [holdingKey(f), f]));
-      const changed = new Map<string, { groupId: string; fileName: string; piecesHeld: number }>();
       for (const report of input.holdings) {
         const { fileName, piecesHeld } = report;
         const groupId = memberOf.get(report.groupId) ?? "";
@@ -243,25 +219,15 @@ export async function announce(db: TrackerDb, actor: Actor, input: AnnounceReque
           continue;
         }
         if (file.piecesHeld === piecesHeld) continue;
-        if (file.piecesHeld === null) newHolderIn.add(groupId);
         file.piecesHeld = piecesHeld;
-        changed.set(holdingKey({ groupId, fileName }), { groupId, fileName, piecesHeld });
         events.push({
           type: "holding.upserted",
           payload: { groupId, fileName, userId: actor.userId, sha1: report.sha1, piecesHeld, updatedAt: now.toISOString() },
         });
       }
-      if (changed.size > 0) {
-        const rows = [...changed.values()].map((h) => Prisma.sql`(${h.groupId}, ${h.fileName}, ${actor.userId}, ${h.piecesHeld}, ${now})`);
-        await tx.$executeRaw`
-          INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(rows)}
-          ON CONFLICT ("groupId", "fileName", "userId") DO UPDATE SET "piecesHeld" = excluded."piecesHeld", "updatedAt" = excluded."updatedAt"`;
-      }
     }
     if (events.length > 0) await record(...events);
   });
-  // How much a holder has is not part of a file list; a new holder is.
-  for (const groupId of newHolderIn) filesChanged(db, groupId);
   return { intervalSeconds: HEARTBEAT_SECONDS, rejected };
 }
 

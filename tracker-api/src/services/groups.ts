@@ -1,18 +1,16 @@
 import { inChunks } from "../db/chunks.js";
 import type { GroupPage, GroupView, JoinRequestPage, JoinRequestView, MemberPage, MemberView } from "../../../core/api-types.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
-import type { TrackerDb } from "../db/open.js";
+import type { TrackerDb, Tx } from "../db/open.js";
 import { ownerAfterLeaving } from "../domain/membership.js";
 import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { chosenName } from "../replication/apply-rules.js";
 import { newGroupId } from "../replication/events.js";
-import { writeTransaction } from "../replication/outbox.js";
+import type { ServiceContext } from "./context.js";
 import { randomId } from "./users.js";
-import { filesChanged } from "./file-lists.js";
 import type { Actor } from "./sessions.js";
 
-type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
 // Groups and users are addressed by name (the group id and user id people
 // type) and stored under their internal ids: each function resolves the names
@@ -59,22 +57,21 @@ export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupName:
   throw new ForbiddenError(`you are not a member of "${groupName}"; ask to join first`, "NOT_MEMBER");
 }
 
-export async function createGroup(db: TrackerDb, actor: Actor, name: string): Promise<GroupView> {
+export async function createGroup(tracker: ServiceContext, actor: Actor, name: string): Promise<GroupView> {
   const createdAt = new Date();
   const groupId = newGroupId(randomId());
-  return writeTransaction(db, async (tx, record) => {
-    // Plain SQL (portable): three statements instead of three Prisma model queries.
-    const created = await tx.$executeRaw`
-      INSERT INTO "Group" ("id", "name", "ownerId", "createdAt") VALUES (${groupId}, ${name}, ${actor.userId}, ${createdAt}) ON CONFLICT ("name") DO NOTHING`;
-    if (created === 0) throw new ConflictError(`group id "${name}" is taken; choose another`, "GROUP_EXISTS");
-    await tx.$executeRaw`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES (${groupId}, ${actor.userId}, ${createdAt})`;
+  return tracker.outbox.write(async (tx, record) => {
+    if (await tx.group.findUnique({ where: { name }, select: { id: true } })) {
+      throw new ConflictError(`group id "${name}" is taken; choose another`, "GROUP_EXISTS");
+    }
     await record({ type: "group.created", payload: { groupId, name, ownerId: actor.userId, createdAt: createdAt.toISOString(), by: actor.tokenHash } });
     return { groupId: name, owner: actor.name, memberCount: 1, createdAt: createdAt.toISOString() };
   });
 }
 
 /** One page of all groups, by id, each with its owner and member count. */
-export async function listGroups(db: TrackerDb, page: PageRequest): Promise<GroupPage> {
+export async function listGroups(tracker: ServiceContext, page: PageRequest): Promise<GroupPage> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "groups", "", 1)?.[0];
   const groups = await db.group.findMany({
     where: after === undefined ? {} : { name: { gt: after } }, orderBy: { name: "asc" }, take: page.limit + 1,
@@ -89,9 +86,9 @@ export async function listGroups(db: TrackerDb, page: PageRequest): Promise<Grou
   }), (last) => cursorAfter("groups", "", [last.name]));
 }
 
-export async function requestJoin(db: TrackerDb, actor: Actor, groupName: string): Promise<JoinRequestView> {
+export async function requestJoin(tracker: ServiceContext, actor: Actor, groupName: string): Promise<JoinRequestView> {
   const requestedAt = new Date();
-  return writeTransaction(db, async (tx, record) => {
+  return tracker.outbox.write(async (tx, record) => {
     const groupId = (await groupOrThrow(tx, groupName)).id;
     const key = { groupId_userId: { groupId, userId: actor.userId } };
     if (await tx.membership.findUnique({ where: key })) {
@@ -100,14 +97,14 @@ export async function requestJoin(db: TrackerDb, actor: Actor, groupName: string
     if (await tx.joinRequest.findUnique({ where: key })) {
       throw new ConflictError(`your request to join "${groupName}" is already pending`, "REQUEST_PENDING");
     }
-    await tx.joinRequest.create({ data: { groupId, userId: actor.userId, requestedAt } });
     await record({ type: "joinRequest.created", payload: { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() } });
     return { groupId: groupName, userId: actor.name, requestedAt: requestedAt.toISOString() };
   });
 }
 
 /** One page of a group's pending join requests, oldest first (owner only). */
-export async function listJoinRequests(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<JoinRequestPage> {
+export async function listJoinRequests(tracker: ServiceContext, actor: Actor, groupName: string, page: PageRequest): Promise<JoinRequestPage> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "join-requests", groupName, 2);
   return db.$transaction(async (tx) => {
     const groupId = (await requireOwner(tx, actor, groupName)).id;
@@ -129,18 +126,17 @@ export async function listJoinRequests(db: TrackerDb, actor: Actor, groupName: s
 async function takeRequest(tx: Tx, actor: Actor, groupName: string, userName: string): Promise<{ groupId: string; userId: string }> {
   const groupId = (await requireOwner(tx, actor, groupName)).id;
   const userId = await userIdOf(tx, userName);
-  const removed = userId === undefined ? { count: 0 } : await tx.joinRequest.deleteMany({ where: { groupId, userId } });
-  if (removed.count === 0) {
+  const pending = userId !== undefined && (await tx.joinRequest.findUnique({ where: { groupId_userId: { groupId, userId } }, select: { userId: true } }));
+  if (!pending) {
     throw new NotFoundError(`"${userName}" has no pending request to join "${groupName}"`, "REQUEST_NOT_FOUND");
   }
   return { groupId, userId: userId! };
 }
 
-export async function acceptJoin(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<MemberView> {
+export async function acceptJoin(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<MemberView> {
   const joinedAt = new Date();
-  return writeTransaction(db, async (tx, record) => {
+  return tracker.outbox.write(async (tx, record) => {
     const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
-    await tx.membership.create({ data: { groupId, userId, joinedAt } });
     await record(
       { type: "joinRequest.accepted", payload: { groupId, userId } },
       { type: "membership.added", payload: { groupId, userId, joinedAt: joinedAt.toISOString() } },
@@ -149,15 +145,16 @@ export async function acceptJoin(db: TrackerDb, actor: Actor, groupName: string,
   });
 }
 
-export async function rejectJoin(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<void> {
-  await writeTransaction(db, async (tx, record) => {
+export async function rejectJoin(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<void> {
+  await tracker.outbox.write(async (tx, record) => {
     const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
     await record({ type: "joinRequest.rejected", payload: { groupId, userId } });
   });
 }
 
 /** One page of a group's members in the order they joined, owner flagged (members only). */
-export async function listMembers(db: TrackerDb, actor: Actor, groupName: string, page: PageRequest): Promise<MemberPage> {
+export async function listMembers(tracker: ServiceContext, actor: Actor, groupName: string, page: PageRequest): Promise<MemberPage> {
+  const { db } = tracker;
   const after = keyAfter(page.cursor, "members", groupName, 2);
   const [joinedAt, userId] = after ? [cursorTime(after[0]!), after[1]!] : [];
   // One query (a consistent snapshot on its own): the page of members with their names and the owner, and whether the caller is a member.
@@ -175,35 +172,19 @@ export async function listMembers(db: TrackerDb, actor: Actor, groupName: string
 }
 
 /** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */
-export async function leaveGroup(db: TrackerDb, actor: Actor, groupName: string, userName: string): Promise<void> {
+export async function leaveGroup(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<void> {
   if (userName !== actor.name) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
   const userId = actor.userId;
-  let groupId = "";
-  await writeTransaction(db, async (tx, record) => {
+  await tracker.outbox.write(async (tx, record) => {
     const group = await groupOrThrow(tx, groupName);
-    groupId = group.id;
+    const groupId = group.id;
     const members = await tx.membership.findMany({ where: { groupId } });
     if (!members.some((m) => m.userId === userId)) {
       throw new ForbiddenError(`you are not a member of "${groupName}"`, "NOT_MEMBER");
     }
     const held = await tx.holding.findMany({ where: { groupId, userId }, select: { fileName: true } });
-    await tx.membership.delete({ where: { groupId_userId: { groupId, userId } } });
-    await tx.holding.deleteMany({ where: { groupId, userId } });
     const owner = ownerAfterLeaving(group.ownerId, members, userId);
-    if (owner === undefined) {
-      await tx.joinRequest.deleteMany({ where: { groupId } });
-      await tx.holding.deleteMany({ where: { groupId } });
-      await tx.sharedFile.deleteMany({ where: { groupId } });
-      await tx.group.delete({ where: { id: groupId } });
-    } else {
-      if (owner !== group.ownerId) await tx.group.update({ where: { id: groupId }, data: { ownerId: owner } });
-      // Files only the leaving member held leave the group with them.
-      for (const file of await tx.sharedFile.findMany({ where: { groupId } })) {
-        if ((await tx.holding.count({ where: { groupId, fileName: file.fileName } })) === 0) {
-          await tx.sharedFile.delete({ where: { groupId_fileName: { groupId, fileName: file.fileName } } });
-        }
-      }
-    }
+    // The projection removes the rows: the group when it empties, else the member, their holdings, and files nobody holds any more.
     // The deleted group gives back the name it was created under (a `~N` it got from a conflict was not chosen).
     if (owner === undefined) await record({ type: "group.deleted", payload: { groupId, name: chosenName(group.name) } });
     else {
@@ -214,5 +195,4 @@ export async function leaveGroup(db: TrackerDb, actor: Actor, groupName: string,
       );
     }
   });
-  filesChanged(db, groupId);
 }

@@ -3,10 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
 import { UnauthorizedError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
-import type { LoginThrottle } from "../domain/login-throttle.js";
 import { chosenName } from "../replication/apply-rules.js";
-import { writeTransaction } from "../replication/outbox.js";
-import { perTracker } from "./memory.js";
+import type { ServiceContext } from "./context.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 
 export const SESSION_TTL_MS = 24 * 60 * 60 * 1000;
@@ -18,12 +16,8 @@ export function tokenHash(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
-export async function login(
-  db: TrackerDb,
-  throttle: LoginThrottle,
-  input: LoginRequest,
-  clientAddress: string,
-): Promise<LoginResult> {
+export async function login(tracker: ServiceContext, input: LoginRequest, clientAddress: string): Promise<LoginResult> {
+  const { db, loginThrottle: throttle } = tracker;
   const keys = [`user:${input.userId}`, `addr:${clientAddress}`];
   throttle.check(keys);
   const user = await db.user.findUnique({ where: { name: input.userId } });
@@ -34,11 +28,10 @@ export async function login(
   }
   throttle.recordSuccess(keys);
   const token = randomBytes(32).toString("base64url");
-  const now = new Date();
+  const now = new Date(tracker.clock());
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
   const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, peerCertSha256: input.peerCertSha256 ?? null, createdAt: now, expiresAt };
-  await writeTransaction(db, async (tx, record) => {
-    await tx.session.create({ data: { ...session, lastSeenAt: now } });
+  await tracker.outbox.write(async (_tx, record) => {
     await record({ type: "session.created", payload: { ...session, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() } });
   });
   return { token, userId: user.name, peerAddress: input.peerAddress, expiresAt: expiresAt.toISOString(), notices: await noticesFor(db, user.id) };
@@ -65,24 +58,11 @@ export async function noticesFor(db: TrackerDb, userId: string): Promise<string[
   return notices;
 }
 
-export async function logout(db: TrackerDb, sessionTokenHash: string): Promise<void> {
-  await writeTransaction(db, async (tx, record) => {
-    await tx.session.deleteMany({ where: { tokenHash: sessionTokenHash } });
+export async function logout(tracker: ServiceContext, sessionTokenHash: string): Promise<void> {
+  // The projection ends the session and tells the session cache.
+  await tracker.outbox.write(async (_tx, record) => {
     await record({ type: "session.ended", payload: { tokenHash: sessionTokenHash } });
   });
-  forgetSessions(db, [sessionTokenHash], []);
-}
-
-/** Drops cached sessions that ended elsewhere (replicated logout, or every session of a user whose account lost an id conflict); all of them when names changed. */
-export function forgetSessions(db: TrackerDb, tokenHashes: Iterable<string>, userIds: Iterable<string>, renamed = false): void {
-  const known = knownSessions(db);
-  if (renamed) known.sessions.clear();
-  for (const hash of tokenHashes) known.sessions.delete(hash);
-  const users = new Set(userIds);
-  if (users.size > 0) {
-    for (const [hash, session] of known.sessions) if (users.has(session.userId)) known.sessions.delete(hash);
-  }
-  known.logouts++;
 }
 
 export interface Actor {
@@ -93,36 +73,57 @@ export interface Actor {
   tokenHash: string;
 }
 
-/**
- * Sessions already looked up, by token hash: every authenticated request needs
- * one, and a session only ever ends by expiring (checked on use) or by logout
- * (which removes it here). Bounded; the oldest entries make room. A lookup
- * that overlapped a logout is not remembered, so a revoked token cannot come back.
- */
-const knownSessions = perTracker(() => ({ sessions: new Map<string, { userId: string; name: string; expiresAt: number }>(), logouts: 0 }));
 const MAX_KNOWN_SESSIONS = 10_000;
 
+/**
+ * One tracker's sessions already looked up, by token hash: every
+ * authenticated request needs one, and a session only ever ends by expiring
+ * (checked on use) or by logout (which removes it here). Bounded; the oldest
+ * entries make room. A lookup that overlapped a logout is not remembered, so
+ * a revoked token cannot come back.
+ */
+export class SessionCache {
+  readonly #sessions = new Map<string, { userId: string; name: string; expiresAt: number }>();
+  #logouts = 0;
+
+  constructor(private readonly db: TrackerDb) {}
+
+  /** The session of a token hash, from memory or the database. */
+  async lookUp(hash: string): Promise<{ userId: string; name: string; expiresAt: number } | undefined> {
+    const known = this.#sessions.get(hash);
+    if (known) return known;
+    const logouts = this.#logouts;
+    const [row] = await this.db.$queryRaw<{ userId: string; name: string; expiresAt: Date | string | number }[]>`
+      SELECT s."userId", u."name", s."expiresAt" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."tokenHash" = ${hash}`;
+    if (!row) return undefined;
+    const session = { userId: row.userId, name: row.name, expiresAt: new Date(row.expiresAt).getTime() };
+    if (this.#logouts === logouts) {
+      if (this.#sessions.size >= MAX_KNOWN_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
+      this.#sessions.set(hash, session);
+    }
+    return session;
+  }
+
+  /** Drops cached sessions that ended (a logout here or elsewhere, or every session of a user whose account lost an id conflict); all of them when names changed. */
+  forget(tokenHashes: Iterable<string>, userIds: Iterable<string>, renamed = false): void {
+    if (renamed) this.#sessions.clear();
+    for (const hash of tokenHashes) this.#sessions.delete(hash);
+    const users = new Set(userIds);
+    if (users.size > 0) {
+      for (const [hash, session] of this.#sessions) if (users.has(session.userId)) this.#sessions.delete(hash);
+    }
+    this.#logouts++;
+  }
+}
+
 /** Resolves a bearer token to its user; 401 for a missing, unknown or expired one. */
-export async function authenticate(db: TrackerDb, authorization: string | undefined): Promise<Actor> {
+export async function authenticate(tracker: ServiceContext, authorization: string | undefined): Promise<Actor> {
   const token = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(authorization ?? "")?.[1];
   if (!token) throw new UnauthorizedError("log in first: a bearer token is required", "UNAUTHENTICATED");
   const hash = tokenHash(token);
-  const known = knownSessions(db);
-  let session = known.sessions.get(hash);
-  if (!session) {
-    const logouts = known.logouts;
-    const [row] = await db.$queryRaw<{ userId: string; name: string; expiresAt: Date | string | number }[]>`
-      SELECT s."userId", u."name", s."expiresAt" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."tokenHash" = ${hash}`;
-    if (row) {
-      session = { userId: row.userId, name: row.name, expiresAt: new Date(row.expiresAt).getTime() };
-      if (known.logouts === logouts) {
-        if (known.sessions.size >= MAX_KNOWN_SESSIONS) known.sessions.delete(known.sessions.keys().next().value!);
-        known.sessions.set(hash, session);
-      }
-    }
-  }
-  if (!session || session.expiresAt <= Date.now()) {
-    known.sessions.delete(hash);
+  const session = await tracker.sessions.lookUp(hash);
+  if (!session || session.expiresAt <= tracker.clock()) {
+    tracker.sessions.forget([hash], []);
     throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
   }
   return { userId: session.userId, name: session.name, tokenHash: hash };

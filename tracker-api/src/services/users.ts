@@ -1,24 +1,22 @@
 import { randomBytes } from "node:crypto";
 import type { CreateUserRequest, UserView } from "../../../core/api-types.js";
 import { ConflictError } from "../../../core/errors.js";
-import type { TrackerDb } from "../db/open.js";
 import { newUserId } from "../replication/events.js";
-import { writeTransaction } from "../replication/outbox.js";
+import type { ServiceContext } from "./context.js";
 import { hashPassword } from "./passwords.js";
 
 /** 96 random bits: internal ids made on different trackers never meet. */
 export const randomId = (): string => randomBytes(12).toString("hex");
 
-export async function createUser(db: TrackerDb, input: CreateUserRequest): Promise<UserView> {
+export async function createUser(tracker: ServiceContext, input: CreateUserRequest): Promise<UserView> {
   const passwordHash = await hashPassword(input.password);
   const createdAt = new Date();
   const name = input.userId;
-  const created = await writeTransaction(db, async (tx, record) => {
-    if (await tx.user.findUnique({ where: { name } })) return undefined;
-    const user = await tx.user.create({ data: { id: newUserId(randomId()), name, passwordHash, createdAt } });
-    await record({ type: "user.created", payload: { userId: user.id, name, passwordHash, createdAt: createdAt.toISOString() } });
-    return user;
+  const created = await tracker.outbox.write(async (tx, record) => {
+    if (await tx.user.findUnique({ where: { name }, select: { id: true } })) return false;
+    await record({ type: "user.created", payload: { userId: newUserId(randomId()), name, passwordHash, createdAt: createdAt.toISOString() } });
+    return true;
   });
   if (!created) throw new ConflictError(`user id "${name}" is taken; choose another`, "USER_EXISTS");
-  return { userId: created.name, createdAt: created.createdAt.toISOString() };
+  return { userId: name, createdAt: createdAt.toISOString() };
 }

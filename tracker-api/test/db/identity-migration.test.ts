@@ -8,6 +8,7 @@ import request from "supertest";
 import { applyMigrations, findMigrationsDir } from "../../src/db/migrations.js";
 import { openDatabase } from "../../src/db/open.js";
 import { createApp } from "../../src/http/app.js";
+import { createTracker } from "../../src/tracker.js";
 import { loadGrantKey } from "../../src/grant-key.js";
 import { hashPassword } from "../../src/services/passwords.js";
 
@@ -52,7 +53,7 @@ test("upgrading a database made before internal ids keeps every user, group, mem
       assert.equal(await db.register.count({ where: { kind: { in: ["userName", "groupName"] } } }), 3);
 
       // And it works as before: bob logs in with his old password and sees his group and file.
-      const app = createApp(db, { trackerId: "tracker-test", grantKey: await loadGrantKey("tracker-test") });
+      const app = createApp(createTracker({ db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test") }));
       const login = await request(app).post("/sessions").send({ userId: "bob", password: "pw", peerAddress: "127.0.0.1:7001" }).expect(201);
       const files = await request(app).get("/groups/movies/files").set("authorization", `Bearer ${login.body.token}`).expect(200);
       assert.deepEqual(files.body.items.map((f: { fileName: string; sharedBy: string[] }) => [f.fileName, f.sharedBy]), [["a.mp4", ["bob"]]]);

@@ -5,17 +5,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { openDatabase, type TrackerDb } from "../../src/db/open.js";
-import { ANSWER_WAIT_MS, holdDeliveries, type AnswerEvent } from "../../src/replication/outbox.js";
+import { loadGrantKey } from "../../src/grant-key.js";
+import { ANSWER_WAIT_MS, type AnswerEvent } from "../../src/replication/outbox.js";
 import { createUser } from "../../src/services/users.js";
+import { createTracker, type Tracker } from "../../src/tracker.js";
 
 // A request that keeps its answer: its write's transaction waits for the answer
 // and commits with it. These pin down what happens when the answer is late.
 
 let dir: string;
 let db: TrackerDb;
+let tracker: Tracker;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "held-answers-"));
   db = await openDatabase(join(dir, "tracker.db"));
+  tracker = createTracker({ db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test") });
 });
 after(async () => {
   await db.$disconnect();
@@ -33,7 +37,7 @@ const answerFor = (key: string): AnswerEvent => ({
 /** Handles one request: `handle` runs with deliveries held, then the answer is recorded. */
 async function request(key: string, handle: () => Promise<void>): Promise<void> {
   let handled!: Promise<void>;
-  const hold = holdDeliveries(db, () => { handled = handle(); });
+  const hold = tracker.outbox.holdDeliveries(() => { handled = handle(); });
   await handled;
   assert.equal(hold.changed(), true);
   await hold.deliver(answerFor(key));
@@ -46,7 +50,7 @@ async function loggedTypes(): Promise<string[]> {
 test("an answer later than the write can wait for: the write commits alone, then the answer is logged and kept after it", async () => {
   const before = (await loggedTypes()).length;
   await request("late", async () => {
-    await createUser(db, { userId: "late", password: "pw" });
+    await createUser(tracker, { userId: "late", password: "pw" });
     await delay(ANSWER_WAIT_MS * 2);
   });
   assert.deepEqual((await loggedTypes()).slice(before), ["user.created", "idempotency.answered"]);
@@ -57,7 +61,7 @@ test("a request that reads the database between its write and its answer is not 
   const before = (await loggedTypes()).length;
   const started = Date.now();
   await request("reader", async () => {
-    await createUser(db, { userId: "reader", password: "pw" });
+    await createUser(tracker, { userId: "reader", password: "pw" });
     assert.equal(await db.user.count({ where: { name: "reader" } }), 1);
   });
   assert.ok(Date.now() - started < 2000);
@@ -67,8 +71,8 @@ test("a request that reads the database between its write and its answer is not 
 test("a second write in the same request commits after the first, and the answer is logged after both", async () => {
   const before = (await loggedTypes()).length;
   await request("two-writes", async () => {
-    await createUser(db, { userId: "first-of-two", password: "pw" });
-    await createUser(db, { userId: "second-of-two", password: "pw" });
+    await createUser(tracker, { userId: "first-of-two", password: "pw" });
+    await createUser(tracker, { userId: "second-of-two", password: "pw" });
   });
   assert.deepEqual((await loggedTypes()).slice(before), ["user.created", "user.created", "idempotency.answered"]);
   assert.equal(await db.user.count({ where: { name: { in: ["first-of-two", "second-of-two"] } } }), 2);
@@ -77,7 +81,7 @@ test("a second write in the same request commits after the first, and the answer
 test("an answer given at once is logged in the write's own transaction, right after its event", async () => {
   const before = (await loggedTypes()).length;
   await request("at-once", async () => {
-    await createUser(db, { userId: "at-once", password: "pw" });
+    await createUser(tracker, { userId: "at-once", password: "pw" });
   });
   const events = (await db.event.findMany({ orderBy: { seq: "asc" } })).slice(before);
   assert.deepEqual(events.map((e) => e.type), ["user.created", "idempotency.answered"]);

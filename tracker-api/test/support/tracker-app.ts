@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type express from "express";
 import { openDatabase, type TrackerDb } from "../../src/db/open.js";
 import { createApp } from "../../src/http/app.js";
+import { createTracker, type Tracker } from "../../src/tracker.js";
 import { loadGrantKey } from "../../src/grant-key.js";
 import { conformanceChecked } from "./conformance.js";
 
@@ -12,13 +13,15 @@ import { conformanceChecked } from "./conformance.js";
  * Every answer it gives is checked against openapi.yaml (support/conformance.ts),
  * and `close()` fails with the answers that do not match it.
  */
-export async function startTrackerApp(): Promise<{ app: express.Express; db: TrackerDb; close(): Promise<void> }> {
+export async function startTrackerApp(): Promise<{ app: express.Express; db: TrackerDb; tracker: Tracker; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "tracker-app-"));
   const db = await openDatabase(join(dir, "tracker.db"));
-  const { app, violations } = await conformanceChecked(createApp(db, { trackerId: "tracker-test", grantKey: await loadGrantKey("tracker-test") }));
+  const tracker = createTracker({ db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test") });
+  const { app, violations } = await conformanceChecked(createApp(tracker));
   return {
     app,
     db,
+    tracker,
     async close() {
       await db.$disconnect();
       await rm(dir, { recursive: true, force: true });

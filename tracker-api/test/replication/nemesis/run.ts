@@ -18,6 +18,8 @@ export const RUN = Object.freeze({
   trackers: 3,
   /** Clients writing at once: enough to race on the same groups, few enough for two shared cores. */
   persons: 4,
+  /** A tracker (tsx compiling, Prisma opening) takes 2–30 s to answer on a loaded 2-core machine; a start that fails ends the run. */
+  startTimeoutMs: 120_000,
   /** After the heal, how long the trackers get to agree (a wiped tracker pulls everything back first). */
   convergeMs: 90_000,
   /** How often a long run prints its progress. */
@@ -37,13 +39,18 @@ export interface RunResult {
   faults: readonly NemesisFault[];
   history: History;
   violations: Violation[];
+  /** What the end state could be checked against exactly. */
+  coverage: string;
 }
 
 export async function runNemesis(options: RunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   const faults = options.faults ?? ALL_FAULTS;
   const rng = new Rng(options.seed);
-  const cluster = await Cluster.start(RUN.trackers);
+  const cluster = await Cluster.start(RUN.trackers, { startTimeoutMs: RUN.startTimeoutMs });
+  // Even if this process is stopped (Ctrl-C on a long run), its trackers do not outlive it.
+  const killOnExit = () => cluster.killNow();
+  process.once("exit", killOnExit);
   // Times in the history count from here: starting three trackers takes seconds on a loaded machine.
   const history = new History();
   const model = new Model();
@@ -58,6 +65,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
   });
   const nemesis = new Nemesis(cluster, rng.fork("nemesis"), history, faults, log);
   const violations: Violation[] = [];
+  let coverage = "not checked";
   try {
     const startedAt = Date.now();
     const stopped = () => Date.now() - startedAt >= options.seconds * 1000;
@@ -77,6 +85,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     const stuck = await convergence(cluster, RUN.convergeMs);
     if (stuck) violations.push({ rule: "not-converged", detail: stuck });
     const replayed = Model.fromHistory(history.ops);
+    coverage = replayed.coverage();
     violations.push(...checkHistory(history.ops, replayed));
     const passwords = new Map(persons.map((p) => [p.name, p.password]));
     for (const address of addresses) violations.push(...(await checkTracker(address, replayed, passwords)));
@@ -86,8 +95,9 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     nemesis.retire();
     await Promise.all(persons.map((p) => p.close()));
     await cluster.stop();
+    process.off("exit", killOnExit);
   }
-  return { seed: options.seed, seconds: options.seconds, faults, history, violations };
+  return { seed: options.seed, seconds: options.seconds, faults, history, violations, coverage };
 }
 
 /** Waits until every tracker says ok with the same digest; returns what still differs at the deadline, or undefined. */
@@ -111,6 +121,7 @@ export function report(result: RunResult): string {
     `operations (acknowledged/attempted): ${Object.entries(s.operations).map(([k, v]) => `${k} ${v}`).join(", ")}; total ${s.acknowledged}/${s.total}`,
     `not acknowledged: ${Object.entries(s.refusals).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`,
     `faults: ${Object.entries(s.faults).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`,
+    `checked: ${result.coverage}`,
     `violations: ${result.violations.length}`,
     ...result.violations.map((v) => `  ${v.rule}${v.tracker ? ` on t${v.tracker}` : ""}: ${v.detail}`),
   ];

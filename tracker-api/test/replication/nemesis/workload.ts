@@ -26,6 +26,8 @@ export const WORKLOAD = Object.freeze({
   groupsPerPerson: 3,
   /** Files one person shares at most per group. */
   filesPerGroup: 3,
+  /** After a refused login (a tracker that has not heard of the account yet, or a throttle), before the next try. */
+  loginBackoffMs: 1000,
   /** Relative frequency of each operation among those possible at the moment. */
   weights: { createGroup: 2, requestJoin: 6, accept: 8, leave: 3, share: 6, unshare: 2, peers: 5, logout: 1 } satisfies Partial<Record<OpKind, number>>,
 });
@@ -69,8 +71,9 @@ export class Person {
 
   async run(stopped: () => boolean): Promise<void> {
     while (!stopped()) {
-      await this.step();
-      await sleep(this.rng.between(...WORKLOAD.thinkMs));
+      const last = await this.step();
+      const loginRefused = last?.kind === "login" && last.outcome?.kind !== "ok";
+      await sleep(loginRefused ? WORKLOAD.loginBackoffMs : this.rng.between(...WORKLOAD.thinkMs));
     }
   }
 
@@ -79,16 +82,15 @@ export class Person {
   }
 
   /** One operation, chosen from what the history makes possible now. */
-  async step(): Promise<void> {
+  async step(): Promise<OpRecord | undefined> {
     const me = this.name;
     const user = this.model.users.get(me);
-    if (!user?.created) return void (await this.#do("createUser", {}, () => this.client.createUser({ userId: me, password: this.password })));
+    if (!user?.created) return this.#do("createUser", {}, () => this.client.createUser({ userId: me, password: this.password }));
     if (!this.client.token) {
-      await this.#do("login", {}, async (record) => {
+      return this.#do("login", {}, async (record) => {
         const result = await this.client.login({ userId: me, password: this.password, peerAddress: this.peerAddress });
         record.token = result.token;
       });
-      return;
     }
 
     const groups = [...this.model.groups].filter(([, g]) => g.exists).map(([name, g]) => ({ name, ...g }));
@@ -160,9 +162,10 @@ export class Person {
       }
       default:
     }
+    return undefined;
   }
 
-  async #do(kind: OpKind, fields: Parameters<History["begin"]>[2], action: (record: OpRecord) => Promise<unknown>): Promise<void> {
+  async #do(kind: OpKind, fields: Parameters<History["begin"]>[2], action: (record: OpRecord) => Promise<unknown>): Promise<OpRecord> {
     const record = this.history.begin(this.name, kind, fields);
     this.model.issued(record);
     this.#current = record;
@@ -181,6 +184,7 @@ export class Person {
       // The session is not known here (a logout, or a login not replicated yet to a tracker that was wiped): log in again.
       this.client.token = undefined;
     }
+    return record;
   }
 }
 

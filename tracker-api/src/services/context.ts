@@ -1,0 +1,23 @@
+import type { TrackerDb } from "../db/open.js";
+import type { LoginThrottle } from "../domain/login-throttle.js";
+import type { Outbox } from "../replication/outbox.js";
+import type { FileListCache } from "./file-lists.js";
+import type { HeartbeatCoalescer } from "./heartbeats.js";
+import type { SessionCache } from "./sessions.js";
+
+/**
+ * What the services need of the tracker they act for: its database, the
+ * outbox that records and delivers its events, and the state it keeps in
+ * memory. The tracker object (tracker.ts) is one; services never reach for
+ * anything else, so several trackers can run in one process.
+ */
+export interface ServiceContext {
+  readonly db: TrackerDb;
+  readonly outbox: Outbox;
+  readonly sessions: SessionCache;
+  readonly fileLists: FileListCache;
+  readonly heartbeats: HeartbeatCoalescer;
+  readonly loginThrottle: LoginThrottle;
+  /** Milliseconds since the epoch: Date.now, or a test's clock. */
+  readonly clock: () => number;
+}

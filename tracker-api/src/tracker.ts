@@ -1,0 +1,103 @@
+/**
+ * The tracker object: everything one tracker keeps besides its database
+ * (sequence numbers in its outbox, caches, the login throttle, replication
+ * links) is created here, owned here and closed here. Services and
+ * controllers get it passed in; nothing is kept in module-level state, so
+ * several trackers run side by side in one process (the tests do).
+ */
+import type { Logger } from "pino";
+import type { TrackerDb } from "./db/open.js";
+import { LoginThrottle } from "./domain/login-throttle.js";
+import type { GrantKey } from "./grant-key.js";
+import { Outbox } from "./replication/outbox.js";
+import { Replicator, type PeerTracker } from "./replication/replicator.js";
+import type { Touched } from "./replication/store.js";
+import type { ServiceContext } from "./services/context.js";
+import { FileListCache } from "./services/file-lists.js";
+import { HeartbeatCoalescer } from "./services/heartbeats.js";
+import { SessionCache } from "./services/sessions.js";
+
+export interface ReplicationOptions {
+  /** The origin of this tracker's events (loadIncarnation); the tracker id when absent. */
+  origin?: string;
+  /** The database is new: pull back what the others have before accepting writes. */
+  fresh?: boolean;
+  peers: PeerTracker[];
+  /** Shared by every tracker of the network to sign replication. */
+  secret: string;
+  logger?: Logger;
+  /** Enables the partition switch of the replication routes (tests only). */
+  testSwitches?: boolean;
+  /** PEM certificates trusted for https peer trackers besides the system's CAs (--ca). */
+  ca?: string;
+}
+
+export interface TrackerOptions {
+  db: TrackerDb;
+  /** "tracker-N", as the other trackers and /health know it. */
+  id: string;
+  grantKey: GrantKey;
+  /** Milliseconds since the epoch; Date.now unless a test sets the time. */
+  clock?: () => number;
+  /** Sync with the other trackers (absent for a tracker on its own, e.g. in tests of one tracker). */
+  replication?: ReplicationOptions;
+}
+
+export interface Tracker extends ServiceContext {
+  readonly id: string;
+  readonly grantKey: GrantKey;
+  /** Present when the tracker syncs with others. */
+  readonly replication: { readonly replicator: Replicator; readonly secret: string; readonly testSwitches: boolean } | undefined;
+  /** Starts replication (loads the log's heads, catches up in the background). */
+  start(): Promise<void>;
+  /** Stops replication; the database stays open (it is the caller's). */
+  close(): void;
+}
+
+export function createTracker(options: TrackerOptions): Tracker {
+  const { db } = options;
+  const sessions = new SessionCache(db);
+  const fileLists = new FileListCache(db);
+
+  /** What committed events changed (made here or by other trackers), told to the caches. */
+  const forgetCachedState = (touched: Touched): void => {
+    for (const groupId of touched.groups) fileLists.filesChanged(groupId);
+    if (touched.renamed) fileLists.forgetAll();
+    if (touched.endedSessions.size > 0 || touched.usersSignedOut.size > 0 || touched.renamed) {
+      sessions.forget(touched.endedSessions, touched.usersSignedOut, touched.renamed);
+    }
+  };
+
+  const outbox = new Outbox(db, forgetCachedState);
+  const sync = options.replication;
+  const replicator = sync && new Replicator(db, {
+    selfId: options.id,
+    origin: sync.origin,
+    fresh: sync.fresh,
+    peers: sync.peers,
+    secret: sync.secret,
+    logger: sync.logger,
+    onApplied: forgetCachedState,
+    outbox,
+    ...(sync.ca !== undefined ? { ca: sync.ca } : {}),
+  });
+
+  return {
+    id: options.id,
+    db,
+    grantKey: options.grantKey,
+    clock: options.clock ?? Date.now,
+    outbox,
+    sessions,
+    fileLists,
+    heartbeats: new HeartbeatCoalescer(),
+    loginThrottle: new LoginThrottle(),
+    replication: sync && replicator && { replicator, secret: sync.secret, testSwitches: sync.testSwitches === true },
+    start: async () => {
+      await replicator?.start();
+    },
+    close: () => {
+      replicator?.stop();
+    },
+  };
+}
