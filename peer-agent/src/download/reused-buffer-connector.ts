@@ -58,6 +58,10 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
       ...(target.localAddress ? { localAddress: target.localAddress } : {}),
       noDelay: true,
       keepAlive: true,
+    };
+    // Not for TLS: a TLS socket delivered more decrypted records into the ring after being told to pause, so a slot
+    // was refilled while its chunk was unread and pieces failed their SHA1 (docs/performance.md, "TLS between agents").
+    const ringRead = {
       onread: {
         buffer: () => ring[(slot = (slot + 1) % RING_SLOTS)]!,
         callback: (bytes: number, buffer: Uint8Array) => {
@@ -74,14 +78,20 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
           rejectUnauthorized: false,
           ...(session ? { session } : {}),
         })
-      : connect(common);
+      : connect({ ...common, ...ringRead });
     const timer = setTimeout(() => answer(connectTimeout(target, options.timeoutMs)), options.timeoutMs);
     if (pin) {
       const tls = socket as TLSSocket;
-      tls.on("session", (ticket: Buffer) => (session = ticket));
+      let verified = false;
+      // Only a connection whose certificate matched hands out sessions to resume: resuming one proves the peer is that agent.
+      tls.on("session", (ticket: Buffer) => {
+        if (verified) session = ticket;
+      });
       tls.once("secureConnect", () => {
+        // A resumed TLS 1.3 session often carries no certificate to show: the resumption itself is the proof (above).
         const presented = tls.getPeerCertificate().raw;
-        if (presented && certFingerprint(presented) === pin) return answer(null);
+        verified = tls.isSessionReused() || (presented !== undefined && certFingerprint(presented) === pin);
+        if (verified) return answer(null);
         session = undefined;
         answer(new AppError(502, Codes.PEER_CERT_MISMATCH, `the peer at ${target.hostname}:${target.port} presented a certificate other than the one its user registered with the tracker`));
       });

@@ -1,0 +1,38 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { Pool } from "undici";
+import { reusedBufferConnector } from "../../src/download/reused-buffer-connector.js";
+import { createSelfSigned } from "../../src/tls/self-signed.js";
+import { TLS_SERVER_OPTIONS } from "../../src/tls/tls-options.js";
+
+test("a pinned peer's next connection resumes the TLS session and is accepted, though a resumed session shows no certificate", async () => {
+  const identity = createSelfSigned();
+  const resumed: boolean[] = [];
+  // Each answer closes its connection, so every request makes a new one.
+  const server = createServer({ key: identity.keyPem, cert: identity.certPem, ...TLS_SERVER_OPTIONS }, (req, res) => {
+    resumed.push((req.socket as TLSSocket).isSessionReused());
+    res.setHeader("connection", "close");
+    res.end("ok");
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const pool = new Pool(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+    connections: 1,
+    connect: reusedBufferConnector({ timeoutMs: 3000, pin: identity.fingerprint }),
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const response = await pool.request({ method: "GET", path: "/" });
+      assert.equal(await response.body.text(), "ok");
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the session ticket arrives after the handshake
+    }
+    assert.deepEqual(resumed, [false, true, true]);
+  } finally {
+    await pool.close();
+    server.close();
+  }
+});
