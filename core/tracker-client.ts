@@ -45,6 +45,8 @@ function isTransportFailure(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code ?? "";
   return (
     code.startsWith("UND_ERR") ||
+    // A certificate that does not verify: that tracker cannot be trusted now (or someone is in the way); another may be.
+    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) ||
     ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"].includes(code)
   );
 }

@@ -19,7 +19,7 @@ import { RateLimiter } from "./rate-limiter.js";
 import { DownloadQueue } from "./download-queue.js";
 import { parseByteRate } from "../../core/byte-rate.js";
 import { createPeerServer } from "./http/server.js";
-import { loadOrCreateIdentity, type TlsIdentity } from "./tls/identity.js";
+import { loadIdentity, type TlsIdentity } from "./tls/identity.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
 import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
@@ -137,8 +137,8 @@ export class PeerNode implements PeerNodeApi {
           `tracker ${from.number} (${from.host}:${from.port}) is not answering (${shortReason(reason)}); using tracker ${to.number} (${to.host}:${to.port})`,
         ),
     });
-    const identity = options.tls === false ? undefined : await loadOrCreateIdentity(options.stateDir);
-    const node = new PeerNode(options, tracker, store, identity);
+    const tls = options.tls === false ? undefined : await loadIdentity(options.stateDir);
+    const node = new PeerNode(options, tracker, store, tls?.identity);
     try {
       await node.#listen();
     } catch (error) {
@@ -146,6 +146,7 @@ export class PeerNode implements PeerNodeApi {
       throw error;
     }
     await store.createDir();
+    await tls?.save();
     node.#workers.warm();
     return node;
   }

@@ -1,7 +1,8 @@
 /**
  * Attacks on a peer agent's piece server from outside: every request that is
  * not a member's well-formed request for verified pieces is refused, and
- * connections that never finish their request are cut.
+ * connections that never finish their request are cut. Over TLS, as agents
+ * serve by default (the certificate is not what these tests are about).
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +10,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
-import { connect, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
+import { connect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -18,6 +20,8 @@ import { Bitfield } from "../../core/bitfield.js";
 import { signGrant } from "../../core/grant.js";
 import { createGrantCheck } from "../src/grant-check.js";
 import { createPeerServer } from "../src/http/server.js";
+import { createSelfSigned } from "../src/tls/self-signed.js";
+import { anyCertificate } from "./support/agent-tls.js";
 
 const PIECE = 1024;
 let dir: string;
@@ -61,11 +65,12 @@ before(async () => {
     files: { find: (groupId, s) => (groupId === "club" && s === sha1 ? served : undefined) },
     checkGrant: createGrantCheck(async () => jwks),
     headersTimeoutMs: 500,
+    tls: createSelfSigned(),
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   port = (server.address() as AddressInfo).port;
-  base = `http://127.0.0.1:${port}`;
+  base = `https://127.0.0.1:${port}`;
 });
 
 after(async () => {
@@ -75,7 +80,7 @@ after(async () => {
 });
 
 async function status(path: string, grant: string | undefined, headers: Record<string, string> = {}): Promise<number> {
-  const response = await request(`${base}${path}`, { headers: { ...(grant ? { authorization: `Bearer ${grant}` } : {}), ...headers } });
+  const response = await request(`${base}${path}`, { dispatcher: anyCertificate, headers: { ...(grant ? { authorization: `Bearer ${grant}` } : {}), ...headers } });
   await response.body.dump();
   return response.statusCode;
 }
@@ -112,7 +117,7 @@ test("paths that try to reach other files are never opened", async () => {
 
 test("bad percent-encoding in a path is a 400 problem, not a server error", async () => {
   for (const path of [`/groups/%ZZ/files/${sha1}`, `/groups/%E0%A4%A/files/${sha1}`, `/groups/club/files/%ZZ/bitfield`]) {
-    const response = await request(`${base}${path}`, { headers: { authorization: `Bearer ${grants.valid}` } });
+    const response = await request(`${base}${path}`, { dispatcher: anyCertificate, headers: { authorization: `Bearer ${grants.valid}` } });
     assert.equal(response.statusCode, 400, path);
     assert.equal(response.headers["content-type"], "application/problem+json");
     assert.equal(((await response.body.json()) as { code: string }).code, "BAD_PERCENT_ENCODING", path);
@@ -120,8 +125,8 @@ test("bad percent-encoding in a path is a 400 problem, not a server error", asyn
 });
 
 test("a connection that never finishes its request head is closed", async () => {
-  const socket = connect(port, "127.0.0.1");
-  await once(socket, "connect");
+  const socket = connect({ port, host: "127.0.0.1", rejectUnauthorized: false });
+  await once(socket, "secureConnect");
   socket.write(`GET /groups/club/files/${sha1} HTTP/1.1\r\nHost: x\r\n`);
   const started = Date.now();
   socket.on("error", () => undefined); // the server may cut the connection while a header is being written

@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
 import { CommanderError } from "commander";
 import { createLogger } from "../../core/logger.js";
 import { AppError } from "../../core/errors.js";
-import { readTrackerInfo, selectTracker } from "../../core/tracker-info.js";
+import { readCaFile, readTrackerInfo, selectTracker } from "../../core/tracker-info.js";
+import { createServer as createHttpsServer } from "node:https";
+import { readFile } from "node:fs/promises";
 import { parseTrackerArgs } from "./config.js";
 import { openDatabase } from "./db/open.js";
 import { loadGrantKey } from "./grant-key.js";
@@ -36,10 +38,13 @@ async function main(): Promise<void> {
       secret,
       logger,
       testSwitches: config.testSwitches,
+      ...(config.caPath !== undefined ? { ca: await readCaFile(config.caPath) } : {}),
     },
   });
   const app = createApp(tracker);
-  const server = app.listen(self.port, self.host);
+  const server = config.tls
+    ? createHttpsServer({ cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }, app).listen(self.port, self.host)
+    : app.listen(self.port, self.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);

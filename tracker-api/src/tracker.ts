@@ -29,6 +29,8 @@ export interface ReplicationOptions {
   logger?: Logger;
   /** Enables the partition switch of the replication routes (tests only). */
   testSwitches?: boolean;
+  /** PEM certificates trusted for https peer trackers besides the system's CAs (--ca). */
+  ca?: string;
 }
 
 export interface TrackerOptions {
@@ -79,6 +81,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     logger: sync.logger,
     onApplied: forgetCachedState,
     outbox,
+    ...(sync.ca !== undefined ? { ca: sync.ca } : {}),
   });
 
   return {

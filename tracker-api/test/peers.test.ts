@@ -120,3 +120,19 @@ test("an announce logs an event only for the holdings whose piece count changed"
   const held = await tracker.db.holding.findMany({ where: { userId: await userIdOf(tracker.db, "carol") }, select: { fileName: true, piecesHeld: true }, orderBy: { fileName: "asc" } });
   assert.deepEqual(held, [{ fileName: "big.iso", piecesHeld: 4 }, { fileName: "small.bin", piecesHeld: 1 }]);
 });
+
+test("the peer list hands out the certificate fingerprint an agent registered, and the new one once it re-registers", async () => {
+  const [before, after] = ["1".repeat(64), "2".repeat(64)];
+  const certOf = async () =>
+    ((await as("carol").get("/groups/team/files/big.iso/peers").expect(200)).body.peers as { userId: string; certSha256?: string }[])
+      .find((p) => p.userId === "bob")?.certSha256;
+  await as("bob").post("/peers/announce", { peerCertSha256: before, holdings: [{ groupId: "team", fileName: "big.iso", sha1: file.sha1, piecesHeld: 2 }] }).expect(200);
+  assert.equal(await certOf(), before);
+  await as("bob").post("/peers/announce", { peerCertSha256: after, holdings: [] }).expect(200);
+  assert.equal(await certOf(), after);
+});
+
+test("a fingerprint that is not 64 lowercase hex digits is refused at login", async () => {
+  const response = await request(tracker.app).post("/sessions").send({ userId: "eve", password: "pw", peerAddress: "127.0.0.1:7004", peerCertSha256: "AB:CD" });
+  assert.equal(response.status, 400);
+});

@@ -604,6 +604,7 @@ export class Download {
         if (settled) return;
         peer.received += chunk.length;
         flight.bytesLeft -= chunk.length;
+        flight.progressAt = Date.now();
         if (!consume(chunk) && !settled) {
           body.pause();
           waitForBuffer();

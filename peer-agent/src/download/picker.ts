@@ -30,8 +30,9 @@
  *   and a near peer is not handed a second request it would only split its
  *   bandwidth with;
  * - a request is abandoned after a timeout that follows the peer's measured
- *   rate and latency and the request's size, not a constant, and its pieces
- *   become free again;
+ *   rate and latency and the size of what it still has to deliver, not a
+ *   constant, counted from the last bytes it delivered; its pieces become
+ *   free again;
  * - sequential (play while downloading): the pieces in a window ahead of the
  *   playhead (the first piece not verified) go first, in file order, so the
  *   file fills from its start; beyond the window, rarest first as above, so
@@ -67,6 +68,8 @@ export interface InFlightRequest {
   remaining?: number;
   /** Bytes of the request that have not arrived yet; `remaining` whole pieces when absent. */
   bytesLeft?: number;
+  /** When its last bytes arrived, same clock as `now`; none yet when absent. */
+  progressAt?: number;
 }
 
 export interface PickerConfig {
@@ -201,10 +204,12 @@ export function pickRequests(input: PickInput): PickResult {
   const live: InFlightRequest[] = [];
   for (const request of input.inFlight) {
     const peer = peers.get(request.peerId);
-    const expired =
-      !peer ||
-      peer.banned ||
-      input.now - request.startedAt > requestTimeoutMs(peer, input.pieceSize, request.count ?? 1, config);
+    // Timed from its last bytes, for what is left of it: a request that keeps delivering is not stalled,
+    // however long it runs. (Timed from its start, a downloader short of CPU, on a busy machine, gave
+    // up on live seeders whose bytes sat unread in its sockets, and dropped them after three.)
+    const since = request.progressAt ?? request.startedAt;
+    const left = request.progressAt === undefined ? (request.count ?? 1) : (request.remaining ?? request.count ?? 1);
+    const expired = !peer || peer.banned || input.now - since > requestTimeoutMs(peer, input.pieceSize, left, config);
     (expired ? timedOut : live).push(request);
   }
 

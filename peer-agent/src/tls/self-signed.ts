@@ -14,7 +14,12 @@ export interface TlsIdentity {
   fingerprint: string;
 }
 
-export function createSelfSigned(commonName = "p2p-peer-agent"): TlsIdentity {
+/**
+ * `ipAddress`: also name that IPv4 address (subjectAltName) and mark the
+ * certificate as its own CA, so a client given it as `ca` verifies a server
+ * at that address the ordinary way (a tracker's test certificate).
+ */
+export function createSelfSigned(commonName = "p2p-peer-agent", ipAddress?: string): TlsIdentity {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const ecdsaWithSha256 = seq(oid([1, 2, 840, 10045, 4, 3, 2]));
   const name = seq(set(seq(oid([2, 5, 4, 3]), tlv(0x0c, Buffer.from(commonName, "utf8")))));
@@ -28,6 +33,10 @@ export function createSelfSigned(commonName = "p2p-peer-agent"): TlsIdentity {
     seq(utcTime(new Date(now.getTime() - 24 * 3600_000)), tlv(0x17, Buffer.from("491231235959Z"))),
     name,
     publicKey.export({ type: "spki", format: "der" }),
+    ...(ipAddress ? [tlv(0xa3, seq(
+      seq(oid([2, 5, 29, 19]), tlv(0x04, seq(tlv(0x01, Buffer.from([0xff]))))), // basicConstraints cA
+      seq(oid([2, 5, 29, 17]), tlv(0x04, seq(tlv(0x87, Buffer.from(ipAddress.split(".").map(Number)))))), // subjectAltName IP
+    ))] : []),
   );
   const signature = sign("sha256", tbs, privateKey as KeyObject); // DER ECDSA-Sig-Value
   const der = seq(tbs, ecdsaWithSha256, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));

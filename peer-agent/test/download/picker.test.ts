@@ -177,6 +177,21 @@ test("a stalled request is handed back once its timeout has passed", () => {
   assert.deepEqual(timedOut, inFlight);
 });
 
+test("a request whose bytes keep arriving is not handed back, however long it has run", () => {
+  const peers = [peer("busy", [0, 1, 2, 3], { bytesPerSecond: 1024 * 1024, latencyMs: 10 }), peer("ok", [0, 1, 2, 3])];
+  const running: InFlightRequest = { piece: 0, count: 4, remaining: 1, peerId: "busy", startedAt: 0, progressAt: 59_900 };
+  const { timedOut } = pickRequests({
+    pieceCount: 4, pieceSize: PIECE, verified: () => false, verifiedCount: 0,
+    inFlight: [running], peers, now: 60_000, random: seeded(3),
+  });
+  assert.deepEqual(timedOut, []);
+  const stopped = pickRequests({
+    pieceCount: 4, pieceSize: PIECE, verified: () => false, verifiedCount: 0,
+    inFlight: [{ ...running, progressAt: 1000 }], peers, now: 60_000, random: seeded(3),
+  });
+  assert.equal(stopped.timedOut.length, 1, "one that stopped delivering is");
+});
+
 test("a banned peer is never asked", () => {
   const peers = [peer("bad", range(10), { banned: true, bytesPerSecond: 1e9 }), peer("good", range(10))];
   const { requests } = pickRequests({

@@ -1,3 +1,4 @@
+import { rootCertificates } from "node:tls";
 /**
  * Delivery between trackers: pushes this tracker's events to every other one
  * right after each commit (the client waits at most TRACKER.PUSH_WAIT_MS for it),
@@ -38,6 +39,8 @@ export interface ReplicatorOptions {
   logger?: Logger;
   /** Told what applied events changed, to drop cached state. */
   onApplied?: (touched: Touched) => void;
+  /** PEM certificates trusted for https peer trackers besides the system's CAs (--ca). */
+  ca?: string;
   /** The tracker's outbox: local writes are pushed through this replicator, and batches from others are applied under its write lock. A new one when absent (tests of replication alone). */
   outbox?: Outbox;
 }
@@ -66,17 +69,20 @@ export class Replicator implements ReplicationHooks {
   #catchingUp = true;
   #recovering: boolean;
   #timer: NodeJS.Timeout | undefined;
-  readonly #dispatcher = new Agent({
-    connect: { timeout: TRACKER.PEER_CONNECT_TIMEOUT_MS },
-    headersTimeout: TRACKER.PEER_ANSWER_TIMEOUT_MS,
-    bodyTimeout: TRACKER.PEER_ANSWER_TIMEOUT_MS,
-    keepAliveTimeout: TRACKER.PEER_KEEP_ALIVE_MS,
-  });
+  readonly #dispatcher: Agent;
 
   constructor(
     readonly db: TrackerDb,
     private readonly options: ReplicatorOptions,
   ) {
+    // https peers' certificates are checked (system CAs plus --ca); the HMAC signature still proves the sender.
+    const ca = options.ca ? { ca: [...rootCertificates, options.ca] } : {};
+    this.#dispatcher = new Agent({
+      connect: { timeout: TRACKER.PEER_CONNECT_TIMEOUT_MS, ...ca },
+      headersTimeout: TRACKER.PEER_ANSWER_TIMEOUT_MS,
+      bodyTimeout: TRACKER.PEER_ANSWER_TIMEOUT_MS,
+      keepAliveTimeout: TRACKER.PEER_KEEP_ALIVE_MS,
+    });
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));

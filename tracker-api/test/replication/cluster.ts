@@ -24,13 +24,15 @@ export class Cluster {
     readonly trackers: TrackerProcess[],
   ) {}
 
-  static async start(count = 2): Promise<Cluster> {
+  /** `startTimeoutMs`: how long each tracker gets to answer (a long run on a loaded machine wants more). */
+  static async start(count = 2, options: { startTimeoutMs?: number } = {}): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), "tracker-sync-"));
     const ports: number[] = [];
     for (let i = 0; i < count; i++) ports.push(await freePort());
     const info = join(dir, "tracker_info.txt");
     await writeFile(info, ports.map((p) => `127.0.0.1:${p}`).join("\n") + "\n");
     const cluster = new Cluster(dir, info, ports.map((port, i) => ({ number: i + 1, url: `http://127.0.0.1:${port}`, child: undefined, output: "" })));
+    if (options.startTimeoutMs) cluster.startTimeoutMs = options.startTimeoutMs;
     const started = await Promise.allSettled(cluster.trackers.map((t) => cluster.startTracker(t.number)));
     const failed = started.find((result) => result.status === "rejected");
     if (failed) {
@@ -40,6 +42,8 @@ export class Cluster {
     }
     return cluster;
   }
+
+  startTimeoutMs = 40_000;
 
   tracker(number: number): TrackerProcess {
     return this.trackers[number - 1]!;
@@ -61,7 +65,7 @@ export class Cluster {
       if (child.exitCode !== null) throw new Error(`tracker ${number} exited ${child.exitCode}:\n${tracker.output}`);
       const view = await health(tracker.url).catch(() => undefined);
       return view !== undefined && (options.waitRecovered === false || view.status !== "recovering");
-    }, 40_000);
+    }, this.startTimeoutMs, `tracker ${number} to start`);
   }
 
   /** Where tracker `number` keeps its database. */
@@ -78,6 +82,12 @@ export class Cluster {
     child.kill("SIGKILL");
     await exited;
     tracker.child = undefined;
+  }
+
+  /** kill -9, then rm -rf of its data directory: a lost disk (start it again on an empty database). */
+  async wipe(number: number): Promise<void> {
+    await this.kill(number);
+    await rm(this.dataDir(number), { recursive: true, force: true });
   }
 
   /** SIGSTOP: the process stays, its sockets still accept, nothing is answered. */

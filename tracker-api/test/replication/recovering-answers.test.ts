@@ -10,7 +10,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
 import { call, Cluster, converged, createUser, health, login, waitUntil } from "./cluster.js";
 
 let cluster: Cluster;
@@ -30,8 +29,7 @@ test("a recovering tracker refuses logins, sessions and reads with 503 instead o
   assert.equal((await call(one, "POST", "/groups", { token, body: { groupId: "kept" } })).status, 201);
   await converged(cluster);
 
-  await cluster.kill(1);
-  await rm(cluster.dataDir(1), { recursive: true, force: true });
+  await cluster.wipe(1);
   // Tracker 2 frozen: tracker 1 stays recovering.
   cluster.freeze(2);
   await cluster.startTracker(1, { waitRecovered: false });

@@ -7,7 +7,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { call, Cluster, converged, createUser, health, login, waitUntil } from "./cluster.js";
@@ -35,8 +34,7 @@ test("a tracker restarted on an empty data dir says recovering and refuses write
   assert.equal((await call(one, "POST", "/groups/kept/files", { token: alice, body: notes })).status, 201);
   await converged(cluster);
 
-  await cluster.kill(1);
-  await rm(cluster.dataDir(1), { recursive: true, force: true });
+  await cluster.wipe(1);
   // Tracker 2 frozen: tracker 1 cannot pull yet.
   cluster.freeze(2);
   await cluster.startTracker(1, { waitRecovered: false });

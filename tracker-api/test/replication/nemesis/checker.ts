@@ -98,7 +98,7 @@ export async function checkTracker(address: TrackerAddress, model: Model, passwo
       }
       // With two groups of one family, which one an operation by name reached is not known: check only what is allowed.
       const exact = byFamily.get(name)!.length === 1;
-      const certain = (user: string) => exact && !model.pair(name, user).uncertain && !model.users.get(user)?.doubtful;
+      const certain = (user: string) => exact && !model.pair(name, user).uncertain;
 
       const members = new Set((await owner.listMembers(view.groupId)).map((m) => family(m.userId)));
       for (const member of members) {

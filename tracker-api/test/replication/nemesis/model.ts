@@ -35,8 +35,12 @@ export interface GroupFacts {
 }
 
 export class Model {
-  /** doubtful: a creation may have been done twice (then `name~2` is this person's too, and which account a name reached is not known). */
-  readonly users = new Map<string, { created: boolean; acknowledged: boolean; doubtful: boolean }>();
+  /**
+   * A creation done twice (an attempt that timed out, then done by its tracker
+   * after another tracker did it too) leaves `name~2`, the same person's: the
+   * checker compares users by name family, so this needs no exception.
+   */
+  readonly users = new Map<string, { created: boolean; acknowledged: boolean }>();
   readonly groups = new Map<string, GroupFacts>();
   readonly #pairs = new Map<string, Pair>();
   /** (group, user, file) -> share */
@@ -91,8 +95,8 @@ export class Model {
   coverage(): string {
     const pairs = this.pairs().filter(({ group, user }) => this.groups.get(group)?.owner !== user);
     const shares = this.shares();
-    const certainPairs = pairs.filter((p) => !p.pair.uncertain && !this.users.get(p.user)?.doubtful).length;
-    const certainShares = shares.filter((s) => !s.share.uncertain && !this.users.get(s.user)?.doubtful).length;
+    const certainPairs = pairs.filter((p) => !p.pair.uncertain).length;
+    const certainShares = shares.filter((s) => !s.share.uncertain).length;
     return `exact end state known for ${certainPairs}/${pairs.length} (group, user) pairs and ${certainShares}/${shares.length} shares`;
   }
 
@@ -127,8 +131,7 @@ export class Model {
     const doubtful = outcome.kind === "unknown" || op.mayRepeatLate;
     switch (op.kind) {
       case "createUser": {
-        const user = this.users.get(op.actor) ?? { created: false, acknowledged: false, doubtful: false };
-        if (doubtful) user.doubtful = true;
+        const user = this.users.get(op.actor) ?? { created: false, acknowledged: false };
         if (ok) user.created = user.acknowledged = true;
         if (outcome.kind === "refused" && outcome.code === "USER_EXISTS") user.created = true;
         this.users.set(op.actor, user);

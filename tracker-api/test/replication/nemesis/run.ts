@@ -18,6 +18,8 @@ export const RUN = Object.freeze({
   trackers: 3,
   /** Clients writing at once: enough to race on the same groups, few enough for two shared cores. */
   persons: 4,
+  /** A tracker (tsx compiling, Prisma opening) takes 2–30 s to answer on a loaded 2-core machine; a start that fails ends the run. */
+  startTimeoutMs: 120_000,
   /** After the heal, how long the trackers get to agree (a wiped tracker pulls everything back first). */
   convergeMs: 90_000,
   /** How often a long run prints its progress. */
@@ -45,7 +47,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   const faults = options.faults ?? ALL_FAULTS;
   const rng = new Rng(options.seed);
-  const cluster = await Cluster.start(RUN.trackers);
+  const cluster = await Cluster.start(RUN.trackers, { startTimeoutMs: RUN.startTimeoutMs });
   // Even if this process is stopped (Ctrl-C on a long run), its trackers do not outlive it.
   const killOnExit = () => cluster.killNow();
   process.once("exit", killOnExit);
