@@ -89,6 +89,9 @@ async function serve(): Promise<void> {
 
 async function listen(app: express.Express | Server): Promise<string> {
   const server = app.listen(0, "127.0.0.1");
+  // Seeding 10,000 files can outlast Node's 5 s keep-alive on a busy machine; the setup's
+  // next request then reused a socket the server had closed (ECONNRESET, the bench died).
+  server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.once("listening", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }

@@ -51,3 +51,121 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     ...(options.ca !== undefined ? { caPath: resolve(options.ca) } : {}),
   };
 }
+
+/**
+ * Every tunable of the tracker, with the reason for its value (and where the
+ * measurement behind it is, for those set by a bench). Frozen: a value is
+ * changed here, never where it is used.
+ */
+export const TRACKER = Object.freeze({
+  /** 8 MiB admits the piece list of a file of about 80 GiB. */
+  BODY_LIMIT: "8mb",
+  /** The API's deepest body nests 3 levels; anything past this is an attack on recursive code, refused before parsing. */
+  MAX_JSON_DEPTH: 32,
+  /** A login lasts a day: long enough for a working day of downloads, short enough that a leaked token dies on its own. */
+  SESSION_TTL_MS: 24 * 60 * 60 * 1000,
+  /** Sessions looked up kept in memory (every authenticated request needs one); the oldest make room. */
+  MAX_KNOWN_SESSIONS: 10_000,
+  /** Heartbeats of one session are replicated at most this often (the online window is 60 s). */
+  SEEN_EVERY_MS: 10_000,
+  /** Sessions remembered; the oldest make room. */
+  MAX_REMEMBERED_HEARTBEATS: 100_000,
+  /**
+   * Pages kept per group list (a page is identified by where it starts and ends),
+   * and the bytes of their bodies: more than a whole 10,000-file list (1.5 MB),
+   * so every page of a walk stays, but bounded whatever limits and cursors are
+   * asked for. The least recently asked for make room.
+   */
+  MAX_CACHED_PAGES: 64,
+  /** Bytes of the kept pages' bodies per group list (see MAX_CACHED_PAGES). */
+  MAX_CACHED_PAGE_BYTES: 2 * 1024 * 1024,
+  /** Groups whose file list is kept; the least recently listed makes room. */
+  MAX_CACHED_GROUPS: 32,
+  /** How long an answer is kept for retries. */
+  IDEMPOTENCY_TTL_MS: 24 * 60 * 60 * 1000,
+  /** Expired idempotency answers are deleted at most this often (a sweep is one statement, run after an answer). */
+  IDEMPOTENCY_SWEEP_EVERY_MS: 60_000,
+  /** How long a write waits for the other trackers before its client gets the answer anyway. */
+  PUSH_WAIT_MS: 300,
+  /** Events per push to another tracker: a catch-up after downtime goes in few requests, each well under REPLICATION_BODY_LIMIT. */
+  PUSH_BATCH: 500,
+  /** Events per pull (catch-up) answer: bounded so a tracker far behind does not ask for its whole log at once. */
+  PULL_BATCH: 2000,
+  /** A tracker that does not answer is retried at most this far apart, so it is caught up within seconds of coming back. */
+  MAX_BACKOFF_MS: 5000,
+  /** The first retry of a failed push: soon, as most failures are a restart or a brief overload. */
+  FIRST_BACKOFF_MS: 100,
+  /** How often each link pulls what it may have missed and pushes what is unacknowledged, whatever pushes did. */
+  ANTI_ENTROPY_MS: 1000,
+  /** How many of its own newest events a tracker keeps in memory for pushes. */
+  RECENT_EVENTS: 10_000,
+  /**
+   * How long a tracker on a new database refuses writes while no other tracker
+   * answers: after that it is taken as new (its origin is new anyway, so its
+   * writes can never be mistaken for the lost database's; what it had comes
+   * back whenever another tracker answers, and the name rules settle overlaps).
+   */
+  RECOVERY_WAIT_MS: 30_000,
+  /**
+   * /health needs no login and a digest reads the whole state (0.3–0.5 s after
+   * a user made 5000 groups; 100 concurrent calls starved logins and the JWKS
+   * for seconds): concurrent askers share one computation, and an answer is
+   * reused while no event was applied since (up to HEALTH_ANSWER_MS), and for
+   * HEALTH_FLOOD_MS in any case. The same for the digest other trackers ask
+   * for. However many ask, at most one digest (and one round of peer digests)
+   * per HEALTH_FLOOD_MS while writes stream in, one per HEALTH_ANSWER_MS when idle.
+   */
+  HEALTH_ANSWER_MS: 1000,
+  /** The shortest reuse of a /health or digest answer, however often it is asked for (see HEALTH_ANSWER_MS). */
+  HEALTH_FLOOD_MS: 100,
+  /** What a write refused while recovering tells its client to wait (a client fails over to another tracker at once). */
+  RECOVERING_RETRY_AFTER_S: 2,
+  /**
+   * How long a write's open transaction waits for its answer. The answer is
+   * normally sent in the same turn of the event loop as the write's result; this
+   * only bounds a request that reads the database, or does something slow,
+   * between its write and its answer (the open transaction holds the connection):
+   * the write then commits alone and its answer is recorded after it.
+   */
+  ANSWER_WAIT_MS: 100,
+  /** A push of PUSH_BATCH events that each carry a piece list of up to BODY_LIMIT fits, with room. */
+  REPLICATION_BODY_LIMIT: "64mb",
+  /** Deliveries older (or further in the future) than this are refused; ids are remembered this long. */
+  SIGNATURE_WINDOW_MS: 5 * 60 * 1000,
+  /** Conditions per statement, so that no statement nears a database's limit of bound parameters. */
+  REGISTER_CONDITIONS_PER_STATEMENT: 100,
+  /** Distinct SQL texts whose prepared statements are kept (the least recently used make room). */
+  MAX_PREPARED_STATEMENTS: 500,
+  /** How long a statement waits for a lock held by another connection (e.g. a backup) before failing. */
+  BUSY_TIMEOUT_MS: 5000,
+  /**
+   * WAL size (pages) at which the tracker's connection checkpoints by itself: only
+   * when the background checkpointer falls behind (normally it keeps the WAL far smaller).
+   */
+  SELF_CHECKPOINT_PAGES: 10_000,
+  /**
+   * The SQLite bundled here refuses a statement with more than 999 bound
+   * values, and Prisma binds one per element of an `in` list: a user who owns
+   * a thousand groups made every `GET /groups?limit=1000` fail with 500. Lists
+   * of ids go to the database in chunks of this many, whatever their length.
+   */
+  IDS_PER_STATEMENT: 500,
+  /** How often the background checkpointer looks at the WAL when the last pass caught up. */
+  CHECKPOINT_EVERY_MS: 200,
+  /** Passes in a row while commits keep outrunning it, before it sleeps again. */
+  CHECKPOINT_PASSES_PER_ROUND: 5,
+  /** A peer that has not announced itself for this long is not handed out. */
+  ONLINE_WINDOW_MS: 60_000,
+  /** How often peers are asked to announce themselves: several heartbeats fit in the online window. */
+  HEARTBEAT_SECONDS: 15,
+  /** Failed logins for one user id or from one address within LOGIN_WINDOW_MS before further attempts wait: enough for typos, too few to guess. */
+  LOGIN_MAX_FAILURES: 5,
+  /** The window of LOGIN_MAX_FAILURES; a refused caller waits until its oldest failure leaves it. */
+  LOGIN_WINDOW_MS: 60_000,
+  /** Another tracker on the network that does not accept a connection within this is taken as down (retried with backoff). */
+  PEER_CONNECT_TIMEOUT_MS: 1000,
+  /** A push or pull answer slower than this is a failure: a catch-up page of PULL_BATCH events takes far less. */
+  PEER_ANSWER_TIMEOUT_MS: 10_000,
+  /** Connections to the other trackers stay open between pushes (one push per write when busy). */
+  PEER_KEEP_ALIVE_MS: 30_000,
+});

@@ -6,6 +6,7 @@
  * several trackers run side by side in one process (the tests do).
  */
 import type { Logger } from "pino";
+import { TRACKER } from "./config.js";
 import type { TrackerDb } from "./db/open.js";
 import { LoginThrottle } from "./domain/login-throttle.js";
 import type { GrantKey } from "./grant-key.js";
@@ -56,6 +57,7 @@ export interface Tracker extends ServiceContext {
 
 export function createTracker(options: TrackerOptions): Tracker {
   const { db } = options;
+  const clock = options.clock ?? Date.now;
   const sessions = new SessionCache(db);
   const fileLists = new FileListCache(db);
 
@@ -86,12 +88,12 @@ export function createTracker(options: TrackerOptions): Tracker {
     id: options.id,
     db,
     grantKey: options.grantKey,
-    clock: options.clock ?? Date.now,
+    clock,
     outbox,
     sessions,
     fileLists,
     heartbeats: new HeartbeatCoalescer(),
-    loginThrottle: new LoginThrottle(),
+    loginThrottle: new LoginThrottle(TRACKER.LOGIN_MAX_FAILURES, TRACKER.LOGIN_WINDOW_MS, clock),
     replication: sync && replicator && { replicator, secret: sync.secret, testSwitches: sync.testSwitches === true },
     start: async () => {
       await replicator?.start();

@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
-import { IDS_PER_STATEMENT } from "../src/db/chunks.js";
+import { TRACKER } from "../src/config.js";
 import { startTrackerApp } from "./support/tracker-app.js";
 
 // More groups than SQLite binds values in one statement (999): every list and login must still work.
@@ -10,7 +10,7 @@ let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
 let token: string;
 
 before(async () => {
-  assert.ok(GROUPS > 2 * IDS_PER_STATEMENT);
+  assert.ok(GROUPS > 2 * TRACKER.IDS_PER_STATEMENT);
   tracker = await startTrackerApp();
   await request(tracker.app).post("/users").send({ userId: "hoarder", password: "pw" }).expect(201);
   token = (await request(tracker.app).post("/sessions").send({ userId: "hoarder", password: "pw", peerAddress: "127.0.0.1:7001" }).expect(201)).body.token;

@@ -1,10 +1,7 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { TRACKER } from "../config.js";
 
-/** How often the background checkpointer looks at the WAL when the last pass caught up. */
-export const CHECKPOINT_EVERY_MS = 200;
-/** Passes in a row while commits keep outrunning it, before it sleeps again. */
-const PASSES_PER_ROUND = 5;
 
 /**
  * The checkpointer, run in a worker thread on its own connection: PASSIVE
@@ -54,7 +51,7 @@ export function checkpointInBackground(path: string): Checkpointer {
     eval: true,
     execArgv: [],
     workerData: {
-      driver: createRequire(import.meta.url).resolve("better-sqlite3"), path, everyMs: CHECKPOINT_EVERY_MS, passes: PASSES_PER_ROUND,
+      driver: createRequire(import.meta.url).resolve("better-sqlite3"), path, everyMs: TRACKER.CHECKPOINT_EVERY_MS, passes: TRACKER.CHECKPOINT_PASSES_PER_ROUND,
     },
   });
   worker.unref();

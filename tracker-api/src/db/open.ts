@@ -6,18 +6,12 @@ import { PrismaClient } from "../generated/prisma/client.js";
 import { checkpointInBackground } from "./checkpoints.js";
 import { applyMigrations } from "./migrations.js";
 import { serializeConnection } from "./serial-adapter.js";
+import { TRACKER } from "../config.js";
 
 export type TrackerDb = PrismaClient;
 /** The client inside an interactive transaction. */
 export type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 
-/** How long a statement waits for a lock held by another connection (e.g. a backup) before failing. */
-const BUSY_TIMEOUT_MS = 5000;
-/**
- * WAL size (pages) at which the tracker's connection checkpoints by itself: only
- * when the background checkpointer falls behind (normally it keeps the WAL far smaller).
- */
-const SELF_CHECKPOINT_PAGES = 10_000;
 
 /**
  * Opens (creating if needed) a tracker's SQLite database, brings its schema up
@@ -42,11 +36,11 @@ export async function openDatabase(path: string): Promise<TrackerDb> {
   } finally {
     raw.close();
   }
-  const adapter = serializeConnection(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: BUSY_TIMEOUT_MS }));
+  const adapter = serializeConnection(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: TRACKER.BUSY_TIMEOUT_MS }));
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
   await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
-  await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${SELF_CHECKPOINT_PAGES}`);
+  await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${TRACKER.SELF_CHECKPOINT_PAGES}`);
   const checkpointer = checkpointInBackground(path);
   const disconnect = prisma.$disconnect.bind(prisma);
   prisma.$disconnect = async () => {

@@ -1,5 +1,6 @@
 import type { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import type Database from "better-sqlite3";
+import { TRACKER } from "../config.js";
 
 type Factory = PrismaBetterSQLite3;
 type Adapter = Awaited<ReturnType<Factory["connect"]>>;
@@ -94,8 +95,6 @@ class Gate {
   }
 }
 
-/** Distinct SQL texts whose prepared statements are kept (the least recently used make room). */
-const MAX_STATEMENTS = 500;
 
 /**
  * The adapter prepares every statement again on each query (compiling SQL is
@@ -132,7 +131,7 @@ function reusePreparedStatements(db: Database.Database): void {
     if (statement) cache.delete(sql);
     else {
       statement = prepare(sql);
-      if (cache.size >= MAX_STATEMENTS) cache.delete(cache.keys().next().value!);
+      if (cache.size >= TRACKER.MAX_PREPARED_STATEMENTS) cache.delete(cache.keys().next().value!);
     }
     cache.set(sql, statement);
     return handle(statement, [], false);

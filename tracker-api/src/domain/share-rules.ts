@@ -3,10 +3,6 @@ import { ValidationError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
 import { fileNameProblem } from "../../../core/validation.js";
 
-/** A peer that has not announced itself for this long is not handed out. */
-export const ONLINE_WINDOW_MS = 60_000;
-/** How often peers are asked to announce themselves: several heartbeats fit in the online window. */
-export const HEARTBEAT_SECONDS = 15;
 
 /** Checks share metadata beyond what the schema can: a base name, the piece size, one hash per piece. */
 export function checkShareMetadata(input: ShareFileRequest): void {

@@ -11,11 +11,8 @@ import { nestsDeeperThan } from "./json-depth.js";
 import { idempotency } from "./idempotency.js";
 import { securityHeaders } from "./security-headers.js";
 import { methodNotAllowed, rejectBadPercentEncoding } from "./wire.js";
+import { TRACKER } from "../config.js";
 
-/** 8 MiB admits the piece list of a file of about 80 GiB. */
-export const BODY_LIMIT = "8mb";
-/** The API's deepest body nests 3 levels; anything past this is an attack on recursive code, refused before parsing. */
-export const MAX_JSON_DEPTH = 32;
 
 /** The HTTP face of one tracker: its API, and the replication routes when it syncs with others. */
 export function createApp(tracker: Tracker): express.Express {
@@ -31,7 +28,7 @@ export function createApp(tracker: Tracker): express.Express {
     app.use("/replication", replicationRouter(replicator, { secret, testSwitches }));
     app.use(refuseWhileRecovering(replicator));
   }
-  app.use(express.json({ limit: BODY_LIMIT, verify: refuseDeepJson }));
+  app.use(express.json({ limit: TRACKER.BODY_LIMIT, verify: refuseDeepJson }));
   app.use(idempotency(tracker));
   mountDocs(app);
   RegisterRoutes(app);
@@ -77,8 +74,8 @@ function problemHandler(error: unknown, _req: Request, res: Response, _next: Nex
 }
 
 function refuseDeepJson(_req: Request, _res: Response, body: Buffer): void {
-  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
-    throw new ValidationError(`request body nests deeper than ${MAX_JSON_DEPTH} levels`, Codes.JSON_TOO_DEEP);
+  if (nestsDeeperThan(body, TRACKER.MAX_JSON_DEPTH)) {
+    throw new ValidationError(`request body nests deeper than ${TRACKER.MAX_JSON_DEPTH} levels`, Codes.JSON_TOO_DEEP);
   }
 }
 
@@ -97,7 +94,7 @@ function toAppError(error: unknown): AppError {
     return new ValidationError("request does not match the API", "VALIDATION_FAILED", { errors: error.fields });
   }
   const type = (error as { type?: string }).type;
-  if (type === "entity.too.large") return new PayloadTooLargeError(`request body is larger than ${BODY_LIMIT}`);
+  if (type === "entity.too.large") return new PayloadTooLargeError(`request body is larger than ${TRACKER.BODY_LIMIT}`);
   if (type === "entity.parse.failed") return new ValidationError("request body is not valid JSON", "MALFORMED_JSON");
   return new AppError(500, "INTERNAL", "internal error");
 }

@@ -6,16 +6,14 @@ import { WriteNotCommittedError, type AnswerEvent, type Outbox } from "../replic
 import { writeAnswersSql } from "../replication/store.js";
 import type { Tracker } from "../tracker.js";
 import { verifyPassword } from "../services/passwords.js";
+import { TRACKER } from "../config.js";
 import { tokenHash } from "../services/sessions.js";
 
-/** How long an answer is kept for retries. */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Visible ASCII, as clients send UUIDs or similar. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Logging in answers a secret that is never stored; a retried login opens another session, which is harmless. */
 const NOT_KEPT = new Set(["POST /sessions"]);
-const SWEEP_EVERY_MS = 60_000;
 
 /**
  * Idempotency-Key on every tracker write (draft-ietf-httpapi-idempotency-key-header).
@@ -64,7 +62,7 @@ export function idempotency(tracker: Tracker): RequestHandler {
     const now = Date.now();
     let stored: Answer | undefined;
     try {
-      stored = await findAnswer(db, scope, key, new Date(now - IDEMPOTENCY_TTL_MS));
+      stored = await findAnswer(db, scope, key, new Date(now - TRACKER.IDEMPOTENCY_TTL_MS));
     } catch (error) {
       release();
       throw error;
@@ -86,7 +84,7 @@ export function idempotency(tracker: Tracker): RequestHandler {
     }
 
     // The write's events are delivered to the other trackers together with its answer
-    // (and committed with it: the write's transaction waits for the answer, see writeTransaction).
+    // (and committed with it: the write's transaction waits for the answer, see Outbox.write).
     let hold: ReturnType<Outbox["holdDeliveries"]> | undefined;
     res.once("close", () => void hold?.deliver().catch(() => {}));
     beforeSending(res, async (status, contentType, body) => {
@@ -102,9 +100,9 @@ export function idempotency(tracker: Tracker): RequestHandler {
       }
       try {
         await hold?.deliver(answer);
-        if (now - lastSweep > SWEEP_EVERY_MS) {
+        if (now - lastSweep > TRACKER.IDEMPOTENCY_SWEEP_EVERY_MS) {
           lastSweep = now;
-          await db.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(now - IDEMPOTENCY_TTL_MS) } } });
+          await db.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(now - TRACKER.IDEMPOTENCY_TTL_MS) } } });
         }
       } catch (error) {
         // A write that did not commit must not be answered as done. Otherwise the

@@ -12,6 +12,7 @@ import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
 import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswers, writeAnswersSql, type Touched } from "./store.js";
+import { TRACKER } from "../config.js";
 
 /** What the outbox needs from the replicator: who we are, and a push after each commit. */
 export interface ReplicationHooks {
@@ -198,14 +199,6 @@ export class Outbox {
 /** Records a service's events: logged, and projected into registers and rows, within the write's transaction (the rows are there when it resolves). */
 export type RecordEvents = (...events: NewEvent[]) => Promise<void>;
 
-/**
- * How long a write's open transaction waits for its answer. The answer is
- * normally sent in the same turn of the event loop as the write's result; this
- * only bounds a request that reads the database, or does something slow,
- * between its write and its answer (the open transaction holds the connection):
- * the write then commits alone and its answer is recorded after it.
- */
-export const ANSWER_WAIT_MS = 100;
 
 /** Thrown by `deliver` when the write whose transaction waited for the answer did not commit: the answer must not be sent. */
 export class WriteNotCommittedError extends Error {
@@ -252,7 +245,7 @@ class HeldRequest {
         // The caller answers with the result while this transaction waits for that answer.
         handedOut = true;
         this.#waiting = waiting;
-        const timer = setTimeout(() => this.answerLater(), ANSWER_WAIT_MS);
+        const timer = setTimeout(() => this.answerLater(), TRACKER.ANSWER_WAIT_MS);
         resolve(result);
         return answer.finally(() => clearTimeout(timer));
       });

@@ -1,7 +1,7 @@
 import { rootCertificates } from "node:tls";
 /**
  * Delivery between trackers: pushes this tracker's events to every other one
- * right after each commit (the client waits at most PUSH_WAIT_MS for it),
+ * right after each commit (the client waits at most TRACKER.PUSH_WAIT_MS for it),
  * retries from the log with exponential backoff, and pulls what it missed
  * (catch-up) at start, periodically and when a push shows a gap. Received
  * events are applied once, in per-origin sequence order.
@@ -18,37 +18,9 @@ import { HybridClock, isHlc } from "./hlc.js";
 import { Outbox, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
 import { insertEvents, nothingTouched, RegisterBatch, type Touched } from "./store.js";
+import { TRACKER } from "../config.js";
 
-/** How long a write waits for the other trackers before its client gets the answer anyway. */
-export const PUSH_WAIT_MS = 300;
-const PUSH_BATCH = 500;
-const PULL_BATCH = 2000;
-const MAX_BACKOFF_MS = 5000;
-const FIRST_BACKOFF_MS = 100;
-const ANTI_ENTROPY_MS = 1000;
-/** How many of its own newest events a tracker keeps in memory for pushes. */
-const RECENT_EVENTS = 10_000;
-/**
- * How long a tracker on a new database refuses writes while no other tracker
- * answers: after that it is taken as new (its origin is new anyway, so its
- * writes can never be mistaken for the lost database's; what it had comes
- * back whenever another tracker answers, and the name rules settle overlaps).
- */
-export const RECOVERY_WAIT_MS = 30_000;
-/**
- * /health needs no login and a digest reads the whole state (0.3–0.5 s after
- * a user made 5000 groups; 100 concurrent calls starved logins and the JWKS
- * for seconds): concurrent askers share one computation, and an answer is
- * reused while no event was applied since (up to HEALTH_ANSWER_MS), and for
- * HEALTH_FLOOD_MS in any case. The same for the digest other trackers ask
- * for. However many ask, at most one digest (and one round of peer digests)
- * per HEALTH_FLOOD_MS while writes stream in, one per HEALTH_ANSWER_MS when idle.
- */
-const HEALTH_ANSWER_MS = 1000;
-const HEALTH_FLOOD_MS = 100;
 
-/** What a write refused while recovering tells its client to wait (a client fails over to another tracker at once). */
-const RECOVERING_RETRY_AFTER_S = 2;
 
 export interface PeerTracker {
   id: string;
@@ -105,7 +77,12 @@ export class Replicator implements ReplicationHooks {
   ) {
     // https peers' certificates are checked (system CAs plus --ca); the HMAC signature still proves the sender.
     const ca = options.ca ? { ca: [...rootCertificates, options.ca] } : {};
-    this.#dispatcher = new Agent({ connect: { timeout: 1000, ...ca }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
+    this.#dispatcher = new Agent({
+      connect: { timeout: TRACKER.PEER_CONNECT_TIMEOUT_MS, ...ca },
+      headersTimeout: TRACKER.PEER_ANSWER_TIMEOUT_MS,
+      bodyTimeout: TRACKER.PEER_ANSWER_TIMEOUT_MS,
+      keepAliveTimeout: TRACKER.PEER_KEEP_ALIVE_MS,
+    });
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
@@ -123,7 +100,7 @@ export class Replicator implements ReplicationHooks {
     if (this.#recovering) {
       throw new UnavailableError(
         "this tracker is recovering its data from the other trackers; try again shortly or use another tracker",
-        "TRACKER_RECOVERING", RECOVERING_RETRY_AFTER_S,
+        "TRACKER_RECOVERING", TRACKER.RECOVERING_RETRY_AFTER_S,
       );
     }
   }
@@ -148,7 +125,7 @@ export class Replicator implements ReplicationHooks {
         void link.catchUp();
         if (link.unacknowledged() > 0) void link.kick();
       }
-    }, ANTI_ENTROPY_MS);
+    }, TRACKER.ANTI_ENTROPY_MS);
     this.#timer.unref();
   }
 
@@ -163,7 +140,7 @@ export class Replicator implements ReplicationHooks {
       // Nobody to ask: no other tracker is running (every connection refused), or none answered in time.
       // The origin is new either way, so writes from now on are safe; what was lost comes back when one answers.
       const noneRunning = this.links.every((link) => link.refused);
-      if (answered.length === 0 && (noneRunning || Date.now() - started > RECOVERY_WAIT_MS)) {
+      if (answered.length === 0 && (noneRunning || Date.now() - started > TRACKER.RECOVERY_WAIT_MS)) {
         this.logger?.warn("replication: no other tracker answered; taking this database as new");
         break;
       }
@@ -184,10 +161,10 @@ export class Replicator implements ReplicationHooks {
   /** Keeps this tracker's newest events in memory (called in log order). */
   appended(events: readonly LoggedEvent[]): void {
     for (const event of events) this.#recent.set(event.seq, event);
-    while (this.#recent.size > RECENT_EVENTS) this.#recent.delete(this.#recent.keys().next().value!);
+    while (this.#recent.size > TRACKER.RECENT_EVENTS) this.#recent.delete(this.#recent.keys().next().value!);
   }
 
-  /** After a local write committed: push to every peer, waiting at most PUSH_WAIT_MS. */
+  /** After a local write committed: push to every peer, waiting at most TRACKER.PUSH_WAIT_MS. */
   async committed(events: readonly LoggedEvent[]): Promise<void> {
     const last = events.at(-1);
     if (last) this.heads.set(this.origin, Math.max(this.heads.get(this.origin) ?? 0, last.seq));
@@ -195,7 +172,7 @@ export class Replicator implements ReplicationHooks {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(this.links.map((link) => link.kick(last.seq))),
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, PUSH_WAIT_MS); }),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, TRACKER.PUSH_WAIT_MS); }),
     ]);
     clearTimeout(timer);
   }
@@ -253,7 +230,7 @@ export class Replicator implements ReplicationHooks {
 
   /** This origin's events after `after`, for a peer that pulls. */
   async eventsAfter(origin: string, after: number, limit: number): Promise<LoggedEvent[]> {
-    const take = Math.min(Math.max(limit, 1), PULL_BATCH);
+    const take = Math.min(Math.max(limit, 1), TRACKER.PULL_BATCH);
     if (origin === this.origin && this.#recent.has(after + 1)) {
       const events: LoggedEvent[] = [];
       for (let seq = after + 1; events.length < take; seq++) {
@@ -279,9 +256,9 @@ export class Replicator implements ReplicationHooks {
   /** The state digest, with the heads it was computed at (null when events were applied meanwhile). */
   readonly stableDigest = recentAnswer(() => this.#stableDigest(), this.#answerReuse());
 
-  /** Reused while no event was applied (up to HEALTH_ANSWER_MS), and for HEALTH_FLOOD_MS whatever happened. */
+  /** Reused while no event was applied (up to TRACKER.HEALTH_ANSWER_MS), and for TRACKER.HEALTH_FLOOD_MS whatever happened. */
   #answerReuse() {
-    return { maxAgeMs: HEALTH_ANSWER_MS, minAgeMs: HEALTH_FLOOD_MS, version: () => JSON.stringify(this.headsObject()) };
+    return { maxAgeMs: TRACKER.HEALTH_ANSWER_MS, minAgeMs: TRACKER.HEALTH_FLOOD_MS, version: () => JSON.stringify(this.headsObject()) };
   }
 
   async #health(): Promise<{ status: "ok" | "catching-up" | "recovering" | "diverged"; peers: PeerHealth[]; digest: string }> {
@@ -427,7 +404,7 @@ class PeerLink {
     if (this.acked === undefined) await this.#readHeads();
     for (;;) {
       const before = this.acked!;
-      const events = await replicator.eventsAfter(replicator.origin, before, PUSH_BATCH);
+      const events = await replicator.eventsAfter(replicator.origin, before, TRACKER.PUSH_BATCH);
       if (events.length === 0) return;
       const answer = await replicator.call<{ heads: Heads }>(this.peer, "POST", "/replication/events", { from: replicator.selfId, events });
       this.#contact(answer.heads);
@@ -463,7 +440,7 @@ class PeerLink {
     this.lastError = (error as Error).message;
     if (this.#failures === 1) this.replicator.logger?.warn({ peer: this.peer.id, err: this.lastError }, "replication: peer unreachable; retrying with backoff");
     if (this.#stopped) return;
-    const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
+    const delay = Math.min(TRACKER.MAX_BACKOFF_MS, TRACKER.FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
     clearTimeout(this.#retry);
     this.#retry = setTimeout(() => void this.kick(), delay);
     this.#retry.unref();
@@ -496,7 +473,7 @@ class PeerLink {
       if (origin === replicator.origin) continue;
       while ((replicator.heads.get(origin) ?? 0) < remoteHead) {
         const after = replicator.heads.get(origin) ?? 0;
-        const query = `origin=${encodeURIComponent(origin)}&after=${after}&limit=${PULL_BATCH}`;
+        const query = `origin=${encodeURIComponent(origin)}&after=${after}&limit=${TRACKER.PULL_BATCH}`;
         const answer = await replicator.call<{ events: LoggedEvent[] }>(this.peer, "GET", `/replication/events?${query}`);
         if (answer.events.length === 0) break;
         await replicator.receive(answer.events.map(checkEvent));

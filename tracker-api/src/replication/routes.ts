@@ -12,8 +12,8 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { UnavailableError, ValidationError } from "../../../core/errors.js";
 import { checkEvent, type Replicator } from "./replicator.js";
 import { SignatureVerifier } from "./signing.js";
+import { TRACKER } from "../config.js";
 
-export const REPLICATION_BODY_LIMIT = "64mb";
 
 export interface ReplicationRouteOptions {
   secret: string;
@@ -24,7 +24,7 @@ export interface ReplicationRouteOptions {
 export function replicationRouter(replicator: Replicator, options: ReplicationRouteOptions): express.Router {
   const router = express.Router();
   const verifier = new SignatureVerifier(options.secret);
-  const raw = express.raw({ type: () => true, limit: REPLICATION_BODY_LIMIT });
+  const raw = express.raw({ type: () => true, limit: TRACKER.REPLICATION_BODY_LIMIT });
 
   const signed = (req: Request, _res: Response, next: NextFunction) => {
     const body = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";

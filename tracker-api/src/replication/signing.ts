@@ -1,9 +1,8 @@
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
+import { TRACKER } from "../config.js";
 import { UnauthorizedError, ValidationError } from "../../../core/errors.js";
 
-/** Deliveries older (or further in the future) than this are refused; ids are remembered this long. */
-export const SIGNATURE_WINDOW_MS = 5 * 60 * 1000;
 
 /** Used when no secret is given; only allowed on loopback (see config.ts). */
 export const DEMO_CLUSTER_SECRET = "p2p-demo-cluster-secret-loopback-only";
@@ -80,7 +79,7 @@ export class SignatureVerifier {
     }
     const now = this.now();
     const at = Number(timestamp);
-    if (!Number.isFinite(at) || Math.abs(now - at) > SIGNATURE_WINDOW_MS) {
+    if (!Number.isFinite(at) || Math.abs(now - at) > TRACKER.SIGNATURE_WINDOW_MS) {
       throw new UnauthorizedError("replication request is too old or from the future", "REPLICATION_STALE");
     }
     this.#forgetOld(now);
@@ -92,7 +91,7 @@ export class SignatureVerifier {
 
   #forgetOld(now: number): void {
     for (const [id, at] of this.#seen) {
-      if (now - at <= SIGNATURE_WINDOW_MS) break;
+      if (now - at <= TRACKER.SIGNATURE_WINDOW_MS) break;
       this.#seen.delete(id);
     }
   }

@@ -17,6 +17,7 @@ import {
   userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
+import { TRACKER } from "../config.js";
 import type { LoggedEvent } from "./events.js";
 
 
@@ -163,10 +164,8 @@ const scopeOf = (k: RegisterKey): string | undefined =>
   k.kind === "owner" || k.kind === "member" ? membersScope(k.groupId, k.incarnation)
     : k.kind === "file" || k.kind === "holding" ? fileScope(k.groupId, k.incarnation, k.fileName) : undefined;
 
-/** Conditions per statement, so that no statement nears a database's limit of bound parameters. */
-const CHUNK = 100;
 
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+function chunks<T>(items: readonly T[], size: number = TRACKER.REGISTER_CONDITIONS_PER_STATEMENT): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

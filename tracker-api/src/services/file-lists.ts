@@ -2,6 +2,7 @@ import type { FilePage, FileView } from "../../../core/api-types.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb } from "../db/open.js";
 import { cursorAfter } from "../domain/paging.js";
+import { TRACKER } from "../config.js";
 import { SerializedJson } from "../serialized-json.js";
 
 /** `sharedBy`: the holders' names, as listed; `holders`: their internal ids, in the same order. */
@@ -69,7 +70,7 @@ export class GroupFiles {
       page.answer = { online: onlineHolders, json: new SerializedJson<FilePage>({ items, nextCursor }) };
       this.#bodyBytes += page.answer.json.body.length;
       for (const key of this.#pages.keys()) {
-        if (this.#bodyBytes <= MAX_CACHED_PAGE_BYTES) break;
+        if (this.#bodyBytes <= TRACKER.MAX_CACHED_PAGE_BYTES) break;
         if (this.#pages.get(key) !== page) this.#forget(key);
       }
     }
@@ -81,7 +82,7 @@ export class GroupFiles {
     let page = this.#pages.get(key);
     if (page === undefined) {
       page = { holders: [...new Set(this.files.slice(start, end).flatMap((file) => file.holders))].sort() };
-      if (this.#pages.size >= MAX_CACHED_PAGES) this.#forget(this.#pages.keys().next().value!);
+      if (this.#pages.size >= TRACKER.MAX_CACHED_PAGES) this.#forget(this.#pages.keys().next().value!);
     } else {
       this.#pages.delete(key);
     }
@@ -95,17 +96,7 @@ export class GroupFiles {
   }
 }
 
-/**
- * Pages kept per group list (a page is identified by where it starts and ends),
- * and the bytes of their bodies: more than a whole 10,000-file list (1.5 MB),
- * so every page of a walk stays, but bounded whatever limits and cursors are
- * asked for. The least recently asked for make room.
- */
-const MAX_CACHED_PAGES = 64;
-const MAX_CACHED_PAGE_BYTES = 2 * 1024 * 1024;
 
-/** Groups whose file list is kept; the least recently listed makes room. */
-const MAX_CACHED_GROUPS = 32;
 
 /**
  * One tracker's file lists: per group (by internal id), a version bumped by
@@ -149,7 +140,7 @@ export class FileListCache {
     const version = this.#versions.get(groupId) ?? 0;
     const entry = { groupId, version, files: this.#load(name, groupId, version) };
     this.#loaded.set(name, entry);
-    if (this.#loaded.size > MAX_CACHED_GROUPS) this.#loaded.delete(this.#loaded.keys().next().value!);
+    if (this.#loaded.size > TRACKER.MAX_CACHED_GROUPS) this.#loaded.delete(this.#loaded.keys().next().value!);
     // A failed load is not kept: the next listing tries again.
     entry.files.catch(() => {
       if (this.#loaded.get(name) === entry) this.#loaded.delete(name);

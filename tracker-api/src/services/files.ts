@@ -4,7 +4,8 @@ import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb, Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { keyAfter, type PageRequest } from "../domain/paging.js";
-import { checkShareMetadata, HEARTBEAT_SECONDS, ONLINE_WINDOW_MS, shareOutcome } from "../domain/share-rules.js";
+import { checkShareMetadata, shareOutcome } from "../domain/share-rules.js";
+import { TRACKER } from "../config.js";
 import type { SerializedJson } from "../serialized-json.js";
 import type { NewEvent } from "../replication/events.js";
 import type { ServiceContext } from "./context.js";
@@ -20,7 +21,7 @@ export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now = D
   if (userIds.length === 0) return new Map();
   const sessions = await tx.$queryRaw<{ userId: string; peerAddress: string; peerCertSha256: string | null }[]>`
     SELECT "userId", "peerAddress", "peerCertSha256" FROM "Session"
-    WHERE "userId" IN (${Prisma.join(userIds)}) AND "lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND "expiresAt" > ${new Date(now)}
+    WHERE "userId" IN (${Prisma.join(userIds)}) AND "lastSeenAt" > ${new Date(now - TRACKER.ONLINE_WINDOW_MS)} AND "expiresAt" > ${new Date(now)}
     ORDER BY "lastSeenAt" ASC`;
   // The most recently seen session wins when a user is logged in twice.
   return new Map(sessions.map((s) => [s.userId, s]));
@@ -31,7 +32,7 @@ async function toView(tx: Tx, groupName: string, file: { groupId: string; fileNa
   const holders = await tx.$queryRaw<{ userId: string; name: string; online: bigint | number | boolean }[]>`
     SELECT h."userId", u."name", EXISTS (
       SELECT 1 FROM "Session" s
-      WHERE s."userId" = h."userId" AND s."lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${new Date(now)}
+      WHERE s."userId" = h."userId" AND s."lastSeenAt" > ${new Date(now - TRACKER.ONLINE_WINDOW_MS)} AND s."expiresAt" > ${new Date(now)}
     ) AS "online"
     FROM "Holding" h JOIN "User" u ON u."id" = h."userId" WHERE h."groupId" = ${file.groupId} AND h."fileName" = ${file.fileName}
     ORDER BY u."name" ASC`;
@@ -63,7 +64,7 @@ export async function shareFile(
       SELECT g."id" AS "groupId", m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt",
         EXISTS (
           SELECT 1 FROM "Session" s
-          WHERE s."userId" = m."userId" AND s."lastSeenAt" > ${new Date(now.getTime() - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${now}
+          WHERE s."userId" = m."userId" AND s."lastSeenAt" > ${new Date(now.getTime() - TRACKER.ONLINE_WINDOW_MS)} AND s."expiresAt" > ${now}
         ) AS "online"
       FROM "Group" g
       JOIN "Membership" m ON m."groupId" = g."id" AND m."userId" = ${actor.userId}
@@ -124,7 +125,7 @@ async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string
   // No row: not a member. One row per online session of a holder, or one row of NULLs for none.
   const rows = await db.$queryRaw<{ userId: string | null; peerAddress: string | null }[]>`
     SELECT s."userId", s."peerAddress" FROM "Membership" m
-    LEFT JOIN "Session" s ON ${sessionOf} AND s."lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND s."expiresAt" > ${new Date(now)}
+    LEFT JOIN "Session" s ON ${sessionOf} AND s."lastSeenAt" > ${new Date(now - TRACKER.ONLINE_WINDOW_MS)} AND s."expiresAt" > ${new Date(now)}
     WHERE m."groupId" = ${groupId} AND m."userId" = ${actor.userId}
     ORDER BY s."lastSeenAt" ASC`;
   // The most recently seen session wins when a user is logged in twice.
@@ -228,7 +229,7 @@ export async function announce(tracker: ServiceContext, actor: Actor, input: Ann
     }
     if (events.length > 0) await record(...events);
   });
-  return { intervalSeconds: HEARTBEAT_SECONDS, rejected };
+  return { intervalSeconds: TRACKER.HEARTBEAT_SECONDS, rejected };
 }
 
 const holdingKey = (h: { groupId: string; fileName: string }) => `${h.groupId}\u0000${h.fileName}`;

@@ -1,7 +1,4 @@
-/** Heartbeats of one session are replicated at most this often (the online window is 60 s). */
-export const SEEN_EVERY_MS = 10_000;
-/** Sessions remembered; the oldest make room. */
-const MAX_REMEMBERED = 100_000;
+import { TRACKER } from "../config.js";
 
 /**
  * One tracker's memory of the last heartbeat it shared per session, so that a
@@ -12,12 +9,12 @@ export class HeartbeatCoalescer {
 
   /**
    * Whether a heartbeat should become a session.seen event: the first one of a
-   * session, one whose peer address changed, or one SEEN_EVERY_MS after the last shared.
+   * session, one whose peer address changed, or one TRACKER.SEEN_EVERY_MS after the last shared.
    */
   worthSharing(tokenHash: string, peerAddress: string, now: number): boolean {
     const last = this.#lastShared.get(tokenHash);
-    if (last && last.peerAddress === peerAddress && now - last.at < SEEN_EVERY_MS) return false;
-    if (this.#lastShared.size >= MAX_REMEMBERED) this.#lastShared.delete(this.#lastShared.keys().next().value!);
+    if (last && last.peerAddress === peerAddress && now - last.at < TRACKER.SEEN_EVERY_MS) return false;
+    if (this.#lastShared.size >= TRACKER.MAX_REMEMBERED_HEARTBEATS) this.#lastShared.delete(this.#lastShared.keys().next().value!);
     this.#lastShared.set(tokenHash, { at: now, peerAddress });
     return true;
   }

@@ -2,12 +2,11 @@ import { inChunks } from "../db/chunks.js";
 import { createHash, randomBytes } from "node:crypto";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
 import { UnauthorizedError } from "../../../core/errors.js";
+import { TRACKER } from "../config.js";
 import type { TrackerDb } from "../db/open.js";
 import { chosenName } from "../replication/apply-rules.js";
 import type { ServiceContext } from "./context.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
-
-export const SESSION_TTL_MS = 24 * 60 * 60 * 1000;
 
 // Compared against when the user does not exist, so a login takes as long either way.
 const decoyHash = hashPassword("decoy password");
@@ -29,7 +28,7 @@ export async function login(tracker: ServiceContext, input: LoginRequest, client
   throttle.recordSuccess(keys);
   const token = randomBytes(32).toString("base64url");
   const now = new Date(tracker.clock());
-  const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+  const expiresAt = new Date(now.getTime() + TRACKER.SESSION_TTL_MS);
   const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, peerCertSha256: input.peerCertSha256 ?? null, createdAt: now, expiresAt };
   await tracker.outbox.write(async (_tx, record) => {
     await record({ type: "session.created", payload: { ...session, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() } });
@@ -73,8 +72,6 @@ export interface Actor {
   tokenHash: string;
 }
 
-const MAX_KNOWN_SESSIONS = 10_000;
-
 /**
  * One tracker's sessions already looked up, by token hash: every
  * authenticated request needs one, and a session only ever ends by expiring
@@ -98,7 +95,7 @@ export class SessionCache {
     if (!row) return undefined;
     const session = { userId: row.userId, name: row.name, expiresAt: new Date(row.expiresAt).getTime() };
     if (this.#logouts === logouts) {
-      if (this.#sessions.size >= MAX_KNOWN_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
+      if (this.#sessions.size >= TRACKER.MAX_KNOWN_SESSIONS) this.#sessions.delete(this.#sessions.keys().next().value!);
       this.#sessions.set(hash, session);
     }
     return session;

@@ -8,7 +8,7 @@ import { openDatabase } from "../../src/db/open.js";
 import { applyMigrations, findMigrationsDir } from "../../src/db/migrations.js";
 import { readdirSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
-import { CHECKPOINT_EVERY_MS } from "../../src/db/checkpoints.js";
+import { TRACKER } from "../../src/config.js";
 
 test("opening a new database applies every migration and the tables work through Prisma", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
@@ -87,7 +87,7 @@ test("committed rows reach the database file itself in the background, while the
   const prisma = await openDatabase(path);
   try {
     await prisma.user.create({ data: { id: "copied", name: "copied", passwordHash: "x", createdAt: new Date() } });
-    await delay(CHECKPOINT_EVERY_MS * 3);
+    await delay(TRACKER.CHECKPOINT_EVERY_MS * 3);
     // The database file alone, without its WAL: only what a checkpoint copied into it.
     await copyFile(path, join(dir, "copy.db"));
     const copy = new Database(join(dir, "copy.db"), { readonly: true });

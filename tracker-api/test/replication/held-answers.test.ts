@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { openDatabase, type TrackerDb } from "../../src/db/open.js";
 import { loadGrantKey } from "../../src/grant-key.js";
-import { ANSWER_WAIT_MS, type AnswerEvent } from "../../src/replication/outbox.js";
+import { type AnswerEvent } from "../../src/replication/outbox.js";
+import { TRACKER } from "../../src/config.js";
 import { createUser } from "../../src/services/users.js";
 import { createTracker, type Tracker } from "../../src/tracker.js";
 
@@ -51,7 +52,7 @@ test("an answer later than the write can wait for: the write commits alone, then
   const before = (await loggedTypes()).length;
   await request("late", async () => {
     await createUser(tracker, { userId: "late", password: "pw" });
-    await delay(ANSWER_WAIT_MS * 2);
+    await delay(TRACKER.ANSWER_WAIT_MS * 2);
   });
   assert.deepEqual((await loggedTypes()).slice(before), ["user.created", "idempotency.answered"]);
   assert.equal(await db.idempotencyKey.count({ where: { key: "late" } }), 1);

@@ -10,7 +10,8 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { openDatabase } from "../../src/db/open.js";
 import type { LoggedEvent } from "../../src/replication/events.js";
-import { PUSH_WAIT_MS, Replicator } from "../../src/replication/replicator.js";
+import { Replicator } from "../../src/replication/replicator.js";
+import { TRACKER } from "../../src/config.js";
 import { event } from "./support/events.js";
 
 /** A peer tracker that takes every push after `delayMs` and answers with the heads it has. */
@@ -54,7 +55,7 @@ test("a write waits for the other tracker to take its own events, not for a push
     await Promise.all(writes);
     for (const wait of waits) assert.ok(wait.headWhenAnswered >= wait.seq, `write ${wait.seq} answered before the peer took it`);
     const slowest = Math.max(...waits.map((w) => w.ms));
-    assert.ok(slowest < PUSH_WAIT_MS * 0.75, `the slowest write waited ${slowest.toFixed(0)} ms (timeout ${PUSH_WAIT_MS} ms)`);
+    assert.ok(slowest < TRACKER.PUSH_WAIT_MS * 0.75, `the slowest write waited ${slowest.toFixed(0)} ms (timeout ${TRACKER.PUSH_WAIT_MS} ms)`);
   } finally {
     replicator.stop();
     peer.close();
