@@ -5,7 +5,9 @@
  * (the real piece server with the real grant check, a throwaway Ed25519 key),
  * then, in the same run and against the same servers:
  *   - our Download, in a child process (so its peak RSS is its own), every
- *     piece and the whole file checked by SHA1;
+ *     piece and the whole file checked by SHA1; then the same over TLS from
+ *     N more seeders serving HTTPS with a pinned self-signed certificate
+ *     (row "ours-tls"), so TLS's cost is measured in the same run;
  *   - aria2c from the N sources (-x/-s N): without --checksum twice (no
  *     preallocation, and fallocate as ours does; the faster is the
  *     reference), and with --checksum;
@@ -28,6 +30,7 @@ import { signGrant } from "../core/grant.js";
 import { hashFile } from "../core/pieces.js";
 import { createGrantCheck } from "../peer-agent/src/grant-check.js";
 import { createPeerServer } from "../peer-agent/src/http/server.js";
+import { createSelfSigned } from "../peer-agent/src/tls/self-signed.js";
 import type { DownloadJob } from "./download-runner.js";
 import { bundled } from "./support/bundle.js";
 import { checkSha1, generate, warmPageCache } from "./support/files.js";
@@ -37,13 +40,13 @@ const { values: args } = parseArgs({
   options: {
     "size-mb": { type: "string", default: "256" },
     peers: { type: "string", default: "4" },
-    only: { type: "string" }, // comma list of rows: ours,aria2c,aria2c-checksum,curl,sha1sum
+    only: { type: "string" }, // comma list of rows: ours,ours-tls,aria2c,aria2c-checksum,curl,sha1sum
     repeat: { type: "string", default: "1" },
   },
 });
 const sizeMb = Number(args["size-mb"]);
 const peerCount = Number(args.peers);
-const rows = new Set((args.only ?? "ours,aria2c,aria2c-checksum,curl,sha1sum").split(","));
+const rows = new Set((args.only ?? "ours,ours-tls,aria2c,aria2c-checksum,curl,sha1sum").split(","));
 const repeat = Number(args.repeat);
 
 const dir = await mkdtemp(join(tmpdir(), "bench-download-"));
@@ -68,15 +71,22 @@ try {
   const verified = Bitfield.full(digest.pieceHashes.length);
   const served = { groupId: file.groupId, sha1: file.sha1, size: file.size, pieceSize: file.pieceSize, path: sourcePath, verified };
   const peers: PeerView[] = [];
-  for (let i = 0; i < peerCount; i++) {
-    const server = createPeerServer({
-      files: { find: (groupId, sha1) => (groupId === file.groupId && sha1 === file.sha1 ? served : undefined) },
-      checkGrant: createGrantCheck(async () => jwks),
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    servers.push(server);
-    peers.push({ userId: `seed${i}`, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: verified.size, complete: true });
+  const tlsPeers: PeerView[] = [];
+  const identity = createSelfSigned();
+  for (const tls of [false, true]) {
+    for (let i = 0; i < peerCount; i++) {
+      const server = createPeerServer({
+        files: { find: (groupId, sha1) => (groupId === file.groupId && sha1 === file.sha1 ? served : undefined) },
+        checkGrant: createGrantCheck(async () => jwks),
+        ...(tls ? { tls: identity } : {}),
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      servers.push(server);
+      const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      if (tls) tlsPeers.push({ userId: `seed${i}`, address, certSha256: identity.fingerprint, piecesHeld: verified.size, complete: true });
+      else peers.push({ userId: `seed${i}`, address, piecesHeld: verified.size, complete: true });
+    }
   }
   const urls = peers.map((p) => `http://${p.address}/groups/${file.groupId}/files/${file.sha1}`);
   let round = 0;
@@ -92,9 +102,10 @@ try {
 
   const runner = await bundled("bench/download-runner.ts", "download-runner");
   for (round = 0; round < repeat; round++) {
-    if (rows.has("ours")) {
+    for (const tls of [false, true]) {
+      if (!rows.has(tls ? "ours-tls" : "ours")) continue;
       const finalPath = join(dir, "ours.bin");
-      const job: DownloadJob = { groupId: file.groupId, file, peers, grant, partPath: `${finalPath}.part`, finalPath };
+      const job: DownloadJob = { groupId: file.groupId, file, peers: tls ? tlsPeers : peers, grant, partPath: `${finalPath}.part`, finalPath };
       // BENCH_PICKER='{"maxRunPieces":32}' tries other picker settings.
       if (process.env.BENCH_PICKER) job.picker = JSON.parse(process.env.BENCH_PICKER) as Record<string, number>;
       // BENCH_WRAP (e.g. "strace -f -c -o /tmp/st.txt"), BENCH_NODE_ARGS (e.g. "--cpu-prof") and
@@ -107,7 +118,7 @@ try {
       if (!line.ok) throw new Error(`our download failed: ${line.message ?? child.stderr}`);
       if (process.env.BENCH_THREADS) console.error(child.stderr.trim());
       await check("ours", finalPath);
-      record("ours (every piece + whole file SHA1)", line.ms, {
+      record(tls ? "ours over TLS (pinned certificates)" : "ours (every piece + whole file SHA1)", line.ms, {
         maxRssMiB: Math.round(line.maxRssBytes / 2 ** 20),
         note: `seeders CPU ${child.parentCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms`,
       });
@@ -149,9 +160,10 @@ try {
 
   const best = (prefix: string, round?: number) =>
     Math.min(...results.filter((r) => r.row.startsWith(prefix) && (round === undefined || r.round === round)).map((r) => r.ms));
-  const ours = best("ours");
+  const ours = best("ours (");
+  const oursTls = best("ours over TLS");
   const aria = best("aria2c, no");
-  const perRound = Array.from({ length: repeat }, (_, round) => best("ours", round) / best("aria2c, no", round)).filter(Number.isFinite);
+  const perRound = Array.from({ length: repeat }, (_, round) => best("ours (", round) / best("aria2c, no", round)).filter(Number.isFinite);
   console.log(`\n${sizeMb} MiB from ${peerCount} peers on loopback, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log("| row | time | MiB/s | peak RSS |\n| --- | --- | --- | --- |");
   for (const r of results) {
@@ -160,6 +172,9 @@ try {
   if (Number.isFinite(ours) && Number.isFinite(aria)) {
     console.log(`\nratio ours / aria2c (no checksum, the faster allocation) = ${(ours / aria).toFixed(2)}, best against best`);
     if (repeat > 1) console.log(`per round: ${perRound.map((r) => r.toFixed(2)).join(" ")}`);
+    if (Number.isFinite(oursTls)) {
+      console.log(`TLS: ours over TLS / ours = ${(oursTls / ours).toFixed(2)} (goal <= 1.15); ours over TLS / aria2c without TLS = ${(oursTls / aria).toFixed(2)} (goal <= 1.0)`);
+    }
     const peak = Math.max(...results.flatMap((r) => (r.maxRssMiB === undefined ? [] : [r.maxRssMiB])));
     console.log(`our peak RSS, highest of all rounds: ${peak} MiB`);
     const verdict = (met: boolean) => (met ? "met" : "NOT met");

@@ -68,6 +68,14 @@ export type Sha1Hex = string;
  */
 export type PeerAddress = string;
 
+/**
+ * SHA-256 of a peer agent's TLS certificate (DER), lowercase hex: downloaders
+ * accept the agent only if the certificate it presents hashes to this.
+ * @pattern ^[0-9a-f]{64}$
+ * @example "3b1f0c5e9d2a7c4b8e6f1a0d3c5b7e9f2a4c6e8b0d1f3a5c7e9b2d4f6a8c0e1f"
+ */
+export type CertFingerprint = string;
+
 /** Items per page when the client does not say (≈ 30 KB of files): small enough to be cheap to serve and read, large enough that most groups fit on one page. */
 export const DEFAULT_PAGE_LIMIT = 200;
 /** The most items a client may ask for in one page (≈ 150 KB of files). */
@@ -148,6 +156,8 @@ export interface LoginRequest {
   password: string;
   /** Where this user's peer agent serves pieces. */
   peerAddress: PeerAddress;
+  /** The agent's TLS certificate fingerprint; absent for an agent serving plain HTTP. */
+  peerCertSha256?: CertFingerprint;
 }
 
 /**
@@ -303,6 +313,8 @@ export interface FileMetadata {
 export interface PeerView {
   userId: Identifier;
   address: PeerAddress;
+  /** The fingerprint its agent registered: reach it over TLS and accept only this certificate. Absent: plain HTTP. */
+  certSha256?: CertFingerprint;
   /** Number of verified pieces this peer holds. @isInt */
   piecesHeld: number;
   complete: boolean;
@@ -339,6 +351,8 @@ export interface HoldingReport {
 export interface AnnounceRequest {
   /** Current peer address (may change between logins). */
   peerAddress?: PeerAddress;
+  /** The agent's TLS certificate fingerprint now (a new key pair re-registers here). */
+  peerCertSha256?: CertFingerprint;
   /** Files this peer holds fully or partly. Holdings not listed are left as they are. */
   holdings: HoldingReport[];
 }

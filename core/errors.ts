@@ -134,6 +134,10 @@ export const Codes = {
   WRONG_PASSWORD: "WRONG_PASSWORD",
   /** 403 (agent): a grant whose session ended (logout, password change) or whose user left or was removed from the group; a member asks the tracker for a fresh one. */
   GRANT_REVOKED: "GRANT_REVOKED",
+  /** 502 (a connection failure, never sent): a peer agent presented a TLS certificate other than the one its user registered with the tracker; nothing is sent to it. */
+  PEER_CERT_MISMATCH: "PEER_CERT_MISMATCH",
+  /** 400: a password would travel in plain HTTP to a tracker that is not on this machine (an `http://` or `ip:port` entry); `--insecure` allows it. */
+  INSECURE_TRACKER: "INSECURE_TRACKER",
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

@@ -18,7 +18,8 @@ import {
   type UserView,
 } from "./api-types.js";
 import { AppError, fromProblem, UnavailableError } from "./errors.js";
-import type { TrackerAddress } from "./tracker-info.js";
+import { assertPasswordTravelsSafely, type TrackerAddress } from "./tracker-info.js";
+import { rootCertificates } from "node:tls";
 
 export interface TrackerClientOptions {
   /** Per-attempt timeout for connecting and for each response. */
@@ -27,6 +28,10 @@ export interface TrackerClientOptions {
   retryDownTrackerAfterMs?: number;
   /** Told when a request moves from one tracker to the next. */
   onFailover?: (event: { from: TrackerAddress; to: TrackerAddress; reason: string }) => void;
+  /** PEM certificates trusted besides the system's CAs, for https trackers (a private CA: `--ca`). */
+  ca?: string;
+  /** Send passwords to plain-HTTP trackers off this machine too (`--insecure`). */
+  insecure?: boolean;
 }
 
 interface RequestOptions {
@@ -42,6 +47,8 @@ function isTransportFailure(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code ?? "";
   return (
     code.startsWith("UND_ERR") ||
+    // A certificate that does not verify: that tracker cannot be trusted now (or someone is in the way); another may be.
+    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) ||
     ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"].includes(code)
   );
 }
@@ -62,6 +69,7 @@ export class TrackerClient {
   readonly #retryDownAfterMs: number;
   readonly #onFailover: TrackerClientOptions["onFailover"];
   readonly #downUntil = new Map<number, number>();
+  readonly #insecure: boolean;
   #lastUsed: TrackerAddress | undefined;
 
   constructor(trackers: readonly TrackerAddress[], options: TrackerClientOptions = {}) {
@@ -70,8 +78,10 @@ export class TrackerClient {
     this.#timeoutMs = options.timeoutMs ?? 3000;
     this.#retryDownAfterMs = options.retryDownTrackerAfterMs ?? 5000;
     this.#onFailover = options.onFailover;
+    this.#insecure = options.insecure === true;
     this.#dispatcher = new Agent({
-      connect: { timeout: this.#timeoutMs },
+      // Certificates are always checked: against the system's CAs, plus the given ones.
+      connect: { timeout: this.#timeoutMs, ...(options.ca ? { ca: [...rootCertificates, options.ca] } : {}) },
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
       keepAliveTimeout: 10_000,
@@ -170,11 +180,13 @@ export class TrackerClient {
 
   // --- typed operations (routes as listed in core/api-types.ts) ---
 
-  createUser(input: CreateUserRequest): Promise<UserView> {
+  async createUser(input: CreateUserRequest): Promise<UserView> {
+    assertPasswordTravelsSafely(this.trackers, this.#insecure);
     return this.send("POST", "/users", { body: input, anonymous: true });
   }
 
   async login(input: LoginRequest): Promise<LoginResult> {
+    assertPasswordTravelsSafely(this.trackers, this.#insecure);
     const result = await this.send<LoginResult>("POST", "/sessions", { body: input, anonymous: true });
     this.token = result.token;
     return result;

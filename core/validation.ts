@@ -63,3 +63,8 @@ export function isPeerAddress(value: unknown): value is string {
   const port = PEER_ADDRESS.exec(value)?.[1];
   return port !== undefined && Number(port) > 0 && Number(port) <= 65535;
 }
+
+/** A TLS certificate fingerprint as trackers and agents exchange it: SHA-256, 64 lowercase hex digits. */
+export function isCertFingerprint(value: unknown): value is string {
+  return typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
+}

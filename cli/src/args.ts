@@ -11,6 +11,10 @@ export interface ShellArgs {
   trackerInfoPath: string;
   stateDir: string;
   json: boolean;
+  /** --ca: PEM file of a CA trusted for https trackers besides the system's. */
+  caPath?: string;
+  /** --insecure: passwords may go to plain-HTTP trackers off this machine. */
+  insecure: boolean;
 }
 
 /** `client --agent <IP>:<PORT> <command> [args…]`: one command against a running agent. */
@@ -55,6 +59,8 @@ function buildProgram(output: ParseOptions): Command {
       "where the client's shares and downloads are kept (default: env P2P_STATE_DIR, else ./.p2p/peer-<IP>-<PORT> if it exists, else $XDG_STATE_HOME or ~/.local/state, /p2p-group-share/peer-<IP>-<PORT>)",
     )
     .option("--json", "print results as JSON instead of text")
+    .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// trackers, besides the system's")
+    .option("--insecure", "send passwords to trackers listed as plain ip:port even when they are not on this machine (anyone on the path reads them)")
     .addHelpText("after", "\nRun `help` inside the shell (or `client --agent IP:PORT help`) for the commands.")
     .allowUnknownOption()
     .allowExcessArguments()
@@ -85,7 +91,7 @@ export function parseClientArgs(argv: readonly string[], options: ParseOptions =
     }
     throw error;
   }
-  const opts = program.opts<{ agent?: string; stateDir?: string; json?: boolean }>();
+  const opts = program.opts<{ agent?: string; stateDir?: string; json?: boolean; ca?: string; insecure?: boolean }>();
   const words = program.args;
   const address = (text: string) => {
     try {
@@ -127,6 +133,8 @@ export function parseClientArgs(argv: readonly string[], options: ParseOptions =
     // The same default as peer-agent's, so that the shell's state is the agent's.
     stateDir: explicitStateDir !== undefined ? resolve(cwd, explicitStateDir) : defaultStateDir({ host, port }, env, cwd),
     json: opts.json === true,
+    ...(opts.ca !== undefined ? { caPath: resolve(cwd, opts.ca) } : {}),
+    insecure: opts.insecure === true,
   };
 }
 

@@ -5,7 +5,7 @@ import { connectToAgent } from "../../peer-agent/src/control/client.js";
 import { assertStateDirFree } from "../../peer-agent/src/control/control-file.js";
 import { startControlServer } from "../../peer-agent/src/control/server.js";
 import { startPeerNode } from "../../peer-agent/src/peer-node.js";
-import type { TrackerAddress } from "../../core/tracker-info.js";
+import { readCaFile, type TrackerAddress } from "../../core/tracker-info.js";
 import { loadTrackers, parseClientArgs, USAGE_EXIT_CODE, type AgentArgs, type ShellArgs } from "./args.js";
 import { formatError } from "./format.js";
 import { Shell } from "./shell.js";
@@ -32,8 +32,10 @@ function exitAfterClose(close: () => Promise<void>, code: number): void {
 
 async function runShell(args: ShellArgs): Promise<void> {
   let trackers: TrackerAddress[];
+  let trackerCa: string | undefined;
   try {
     trackers = await loadTrackers(args);
+    trackerCa = args.caPath === undefined ? undefined : await readCaFile(args.caPath);
   } catch (error) {
     process.stderr.write(`${formatError(error)}\n`);
     return process.exit(USAGE_EXIT_CODE);
@@ -47,6 +49,8 @@ async function runShell(args: ShellArgs): Promise<void> {
     port: args.port,
     trackers,
     stateDir: args.stateDir,
+    ...(trackerCa !== undefined ? { trackerCa } : {}),
+    insecure: args.insecure,
     onNotice: (line) => notice(line),
   }).catch((error: unknown) => {
     throw explainListenError(error, address);

@@ -25,7 +25,7 @@ function parseFails(argv: string[]): { error: CommanderError; printed: string } 
 test("the shell form takes the address to serve on and tracker_info.txt", () => {
   const args = parseClientArgs(["127.0.0.1:7001", "info/tracker_info.txt"], { cwd: CWD, env: {} });
   assert.deepEqual({ ...args, stateDir: undefined }, {
-    mode: "shell", host: "127.0.0.1", port: 7001, trackerInfoPath: join(CWD, "info", "tracker_info.txt"), json: false, stateDir: undefined,
+    mode: "shell", host: "127.0.0.1", port: 7001, trackerInfoPath: join(CWD, "info", "tracker_info.txt"), json: false, stateDir: undefined, insecure: false,
   });
 });
 

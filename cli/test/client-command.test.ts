@@ -250,3 +250,15 @@ test("client --agent ADDR stop ends a client shell serving that address", async 
   assert.equal(result.code, 0, result.stderr);
   assert.equal((await shell.exited).code, 0);
 });
+
+test("the client refuses to send a password to a plain-HTTP tracker off this machine before connecting, with one error line", async () => {
+  // 192.0.2.1 (TEST-NET-1) is never reached: the refusal comes before any connection, or the error would be a timeout.
+  const offMachine = join(net.dir, "tracker_info_remote.txt");
+  await writeFile(offMachine, "192.0.2.1:6001\n");
+  const result = await client([`127.0.0.1:${await freePort()}`, offMachine, "--state-dir", join(net.dir, "insecure-refused")], ["create_user remote pw"]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.equal(
+    result.stdout,
+    "error: tracker 1 (192.0.2.1:6001) is plain HTTP on the network: your password would travel readable; list it as https://192.0.2.1:6001 or pass --insecure\n",
+  );
+});

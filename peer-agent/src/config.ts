@@ -54,6 +54,12 @@ export interface PeerAgentConfig {
   rates: { up?: number; down?: number };
   /** Downloads that run at once; undefined: the agent's default. */
   maxActiveDownloads?: number;
+  /** Serve pieces over TLS with a pinned self-signed certificate; false only with --plain-http. */
+  tls: boolean;
+  /** --ca: PEM file of a CA trusted for https trackers besides the system's. */
+  caPath?: string;
+  /** --insecure: passwords may go to plain-HTTP trackers off this machine. */
+  insecure: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -84,16 +90,22 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     .option("--max-upload-rate <rate>", "limit all uploads together, e.g. 2M (MiB/s); 0 uploads nothing (set_rate changes it while running)", rateOption)
     .option("--max-download-rate <rate>", "limit all downloads together, e.g. 10M", rateOption)
     .option("--max-active-downloads <n>", "downloads that run at once; the others wait as [Q] (default 3)", positiveInteger)
+    .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// trackers, besides the system's")
+    .option("--insecure", "send passwords to trackers listed as plain ip:port even when they are not on this machine")
+    .option("--plain-http", "serve pieces without TLS (anyone on the path reads them); for measuring what TLS costs")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [listen, trackerInfoPath] = program.processedArgs as [ListenAddress, string];
-  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number; maxActiveDownloads?: number }>();
+  const options = program.opts<{ stateDir?: string; logLevel: string; maxUploadRate?: number; maxDownloadRate?: number; maxActiveDownloads?: number; plainHttp?: boolean; ca?: string; insecure?: boolean }>();
   return {
     listen,
     trackerInfoPath,
     stateDir: options.stateDir ? resolve(options.stateDir) : defaultStateDir(listen, env),
     logLevel: options.logLevel,
+    tls: options.plainHttp !== true,
+    ...(options.ca !== undefined ? { caPath: resolve(options.ca) } : {}),
+    insecure: options.insecure === true,
     ...(options.maxActiveDownloads !== undefined ? { maxActiveDownloads: options.maxActiveDownloads } : {}),
     rates: {
       ...(options.maxUploadRate !== undefined ? { up: options.maxUploadRate } : {}),
@@ -114,3 +126,21 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
 export const GRANT_RECHECK_MS = 2000;
 export const GRANT_VERDICT_MAX_AGE_MS = 4000;
 export const GRANT_FORGET_MS = 30_000;
+
+/**
+ * An agent tells the downloaders watching a file what changed (pieces
+ * verified, runs being sent) at most once per this many ms per file: in a
+ * flash crowd a piece is verified and a request served every few ms, and
+ * one event stream write per watcher for each cost a syscall here and a
+ * wake-up, a parse and a picker step at every watcher. News after a quiet
+ * spell still goes out at once (bench:swarm, docs/performance.md "Swarm").
+ */
+export const SWARM_EVENT_BATCH_MS = 50;
+
+/**
+ * The piece worker reads back and hashes at most this many pieces written
+ * ahead of the whole-file SHA1's prefix per turn (4 MiB at 512 KiB), so a
+ * piece that fills a gap in the prefix never keeps the pieces queued behind
+ * it waiting for a catch-up of hundreds of MiB (piece-worker.ts).
+ */
+export const PREFIX_CATCH_UP_PIECES = 8;

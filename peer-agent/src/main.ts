@@ -1,7 +1,7 @@
 import { CommanderError } from "commander";
 import { createLogger } from "../../core/logger.js";
 import { AppError } from "../../core/errors.js";
-import { readTrackerInfo } from "../../core/tracker-info.js";
+import { readCaFile, readTrackerInfo } from "../../core/tracker-info.js";
 import { resolve } from "node:path";
 import { parseListenAddress, parsePeerAgentArgs } from "./config.js";
 import { connectToAgent, stopAgent } from "./control/client.js";
@@ -45,6 +45,9 @@ async function main(): Promise<void> {
     stateDir: config.stateDir,
     rates: config.rates,
     maxActiveDownloads: config.maxActiveDownloads,
+    tls: config.tls,
+    ...(config.caPath !== undefined ? { trackerCa: await readCaFile(config.caPath) } : {}),
+    insecure: config.insecure,
     onNotice: (line) => logger.warn(line),
     onDownloadEnded: (info) =>
       logger.info({ download: info.id, group: info.groupId, file: info.fileName, state: info.state, error: info.error }, "download ended"),

@@ -20,6 +20,7 @@ import { RateLimiter } from "./rate-limiter.js";
 import { DownloadQueue } from "./download-queue.js";
 import { parseByteRate } from "../../core/byte-rate.js";
 import { createPeerServer } from "./http/server.js";
+import { loadIdentity, type TlsIdentity } from "./tls/identity.js";
 import { SwarmEvents } from "./http/swarm-events.js";
 import type { ServedFile } from "./http/served-file.js";
 import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStatus, PeerNodeApi, ShareInfo } from "./node-api.js";
@@ -42,6 +43,16 @@ export interface PeerNodeOptions {
   rates?: TransferRates;
   /** Downloads that run at once; the others wait as [Q] in the order they were asked for. */
   maxActiveDownloads?: number;
+  /**
+   * Serve pieces over TLS with the agent's own certificate (made on first
+   * start, kept in the state dir), registered with the tracker so downloaders
+   * pin it. Default true; false serves plain HTTP (the benchmark's baseline).
+   */
+  tls?: boolean;
+  /** PEM certificates trusted for https trackers besides the system's CAs. */
+  trackerCa?: string;
+  /** Passwords may go to plain-HTTP trackers off this machine. */
+  insecure?: boolean;
 }
 
 /** Three at once: enough to keep a link busy, few enough that each one finishes soon instead of all finishing late. */
@@ -95,7 +106,10 @@ export class PeerNode implements PeerNodeApi {
   readonly #downloadLimit: RateLimiter;
   readonly #announce = oneAtATime(() => this.#sendAnnounce());
 
-  private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore) {
+  /** The agent's certificate fingerprint, registered at login and every announce; undefined when serving plain HTTP. */
+  readonly certSha256: string | undefined;
+
+  private constructor(options: PeerNodeOptions, tracker: TrackerClient, store: AgentStateStore, identity: TlsIdentity | undefined) {
     this.#options = options;
     this.tracker = tracker;
     this.#store = store;
@@ -110,7 +124,9 @@ export class PeerNode implements PeerNodeApi {
       checkGrant: this.#grantCheck,
       grantStands: this.#grantCheck.stands,
       uploadLimit: this.#uploadLimit,
+      ...(identity ? { tls: identity } : {}),
     });
+    this.certSha256 = identity?.fingerprint;
     this.peerAddress = "";
   }
 
@@ -119,12 +135,15 @@ export class PeerNode implements PeerNodeApi {
     await store.load();
     const tracker = new TrackerClient(options.trackers, {
       timeoutMs: options.trackerTimeoutMs,
+      ...(options.trackerCa !== undefined ? { ca: options.trackerCa } : {}),
+      insecure: options.insecure === true,
       onFailover: ({ from, to, reason }) =>
         options.onNotice?.(
           `tracker ${from.number} (${from.host}:${from.port}) is not answering (${shortReason(reason)}); using tracker ${to.number} (${to.host}:${to.port})`,
         ),
     });
-    const node = new PeerNode(options, tracker, store);
+    const tls = options.tls === false ? undefined : await loadIdentity(options.stateDir);
+    const node = new PeerNode(options, tracker, store, tls?.identity);
     try {
       await node.#listen();
     } catch (error) {
@@ -132,6 +151,7 @@ export class PeerNode implements PeerNodeApi {
       throw error;
     }
     await store.createDir();
+    await tls?.save();
     node.#workers.warm();
     return node;
   }
@@ -181,7 +201,7 @@ export class PeerNode implements PeerNodeApi {
     if (this.#userId) {
       throw new ConflictError(`already logged in as ${this.#userId}; logout first`, "ALREADY_LOGGED_IN");
     }
-    const session = await this.tracker.login({ userId: requested, password, peerAddress: this.peerAddress });
+    const session = await this.tracker.login({ userId: requested, password, peerAddress: this.peerAddress, ...this.#certField() });
     // The tracker's word for who this is (a name conflict may have renamed the account).
     const userId = session.userId;
     this.#userId = userId;
@@ -605,6 +625,7 @@ export class PeerNode implements PeerNodeApi {
         finalPath: state.destination,
         have: served.verified,
         ownAddress: this.peerAddress,
+        ...(this.certSha256 ? { ownCertSha256: this.certSha256 } : {}),
         sequential: state.sequential === true,
         downloadLimit: this.#downloadLimit,
         workers: this.#workers,
@@ -699,11 +720,15 @@ export class PeerNode implements PeerNodeApi {
     }
   }
 
+  #certField(): { peerCertSha256?: string } {
+    return this.certSha256 ? { peerCertSha256: this.certSha256 } : {};
+  }
+
   /** One announce: marks the time, sends the holdings of this moment. */
   async #sendAnnounce(): Promise<{ groupId: string; fileName: string; code: string }[]> {
     if (!this.#userId) return [];
     this.#lastAnnounce = Date.now();
-    const result = await this.tracker.announce({ peerAddress: this.peerAddress, holdings: this.#served.holdings() });
+    const result = await this.tracker.announce({ peerAddress: this.peerAddress, ...this.#certField(), holdings: this.#served.holdings() });
     this.#heartbeatMs = Math.max(1, result.intervalSeconds) * 1000;
     return result.rejected;
   }

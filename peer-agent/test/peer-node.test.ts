@@ -5,6 +5,7 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { request } from "undici";
 import { startNetwork } from "./support/network.js";
+import { agentUrl, anyCertificate } from "./support/agent-tls.js";
 import type { PeerNode } from "../src/peer-node.js";
 
 const net = await startNetwork();
@@ -43,7 +44,8 @@ async function grantFor(member: PeerNode, group: string, fileName: string): Prom
 
 /** What a peer agent answers for a file's bitfield with a valid grant: 200 when it serves the file, 404 when not. */
 async function bitfieldStatus(node: PeerNode, group: string, fileSha1: string, grant: string): Promise<number> {
-  const response = await request(`http://${node.peerAddress}/groups/${group}/files/${fileSha1}/bitfield`, {
+  const response = await request(`${agentUrl(node)}/groups/${group}/files/${fileSha1}/bitfield`, {
+    dispatcher: anyCertificate,
     headers: { authorization: `Bearer ${grant}` },
   });
   await response.body.dump();
@@ -155,7 +157,8 @@ test("set_rate up 0 makes an agent refuse bytes while it stays a member, and unl
   const view = await alice!.uploadFile(path, "g9");
   const grant = await grantFor(bob!, "g9", "notes.bin");
   const piece = async () => {
-    const response = await request(`http://${alice!.peerAddress}/groups/g9/files/${view.sha1}`, {
+    const response = await request(`${agentUrl(alice!)}/groups/g9/files/${view.sha1}`, {
+      dispatcher: anyCertificate,
       headers: { authorization: `Bearer ${grant}`, range: "bytes=0-99" },
     });
     await response.body.dump();

@@ -171,6 +171,22 @@ test("many pieces verified at once reach each watcher as one event, so fifty wat
   watchers.forEach((w) => w.close());
 });
 
+test("news that follows close behind the last goes out with the next batch, so a busy agent writes each watcher a few dozen times a second, not once per piece", async () => {
+  const gina = await watch("gina");
+  await gina.next((e) => e.event === "bitfield");
+  const pieces = (e: StreamEvent) => (e.event === "have" ? (data(e).pieces as number[]) : []);
+  events.have("team", sha1, 2);
+  await gina.next((e) => pieces(e).includes(2));
+  // Three pieces verified in three turns of the event loop, right after the last news.
+  for (const piece of [3, 4, 5]) {
+    events.have("team", sha1, piece);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const batch = await gina.next((e) => pieces(e).includes(3));
+  assert.deepEqual(pieces(batch), [3, 4, 5]);
+  gina.close();
+});
+
 test("past the watcher limit of a file the agent answers 429 with Retry-After", async () => {
   const watchers = await Promise.all(Array.from({ length: 60 }, (_, i) => watch(`many${i}`)));
   await Promise.all(watchers.map((w) => w.next((e) => e.event === "bitfield")));

@@ -10,6 +10,10 @@ export interface TrackerConfig {
   clusterSecret: string | undefined;
   /** P2P_TEST_SWITCHES=1: enables the replication partition switch (tests only). */
   testSwitches: boolean;
+  /** --tls-cert/--tls-key: serve HTTPS with these PEM files; both or neither. */
+  tls?: { certPath: string; keyPath: string };
+  /** --ca: PEM file of a CA trusted for https peer trackers besides the system's. */
+  caPath?: string;
 }
 
 /** Reads the tracker's settings from its command line and environment, with demo-friendly defaults. */
@@ -25,11 +29,17 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     .option("--data-dir <dir>", "where this tracker keeps its database and keys (env P2P_TRACKER_DATA_DIR)")
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
     .option("--cluster-secret <secret>", "secret shared by all trackers to sign replication (env P2P_CLUSTER_SECRET)")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); list the tracker as https://host:port")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// peer trackers, besides the system's")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [trackerInfoPath, trackerNumber] = program.processedArgs as [string, number];
-  const options = program.opts<{ dataDir?: string; logLevel: string; clusterSecret?: string }>();
+  const options = program.opts<{ dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string }>();
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw new InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
   return {
     trackerInfoPath,
     trackerNumber,
@@ -37,5 +47,7 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     logLevel: options.logLevel,
     clusterSecret: options.clusterSecret ?? (env.P2P_CLUSTER_SECRET || undefined),
     testSwitches: env.P2P_TEST_SWITCHES === "1",
+    ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
+    ...(options.ca !== undefined ? { caPath: resolve(options.ca) } : {}),
   };
 }

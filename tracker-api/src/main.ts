@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
 import { CommanderError } from "commander";
 import { createLogger } from "../../core/logger.js";
 import { AppError } from "../../core/errors.js";
-import { readTrackerInfo, selectTracker } from "../../core/tracker-info.js";
+import { readCaFile, readTrackerInfo, selectTracker } from "../../core/tracker-info.js";
+import { createServer as createHttpsServer } from "node:https";
+import { readFile } from "node:fs/promises";
 import { parseTrackerArgs } from "./config.js";
 import { openDatabase } from "./db/open.js";
 import { loadGrantKey } from "./grant-key.js";
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     secret,
     logger,
     onApplied: (touched) => forgetCachedState(db, touched),
+    ...(config.caPath !== undefined ? { ca: await readCaFile(config.caPath) } : {}),
   });
   attachReplication(db, replicator);
   const app = createApp(db, {
@@ -42,7 +45,9 @@ async function main(): Promise<void> {
     grantKey: await loadGrantKey(trackerId, config.dataDir),
     replication: { replicator, secret, testSwitches: config.testSwitches },
   });
-  const server = app.listen(self.port, self.host);
+  const server = config.tls
+    ? createHttpsServer({ cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }, app).listen(self.port, self.host)
+    : app.listen(self.port, self.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);

@@ -7,7 +7,7 @@ import { pieceBounds } from "../../../core/pieces.js";
 import { PiecesInTransit } from "./in-transit.js";
 import type { RateLimiter } from "../rate-limiter.js";
 import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
-import { describeFailure, discard, PeerConnection, type PeerResponse } from "./peer-connection.js";
+import { describeFailure, discard, PeerConnection, peerId, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
 import { RateMeter } from "./rate-meter.js";
@@ -45,7 +45,7 @@ const IN_TRANSIT_MS = 10_000;
  * later, without holding up the download; 15 s keep-alives, so 45 s of
  * silence is a dead stream; agents without a stream are polled every 5 s.
  */
-const WATCH_TIMINGS: Omit<PeerWatchOptions, "filePath" | "grant" | "ownAddress" | "handlers" | "complete"> = {
+const WATCH_TIMINGS: Omit<PeerWatchOptions, "filePath" | "grant" | "ownAddress" | "ownCertSha256" | "handlers" | "complete"> = {
   firstEventMs: 2000,
   idleMs: 45_000,
   pollMs: 5000,
@@ -69,6 +69,8 @@ export interface DownloadOptions {
    * and never treated as a peer.
    */
   ownAddress?: string;
+  /** Our agent's certificate fingerprint, told with ownAddress (absent: it serves plain HTTP). */
+  ownCertSha256?: string;
   /** Fresh peers and grant; called every `refreshIntervalMs`, and when nothing can be requested. */
   refreshPeers?: () => Promise<{ peers: PeerView[]; grant: string }>;
   refreshIntervalMs?: number;
@@ -137,6 +139,7 @@ interface Flight extends InFlightRequest {
   controller: AbortController;
   /** The next piece of the run still to arrive. */
   next: number;
+  bytesLeft: number;
   timedOut: boolean;
 }
 
@@ -278,6 +281,11 @@ export class Download {
     return Math.min(pieceSize, size - index * pieceSize);
   }
 
+  #runBytes(piece: number, count: number): number {
+    const { size, pieceSize } = this.#options.file;
+    return pieceBounds(piece + count - 1, size, pieceSize).end - pieceBounds(piece, size, pieceSize).start;
+  }
+
   #filePath(): string {
     return `/groups/${encodeURIComponent(this.#options.groupId)}/files/${this.#options.file.sha1}`;
   }
@@ -288,24 +296,24 @@ export class Download {
    * in it leave with their requests.
    */
   #syncPeers(views: PeerView[], dropMissing: boolean): void {
-    const listed = new Set(views.map((view) => `${view.userId}@${view.address}`));
+    const listed = new Set(views.map((view) => peerId(view.userId, view.address, view.certSha256)));
     if (dropMissing) {
       for (const peer of [...this.#listed]) if (!listed.has(peer.id)) this.#dropPeer(peer);
     }
     for (const view of views) {
-      const peer = this.#addPeer(view.userId, view.address, view.complete);
+      const peer = this.#addPeer(view.userId, view.address, view.complete, view.certSha256);
       if (peer) this.#listed.add(peer);
     }
   }
 
   /** Starts using and watching a peer; a peer the tracker says is complete is used at once. */
-  #addPeer(userId: string, address: string, complete: boolean): PeerConnection | undefined {
+  #addPeer(userId: string, address: string, complete: boolean, certSha256?: string): PeerConnection | undefined {
     if (this.#closed || address === this.#options.ownAddress) return undefined;
-    const id = `${userId}@${address}`;
+    const id = peerId(userId, address, certSha256);
     const known = this.#peers.get(id);
     if (known) return known;
     if (this.#peers.size >= MAX_PEERS) return undefined;
-    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer);
+    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256);
     if (peer.banned) return undefined;
     this.#seen.set(id, peer);
     this.#peers.set(id, peer);
@@ -318,6 +326,7 @@ export class Download {
       filePath: this.#filePath(),
       grant: () => this.#grant,
       ownAddress: this.#options.ownAddress,
+      ...(this.#options.ownCertSha256 ? { ownCertSha256: this.#options.ownCertSha256 } : {}),
       complete,
       handlers: {
         bitfield: (bits) => {
@@ -340,7 +349,7 @@ export class Download {
           this.#wake?.();
         },
         peers: (others) => {
-          for (const other of others) this.#addPeer(other.userId, other.address, false);
+          for (const other of others) this.#addPeer(other.userId, other.address, false, other.certSha256);
         },
       },
     });
@@ -428,6 +437,7 @@ export class Download {
         controller: new AbortController(),
         next: request.piece,
         remaining: request.count,
+        bytesLeft: this.#runBytes(request.piece, request.count),
         timedOut: false,
       };
       this.#flights.add(flight);
@@ -593,6 +603,7 @@ export class Download {
       body.on("data", (chunk: Buffer) => {
         if (settled) return;
         peer.received += chunk.length;
+        flight.bytesLeft -= chunk.length;
         if (!consume(chunk) && !settled) {
           body.pause();
           waitForBuffer();

@@ -23,6 +23,8 @@ export class PeerConnection {
   readonly id: string;
   readonly userId: string;
   readonly address: string;
+  /** The certificate fingerprint its user registered: reached over TLS accepting only that certificate. Undefined: plain HTTP. */
+  readonly certSha256: string | undefined;
   readonly #pool: Pool;
   bitfield: Bitfield;
   /**
@@ -50,15 +52,16 @@ export class PeerConnection {
   bytes = 0;
   pieces = 0;
 
-  constructor(userId: string, address: string, pieceCount: number, connections = 4) {
-    this.id = `${userId}@${address}`;
+  constructor(userId: string, address: string, pieceCount: number, connections = 4, certSha256?: string) {
+    this.id = peerId(userId, address, certSha256);
     this.userId = userId;
     this.address = address;
+    this.certSha256 = certSha256;
     this.bitfield = new Bitfield(pieceCount);
     // Beyond the requests in flight: one for the peer's event stream, one so a bitfield read never waits behind piece transfers.
-    this.#pool = new Pool(`http://${address}`, {
+    this.#pool = new Pool(`${certSha256 ? "https" : "http"}://${address}`, {
       connections: connections + 2,
-      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS }),
+      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}) }),
       keepAliveTimeout: 30_000,
     });
   }
@@ -94,6 +97,15 @@ export class PeerConnection {
   async close(): Promise<void> {
     await this.#pool.destroy();
   }
+}
+
+/**
+ * Who a peer is for a download: its user, address and registered certificate.
+ * A peer that re-registers a new certificate is a new peer (the old pin's
+ * connections are never reused for it).
+ */
+export function peerId(userId: string, address: string, certSha256?: string): string {
+  return certSha256 ? `${userId}@${address}#${certSha256.slice(0, 16)}` : `${userId}@${address}`;
 }
 
 async function readJson(response: PeerResponse): Promise<unknown> {

@@ -1,5 +1,5 @@
 import { Bitfield } from "../../../core/bitfield.js";
-import { isIdentifier, isPeerAddress } from "../../../core/validation.js";
+import { isCertFingerprint, isIdentifier, isPeerAddress } from "../../../core/validation.js";
 import { discard, type PeerConnection, type PeerResponse } from "./peer-connection.js";
 import { EventStreamParser } from "./event-stream.js";
 
@@ -11,7 +11,7 @@ export interface WatchHandlers {
   /** Runs of pieces (first, last) it started sending to other downloaders. */
   sending(runs: [number, number][]): void;
   /** Other downloaders of the file it knows, with their addresses. */
-  peers(peers: { userId: string; address: string }[]): void;
+  peers(peers: { userId: string; address: string; certSha256?: string }[]): void;
 }
 
 export interface PeerWatchOptions {
@@ -21,6 +21,8 @@ export interface PeerWatchOptions {
   grant: () => string;
   /** Where our own agent serves this file, told to the peer for peer exchange. */
   ownAddress?: string;
+  /** Our agent's certificate fingerprint, told with the address so other downloaders can reach it over TLS. */
+  ownCertSha256?: string;
   handlers: WatchHandlers;
   /** A peer that sends no event head within this is hung; it is tried again later. */
   firstEventMs: number;
@@ -75,6 +77,7 @@ export class PeerWatch {
     const { filePath, ownAddress, firstEventMs, idleMs } = this.#options;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#options.grant()}`, accept: "text/event-stream" };
     if (ownAddress) headers["p2p-peer-address"] = ownAddress;
+    if (ownAddress && this.#options.ownCertSha256) headers["p2p-peer-cert"] = this.#options.ownCertSha256;
     let response: PeerResponse;
     try {
       response = await this.#peer.get(`${filePath}/events`, headers, this.#controller.signal, { headersTimeout: firstEventMs, bodyTimeout: idleMs });
@@ -145,7 +148,8 @@ export class PeerWatch {
         peers
           .slice(0, 100)
           .filter((p): p is { userId: string; address: string } => isIdentifier(p?.userId) && isPeerAddress(p?.address))
-          .map(({ userId, address }) => ({ userId, address })),
+          // A fingerprint from a peer is only as good as that group member's word: a liar can only point us at itself, which it could do anyway.
+          .map(({ userId, address, certSha256 }: { userId: string; address: string; certSha256?: unknown }) => ({ userId, address, ...(isCertFingerprint(certSha256) ? { certSha256 } : {}) })),
       );
     }
   }

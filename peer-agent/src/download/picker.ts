@@ -65,6 +65,8 @@ export interface InFlightRequest {
   startedAt: number;
   /** Pieces of the request that have not arrived yet; `count` when absent. */
   remaining?: number;
+  /** Bytes of the request that have not arrived yet; `remaining` whole pieces when absent. */
+  bytesLeft?: number;
 }
 
 export interface PickerConfig {
@@ -178,7 +180,9 @@ export function freeRequestSlots(
   if (open <= 0) return 0;
   if (peer.bytesPerSecond === 0 || peer.latencyMs === 0) return open;
   let queuedBytes = 0;
-  for (const request of inFlight) queuedBytes += (request.remaining ?? request.count ?? 1) * pieceSize;
+  // In bytes, not whole pieces: a slow peer's last piece takes longer than a round trip to arrive,
+  // and counted whole it never let the next request go out before the run ended.
+  for (const request of inFlight) queuedBytes += request.bytesLeft ?? (request.remaining ?? request.count ?? 1) * pieceSize;
   const drainMs = (queuedBytes / peer.bytesPerSecond) * 1000;
   return drainMs <= peer.latencyMs * config.pipelineRoundTrips ? 1 : 0;
 }

@@ -27,6 +27,8 @@ export interface PieceWorkerOpen {
   memory: SharedArrayBuffer;
   /** [0]: pieces submitted and not finished yet, kept by both threads. */
   waiting: Int32Array;
+  /** Pieces read back for the whole-file SHA1 per turn of the worker's event loop (PREFIX_CATCH_UP_PIECES). */
+  catchUpPieces: number;
 }
 
 export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
@@ -48,12 +50,9 @@ export function pieceWorkerMain(): void {
   const send = (message: FromPieceWorker) => port.postMessage(message);
   const lengthOf = (piece: number) => Math.min(job.pieceSize, job.size - piece * job.pieceSize);
 
-  const extendPrefix = (piece: number, data?: Buffer) => {
-    if (piece === next && data) {
-      whole.update(data);
-      next++;
-    }
-    while (next < written.length && written[next]) {
+  /** Reads back and hashes up to `budget` written pieces from the end of the hashed prefix on. */
+  const hashWrittenAhead = (budget: number) => {
+    while (budget-- > 0 && next < written.length && written[next]) {
       scratch ??= Buffer.allocUnsafe(job.pieceSize);
       const length = lengthOf(next);
       let done = 0;
@@ -65,6 +64,26 @@ export function pieceWorkerMain(): void {
       whole.update(scratch.subarray(0, length));
       next++;
     }
+  };
+  // Catching up with pieces written ahead of the prefix (one that fills a gap may be followed by
+  // hundreds, in a swarm's random order) goes a few pieces per turn, after the outcome was sent:
+  // done in one go before answering, it held that piece's buffer and every piece queued behind it,
+  // and the main thread, out of buffers, stopped reading every peer's socket meanwhile.
+  let catchingUp = false;
+  let catchUpError: Error | undefined;
+  const catchUp = () => {
+    try {
+      hashWrittenAhead(job.catchUpPieces);
+    } catch (error) {
+      catchUpError = error as Error;
+    }
+    if (catchUpError === undefined && next < written.length && written[next]) setImmediate(catchUp);
+    else catchingUp = false;
+  };
+  const scheduleCatchUp = () => {
+    if (catchingUp || catchUpError !== undefined || next >= written.length || !written[next]) return;
+    catchingUp = true;
+    setImmediate(catchUp);
   };
 
   port.on("message", (message: ToPieceWorker) => {
@@ -78,7 +97,8 @@ export function pieceWorkerMain(): void {
     }
     if ("digest" in message) {
       try {
-        extendPrefix(-1);
+        if (catchUpError) throw catchUpError;
+        hashWrittenAhead(Infinity);
         if (next !== written.length) send({ digestError: `only ${next} of ${written.length} pieces are written` });
         else send({ sha1: whole.digest("hex") });
       } catch (error) {
@@ -99,13 +119,18 @@ export function pieceWorkerMain(): void {
         while (done < length) done += writeSync(fd, data, done, length - done, piece * job.pieceSize + done);
         written[piece] = 1;
         outcome = { piece, ok: true };
-        extendPrefix(piece, data);
+        // The piece that extends the hashed prefix is hashed from memory; later ones are read back.
+        if (piece === next) {
+          whole.update(data);
+          next++;
+        }
       }
     } catch (error) {
       outcome = { piece, error: (error as Error).message };
     }
     Atomics.sub(job.waiting, 0, 1);
     send({ outcome, slot });
+    scheduleCatchUp();
   });
   process.on("exit", () => {
     if (fd >= 0) closeSync(fd);

@@ -1,5 +1,9 @@
 import { connect, type Socket } from "node:net";
+import { connect as connectTls, type TLSSocket } from "node:tls";
 import type { buildConnector } from "undici";
+import { AppError, Codes } from "../../../core/errors.js";
+import { certFingerprint } from "../tls/self-signed.js";
+import { TLS_PROTOCOL } from "../tls/tls-options.js";
 
 /**
  * Read buffers per socket: 4 × 64 KiB (64 KiB is what one read returns on
@@ -27,10 +31,13 @@ const SLOT_BYTES = 64 * 1024;
  * unread (undici paused), reading stops until undici reads again, so a slot
  * is never refilled while its chunk is unread.
  */
-export function reusedBufferConnector(options: { timeoutMs: number }): buildConnector.connector {
+export function reusedBufferConnector(options: { timeoutMs: number; pin?: string }): buildConnector.connector {
+  const { pin } = options;
+  // One TLS session per peer, resumed by every new connection to it: a resumed handshake skips the key exchange and certificate.
+  let session: Buffer | undefined;
   return (target, callback) => {
-    if (target.protocol !== "http:") {
-      callback(new Error(`peers are reached over plain HTTP, not ${target.protocol}`), null);
+    if (target.protocol !== (pin ? "https:" : "http:")) {
+      callback(new Error(`this peer is reached over ${pin ? "https" : "http"}, not ${target.protocol}`), null);
       return;
     }
     const ring = Array.from({ length: RING_SLOTS }, () => Buffer.allocUnsafeSlow(SLOT_BYTES));
@@ -45,22 +52,40 @@ export function reusedBufferConnector(options: { timeoutMs: number }): buildConn
         callback(error, null);
       } else callback(null, socket);
     };
-    const socket: Socket = connect({
+    const common = {
       host: target.hostname,
-      port: Number(target.port) || 80,
+      port: Number(target.port) || (pin ? 443 : 80),
       ...(target.localAddress ? { localAddress: target.localAddress } : {}),
       noDelay: true,
       keepAlive: true,
       onread: {
         buffer: () => ring[(slot = (slot + 1) % RING_SLOTS)]!,
-        callback: (bytes, buffer) => {
+        callback: (bytes: number, buffer: Uint8Array) => {
           socket.push(buffer.subarray(0, bytes));
           return socket.readableLength <= bytes;
         },
       },
-    });
+    };
+    const socket: Socket = pin
+      ? connectTls({
+          ...common,
+          ...TLS_PROTOCOL,
+          // No CA: the certificate is self-signed and accepted only if it hashes to the fingerprint the tracker handed out (checked below, before undici writes anything).
+          rejectUnauthorized: false,
+          ...(session ? { session } : {}),
+        })
+      : connect(common);
     const timer = setTimeout(() => answer(connectTimeout(target, options.timeoutMs)), options.timeoutMs);
-    socket.once("connect", () => answer(null));
+    if (pin) {
+      const tls = socket as TLSSocket;
+      tls.on("session", (ticket: Buffer) => (session = ticket));
+      tls.once("secureConnect", () => {
+        const presented = tls.getPeerCertificate().raw;
+        if (presented && certFingerprint(presented) === pin) return answer(null);
+        session = undefined;
+        answer(new AppError(502, Codes.PEER_CERT_MISMATCH, `the peer at ${target.hostname}:${target.port} presented a certificate other than the one its user registered with the tracker`));
+      });
+    } else socket.once("connect", () => answer(null));
     socket.once("error", (error) => answer(error));
   };
 }

@@ -1,8 +1,10 @@
 import { close, open, stat } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { TLS_SERVER_OPTIONS } from "../tls/tls-options.js";
 import { AppError, Codes, ConflictError, MethodNotAllowedError, NotFoundError, RangeNotSatisfiableError, ValidationError } from "../../../core/errors.js";
 import { ifRangeHolds, parseRange, type Validators } from "../../../core/range.js";
-import { isIdentifier, isPeerAddress, isSha1Hex } from "../../../core/validation.js";
+import { isCertFingerprint, isIdentifier, isPeerAddress, isSha1Hex } from "../../../core/validation.js";
 import { sendProblem } from "./problem.js";
 import { sendRange } from "./send-range.js";
 import { SwarmEvents } from "./swarm-events.js";
@@ -15,6 +17,7 @@ const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(?:\/(bitfield|events))?$
 const ALLOWED = { bytes: ["GET", "HEAD"], bitfield: ["GET", "HEAD"], events: ["GET"] } as const;
 /** A watcher of a file's events names the address its own agent serves on, for peer exchange. */
 const PEER_ADDRESS_HEADER = "p2p-peer-address";
+const PEER_CERT_HEADER = "p2p-peer-cert";
 
 export interface PeerServerOptions {
   files: ServedFiles;
@@ -29,6 +32,8 @@ export interface PeerServerOptions {
   events?: SwarmEvents;
   /** The agent's upload limit, shared by every response; a limit of 0 refuses bytes (leech only). */
   uploadLimit?: RateLimiter;
+  /** Serve over TLS with this key and self-signed certificate (pinned by downloaders through the tracker); absent: plain HTTP. */
+  tls?: { keyPem: string; certPem: string };
 }
 
 /** A leech-only agent tells downloaders to come back after this long: its limit may be raised meanwhile. */
@@ -63,9 +68,12 @@ export function createPeerServer(options: PeerServerOptions): Server {
     events: options.events ?? new SwarmEvents(),
   };
   // Timeouts are enforced when connections are checked: every second, not node's default 30 s.
-  const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, context).catch((error: unknown) => sendProblem(res, error));
-  });
+  };
+  const server: Server = options.tls
+    ? createHttpsServer({ connectionsCheckingInterval: 1000, key: options.tls.keyPem, cert: options.tls.certPem, ...TLS_SERVER_OPTIONS }, onRequest)
+    : createServer({ connectionsCheckingInterval: 1000 }, onRequest);
   server.headersTimeout = options.headersTimeoutMs ?? 10_000;
   server.requestTimeout = 60_000;
   server.on("close", () => {
@@ -97,7 +105,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   if (resource === "bitfield") return sendBitfield(res, file);
   if (resource === "events") {
     const address = req.headers[PEER_ADDRESS_HEADER];
-    const watcher = { userId: requester, address: isPeerAddress(address) ? address : undefined, until: grantExpiry(bearer) };
+    const cert = req.headers[PEER_CERT_HEADER];
+    const watcher = {
+      userId: requester,
+      address: isPeerAddress(address) ? address : undefined,
+      ...(isCertFingerprint(cert) ? { certSha256: cert } : {}),
+      until: grantExpiry(bearer),
+    };
     context.events.watch(file, watcher, res);
     return;
   }

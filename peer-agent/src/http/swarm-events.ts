@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { TooManyRequestsError } from "../../../core/errors.js";
+import { SWARM_EVENT_BATCH_MS } from "../config.js";
 import type { ServedFile } from "./served-file.js";
 
 /**
@@ -29,6 +30,8 @@ export interface SwarmEventsOptions {
   keepAliveMs?: number;
   /** How many other watchers a `peers` event names at most. */
   maxPeersListed?: number;
+  /** Events of one file go out at most once per this many ms (see SWARM_EVENT_BATCH_MS). */
+  batchMs?: number;
 }
 
 export interface WatcherInfo {
@@ -36,6 +39,8 @@ export interface WatcherInfo {
   userId: string;
   /** Where the watcher says its own agent serves (for peer exchange); undefined when it gave none. */
   address: string | undefined;
+  /** Its agent's certificate fingerprint, passed on with the address (absent: plain HTTP). */
+  certSha256?: string;
   /** When its grant expires (ms): the stream ends then, and the watcher comes back with a fresh grant. */
   until?: number;
 }
@@ -53,6 +58,8 @@ interface FileWatch {
   /** Watchers that arrived since the last flush: the others are told about them. */
   joined: Watcher[];
   scheduled: boolean;
+  /** When the last batch went out (performance.now()). */
+  flushedAt: number;
 }
 
 export class SwarmEvents {
@@ -61,6 +68,7 @@ export class SwarmEvents {
   readonly #maxTotal: number;
   readonly #maxBuffered: number;
   readonly #maxPeersListed: number;
+  readonly #batchMs: number;
   #total = 0;
   readonly #keepAlive: NodeJS.Timeout;
 
@@ -69,6 +77,7 @@ export class SwarmEvents {
     this.#maxTotal = options.maxTotal ?? 1024;
     this.#maxBuffered = options.maxBufferedBytes ?? 256 * 1024;
     this.#maxPeersListed = options.maxPeersListed ?? 50;
+    this.#batchMs = options.batchMs ?? SWARM_EVENT_BATCH_MS;
     this.#keepAlive = setInterval(() => this.#ping(), options.keepAliveMs ?? 15_000);
     this.#keepAlive.unref();
   }
@@ -89,7 +98,7 @@ export class SwarmEvents {
     if ((watch?.watchers.size ?? 0) >= this.#maxPerFile || this.#total >= this.#maxTotal) {
       throw new TooManyRequestsError("this peer has as many watchers as it serves; poll the bitfield instead", 5, "PEER_BUSY");
     }
-    if (!watch) this.#files.set(key, (watch = { watchers: new Set(), haves: [], sending: [], joined: [], scheduled: false }));
+    if (!watch) this.#files.set(key, (watch = { watchers: new Set(), haves: [], sending: [], joined: [], scheduled: false, flushedAt: -Infinity }));
     const entry: Watcher = { ...watcher, res };
     watch.watchers.add(entry);
     this.#total++;
@@ -147,24 +156,32 @@ export class SwarmEvents {
   #schedule(key: string, watch: FileWatch): void {
     if (watch.scheduled) return;
     watch.scheduled = true;
-    // Everything that happened in this turn of the event loop goes out together.
-    setImmediate(() => this.#flush(key, watch));
+    // The first news after a quiet spell goes out at the end of this turn of the event loop; news
+    // that follows close behind waits for the batch interval, so a busy agent writes each watcher
+    // a few dozen times a second, not once per piece and per request.
+    const wait = watch.flushedAt + this.#batchMs - performance.now();
+    if (wait <= 0) setImmediate(() => this.#flush(key, watch));
+    else setTimeout(() => this.#flush(key, watch), wait);
   }
 
   #flush(key: string, watch: FileWatch): void {
     watch.scheduled = false;
+    watch.flushedAt = performance.now();
     const haves = watch.haves;
     const sending = watch.sending;
     const joined = watch.joined;
     watch.haves = [];
     watch.sending = [];
     watch.joined = [];
+    const haveText = haves.length > 0 ? eventText("have", { pieces: haves }) : "";
     for (const watcher of [...watch.watchers]) {
-      if (haves.length > 0) this.#write(key, watcher, "have", { pieces: haves });
+      // One write per watcher for everything in the batch: each write is a syscall here and a wake-up there.
+      let text = haveText;
       const runs = sending.filter((run) => run.to !== watcher.userId).map((run) => [run.first, run.last]);
-      if (runs.length > 0) this.#write(key, watcher, "sending", { runs });
+      if (runs.length > 0) text += eventText("sending", { runs });
       const newcomers = joined.filter((other) => other !== watcher && watch.watchers.has(other) && other.address !== watcher.address);
-      if (newcomers.length > 0) this.#write(key, watcher, "peers", { peers: newcomers.map(peerOf) });
+      if (newcomers.length > 0) text += eventText("peers", { peers: newcomers.map(peerOf) });
+      if (text.length > 0) this.#send(key, watcher, text);
     }
   }
 
@@ -179,6 +196,10 @@ export class SwarmEvents {
   }
 
   #write(key: string, watcher: Watcher, event: string, data: unknown): void {
+    this.#send(key, watcher, eventText(event, data));
+  }
+
+  #send(key: string, watcher: Watcher, text: string): void {
     const { res } = watcher;
     if (res.destroyed || res.writableEnded) return;
     if (res.writableLength > this.#maxBuffered) {
@@ -187,7 +208,7 @@ export class SwarmEvents {
       this.#drop(key, watcher);
       return;
     }
-    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    res.write(text);
   }
 
   #ping(): void {
@@ -209,8 +230,12 @@ export class SwarmEvents {
   }
 }
 
-function peerOf(watcher: Watcher): { userId: string; address: string } {
-  return { userId: watcher.userId, address: watcher.address! };
+function eventText(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+function peerOf(watcher: Watcher): { userId: string; address: string; certSha256?: string } {
+  return { userId: watcher.userId, address: watcher.address!, ...(watcher.certSha256 ? { certSha256: watcher.certSha256 } : {}) };
 }
 
 function keyOf(groupId: string, sha1: string): string {

@@ -104,6 +104,14 @@ test("a far peer is sent its next request before the current one runs dry", () =
   assert.ok(late.requests[0]!.piece >= running.piece + running.count, "the next run follows the one in flight");
 });
 
+test("a slow peer gets its next request while the last piece of its run is still arriving, so it does not idle a round trip after each run", () => {
+  // 20 Mbit/s behind 40 ms: one 512 KiB piece takes 210 ms, five round trips; 50 KiB of it are still to come (20 ms).
+  const slow = peer("slow", range(100), { bytesPerSecond: 2.5e6, latencyMs: 40 });
+  const running = { piece: 10, count: 1, remaining: 1, bytesLeft: 50 * 1024, peerId: "slow", startedAt: 0 };
+  assert.equal(freeRequestSlots(slow, [running], PIECE, DEFAULT_PICKER_CONFIG), 1);
+  assert.equal(freeRequestSlots(slow, [{ ...running, bytesLeft: PIECE }], PIECE, DEFAULT_PICKER_CONFIG), 0);
+});
+
 test("downloaders in a swarm that ask the same seeder at the same moment ask for different pieces", () => {
   // Six downloaders past their random first pieces, each knowing only the seeder (every piece equally rare).
   const pieceCount = 512;

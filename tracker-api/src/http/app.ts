@@ -40,6 +40,7 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
     app.use("/replication", replicationRouter(replicator, routeOptions));
     // MetaController.health adds the replication state.
     app.locals.replicator = replicator;
+    app.use(refuseWhileRecovering(replicator));
   }
   app.use(express.json({ limit: BODY_LIMIT, verify: refuseDeepJson }));
   app.use(idempotency());
@@ -51,6 +52,29 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
   });
   app.use(problemHandler);
   return app;
+}
+
+/** Answered while recovering, as none reads the database: the tracker's state, its grant keys (agents verify grants with them) and the API docs. */
+const OPEN_WHILE_RECOVERING = new Set(["/health", "/.well-known/jwks.json", "/openapi.json"]);
+
+/**
+ * A tracker on a new database that is pulling back what it had answers no
+ * client from that database, reads included: a login would be refused as a
+ * wrong password (and counted by the login throttle, locking the account out
+ * after the recovery), a valid token as an invalid session (the client then
+ * drops it), a group as not found. 503 TRACKER_RECOVERING sends the client
+ * to another tracker instead. (The nemesis found it: seed 3.)
+ */
+function refuseWhileRecovering(replicator: Replicator) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (OPEN_WHILE_RECOVERING.has(req.path) || req.path.startsWith("/docs")) return next();
+    try {
+      replicator.checkWritable();
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
 }
 
 /** The one place where errors become RFC 9457 problem documents. */

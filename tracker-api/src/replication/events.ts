@@ -17,10 +17,10 @@ export type DomainEvent =
   | { type: "user.passwordChanged"; payload: { userId: string; passwordHash: string; changedAt: string } }
   | {
       type: "session.created";
-      payload: { tokenHash: string; userId: string; userHlc: string; peerAddress: string; createdAt: string; expiresAt: string };
+      payload: { tokenHash: string; userId: string; userHlc: string; peerAddress: string; peerCertSha256?: string | null; createdAt: string; expiresAt: string };
     }
   | { type: "session.ended"; payload: { tokenHash: string } }
-  | { type: "session.seen"; payload: { tokenHash: string; lastSeenAt: string; peerAddress: string } }
+  | { type: "session.seen"; payload: { tokenHash: string; lastSeenAt: string; peerAddress: string; peerCertSha256?: string | null } }
   | {
       type: "group.created";
       /** `by`: the token hash of the session that made it (a creation made after that session ended elsewhere is void). */

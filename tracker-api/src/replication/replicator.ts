@@ -1,3 +1,4 @@
+import { rootCertificates } from "node:tls";
 /**
  * Delivery between trackers: pushes this tracker's events to every other one
  * right after each commit (the client waits at most PUSH_WAIT_MS for it),
@@ -66,6 +67,8 @@ export interface ReplicatorOptions {
   logger?: Logger;
   /** Told what applied events changed, to drop cached state. */
   onApplied?: (touched: Touched) => void;
+  /** PEM certificates trusted for https peer trackers besides the system's CAs (--ca). */
+  ca?: string;
 }
 
 type Heads = Record<string, number>;
@@ -78,18 +81,28 @@ export class Replicator implements ReplicationHooks {
   readonly heads = new Map<string, number>();
   /** Test switch: drop deliveries in both directions. */
   blocked = false;
+  /**
+   * Test switch: the peers (tracker ids) this tracker does not call. A link
+   * between two trackers is cut by setting it on both: every delivery (push
+   * or pull) is started by a call, so neither side then hears of the other
+   * except through a third tracker.
+   */
+  readonly cutPeers = new Set<string>();
   #applying: Promise<unknown> = Promise.resolve();
   /** This tracker's latest events by seq, so pushes and pulls of recent events need no database read. */
   readonly #recent = new Map<number, LoggedEvent>();
   #catchingUp = true;
   #recovering: boolean;
   #timer: NodeJS.Timeout | undefined;
-  readonly #dispatcher = new Agent({ connect: { timeout: 1000 }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
+  readonly #dispatcher: Agent;
 
   constructor(
     readonly db: TrackerDb,
     private readonly options: ReplicatorOptions,
   ) {
+    // https peers' certificates are checked (system CAs plus --ca); the HMAC signature still proves the sender.
+    const ca = options.ca ? { ca: [...rootCertificates, options.ca] } : {};
+    this.#dispatcher = new Agent({ connect: { timeout: 1000, ...ca }, headersTimeout: 10_000, bodyTimeout: 10_000, keepAliveTimeout: 30_000 });
     this.origin = options.origin ?? options.selfId;
     this.clock = new HybridClock(this.origin);
     this.links = options.peers.map((peer) => new PeerLink(this, peer));
@@ -290,7 +303,7 @@ export class Replicator implements ReplicationHooks {
 
   /** A signed request to a peer; throws on transport failure or a non-2xx answer. */
   async call<T>(peer: PeerTracker, method: "GET" | "POST", target: string, body?: unknown): Promise<T> {
-    if (this.blocked) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
+    if (this.blocked || this.cutPeers.has(peer.id)) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
     const text = body === undefined ? "" : JSON.stringify(body);
     const response = await request(`${peer.url}${target}`, {
       method,

@@ -6,7 +6,7 @@
  *   GET  /replication/events?origin=&after=&limit=  signed         -> { origin, events }
  *   GET  /replication/heads             signed                      -> { trackerId, heads }
  *   GET  /replication/digest            public                      -> { trackerId, digest }
- *   POST /replication/test/partition    only with P2P_TEST_SWITCHES=1: { blocked }
+ *   POST /replication/test/partition    only with P2P_TEST_SWITCHES=1: { blocked }, or { blocked, peers: [tracker id] } to cut or heal only the links to those peers
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { UnavailableError, ValidationError } from "../../../core/errors.js";
@@ -62,9 +62,17 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
 
   if (options.testSwitches) {
     router.post("/test/partition", express.json(), (req, res) => {
-      replicator.blocked = (req.body as { blocked?: unknown }).blocked === true;
-      if (!replicator.blocked) for (const link of replicator.links) void link.kick();
-      res.json({ blocked: replicator.blocked });
+      const { blocked, peers } = req.body as { blocked?: unknown; peers?: unknown };
+      if (Array.isArray(peers)) {
+        for (const peer of peers) {
+          if (blocked === true) replicator.cutPeers.add(String(peer));
+          else replicator.cutPeers.delete(String(peer));
+        }
+      } else {
+        replicator.blocked = blocked === true;
+      }
+      if (blocked !== true) for (const link of replicator.links) void link.kick();
+      res.json({ blocked: replicator.blocked, cutPeers: [...replicator.cutPeers] });
     });
   }
   return router;

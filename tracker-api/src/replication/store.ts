@@ -575,7 +575,7 @@ export class RegisterBatch {
           const createdAt = new Date(p.createdAt);
           await tx.session.upsert({
             where: { tokenHash: p.tokenHash },
-            create: { tokenHash: p.tokenHash, userId: p.userId, peerAddress: p.peerAddress, createdAt, expiresAt: new Date(p.expiresAt), lastSeenAt: createdAt },
+            create: { tokenHash: p.tokenHash, userId: p.userId, peerAddress: p.peerAddress, peerCertSha256: p.peerCertSha256 ?? null, createdAt, expiresAt: new Date(p.expiresAt), lastSeenAt: createdAt },
             update: {},
           });
           break;
@@ -588,7 +588,7 @@ export class RegisterBatch {
           const p = event.payload;
           const lastSeenAt = new Date(p.lastSeenAt);
           // The latest heartbeat wins, whichever tracker it reached.
-          await tx.session.updateMany({ where: { tokenHash: p.tokenHash, lastSeenAt: { lt: lastSeenAt } }, data: { lastSeenAt, peerAddress: p.peerAddress } });
+          await tx.session.updateMany({ where: { tokenHash: p.tokenHash, lastSeenAt: { lt: lastSeenAt } }, data: { lastSeenAt, peerAddress: p.peerAddress, peerCertSha256: p.peerCertSha256 ?? null } });
           break;
         }
       }

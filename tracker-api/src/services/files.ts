@@ -18,15 +18,15 @@ type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
 // The queries on every listing and every share are plain SQL (portable: SQLite
 // and PostgreSQL): Prisma's model API costs several times as much per query.
 
-/** Users with a session seen within the online window, with that session's peer address. */
-export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now = Date.now()): Promise<Map<string, string>> {
+/** Users with a session seen within the online window, with that session's peer address and certificate fingerprint. */
+export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now = Date.now()): Promise<Map<string, { peerAddress: string; peerCertSha256: string | null }>> {
   if (userIds.length === 0) return new Map();
-  const sessions = await tx.$queryRaw<{ userId: string; peerAddress: string }[]>`
-    SELECT "userId", "peerAddress" FROM "Session"
+  const sessions = await tx.$queryRaw<{ userId: string; peerAddress: string; peerCertSha256: string | null }[]>`
+    SELECT "userId", "peerAddress", "peerCertSha256" FROM "Session"
     WHERE "userId" IN (${Prisma.join(userIds)}) AND "lastSeenAt" > ${new Date(now - ONLINE_WINDOW_MS)} AND "expiresAt" > ${new Date(now)}
     ORDER BY "lastSeenAt" ASC`;
   // The most recently seen session wins when a user is logged in twice.
-  return new Map(sessions.map((s) => [s.userId, s.peerAddress]));
+  return new Map(sessions.map((s) => [s.userId, s]));
 }
 
 /** A file as listed (its group by name), with its holders and how many of them are online, in one query. */
@@ -187,7 +187,10 @@ export async function peersOf(
       peers: holders
         .filter((h) => online.has(h.userId))
         .sort((a, b) => (nameOf(a.userId) < nameOf(b.userId) ? -1 : nameOf(a.userId) > nameOf(b.userId) ? 1 : 0))
-        .map((h) => ({ userId: nameOf(h.userId), address: online.get(h.userId)!, piecesHeld: h.piecesHeld, complete: h.piecesHeld === pieceHashes.length })),
+        .map((h) => {
+          const { peerAddress, peerCertSha256 } = online.get(h.userId)!;
+          return { userId: nameOf(h.userId), address: peerAddress, ...(peerCertSha256 ? { certSha256: peerCertSha256 } : {}), piecesHeld: h.piecesHeld, complete: h.piecesHeld === pieceHashes.length };
+        }),
     };
   });
 }
@@ -204,13 +207,15 @@ export async function announce(db: TrackerDb, actor: Actor, input: AnnounceReque
   const rejected: AnnounceResult["rejected"] = [];
   const newHolderIn = new Set<string>();
   await writeTransaction(db, async (tx, record) => {
-    const [session] = await tx.$queryRaw<{ tokenHash: string; peerAddress: string }[]>`
-      UPDATE "Session" SET "lastSeenAt" = ${now}, "peerAddress" = COALESCE(${input.peerAddress ?? null}, "peerAddress")
-      WHERE "tokenHash" = ${actor.tokenHash} RETURNING "tokenHash", "peerAddress"`;
+    const [session] = await tx.$queryRaw<{ tokenHash: string; peerAddress: string; peerCertSha256: string | null }[]>`
+      UPDATE "Session" SET "lastSeenAt" = ${now}, "peerAddress" = COALESCE(${input.peerAddress ?? null}, "peerAddress"),
+        "peerCertSha256" = COALESCE(${input.peerCertSha256 ?? null}, "peerCertSha256")
+      WHERE "tokenHash" = ${actor.tokenHash} RETURNING "tokenHash", "peerAddress", "peerCertSha256"`;
     if (!session) throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
     const events: NewEvent[] = [];
-    if (heartbeatWorthSharing(db, session.tokenHash, session.peerAddress, now.getTime())) {
-      events.push({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress } });
+    // A new certificate is shared at once like a new address: downloaders elsewhere refuse the agent until they see it.
+    if (heartbeatWorthSharing(db, session.tokenHash, `${session.peerAddress} ${session.peerCertSha256 ?? ""}`, now.getTime())) {
+      events.push({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress, peerCertSha256: session.peerCertSha256 } });
     }
     if (input.holdings.length > 0) {
       const groupNames = Prisma.join([...new Set(input.holdings.map((h) => h.groupId))]);

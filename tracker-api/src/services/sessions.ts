@@ -36,7 +36,7 @@ export async function login(
   const token = randomBytes(32).toString("base64url");
   const now = new Date();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
-  const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, createdAt: now, expiresAt };
+  const session = { tokenHash: tokenHash(token), userId: user.id, peerAddress: input.peerAddress, peerCertSha256: input.peerCertSha256 ?? null, createdAt: now, expiresAt };
   await writeTransaction(db, async (tx, record) => {
     await tx.session.create({ data: { ...session, lastSeenAt: now } });
     await record({ type: "session.created", payload: { ...session, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() } });

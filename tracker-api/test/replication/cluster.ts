@@ -24,16 +24,26 @@ export class Cluster {
     readonly trackers: TrackerProcess[],
   ) {}
 
-  static async start(count = 2): Promise<Cluster> {
+  /** `startTimeoutMs`: how long each tracker gets to answer (a long run on a loaded machine wants more). */
+  static async start(count = 2, options: { startTimeoutMs?: number } = {}): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), "tracker-sync-"));
     const ports: number[] = [];
     for (let i = 0; i < count; i++) ports.push(await freePort());
     const info = join(dir, "tracker_info.txt");
     await writeFile(info, ports.map((p) => `127.0.0.1:${p}`).join("\n") + "\n");
     const cluster = new Cluster(dir, info, ports.map((port, i) => ({ number: i + 1, url: `http://127.0.0.1:${port}`, child: undefined, output: "" })));
-    await Promise.all(cluster.trackers.map((t) => cluster.startTracker(t.number)));
+    if (options.startTimeoutMs) cluster.startTimeoutMs = options.startTimeoutMs;
+    const started = await Promise.allSettled(cluster.trackers.map((t) => cluster.startTracker(t.number)));
+    const failed = started.find((result) => result.status === "rejected");
+    if (failed) {
+      // Nobody else holds the cluster yet: stop the trackers that did start, or they outlive the test.
+      await cluster.stop();
+      throw failed.reason;
+    }
     return cluster;
   }
+
+  startTimeoutMs = 40_000;
 
   tracker(number: number): TrackerProcess {
     return this.trackers[number - 1]!;
@@ -55,7 +65,7 @@ export class Cluster {
       if (child.exitCode !== null) throw new Error(`tracker ${number} exited ${child.exitCode}:\n${tracker.output}`);
       const view = await health(tracker.url).catch(() => undefined);
       return view !== undefined && (options.waitRecovered === false || view.status !== "recovering");
-    }, 40_000);
+    }, this.startTimeoutMs, `tracker ${number} to start`);
   }
 
   /** Where tracker `number` keeps its database. */
@@ -88,6 +98,11 @@ export class Cluster {
     for (const t of this.trackers) {
       if (t.child) await call(t.url, "POST", "/replication/test/partition", { body: { blocked } });
     }
+  }
+
+  /** SIGKILL to every tracker at once, synchronously: for a process that is exiting. */
+  killNow(): void {
+    for (const t of this.trackers) t.child?.kill("SIGKILL");
   }
 
   async stop(): Promise<void> {
