@@ -36,7 +36,7 @@ async function startAgent(name: string, trackerUrls: string[]): Promise<{ addres
   const info = join(cluster.dir, `info-${name}.txt`);
   await writeFile(info, trackerUrls.map((url) => `${url.replace("http://", "")}\n`).join(""));
   const stateDir = join(cluster.dir, `agent-${name}`);
-  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "peer-agent/src/main.ts", `127.0.0.1:${port}`, info, "--state-dir", stateDir], {
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "peer-agent/src/main.ts", `127.0.0.1:${port}`, info, "--state-dir", stateDir, "--plain-http"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, P2P_LOG_LEVEL: "warn" },
   });
@@ -47,7 +47,7 @@ async function startAgent(name: string, trackerUrls: string[]): Promise<{ addres
   await waitUntil(async () => {
     if (child.exitCode !== null) throw new Error(`agent ${name} exited:\n${output}`);
     return (await readFile(join(stateDir, "control.json")).catch(() => undefined)) !== undefined;
-  }, 20_000, `agent ${name}`);
+  }, 90_000, `agent ${name}`);
   const api = await connectToAgent({ host: "127.0.0.1", port, stateDir });
   agents.push(api);
   return { address: `127.0.0.1:${port}`, api };
@@ -67,7 +67,7 @@ async function eventually<T>(attempt: () => Promise<T>): Promise<T> {
 }
 
 before(async () => {
-  cluster = await Cluster.start(2);
+  cluster = await Cluster.start(2, { startTimeoutMs: 120_000 });
   t1 = cluster.tracker(1).url;
   seeder = await startAgent("alice", [cluster.tracker(2).url, t1]);
   await seeder.api.createUser("alice", "pw");

@@ -51,3 +51,30 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     ...(options.ca !== undefined ? { caPath: resolve(options.ca) } : {}),
   };
 }
+
+/**
+ * Failed-login throttling (domain/login-throttle.ts). An account gets 5 free
+ * failures from addresses it never logged in from, then waits 1 s, 2 s, 4 s …
+ * up to 15 min per further failure: online guessing becomes hopeless while a
+ * forgetful owner waits seconds. A (account, address) pair gets the same. An
+ * address gets 30 failures over any accounts before it waits: the users of a
+ * NAT mistype their own passwords without locking each other out, and an
+ * address guessing at many accounts is still stopped. Counters are forgotten
+ * after an hour without failures; each map holds at most 100 000 keys (about
+ * 10 MB), the bound on what a flood of made-up names or addresses makes a
+ * tracker keep.
+ */
+export const LOGIN_THROTTLE = {
+  accountFreeFailures: 5,
+  pairFreeFailures: 5,
+  addressFreeFailures: 30,
+  baseDelayMs: 1000,
+  maxDelayMs: 15 * 60_000,
+  forgetMs: 60 * 60_000,
+  knownAddressesPerAccount: 8,
+  maxEntries: 100_000,
+} as const;
+
+/** Login attempts are sent to the other trackers in batches at most this often (ms), at most this many per batch. */
+export const LOGIN_ATTEMPTS_FLUSH_MS = 100;
+export const LOGIN_ATTEMPTS_PER_BATCH = 1000;

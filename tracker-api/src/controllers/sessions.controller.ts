@@ -4,7 +4,7 @@ import type { CurrentSession, LoginRequest, LoginResult } from "../../../core/ap
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { BAD_CREDENTIALS, BAD_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, BODY_INVALID, LOGIN_THROTTLED, PROBLEM_JSON, UNAUTHENTICATED } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
-import { LoginThrottle } from "../domain/login-throttle.js";
+import type { SharedLoginThrottle } from "../replication/login-attempts.js";
 import { login, logout, noticesFor, type Actor } from "../services/sessions.js";
 
 @Route("sessions")
@@ -15,9 +15,11 @@ export class SessionsController extends Controller {
   }
 
   /**
-   * Logs in and records where this user's peer agent serves pieces. Five failed
-   * attempts for a user id or from one address within a minute are answered 429
-   * with Retry-After. Unlike other writes, a login's answer is not kept under its
+   * Logs in and records where this user's peer agent serves pieces. After five
+   * failed attempts on an account from addresses it never logged in from, those
+   * addresses wait 1 s, 2 s, 4 s … (429 with Retry-After), while its owner
+   * still logs in from an address they used before; an address waits after 30
+   * failures over any accounts. Counts are shared by all trackers. Unlike other writes, a login's answer is not kept under its
    * Idempotency-Key (it holds the token): a retried login opens another session.
    * @summary Log in
    */
@@ -28,7 +30,7 @@ export class SessionsController extends Controller {
   @Response<Problem>(401, "Wrong user id or password", BAD_CREDENTIALS, PROBLEM_JSON)
   @Response<Problem>(429, "Too many failed logins; retry after `Retry-After` seconds", LOGIN_THROTTLED, PROBLEM_JSON)
   public async create(@Body() body: LoginRequest, @Request() request: ExpressRequest): Promise<LoginResult> {
-    const throttle = (request.app.locals.loginThrottle ??= new LoginThrottle()) as LoginThrottle;
+    const throttle = request.app.locals.loginThrottle as SharedLoginThrottle;
     const result = await login(this.db, throttle, body, request.ip ?? "unknown");
     this.setStatus(201);
     return result;

@@ -6,7 +6,7 @@ import {
   BAD_IDEMPOTENCY_KEY, BODY_INVALID, IDEMPOTENCY_KEY_REUSED, LOGIN_THROTTLED, PROBLEM_JSON, UNAUTHENTICATED, USER_EXISTS, WRONG_PASSWORD,
 } from "../http/problem.js";
 import type { TrackerDb } from "../db/open.js";
-import { LoginThrottle } from "../domain/login-throttle.js";
+import type { SharedLoginThrottle } from "../replication/login-attempts.js";
 import { changePassword } from "../services/passwords-change.js";
 import type { Actor } from "../services/sessions.js";
 import { createUser } from "../services/users.js";
@@ -49,8 +49,8 @@ export class UsersController extends Controller {
   @Response<Problem>(403, "The current password is wrong", WRONG_PASSWORD, PROBLEM_JSON)
   @Response<Problem>(429, "Too many wrong passwords for this account; retry after `Retry-After` seconds", LOGIN_THROTTLED, PROBLEM_JSON)
   public async changePassword(@Body() body: ChangePasswordRequest, @Request() request: ExpressRequest): Promise<void> {
-    const throttle = (request.app.locals.loginThrottle ??= new LoginThrottle()) as LoginThrottle;
-    await changePassword(this.db, throttle, request.user as Actor, body);
+    const throttle = request.app.locals.loginThrottle as SharedLoginThrottle;
+    await changePassword(this.db, throttle, request.user as Actor, body, request.ip ?? "unknown");
     this.setStatus(204);
   }
 }

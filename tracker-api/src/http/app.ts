@@ -6,6 +6,9 @@ import type { GrantKey } from "../grant-key.js";
 import { RegisterRoutes } from "../generated/routes.js";
 import type { Replicator } from "../replication/replicator.js";
 import { replicationRouter } from "../replication/routes.js";
+import { SharedLoginThrottle } from "../replication/login-attempts.js";
+import { LoginThrottle } from "../domain/login-throttle.js";
+import { LOGIN_THROTTLE } from "../config.js";
 import { sendSerializedJson } from "../serialized-json.js";
 import { mountDocs } from "./docs.js";
 import { nestsDeeperThan } from "./json-depth.js";
@@ -34,10 +37,13 @@ export function createApp(db: TrackerDb, options: TrackerAppOptions): express.Ex
   sendSerializedJson(app);
   app.use(securityHeaders());
   app.use(rejectBadPercentEncoding());
+  // Failed logins are counted per tracker object and shared with the other trackers (login-attempts.ts).
+  const loginThrottle = new SharedLoginThrottle(new LoginThrottle(LOGIN_THROTTLE), options.replication?.replicator);
+  app.locals.loginThrottle = loginThrottle;
   if (options.replication) {
     const { replicator, ...routeOptions } = options.replication;
     // Before the JSON parser: signatures are checked over the raw body.
-    app.use("/replication", replicationRouter(replicator, routeOptions));
+    app.use("/replication", replicationRouter(replicator, { ...routeOptions, onLoginAttempts: (body) => loginThrottle.receive(body) }));
     // MetaController.health adds the replication state.
     app.locals.replicator = replicator;
     app.use(refuseWhileRecovering(replicator));

@@ -2,7 +2,7 @@ import type { ChangePasswordRequest } from "../../../core/api-types.js";
 import { Codes, ForbiddenError } from "../../../core/errors.js";
 import { inChunks } from "../db/chunks.js";
 import type { TrackerDb } from "../db/open.js";
-import type { LoginThrottle } from "../domain/login-throttle.js";
+import type { SharedLoginThrottle } from "../replication/login-attempts.js";
 import { writeTransaction } from "../replication/outbox.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 import { forgetSessions, type Actor } from "./sessions.js";
@@ -15,12 +15,13 @@ import { forgetSessions, type Actor } from "./sessions.js";
  * count as failed logins of the account: a stolen token must not become an
  * unthrottled way to guess the password.
  */
-export async function changePassword(db: TrackerDb, throttle: LoginThrottle, actor: Actor, input: ChangePasswordRequest): Promise<void> {
-  const keys = [`user:${actor.name}`];
-  throttle.check(keys);
+export async function changePassword(
+  db: TrackerDb, throttle: SharedLoginThrottle, actor: Actor, input: ChangePasswordRequest, clientAddress: string,
+): Promise<void> {
+  throttle.check(actor.name, clientAddress);
   const user = await db.user.findUnique({ where: { id: actor.userId } });
   if (!user || !(await verifyPassword(input.currentPassword, user.passwordHash))) {
-    throttle.recordFailure(keys);
+    throttle.record({ account: actor.name, address: clientAddress, accountExists: true, ok: false, at: Date.now() });
     throw new ForbiddenError("the current password is wrong", Codes.WRONG_PASSWORD);
   }
   const passwordHash = await hashPassword(input.newPassword);

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
 import { UnauthorizedError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
-import type { LoginThrottle } from "../domain/login-throttle.js";
+import type { SharedLoginThrottle } from "../replication/login-attempts.js";
 import { chosenName } from "../replication/apply-rules.js";
 import { writeTransaction } from "../replication/outbox.js";
 import { perTracker } from "./memory.js";
@@ -20,19 +20,19 @@ export function tokenHash(token: string): string {
 
 export async function login(
   db: TrackerDb,
-  throttle: LoginThrottle,
+  throttle: SharedLoginThrottle,
   input: LoginRequest,
   clientAddress: string,
 ): Promise<LoginResult> {
-  const keys = [`user:${input.userId}`, `addr:${clientAddress}`];
-  throttle.check(keys);
+  throttle.check(input.userId, clientAddress);
   const user = await db.user.findUnique({ where: { name: input.userId } });
   const matches = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
+  const attempt = { account: input.userId, address: clientAddress, accountExists: user !== null, at: Date.now() };
   if (!user || !matches) {
-    throttle.recordFailure(keys);
+    throttle.record({ ...attempt, ok: false });
     throw new UnauthorizedError("wrong user id or password", "BAD_CREDENTIALS");
   }
-  throttle.recordSuccess(keys);
+  throttle.record({ ...attempt, ok: true });
   const token = randomBytes(32).toString("base64url");
   const now = new Date();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
