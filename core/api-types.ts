@@ -102,6 +102,42 @@ export interface CreateUserRequest {
   password: string;
 }
 
+/** @example {"currentPassword": "correct horse battery staple", "newPassword": "a longer horse battery staple"} */
+export interface ChangePasswordRequest {
+  /**
+   * @minLength 1
+   * @maxLength 256
+   */
+  currentPassword: string;
+  /**
+   * @minLength 1
+   * @maxLength 256
+   */
+  newPassword: string;
+}
+
+/** One grant an agent is serving, as the grant names it. */
+export interface GrantInUse {
+  /** The grant's `sub`. @example "bob" */
+  userId: string;
+  /** The grant's `grp`. @example "movies" */
+  groupId: string;
+  /** The grant's `sid`. @example "Zp1v0Wm6cQm7m3Xl3h7o1A" */
+  sessionId: string;
+}
+
+/** @example {"grants": [{"userId": "bob", "groupId": "movies", "sessionId": "Zp1v0Wm6cQm7m3Xl3h7o1A"}]} */
+export interface GrantStatusRequest {
+  /** @maxItems 200 */
+  grants: GrantInUse[];
+}
+
+/** @example {"valid": [true]} */
+export interface GrantStatusResult {
+  /** One per grant asked about, in order: whether its session is live and its user still a member of its group. */
+  valid: boolean[];
+}
+
 /** @example {"userId": "alice", "createdAt": "2026-11-25T10:00:00.000Z"} */
 export interface UserView {
   userId: Identifier;
@@ -382,6 +418,8 @@ export interface GrantClaims {
   iss: string;
   exp: number;
   iat: number;
+  /** The session the grant was given to (grantSessionId); it is refused once that session ends. */
+  sid?: string;
 }
 
 export interface BitfieldView {

@@ -130,6 +130,10 @@ export const Codes = {
   UPLOAD_OFF: "UPLOAD_OFF",
   /** 500: the agent's state file is unreadable and no good copy of it is left; names the file and what is lost. */
   STATE_UNRECOVERABLE: "STATE_UNRECOVERABLE",
+  /** 403: a password change whose current password is wrong (403, not 401: the session itself is fine). */
+  WRONG_PASSWORD: "WRONG_PASSWORD",
+  /** 403 (agent): a grant whose session ended (logout, password change) or whose user left or was removed from the group; a member asks the tracker for a fresh one. */
+  GRANT_REVOKED: "GRANT_REVOKED",
   /** 502 (a connection failure, never sent): a peer agent presented a TLS certificate other than the one its user registered with the tracker; nothing is sent to it. */
   PEER_CERT_MISMATCH: "PEER_CERT_MISMATCH",
   /** 400: a password would travel in plain HTTP to a tracker that is not on this machine (an `http://` or `ip:port` entry); `--insecure` allows it. */

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JSONWebKeySet } from "jose";
-import type { KeyObject, webcrypto } from "node:crypto";
+import { createHash, type KeyObject, type webcrypto } from "node:crypto";
 import type { GrantClaims } from "./api-types.js";
 import { ForbiddenError, UnauthorizedError } from "./errors.js";
 
@@ -11,6 +11,17 @@ export interface GrantSubject {
   groupId: string;
   sha1: string;
   fileName: string;
+  /** The session that asked for it (grantSessionId): the grant dies with it. */
+  sessionId?: string;
+}
+
+/**
+ * What a grant names its session by: a hash of the session's token hash, so
+ * the agents and peers that see the grant learn nothing they could present
+ * to a tracker, while the tracker that knows the session can tell it is live.
+ */
+export function grantSessionId(tokenHash: string): string {
+  return createHash("sha256").update(`grant-session\0${tokenHash}`).digest("base64url").slice(0, 22);
 }
 
 /** Signs a short-lived download grant (tracker side). */
@@ -19,7 +30,8 @@ export async function signGrant(
   key: { privateKey: webcrypto.CryptoKey | KeyObject; kid: string; issuer: string },
   ttlSeconds = GRANT_TTL_SECONDS,
 ): Promise<string> {
-  return new SignJWT({ grp: subject.groupId, sha1: subject.sha1, file: subject.fileName })
+  const session = subject.sessionId === undefined ? {} : { sid: subject.sessionId };
+  return new SignJWT({ grp: subject.groupId, sha1: subject.sha1, file: subject.fileName, ...session })
     .setProtectedHeader({ alg: GRANT_ALGORITHM, kid: key.kid })
     .setSubject(subject.userId)
     .setIssuer(key.issuer)
@@ -49,12 +61,12 @@ export async function verifyGrant(
     }
     throw new UnauthorizedError("grant is not valid", "GRANT_INVALID");
   }
-  const { sub, grp, sha1, file, iss, exp, iat } = claims;
+  const { sub, grp, sha1, file, iss, exp, iat, sid } = claims;
   if (typeof sub !== "string" || typeof grp !== "string" || typeof sha1 !== "string" || typeof file !== "string") {
     throw new UnauthorizedError("grant lacks user, group or file", "GRANT_INVALID");
   }
   if (grp !== expected.groupId || sha1 !== expected.sha1) {
     throw new ForbiddenError("grant is for another group or file", "GRANT_WRONG_FILE");
   }
-  return { sub, grp, sha1, file, iss: String(iss ?? ""), exp: Number(exp), iat: Number(iat) };
+  return { sub, grp, sha1, file, iss: String(iss ?? ""), exp: Number(exp), iat: Number(iat), ...(typeof sid === "string" ? { sid } : {}) };
 }

@@ -5,6 +5,8 @@ import {
   type AnnounceResult,
   type CreateUserRequest,
   type FileView,
+  type GrantInUse,
+  type GrantStatusResult,
   type GroupView,
   type JoinRequestView,
   MAX_PAGE_LIMIT,
@@ -249,6 +251,11 @@ export class TrackerClient {
 
   getPeers(groupId: string, fileName: string): Promise<PeerList> {
     return this.send("GET", `/groups/${enc(groupId)}/files/${enc(fileName)}/peers`);
+  }
+
+  /** Whether grants this agent serves still stand (see GrantsController.status). */
+  async grantStatus(grants: GrantInUse[]): Promise<boolean[]> {
+    return (await this.send<GrantStatusResult>("POST", "/grants/status", { body: { grants } })).valid;
   }
 
   /**

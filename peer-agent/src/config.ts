@@ -115,6 +115,19 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
 }
 
 /**
+ * How a served grant's standing is checked with the tracker (grant-status.ts):
+ * the grants in use are asked about together every GRANT_RECHECK_MS, and a
+ * range is served on a verdict at most GRANT_VERDICT_MAX_AGE_MS old (an older
+ * one is asked again first). Revocation (leave, removal, logout, password
+ * change) must stop ranges within 5 s: 4 s of verdict age leaves a second
+ * for replication between trackers and the round trip. Grants not used for
+ * GRANT_FORGET_MS are dropped from the list, so an idle agent asks nothing.
+ */
+export const GRANT_RECHECK_MS = 2000;
+export const GRANT_VERDICT_MAX_AGE_MS = 4000;
+export const GRANT_FORGET_MS = 30_000;
+
+/**
  * An agent tells the downloaders watching a file what changed (pieces
  * verified, runs being sent) at most once per this many ms per file: in a
  * flash crowd a piece is verified and a request served every few ms, and

@@ -1,12 +1,17 @@
-import type { JSONWebKeySet } from "jose";
-import { UnauthorizedError } from "../../core/errors.js";
+import { decodeJwt, type JSONWebKeySet } from "jose";
+import { Codes, ForbiddenError, UnauthorizedError } from "../../core/errors.js";
+import type { GrantClaims } from "../../core/api-types.js";
 import { verifyGrant } from "../../core/grant.js";
+import type { GrantStatus } from "./grant-status.js";
 import type { GrantCheck } from "./http/served-file.js";
 
 /** How often an unknown signing key may trigger a fresh fetch of the trackers' keys. */
 const REFETCH_AT_MOST_EVERY_MS = 5000;
 
+
 export interface PrefetchingGrantCheck extends GrantCheck {
+  /** Refuses a grant (already checked) that no longer stands: GRANT_REVOKED. Not cached with the signature. */
+  stands(token: string): Promise<void>;
   /**
    * Fetches the trackers' keys now, so that the first downloader to arrive
    * does not wait for them (a tracker round trip in front of its first
@@ -23,7 +28,7 @@ export interface PrefetchingGrantCheck extends GrantCheck {
  */
 export function createGrantCheck(
   fetchKeys: () => Promise<JSONWebKeySet>,
-  options: { refetchAtMostEveryMs?: number } = {},
+  options: { refetchAtMostEveryMs?: number; status?: GrantStatus } = {},
 ): PrefetchingGrantCheck {
   const refetchEveryMs = options.refetchAtMostEveryMs ?? REFETCH_AT_MOST_EVERY_MS;
   let keys: JSONWebKeySet = { keys: [] };
@@ -46,14 +51,31 @@ export function createGrantCheck(
   const check: GrantCheck = async (token, expected) => {
     if (!token) throw new UnauthorizedError("a download grant from a tracker is required", "GRANT_MISSING");
     if (keys.keys.length === 0 && Date.now() - fetchedAt > 1000) await refresh();
+    return (await verified(token, expected)).sub;
+  };
+
+  /** After the (cached) check of the signature, on every request: a verdict is kept by GrantStatus only for seconds. */
+  const stands = async (token: string): Promise<void> => {
+    if (options.status) await stillStands(decodeJwt(token) as unknown as GrantClaims, options.status);
+  };
+
+  const verified = async (token: string, expected: { groupId: string; sha1: string }): Promise<GrantClaims> => {
     try {
-      return (await verifyGrant(token, keys, expected)).sub;
+      return await verifyGrant(token, keys, expected);
     } catch (error) {
       const unknownKey = (error as { code?: string }).code === "GRANT_UNKNOWN_KEY";
       if (!unknownKey || Date.now() - fetchedAt < refetchEveryMs) throw error;
       await refresh();
-      return (await verifyGrant(token, keys, expected)).sub;
+      return await verifyGrant(token, keys, expected);
     }
   };
-  return Object.assign(check, { prefetch: () => (keys.keys.length === 0 ? refresh() : Promise.resolve()) });
+  return Object.assign(check, { stands, prefetch: () => (keys.keys.length === 0 ? refresh() : Promise.resolve()) });
+}
+
+/** A signed grant still stands while its session is live and its user a member of its group (grant-status.ts). */
+async function stillStands(claims: GrantClaims, status: GrantStatus): Promise<void> {
+  if (claims.sid === undefined) throw new UnauthorizedError("grant is not bound to a session; ask the tracker for a fresh one", "GRANT_INVALID");
+  if (!(await status.stands({ userId: claims.sub, groupId: claims.grp, sessionId: claims.sid }))) {
+    throw new ForbiddenError("grant revoked: its session ended or its user left the group", Codes.GRANT_REVOKED);
+  }
 }

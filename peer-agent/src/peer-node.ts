@@ -15,6 +15,7 @@ import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
 import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
+import { GrantStatus } from "./grant-status.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { DownloadQueue } from "./download-queue.js";
 import { parseByteRate } from "../../core/byte-rate.js";
@@ -98,6 +99,8 @@ export class PeerNode implements PeerNodeApi {
    * be applied in the other order and leave the older picture on the tracker.
    */
   readonly #grantCheck: PrefetchingGrantCheck;
+  /** Whether the grants served still stand (leave, removal, logout, password change revoke them within seconds). */
+  readonly #grantStatus: GrantStatus;
   readonly #uploadLimit: RateLimiter;
   readonly #queue: DownloadQueue;
   readonly #downloadLimit: RateLimiter;
@@ -110,7 +113,8 @@ export class PeerNode implements PeerNodeApi {
     this.#options = options;
     this.tracker = tracker;
     this.#store = store;
-    this.#grantCheck = createGrantCheck(() => tracker.allJwks());
+    this.#grantStatus = new GrantStatus((grants) => tracker.grantStatus(grants));
+    this.#grantCheck = createGrantCheck(() => tracker.allJwks(), { status: this.#grantStatus });
     this.#queue = new DownloadQueue(options.maxActiveDownloads ?? DEFAULT_ACTIVE_DOWNLOADS);
     this.#uploadLimit = new RateLimiter(options.rates?.up);
     this.#downloadLimit = new RateLimiter(checkedDownloadRate(options.rates?.down));
@@ -118,6 +122,7 @@ export class PeerNode implements PeerNodeApi {
       files: this.#served,
       events: this.#events,
       checkGrant: this.#grantCheck,
+      grantStands: this.#grantCheck.stands,
       uploadLimit: this.#uploadLimit,
       ...(identity ? { tls: identity } : {}),
     });
@@ -554,6 +559,7 @@ export class PeerNode implements PeerNodeApi {
     for (const entry of running) entry.controller.abort();
     await Promise.all(running.map((entry) => entry.done));
     this.#served.clear();
+    this.#grantStatus.close();
     await this.#store.flush();
   }
 

@@ -158,10 +158,32 @@ export const TRACKER = Object.freeze({
   ONLINE_WINDOW_MS: 60_000,
   /** How often peers are asked to announce themselves: several heartbeats fit in the online window. */
   HEARTBEAT_SECONDS: 15,
-  /** Failed logins for one user id or from one address within LOGIN_WINDOW_MS before further attempts wait: enough for typos, too few to guess. */
-  LOGIN_MAX_FAILURES: 5,
-  /** The window of LOGIN_MAX_FAILURES; a refused caller waits until its oldest failure leaves it. */
-  LOGIN_WINDOW_MS: 60_000,
+  /**
+   * Failed-login throttling (domain/login-throttle.ts). An account gets 5 free
+   * failures from addresses it never logged in from, then waits 1 s, 2 s, 4 s …
+   * up to 15 min per further failure: online guessing becomes hopeless while a
+   * forgetful owner waits seconds. A (account, address) pair gets the same. An
+   * address gets 30 failures over any accounts before it waits: the users of a
+   * NAT mistype their own passwords without locking each other out, and an
+   * address guessing at many accounts is still stopped. Counters are forgotten
+   * after an hour without failures; each map holds at most 100 000 keys (about
+   * 10 MB), the bound on what a flood of made-up names or addresses makes a
+   * tracker keep.
+   */
+  LOGIN_THROTTLE: Object.freeze({
+    accountFreeFailures: 5,
+    pairFreeFailures: 5,
+    addressFreeFailures: 30,
+    baseDelayMs: 1000,
+    maxDelayMs: 15 * 60_000,
+    forgetMs: 60 * 60_000,
+    knownAddressesPerAccount: 8,
+    maxEntries: 100_000,
+  }),
+  /** Login attempts go to the other trackers in batches at most this often: a guessing flood costs them one request per 100 ms, not one per guess. */
+  LOGIN_ATTEMPTS_FLUSH_MS: 100,
+  /** Attempts per batch, sent or accepted: bounds what one batch makes a tracker do (the rest of a flood is dropped, the sender's own counts still hold). */
+  LOGIN_ATTEMPTS_PER_BATCH: 1000,
   /** Another tracker on the network that does not accept a connection within this is taken as down (retried with backoff). */
   PEER_CONNECT_TIMEOUT_MS: 1000,
   /** A push or pull answer slower than this is a failure: a catch-up page of PULL_BATCH events takes far less. */

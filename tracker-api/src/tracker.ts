@@ -11,6 +11,7 @@ import type { TrackerDb } from "./db/open.js";
 import { LoginThrottle } from "./domain/login-throttle.js";
 import type { GrantKey } from "./grant-key.js";
 import { Outbox } from "./replication/outbox.js";
+import { SharedLoginThrottle } from "./replication/login-attempts.js";
 import { Replicator, type PeerTracker } from "./replication/replicator.js";
 import type { Touched } from "./replication/store.js";
 import type { ServiceContext } from "./services/context.js";
@@ -93,7 +94,8 @@ export function createTracker(options: TrackerOptions): Tracker {
     sessions,
     fileLists,
     heartbeats: new HeartbeatCoalescer(),
-    loginThrottle: new LoginThrottle(TRACKER.LOGIN_MAX_FAILURES, TRACKER.LOGIN_WINDOW_MS, clock),
+    // Failed logins counted here and shared with the other trackers (replication/login-attempts.ts).
+    loginThrottle: new SharedLoginThrottle(new LoginThrottle(TRACKER.LOGIN_THROTTLE, clock), replicator),
     replication: sync && replicator && { replicator, secret: sync.secret, testSwitches: sync.testSwitches === true },
     start: async () => {
       await replicator?.start();

@@ -22,6 +22,8 @@ const PEER_CERT_HEADER = "p2p-peer-cert";
 export interface PeerServerOptions {
   files: ServedFiles;
   checkGrant: GrantCheck;
+  /** Throws when a grant that passed checkGrant (cached) no longer stands; asked on every request. */
+  grantStands?: (token: string) => Promise<void>;
   /** Slow-loris protection: the whole request head must arrive within this. */
   headersTimeoutMs?: number;
   /** How upload streams are shared between requesters (grant subjects); see upload-slots.ts. */
@@ -95,6 +97,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
 
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
   const requester = await context.checkGrant(bearer, { groupId, sha1 });
+  // Not cached like the signature: a grant stops standing when its holder leaves or logs out.
+  await options.grantStands?.(bearer!);
   const file = options.files.find(groupId, sha1);
   if (!file) throw new NotFoundError("this peer does not share that file in that group", "FILE_NOT_SHARED");
 

@@ -2,7 +2,7 @@ import type { Request as ExpressRequest } from "express";
 import { Body, Controller, Delete, Example, Get, Path, Post, Query, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
 import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
 import type { FileName, FilePage, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
-import { GRANT_TTL_SECONDS, signGrant } from "../../../core/grant.js";
+import { GRANT_TTL_SECONDS, grantSessionId, signGrant } from "../../../core/grant.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
 import { BAD_FILE_NAME, BAD_IDEMPOTENCY_KEY, FILE_NAME_TAKEN, FILE_NOT_FOUND, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_SHARING, PROBLEM_JSON, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
 import type { Tracker } from "../tracker.js";
@@ -122,7 +122,7 @@ export class FilesController extends Controller {
     const me = actor(request);
     const { file, peers } = await files.peersOf(this.tracker, me, groupId, fileName);
     const key = this.tracker.grantKey;
-    const grant = await signGrant({ userId: me.name, groupId, sha1: file.sha1, fileName }, key);
+    const grant = await signGrant({ userId: me.name, groupId, sha1: file.sha1, fileName, sessionId: grantSessionId(me.tokenHash) }, key);
     return { file, peers, grant, grantExpiresAt: new Date(Date.now() + GRANT_TTL_SECONDS * 1000).toISOString() };
   }
 }

@@ -85,16 +85,17 @@ export class GroupsController extends Controller {
   }
 
   /**
-   * Leaves a group (only yourself). If the owner leaves, the member who joined
-   * earliest after them becomes owner; the last member out deletes the group.
-   * Your shares in the group end.
-   * @summary Leave a group
+   * Leaves a group, or, for its owner, removes another member. If the owner
+   * leaves, the member who joined earliest after them becomes owner; the last
+   * member out deletes the group. The removed member's shares in the group
+   * end, and the download grants they hold are refused by agents within 5 s.
+   * @summary Leave a group, or remove a member (owner)
    */
   @Delete("{groupId}/members/{userId}")
   @SuccessResponse(204, "Left")
   @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
-  @Response<Problem>(403, "Not yourself, or not a member", NOT_SELF, PROBLEM_JSON)
+  @Response<Problem>(403, "Not yourself and not the owner, or not a member", NOT_SELF, PROBLEM_JSON)
   @Response<Problem>(403, "Not yourself, or not a member", NOT_MEMBER, PROBLEM_JSON)
   @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)

@@ -14,9 +14,11 @@ export class SessionsController extends Controller {
   }
 
   /**
-   * Logs in and records where this user's peer agent serves pieces. Five failed
-   * attempts for a user id or from one address within a minute are answered 429
-   * with Retry-After. Unlike other writes, a login's answer is not kept under its
+   * Logs in and records where this user's peer agent serves pieces. After five
+   * failed attempts on an account from addresses it never logged in from, those
+   * addresses wait 1 s, 2 s, 4 s … (429 with Retry-After), while its owner
+   * still logs in from an address they used before; an address waits after 30
+   * failures over any accounts. Counts are shared by all trackers. Unlike other writes, a login's answer is not kept under its
    * Idempotency-Key (it holds the token): a retried login opens another session.
    * @summary Log in
    */

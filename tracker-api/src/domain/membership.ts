@@ -19,3 +19,12 @@ export function ownerAfterLeaving(ownerId: string, members: readonly Member[], l
   );
   return next!.userId;
 }
+
+/**
+ * Who may take `target` out of a group: the member themselves (leaving) or
+ * the group's owner (removing them, e.g. someone who should no longer get the
+ * files). A member can never remove another.
+ */
+export function mayRemove(actorId: string, ownerId: string, targetId: string): boolean {
+  return actorId === targetId || actorId === ownerId;
+}

@@ -25,7 +25,7 @@ export function createApp(tracker: Tracker): express.Express {
   if (tracker.replication) {
     const { replicator, secret, testSwitches } = tracker.replication;
     // Before the JSON parser: signatures are checked over the raw body.
-    app.use("/replication", replicationRouter(replicator, { secret, testSwitches }));
+    app.use("/replication", replicationRouter(replicator, { secret, testSwitches, onLoginAttempts: (body) => tracker.loginThrottle.receive(body) }));
     app.use(refuseWhileRecovering(replicator));
   }
   app.use(express.json({ limit: TRACKER.BODY_LIMIT, verify: refuseDeepJson }));

@@ -12,8 +12,13 @@ import { tokenHash } from "../services/sessions.js";
 /** Visible ASCII, as clients send UUIDs or similar. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-/** Logging in answers a secret that is never stored; a retried login opens another session, which is harmless. */
-const NOT_KEPT = new Set(["POST /sessions"]);
+/**
+ * Logging in answers a secret that is never stored; a retried login opens another session, which is harmless.
+ * A password change is not kept either: its fingerprint would be a fast hash of both passwords (a retry after
+ * it succeeded is refused as a wrong current password). Asking about grants changes nothing and is asked by
+ * every serving agent every few seconds: keeping those answers would fill the log for nothing.
+ */
+const NOT_KEPT = new Set(["POST /sessions", "PUT /users/me/password", "POST /grants/status"]);
 
 /**
  * Idempotency-Key on every tracker write (draft-ietf-httpapi-idempotency-key-header).

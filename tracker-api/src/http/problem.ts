@@ -42,6 +42,9 @@ export const LOGIN_THROTTLED: Problem = {
   type: "urn:p2p-share:problem:login-throttled", title: "Too Many Requests", status: 429,
   detail: "too many failed logins; try again in 60 s", code: "LOGIN_THROTTLED", retryAfterSeconds: 60,
 };
+export const WRONG_PASSWORD: Problem = {
+  type: "urn:p2p-share:problem:wrong-password", title: "Forbidden", status: 403, detail: "the current password is wrong", code: "WRONG_PASSWORD",
+};
 export const NOT_MEMBER: Problem = {
   type: "urn:p2p-share:problem:not-member", title: "Forbidden", status: 403,
   detail: "you are not a member of \"movies\"; ask to join first", code: "NOT_MEMBER",
@@ -50,7 +53,7 @@ export const NOT_OWNER: Problem = {
   type: "urn:p2p-share:problem:not-owner", title: "Forbidden", status: 403, detail: "only the owner of \"movies\" (alice) may do this", code: "NOT_OWNER",
 };
 export const NOT_SELF: Problem = {
-  type: "urn:p2p-share:problem:not-self", title: "Forbidden", status: 403, detail: "you can only remove yourself from a group", code: "NOT_SELF",
+  type: "urn:p2p-share:problem:not-self", title: "Forbidden", status: 403, detail: "only the owner of \"movies\" may remove another member; you can remove yourself", code: "NOT_SELF",
 };
 export const GROUP_NOT_FOUND: Problem = {
   type: "urn:p2p-share:problem:group-not-found", title: "Not Found", status: 404, detail: "group \"movies\" does not exist", code: "GROUP_NOT_FOUND",

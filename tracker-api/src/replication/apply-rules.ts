@@ -8,7 +8,7 @@
  */
 import type { LoggedEvent } from "./events.js";
 
-export type RegisterKind = "user" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session" | "userName" | "groupName" | "sessionGroup";
+export type RegisterKind = "user" | "password" | "group" | "owner" | "member" | "request" | "file" | "holding" | "session" | "userName" | "groupName" | "sessionGroup";
 
 export interface RegisterKey {
   kind: RegisterKind;
@@ -55,6 +55,19 @@ export interface RegisterWrite {
 
 const key = (kind: RegisterKind, groupId = "", incarnation = "", fileName = "", userId = ""): RegisterKey =>
   ({ kind, groupId, incarnation, fileName, userId });
+
+/**
+ * A user's password when it was changed: last writer wins, apart from the
+ * user register (first creation wins), so a change never decides which
+ * creation holds the id, and a creation applied late never brings back the
+ * password it was made with.
+ */
+export const passwordKey = (userId: string): RegisterKey => key("password", "", "", "", userId);
+
+/** The password hash a user's row holds: the latest change, else the one the account was created with. */
+export function currentPasswordHash(user: Register, password: Register | undefined): string {
+  return String((password ?? user).value.passwordHash);
+}
 
 /** The register of a user id or group id as typed (a name), keyed by the name alone. */
 export const userNameKey = (name: string): RegisterKey => key("userName", "", "", name);
@@ -106,6 +119,10 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
         { key: key("user", "", "", "", userId), rule: "first-creation-wins", hlc, live: true, value: { passwordHash, createdAt, name } },
         { key: userNameKey(name), rule: "name", hlc, live: true, value: { claims: [{ id: userId, hlc }], released: [] } },
       ];
+    }
+    case "user.passwordChanged": {
+      const { userId, passwordHash, changedAt } = event.payload;
+      return [lww(passwordKey(userId), true, { passwordHash, changedAt })];
     }
     case "group.created": {
       const { groupId, name, ownerId, createdAt, after, by } = event.payload;

@@ -13,6 +13,8 @@
  */
 export type DomainEvent =
   | { type: "user.created"; payload: { userId: string; name: string; passwordHash: string; createdAt: string } }
+  /** The latest change wins (by HLC); the user's other sessions end by their own session.ended events. */
+  | { type: "user.passwordChanged"; payload: { userId: string; passwordHash: string; changedAt: string } }
   | {
       type: "session.created";
       payload: { tokenHash: string; userId: string; userHlc: string; peerAddress: string; peerCertSha256?: string | null; createdAt: string; expiresAt: string };
@@ -73,7 +75,7 @@ export type NewEvent = DomainEvent extends infer E
   : never;
 
 export const EVENT_TYPES: readonly EventType[] = [
-  "user.created", "session.created", "session.ended", "session.seen", "group.created", "group.deleted",
+  "user.created", "user.passwordChanged", "session.created", "session.ended", "session.seen", "group.created", "group.deleted",
   "group.ownerChanged", "membership.added", "membership.removed", "joinRequest.created", "joinRequest.accepted",
   "joinRequest.rejected", "file.shared", "holding.upserted", "holding.removed", "idempotency.answered",
 ];

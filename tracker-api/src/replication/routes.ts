@@ -6,6 +6,7 @@
  *   GET  /replication/events?origin=&after=&limit=  signed         -> { origin, events }
  *   GET  /replication/heads             signed                      -> { trackerId, heads }
  *   GET  /replication/digest            public                      -> { trackerId, digest }
+ *   POST /replication/logins            signed: login attempts made on the sender (login-attempts.ts) -> 204
  *   POST /replication/test/partition    only with P2P_TEST_SWITCHES=1: { blocked }, or { blocked, peers: [tracker id] } to cut or heal only the links to those peers
  */
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -19,6 +20,8 @@ export interface ReplicationRouteOptions {
   secret: string;
   /** Enables the partition switch (tests only). */
   testSwitches?: boolean;
+  /** Login attempts made on another tracker, for this one's throttle. */
+  onLoginAttempts?: (body: unknown) => void;
 }
 
 export function replicationRouter(replicator: Replicator, options: ReplicationRouteOptions): express.Router {
@@ -39,6 +42,17 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
     // A gap means pushes were lost: pull the missing events from the sender.
     if (result.gap) void replicator.linkFor(batch.from)?.catchUp();
     res.json({ heads: result.heads });
+  });
+
+  router.post("/logins", raw, signed, (req, res) => {
+    let body: unknown;
+    try {
+      body = JSON.parse((req.body as Buffer).toString("utf8"));
+    } catch {
+      throw new ValidationError("replication body is not valid JSON", "MALFORMED_JSON");
+    }
+    options.onLoginAttempts?.(body);
+    res.status(204).end();
   });
 
   router.get("/events", raw, signed, async (req, res) => {

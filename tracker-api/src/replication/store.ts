@@ -13,7 +13,7 @@ import { inChunks } from "../db/chunks.js";
 import type { Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
-  boundNames, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupKey, sessionKey, sessionLives,
+  boundNames, currentPasswordHash, passwordKey, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupKey, sessionKey, sessionLives,
   userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
@@ -234,6 +234,7 @@ export class RegisterBatch {
     for (const { type, payload } of events) {
       const p = payload as { groupId?: string; userId?: string; fileName?: string };
       if ((type === "user.created" || type === "session.created") && typeof p.userId === "string") keys.push(userKey(p.userId));
+      if ((type === "user.created" || type === "user.passwordChanged") && typeof p.userId === "string") keys.push(userKey(p.userId), passwordKey(p.userId));
       const name = (p as { name?: string }).name;
       if (type === "user.created" && typeof name === "string") keys.push(userNameKey(name));
       if ((type === "group.created" || type === "group.deleted") && typeof name === "string") keys.push(groupNameKey(name));
@@ -269,6 +270,8 @@ export class RegisterBatch {
     for (const event of events) {
       const p = event.payload as { groupId?: string; groupHlc?: string; fileName?: string; userId?: string };
       if (event.type === "user.created" || event.type === "session.created") keys.push(userKey(String(p.userId)));
+      // The row's password is the latest change, else the creation's: both registers are needed whichever arrives.
+      if (event.type === "user.created" || event.type === "user.passwordChanged") keys.push(userKey(String(p.userId)), passwordKey(String(p.userId)));
       if (event.type === "user.created") keys.push(userNameKey(event.payload.name));
       if ((event.type === "group.created" || event.type === "group.deleted") && event.payload.name) keys.push(groupNameKey(event.payload.name));
       if (event.type === "group.created" && event.payload.by) keys.push(sessionKey(event.payload.by), sessionGroupKey(event.payload.by, event.payload.groupId));
@@ -382,6 +385,7 @@ export class RegisterBatch {
           // The creation holding this id changed: sessions of another account under it end (in event order).
           this.#sessions.push({ op: "recheck", userId, replaced: current !== undefined });
           break;
+        case "password": this.#users.add(userId); break;
         case "group": this.#groups.add(groupId); break;
         case "userName":
         case "groupName": this.#names.add(k); break;
@@ -502,10 +506,11 @@ export class RegisterBatch {
   }
 
   async #writeUsers(tx: Tx): Promise<void> {
-    const users = [...this.#users].map((userId) => this.user(userId)!);
+    // A password change seen before the account's creation waits for it (the creation reads the change back).
+    const users = [...this.#users].flatMap((userId) => this.user(userId) ?? []);
     for (const part of chunks(users)) {
       // The name is written by #writeNames; the internal id stands in for it until then.
-      const values = part.map((u) => Prisma.sql`(${u.userId}, ${u.userId}, ${String(u.value.passwordHash)}, ${new Date(String(u.value.createdAt))})`);
+      const values = part.map((u) => Prisma.sql`(${u.userId}, ${u.userId}, ${currentPasswordHash(u, this.get(passwordKey(u.userId)))}, ${new Date(String(u.value.createdAt))})`);
       await tx.$executeRaw`
         INSERT INTO "User" ("id", "name", "passwordHash", "createdAt") VALUES ${Prisma.join(values)}
         ON CONFLICT ("id") DO UPDATE SET "passwordHash" = excluded."passwordHash", "createdAt" = excluded."createdAt"`;

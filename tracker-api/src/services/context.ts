@@ -1,5 +1,5 @@
 import type { TrackerDb } from "../db/open.js";
-import type { LoginThrottle } from "../domain/login-throttle.js";
+import type { SharedLoginThrottle } from "../replication/login-attempts.js";
 import type { Outbox } from "../replication/outbox.js";
 import type { FileListCache } from "./file-lists.js";
 import type { HeartbeatCoalescer } from "./heartbeats.js";
@@ -17,7 +17,7 @@ export interface ServiceContext {
   readonly sessions: SessionCache;
   readonly fileLists: FileListCache;
   readonly heartbeats: HeartbeatCoalescer;
-  readonly loginThrottle: LoginThrottle;
+  readonly loginThrottle: SharedLoginThrottle;
   /** Milliseconds since the epoch: Date.now, or a test's clock. */
   readonly clock: () => number;
 }

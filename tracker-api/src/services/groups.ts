@@ -2,7 +2,7 @@ import { inChunks } from "../db/chunks.js";
 import type { GroupPage, GroupView, JoinRequestPage, JoinRequestView, MemberPage, MemberView } from "../../../core/api-types.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
 import type { TrackerDb, Tx } from "../db/open.js";
-import { ownerAfterLeaving } from "../domain/membership.js";
+import { mayRemove, ownerAfterLeaving } from "../domain/membership.js";
 import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { chosenName } from "../replication/apply-rules.js";
@@ -171,16 +171,22 @@ export async function listMembers(tracker: ServiceContext, actor: Actor, groupNa
     (last) => cursorAfter("members", groupName, [new Date(last.joinedAt).toISOString(), last.userId]));
 }
 
-/** A member leaves: ownership passes on, the last one out deletes the group, their shares there end. */
+/**
+ * A member leaves, or the owner removes them: ownership passes on, the last
+ * one out deletes the group, their shares there end (and the download grants
+ * they hold are refused by agents within seconds: GrantsController.status).
+ */
 export async function leaveGroup(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<void> {
-  if (userName !== actor.name) throw new ForbiddenError("you can only remove yourself from a group", "NOT_SELF");
-  const userId = actor.userId;
   await tracker.outbox.write(async (tx, record) => {
     const group = await groupOrThrow(tx, groupName);
     const groupId = group.id;
+    const userId = userName === actor.name ? actor.userId : (await tx.user.findUnique({ where: { name: userName }, select: { id: true } }))?.id ?? "";
+    if (!mayRemove(actor.userId, group.ownerId, userId)) {
+      throw new ForbiddenError(`only the owner of "${groupName}" may remove another member; you can remove yourself`, "NOT_SELF");
+    }
     const members = await tx.membership.findMany({ where: { groupId } });
     if (!members.some((m) => m.userId === userId)) {
-      throw new ForbiddenError(`you are not a member of "${groupName}"`, "NOT_MEMBER");
+      throw new ForbiddenError(userId === actor.userId ? `you are not a member of "${groupName}"` : `"${userName}" is not a member of "${groupName}"`, "NOT_MEMBER");
     }
     const held = await tx.holding.findMany({ where: { groupId, userId }, select: { fileName: true } });
     const owner = ownerAfterLeaving(group.ownerId, members, userId);

@@ -17,15 +17,15 @@ export function tokenHash(token: string): string {
 
 export async function login(tracker: ServiceContext, input: LoginRequest, clientAddress: string): Promise<LoginResult> {
   const { db, loginThrottle: throttle } = tracker;
-  const keys = [`user:${input.userId}`, `addr:${clientAddress}`];
-  throttle.check(keys);
+  throttle.check(input.userId, clientAddress);
   const user = await db.user.findUnique({ where: { name: input.userId } });
   const matches = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
+  const attempt = { account: input.userId, address: clientAddress, accountExists: user !== null, at: tracker.clock() };
   if (!user || !matches) {
-    throttle.recordFailure(keys);
+    throttle.record({ ...attempt, ok: false });
     throw new UnauthorizedError("wrong user id or password", "BAD_CREDENTIALS");
   }
-  throttle.recordSuccess(keys);
+  throttle.record({ ...attempt, ok: true });
   const token = randomBytes(32).toString("base64url");
   const now = new Date(tracker.clock());
   const expiresAt = new Date(now.getTime() + TRACKER.SESSION_TTL_MS);
