@@ -15,6 +15,7 @@ import { request } from "undici";
 import { readTrackerInfo } from "../../core/tracker-info.js";
 import { TrackerClient } from "../../core/tracker-client.js";
 import { freePort } from "../../core/free-port.js";
+import { anyCertificate } from "../../peer-agent/test/support/agent-tls.js";
 
 const dir = await mkdtemp(join(tmpdir(), "scenario-"));
 const processes: ChildProcessWithoutNullStreams[] = [];
@@ -138,7 +139,8 @@ test("four users go through the assignment's commands against two trackers", asy
   const outsider = new TrackerClient(await readTrackerInfo(join(dir, "tracker_info.txt")));
   await outsider.login({ userId: "dave", password: "dave-pw", peerAddress: "127.0.0.1:1" });
   const { grant, file } = await outsider.getPeers("movies", "film.mkv");
-  const bitfield = async () => (await request(`http://${alice!.address}/groups/movies/files/${file.sha1}/bitfield`, { headers: { authorization: `Bearer ${grant}` } })).statusCode;
+  // Agents serve TLS (certificate not checked here: pinning has its own tests).
+  const bitfield = async () => (await request(`https://${alice!.address}/groups/movies/files/${file.sha1}/bitfield`, { dispatcher: anyCertificate, headers: { authorization: `Bearer ${grant}` } })).statusCode;
   assert.equal(await bitfield(), 200);
   await alice!.say("logout", /logged out.*\n/);
   assert.equal(await bitfield(), 404);
