@@ -230,12 +230,14 @@ test("when the file stops being served its watchers' streams end", async () => {
 });
 
 test("a watcher's stream ends when its grant expires, so a member removed from the group stops hearing about the file", async () => {
-  const ivan = await watch("ivan", undefined, 1);
+  // 2 s: the first use of a grant waits for the tracker's verdict, which under a loaded test run can take most of a second.
+  const ivan = await watch("ivan", undefined, 2);
+  assert.equal(ivan.response.statusCode, 200);
   await ivan.next((e) => e.event === "bitfield");
   const started = performance.now();
   await ivan.ended();
   const lasted = performance.now() - started;
-  assert.ok(lasted < 2500, `the stream lasted ${lasted.toFixed(0)} ms past a 1 s grant`);
+  assert.ok(lasted < 3500, `the stream lasted ${lasted.toFixed(0)} ms past a 2 s grant`);
 });
 
 test("watching needs a grant for the file", async () => {
