@@ -56,7 +56,7 @@ try {
   const file: FileMetadata = { groupId: GROUP, fileName: basename(source), ...(await hashFile(source)) };
   const started = new Date();
   const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
-  report.push(`bench:swarm ${started.toISOString()}, ${sizeMiB} MiB, ${rounds} rounds, load average at start ${load()}`);
+  report.push(`bench:swarm ${started.toISOString()}, ${sizeMiB} MiB, ${rounds} rounds, agents ${process.env.BENCH_AGENT_ARGS?.includes("--plain-http") ? "plain HTTP" : "TLS (pinned)"}, load average at start ${load()}`);
   for (const id of scenarios) {
     const options = { dir, source, file, rounds, only, trace: args.trace };
     if (id === 5) report.push(...(await runFlashCrowd({ ...options, downloaders: Number(args.downloaders) })));

@@ -112,7 +112,9 @@ export class Cluster {
     const stateDir = join(this.dir, `agent-${name}`);
     // BENCH_AGENT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the agents.
     const nodeArgs = process.env.BENCH_AGENT_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    const child = this.#children.spawn(process.execPath, [...nodeArgs, ...this.#agentArgv, `${host}:${port}`, this.#trackerInfoPath, "--state-dir", stateDir, "--log-level", "warn"], {
+    // BENCH_AGENT_ARGS (e.g. "--plain-http") adds agent options: agents serve TLS by default, as users run them.
+    const agentArgs = process.env.BENCH_AGENT_ARGS?.split(" ").filter(Boolean) ?? [];
+    const child = this.#children.spawn(process.execPath, [...nodeArgs, ...this.#agentArgv, `${host}:${port}`, this.#trackerInfoPath, "--state-dir", stateDir, "--log-level", "warn", ...agentArgs], {
       stdio: ["ignore", "ignore", "inherit"],
     });
     for (let tries = 0; ; tries++) {
