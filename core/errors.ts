@@ -110,6 +110,8 @@ export class InsufficientStorageError extends AppError {
  * are raised; new ones are added here and used as `Codes.X`.
  */
 export const Codes = {
+  /** 403: a per-user quota (groups owned, files shared, join requests pending; TRACKER.QUOTAS) is reached. 403, not 429: a quota is not a rate, waiting does not lift it. */
+  QUOTA_EXCEEDED: "QUOTA_EXCEEDED",
   /** 400: a path segment is not valid percent-encoding of UTF-8 (`%ZZ`, a truncated `%E0%A4%A`). */
   BAD_PERCENT_ENCODING: "BAD_PERCENT_ENCODING",
   /** 400: a file name that is not a safe base name: a path, `.`/`..`, too many UTF-8 bytes for a filesystem with `.part`, or a control or bidi character (core/validation.ts says which). */

@@ -190,4 +190,24 @@ export const TRACKER = Object.freeze({
   PEER_ANSWER_TIMEOUT_MS: 10_000,
   /** Connections to the other trackers stay open between pushes (one push per write when busy). */
   PEER_KEEP_ALIVE_MS: 30_000,
+  /**
+   * Per-user quotas, far above what a group of friends ever reaches, so they
+   * only stop a runaway script or an abusive account from growing the
+   * replicated state (every row is copied to every tracker and read by
+   * /health's digest) without bound. 1000 groups owned: a person has a few
+   * dozen circles at most, and 1000 is where `GET /groups?limit=1000` still
+   * answers in one page. 100 000 files shared (the user's holdings, counted
+   * when a share would add one; holdings a download adds through announce
+   * count but are not refused): a large media library, file by file, across
+   * all groups. 200 join
+   * requests pending at once: nobody waits on 200 owners; more is spam.
+   * Refused with 403 QUOTA_EXCEEDED, not 429: a quota is not a rate, waiting
+   * does not lift it (only deleting, leaving or a withdrawn request does), so
+   * there is no Retry-After to give.
+   */
+  QUOTAS: Object.freeze({
+    groupsOwned: 1000,
+    filesShared: 100_000,
+    pendingJoinRequests: 200,
+  }),
 });

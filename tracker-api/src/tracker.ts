@@ -14,7 +14,7 @@ import { Outbox } from "./replication/outbox.js";
 import { SharedLoginThrottle } from "./replication/login-attempts.js";
 import { Replicator, type PeerTracker } from "./replication/replicator.js";
 import type { Touched } from "./replication/store.js";
-import type { ServiceContext } from "./services/context.js";
+import type { Quotas, ServiceContext } from "./services/context.js";
 import { FileListCache } from "./services/file-lists.js";
 import { HeartbeatCoalescer } from "./services/heartbeats.js";
 import { SessionCache } from "./services/sessions.js";
@@ -41,6 +41,8 @@ export interface TrackerOptions {
   grantKey: GrantKey;
   /** Milliseconds since the epoch; Date.now unless a test sets the time. */
   clock?: () => number;
+  /** Per-user quotas; TRACKER.QUOTAS for those not given (tests set small ones). */
+  quotas?: Partial<Quotas>;
   /** Sync with the other trackers (absent for a tracker on its own, e.g. in tests of one tracker). */
   replication?: ReplicationOptions;
 }
@@ -90,6 +92,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     db,
     grantKey: options.grantKey,
     clock,
+    quotas: Object.freeze({ ...TRACKER.QUOTAS, ...options.quotas }),
     outbox,
     sessions,
     fileLists,

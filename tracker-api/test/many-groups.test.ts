@@ -11,7 +11,8 @@ let token: string;
 
 before(async () => {
   assert.ok(GROUPS > 2 * TRACKER.IDS_PER_STATEMENT);
-  tracker = await startTrackerApp();
+  // Past the default quota of groups owned (TRACKER.QUOTAS.groupsOwned, 1000): this is about lists longer than a page.
+  tracker = await startTrackerApp({ quotas: { groupsOwned: GROUPS } });
   await request(tracker.app).post("/users").send({ userId: "hoarder", password: "pw" }).expect(201);
   token = (await request(tracker.app).post("/sessions").send({ userId: "hoarder", password: "pw", peerAddress: "127.0.0.1:7001" }).expect(201)).body.token;
   for (let i = 0; i < GROUPS; i += 50) {

@@ -4,7 +4,7 @@ import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
 import type { FileName, FilePage, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
 import { GRANT_TTL_SECONDS, grantSessionId, signGrant } from "../../../core/grant.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
-import { BAD_FILE_NAME, BAD_IDEMPOTENCY_KEY, FILE_NAME_TAKEN, FILE_NOT_FOUND, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_SHARING, PROBLEM_JSON, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
+import { BAD_FILE_NAME, BAD_IDEMPOTENCY_KEY, FILE_NAME_TAKEN, FILES_SHARED_QUOTA, FILE_NOT_FOUND, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_SHARING, PROBLEM_JSON, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
 import type { Tracker } from "../tracker.js";
 import { asBody } from "../serialized-json.js";
 import * as files from "../services/files.js";
@@ -75,7 +75,8 @@ export class FilesController extends Controller {
   @Response<Problem>(400, "Bad name, piece size or piece list, or a bad Idempotency-Key", BAD_FILE_NAME, PROBLEM_JSON)
   @Response<Problem>(400, "Bad name, piece size or piece list, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
-  @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member, or the caller shares as many files as one user may (QUOTA_EXCEEDED; a quota, not a rate)", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member, or the caller shares as many files as one user may (QUOTA_EXCEEDED; a quota, not a rate)", FILES_SHARED_QUOTA, PROBLEM_JSON)
   @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(409, "Name taken by other content", FILE_NAME_TAKEN, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)

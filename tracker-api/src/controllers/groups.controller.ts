@@ -5,7 +5,7 @@ import type {
 } from "../../../core/api-types.js";
 import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
-import { ALREADY_MEMBER, BAD_IDEMPOTENCY_KEY, BODY_INVALID, GROUP_EXISTS, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_OWNER, NOT_SELF, PROBLEM_JSON, REQUEST_NOT_FOUND, REQUEST_PENDING, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
+import { ALREADY_MEMBER, BAD_IDEMPOTENCY_KEY, GROUPS_OWNED_QUOTA, JOIN_REQUESTS_QUOTA, BODY_INVALID, GROUP_EXISTS, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_OWNER, NOT_SELF, PROBLEM_JSON, REQUEST_NOT_FOUND, REQUEST_PENDING, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
 import type { Tracker } from "../tracker.js";
 import * as groups from "../services/groups.js";
 import type { Actor } from "../services/sessions.js";
@@ -48,6 +48,7 @@ export class GroupsController extends Controller {
   @Response<Problem>(400, "Bad group id, or a bad Idempotency-Key", BODY_INVALID, PROBLEM_JSON)
   @Response<Problem>(400, "Bad group id, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "The caller owns as many groups as one user may (QUOTA_EXCEEDED; a quota, not a rate: waiting does not lift it)", GROUPS_OWNED_QUOTA, PROBLEM_JSON)
   @Response<Problem>(409, "Group id taken", GROUP_EXISTS, PROBLEM_JSON)
   @Response<Problem>(422, "The Idempotency-Key was used for another request", IDEMPOTENCY_KEY_REUSED, PROBLEM_JSON)
   public async create(@Body() body: CreateGroupRequest, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<GroupView> {
@@ -110,6 +111,7 @@ export class GroupsController extends Controller {
   @Example<JoinRequestView>({ groupId: "movies", userId: "bob", requestedAt: "2026-11-25T10:00:00.000Z" })
   @Response<Problem>(400, "A bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "The caller has as many join requests pending as one user may (QUOTA_EXCEEDED; a quota, not a rate)", JOIN_REQUESTS_QUOTA, PROBLEM_JSON)
   @Response<Problem>(404, "No such group", GROUP_NOT_FOUND, PROBLEM_JSON)
   @Response<Problem>(409, "Already a member or already requested", REQUEST_PENDING, PROBLEM_JSON)
   @Response<Problem>(409, "Already a member or already requested", ALREADY_MEMBER, PROBLEM_JSON)

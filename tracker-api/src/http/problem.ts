@@ -55,6 +55,18 @@ export const NOT_OWNER: Problem = {
 export const NOT_SELF: Problem = {
   type: "urn:p2p-share:problem:not-self", title: "Forbidden", status: 403, detail: "only the owner of \"movies\" may remove another member; you can remove yourself", code: "NOT_SELF",
 };
+export const GROUPS_OWNED_QUOTA: Problem = {
+  type: "urn:p2p-share:problem:quota-exceeded", title: "Forbidden", status: 403,
+  detail: "you own 1000 groups, the most one user may own; delete or leave one first", code: "QUOTA_EXCEEDED",
+};
+export const FILES_SHARED_QUOTA: Problem = {
+  type: "urn:p2p-share:problem:quota-exceeded", title: "Forbidden", status: 403,
+  detail: "you share 100000 files, the most one user may share; stop sharing some first", code: "QUOTA_EXCEEDED",
+};
+export const JOIN_REQUESTS_QUOTA: Problem = {
+  type: "urn:p2p-share:problem:quota-exceeded", title: "Forbidden", status: 403,
+  detail: "you have 200 join requests pending, the most one user may have; wait for owners to answer them", code: "QUOTA_EXCEEDED",
+};
 export const GROUP_NOT_FOUND: Problem = {
   type: "urn:p2p-share:problem:group-not-found", title: "Not Found", status: 404, detail: "group \"movies\" does not exist", code: "GROUP_NOT_FOUND",
 };

@@ -1,3 +1,4 @@
+import type { TRACKER } from "../config.js";
 import type { TrackerDb } from "../db/open.js";
 import type { SharedLoginThrottle } from "../replication/login-attempts.js";
 import type { Outbox } from "../replication/outbox.js";
@@ -18,6 +19,11 @@ export interface ServiceContext {
   readonly fileLists: FileListCache;
   readonly heartbeats: HeartbeatCoalescer;
   readonly loginThrottle: SharedLoginThrottle;
+  /** Per-user quotas: TRACKER.QUOTAS unless a test sets smaller ones. */
+  readonly quotas: Quotas;
   /** Milliseconds since the epoch: Date.now, or a test's clock. */
   readonly clock: () => number;
 }
+
+/** How many of each thing one user may have (see TRACKER.QUOTAS). */
+export type Quotas = { readonly [K in keyof typeof TRACKER.QUOTAS]: number };

@@ -1,5 +1,5 @@
 import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
-import { ConflictError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
+import { Codes, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb, Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
@@ -84,6 +84,15 @@ export async function shareFile(
       fileName: input.fileName, size: BigInt(input.size), sha1: input.sha1,
       pieceSize: input.pieceSize, pieceHashes: JSON.stringify(input.pieceHashes), sharedAt: now,
     };
+    // Only a new holding counts against the quota: sharing again what one holds already changes nothing.
+    const holds = existing !== undefined
+      && (await tx.holding.findUnique({ where: { groupId_fileName_userId: { groupId, fileName: input.fileName, userId: actor.userId } }, select: { userId: true } }));
+    if (!holds) {
+      const shares = await tx.holding.count({ where: { userId: actor.userId } });
+      if (shares >= tracker.quotas.filesShared) {
+        throw new ForbiddenError(`you share ${shares} files, the most one user may share; stop sharing some first`, Codes.QUOTA_EXCEEDED);
+      }
+    }
     const piecesHeld = input.pieceHashes.length;
     await record({
       type: "file.shared",

@@ -1,6 +1,6 @@
 import { inChunks } from "../db/chunks.js";
 import type { GroupPage, GroupView, JoinRequestPage, JoinRequestView, MemberPage, MemberView } from "../../../core/api-types.js";
-import { ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
+import { Codes, ConflictError, ForbiddenError, NotFoundError } from "../../../core/errors.js";
 import type { TrackerDb, Tx } from "../db/open.js";
 import { mayRemove, ownerAfterLeaving } from "../domain/membership.js";
 import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../domain/paging.js";
@@ -64,6 +64,11 @@ export async function createGroup(tracker: ServiceContext, actor: Actor, name: s
     if (await tx.group.findUnique({ where: { name }, select: { id: true } })) {
       throw new ConflictError(`group id "${name}" is taken; choose another`, "GROUP_EXISTS");
     }
+    // Counted in the write's transaction, so two concurrent creates cannot both pass at the quota's edge.
+    const owned = await tx.group.count({ where: { ownerId: actor.userId } });
+    if (owned >= tracker.quotas.groupsOwned) {
+      throw new ForbiddenError(`you own ${owned} groups, the most one user may own; delete or leave one first`, Codes.QUOTA_EXCEEDED);
+    }
     await record({ type: "group.created", payload: { groupId, name, ownerId: actor.userId, createdAt: createdAt.toISOString(), by: actor.tokenHash } });
     return { groupId: name, owner: actor.name, memberCount: 1, createdAt: createdAt.toISOString() };
   });
@@ -96,6 +101,10 @@ export async function requestJoin(tracker: ServiceContext, actor: Actor, groupNa
     }
     if (await tx.joinRequest.findUnique({ where: key })) {
       throw new ConflictError(`your request to join "${groupName}" is already pending`, "REQUEST_PENDING");
+    }
+    const pending = await tx.joinRequest.count({ where: { userId: actor.userId } });
+    if (pending >= tracker.quotas.pendingJoinRequests) {
+      throw new ForbiddenError(`you have ${pending} join requests pending, the most one user may have; wait for owners to answer them`, Codes.QUOTA_EXCEEDED);
     }
     await record({ type: "joinRequest.created", payload: { groupId, userId: actor.userId, requestedAt: requestedAt.toISOString() } });
     return { groupId: groupName, userId: actor.name, requestedAt: requestedAt.toISOString() };

@@ -6,17 +6,19 @@ import { openDatabase, type TrackerDb } from "../../src/db/open.js";
 import { createApp } from "../../src/http/app.js";
 import { createTracker, type Tracker } from "../../src/tracker.js";
 import { loadGrantKey } from "../../src/grant-key.js";
+import type { Quotas } from "../../src/services/context.js";
 import { conformanceChecked } from "./conformance.js";
 
 /**
  * A tracker app on a fresh database in a temp dir; `close()` removes everything.
+ * `quotas` overrides some of TRACKER.QUOTAS (small ones, to reach them in a test).
  * Every answer it gives is checked against openapi.yaml (support/conformance.ts),
  * and `close()` fails with the answers that do not match it.
  */
-export async function startTrackerApp(): Promise<{ app: express.Express; db: TrackerDb; tracker: Tracker; close(): Promise<void> }> {
+export async function startTrackerApp(options: { quotas?: Partial<Quotas> } = {}): Promise<{ app: express.Express; db: TrackerDb; tracker: Tracker; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "tracker-app-"));
   const db = await openDatabase(join(dir, "tracker.db"));
-  const tracker = createTracker({ db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test") });
+  const tracker = createTracker({ db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test"), ...(options.quotas ? { quotas: options.quotas } : {}) });
   const { app, violations } = await conformanceChecked(createApp(tracker));
   return {
     app,
