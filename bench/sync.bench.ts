@@ -11,6 +11,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { call, Cluster, createUser, health, login, waitUntil } from "../tracker-api/test/replication/cluster.js";
+import { TRACKER } from "../tracker-api/src/config.js";
 
 const RATE = Number(process.env.BENCH_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -23,8 +24,14 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const cluster = await Cluster.start(2);
 try {
   const [one, two] = [cluster.tracker(1).url, cluster.tracker(2).url];
-  await createUser(one, "bench");
-  const token = await login(one, "bench");
+  // One user owns at most TRACKER.QUOTAS.groupsOwned groups: the writes are spread over enough users.
+  const perUser = Math.min(TRACKER.QUOTAS.groupsOwned, 1000);
+  const tokens: string[] = [];
+  for (let u = 0; u * perUser < RATE * (WARMUP_S + SECONDS) + MISSED; u++) {
+    await createUser(one, `bench-${u}`);
+    tokens.push(await login(one, `bench-${u}`));
+  }
+  const tokenFor = (write: number) => tokens[Math.floor(write / perUser)]!;
 
   // 1. Propagation delay under a steady load, after WARMUP_S s of the same load
   //    (not measured: the first requests of a fresh process compile code and queries).
@@ -40,11 +47,11 @@ try {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     pending.push((async () => {
       const sent = performance.now();
-      const created = await call(one, "POST", "/groups", { token, body: { groupId: `steady-${i}` } });
+      const created = await call(one, "POST", "/groups", { token: tokenFor(i), body: { groupId: `steady-${i}` } });
       if (created.status !== 201) throw new Error(`write ${i}: ${created.status}`);
       const acked = performance.now() - sent;
       for (let attempt = 0; ; attempt++) {
-        if ((await call(two, "GET", `/groups/steady-${i}/members`, { token })).status === 200) break;
+        if ((await call(two, "GET", `/groups/steady-${i}/members`, { token: tokenFor(i) })).status === 200) break;
         retried++;
         if (attempt > 200) throw new Error(`steady-${i} never reached tracker 2`);
         await new Promise((resolve) => setTimeout(resolve, 1));
@@ -66,7 +73,7 @@ try {
   const writer = async () => {
     while (next < MISSED) {
       const id = next++;
-      const created = await call(one, "POST", "/groups", { token, body: { groupId: `missed-${id}` } });
+      const created = await call(one, "POST", "/groups", { token: tokenFor(warmup + RATE * SECONDS + id), body: { groupId: `missed-${id}` } });
       if (created.status !== 201) throw new Error(`missed write ${id}: ${created.status}`);
     }
   };
