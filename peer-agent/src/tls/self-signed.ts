@@ -59,10 +59,19 @@ function tlv(tag: number, body: Buffer): Buffer {
 const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
 const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
 
-/** A positive INTEGER: a leading zero byte when the top bit is set. */
-function integer(bytes: Buffer): Buffer {
-  return tlv(0x02, bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/**
+ * A non-negative INTEGER from big-endian bytes, in DER's minimal form: leading
+ * zero bytes dropped (a random serial starting 0x00 0x1f… was refused by
+ * OpenSSL as "illegal padding", about one agent start in 500), then one zero
+ * byte put back when the top bit is set, so the number stays positive.
+ */
+export function derInteger(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = bytes.subarray(start);
+  return tlv(0x02, minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
+const integer = derInteger;
 
 function oid(arcs: number[]): Buffer {
   const out = [40 * arcs[0]! + arcs[1]!];
