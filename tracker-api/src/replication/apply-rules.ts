@@ -34,6 +34,8 @@ export interface Register extends RegisterKey {
 export type MergeRule =
   /** the latest write by HLC wins (removals are writes with live=false) */
   | "last-writer-wins"
+  /** last writer wins on whether the user is a member; the register also keeps the latest removal seen (a grow-only maximum) */
+  | "membership"
   /** the earliest creation by HLC wins (user ids) */
   | "first-creation-wins"
   /** added to the group's history; earliest concurrent creation wins, a creation made after seeing the deletion replaces it */
@@ -55,6 +57,12 @@ export interface RegisterWrite {
 
 const key = (kind: RegisterKind, groupId = "", incarnation = "", fileName = "", userId = ""): RegisterKey =>
   ({ kind, groupId, incarnation, fileName, userId });
+
+const membership = (k: RegisterKey, hlc: string, live: boolean, value: Record<string, unknown>): RegisterWrite =>
+  ({ key: k, rule: "membership", hlc, live, value });
+
+/** The register of a user's membership of one group incarnation. */
+export const memberKey = (groupId: string, incarnation: string, userId: string): RegisterKey => key("member", groupId, incarnation, "", userId);
 
 /**
  * A user's password when it was changed: last writer wins, apart from the
@@ -131,7 +139,7 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
         { key: key("group", groupId), rule: "group-creation", hlc, live: true, value: { ownerId, createdAt, after } },
         { key: groupNameKey(name), rule: "name", hlc, live: true, value: { claims: [{ id: groupId, hlc }], released: [] } },
         lww(key("owner", groupId, hlc), true, { ownerId }),
-        lww(key("member", groupId, hlc, "", ownerId), true, { joinedAt: createdAt }),
+        membership(memberKey(groupId, hlc, ownerId), hlc, true, { joinedAt: createdAt }),
       ];
     }
     case "group.deleted": {
@@ -148,11 +156,11 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
     }
     case "membership.added": {
       const { groupId, groupHlc, userId, joinedAt } = event.payload;
-      return [lww(key("member", groupId, groupHlc, "", userId), true, { joinedAt })];
+      return [membership(memberKey(groupId, groupHlc, userId), hlc, true, { joinedAt })];
     }
     case "membership.removed": {
       const { groupId, groupHlc, userId } = event.payload;
-      return [lww(key("member", groupId, groupHlc, "", userId), false, {})];
+      return [membership(memberKey(groupId, groupHlc, userId), hlc, false, {})];
     }
     case "joinRequest.created": {
       const { groupId, groupHlc, userId, requestedAt } = event.payload;
@@ -196,6 +204,8 @@ export function mergeRegister(current: Register | undefined, write: RegisterWrit
   switch (write.rule) {
     case "last-writer-wins":
       return current === undefined || write.hlc > current.hlc ? next : undefined;
+    case "membership":
+      return mergeMembership(current, write);
     case "first-creation-wins":
       return current === undefined || write.hlc < current.hlc ? next : undefined;
     case "group-creation":
@@ -208,6 +218,40 @@ export function mergeRegister(current: Register | undefined, write: RegisterWrit
       // An end is final, whichever came first (and the same register either way).
       return current?.live === false ? undefined : next;
   }
+}
+
+/** The HLC of the latest removal a member register has seen ("" when none). */
+export function lastRemoval(member: Register | undefined): string {
+  if (member === undefined) return "";
+  const kept = typeof member.value.removed === "string" ? member.value.removed : "";
+  return member.live || kept > member.hlc ? kept : member.hlc;
+}
+
+/**
+ * Last writer wins on membership, and the latest removal is kept whoever wins
+ * (a maximum, so commutative and idempotent): a rejoin must not make the
+ * holdings from before a leave come back when they arrive late.
+ */
+function mergeMembership(current: Register | undefined, write: RegisterWrite): Register | undefined {
+  const removed = [lastRemoval(current), write.live ? "" : write.hlc].sort(compare).at(-1)!;
+  const wins = current === undefined || write.hlc > current.hlc;
+  if (!wins && removed === lastRemoval(current)) return undefined;
+  const { hlc, live, value } = wins ? write : current!;
+  const { removed: _stale, ...rest } = value;
+  return { ...write.key, hlc, live, value: removed === "" ? rest : { ...rest, removed } };
+}
+
+/**
+ * Leaving a group ends the user's holdings in it, also those another tracker
+ * acknowledged before the leave and pushed only after it: a holding written
+ * before the holder's latest removal is void, whichever of the two arrives
+ * first. The holding then carries the removal's own write (dead, at the
+ * removal's HLC), so both arrival orders leave the same register.
+ */
+export function holdingAfterRemovals(write: RegisterWrite, member: Register | undefined): RegisterWrite {
+  const removed = lastRemoval(member);
+  if (!write.live || write.hlc > removed) return write;
+  return { ...write, hlc: removed, live: false, value: {} };
 }
 
 /** One creation of a group id, as kept in the group register's history. */

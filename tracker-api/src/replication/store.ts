@@ -13,8 +13,8 @@ import { inChunks } from "../db/chunks.js";
 import type { Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
-  boundNames, currentPasswordHash, passwordKey, fileState, groupNameKey, groupState, mergeRegister, registerWrites, requestState, sessionGroupKey, sessionKey, sessionLives,
-  userNameKey, voidCreations, type RegisterWrite,
+  boundNames, currentPasswordHash, passwordKey, fileState, groupNameKey, groupState, holdingAfterRemovals, lastRemoval, memberKey, mergeRegister, registerWrites,
+  requestState, sessionGroupKey, sessionKey, sessionLives, userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
 import { TRACKER } from "../config.js";
@@ -230,7 +230,8 @@ export class RegisterBatch {
    */
   async readKeys(tx: Tx, events: readonly { type: string; payload: object }[]): Promise<void> {
     const keys: RegisterKey[] = [];
-    const current: { groupId: string; fileName?: string }[] = [];
+    const current: { groupId: string; fileName?: string; userId?: string }[] = [];
+    const removals: { groupId: string; userId: string }[] = [];
     for (const { type, payload } of events) {
       const p = payload as { groupId?: string; userId?: string; fileName?: string };
       if ((type === "user.created" || type === "session.created") && typeof p.userId === "string") keys.push(userKey(p.userId));
@@ -244,18 +245,42 @@ export class RegisterBatch {
       if (typeof p.groupId !== "string") continue;
       keys.push(groupKey(p.groupId));
       if (type === "group.ownerChanged" || type.startsWith("membership.")) current.push({ groupId: p.groupId });
-      else if (typeof p.fileName === "string") current.push({ groupId: p.groupId, fileName: p.fileName });
+      // A holding needs its holder's membership too (holdingAfterRemovals).
+      else if (typeof p.fileName === "string") current.push({ groupId: p.groupId, fileName: p.fileName, userId: p.userId });
+      if (type === "membership.removed" && typeof p.userId === "string") removals.push({ groupId: p.groupId, userId: p.userId });
     }
     const incarnation = (groupId: string) => Prisma.sql`(SELECT g."hlc" FROM "Register" g
       WHERE g."kind" = 'group' AND g."groupId" = ${groupId} AND g."incarnation" = '' AND g."fileName" = '' AND g."userId" = '')`;
-    await this.#load(tx, keys, [], current.map((c) => c.fileName === undefined
-      ? Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "kind" IN ('owner', 'member'))`
-      : Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "fileName" = ${c.fileName} AND "kind" IN ('file', 'holding'))`));
+    await this.#load(tx, keys, [], current.flatMap((c) => c.fileName === undefined
+      ? [Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "kind" IN ('owner', 'member'))`]
+      : [
+        Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "fileName" = ${c.fileName} AND "kind" IN ('file', 'holding'))`,
+        ...(c.userId === undefined ? [] : [Prisma.sql`("kind" = 'member' AND "groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "fileName" = '' AND "userId" = ${c.userId})`]),
+      ]));
     // Those scopes, under the incarnation now known (nothing under a group that does not exist).
+    const inc = (groupId: string) => this.#registers.get(keyString(groupKey(groupId)))?.hlc ?? "";
     for (const c of current) {
-      const inc = this.#registers.get(keyString(groupKey(c.groupId)))?.hlc ?? "";
-      this.#read.add(c.fileName === undefined ? membersScope(c.groupId, inc) : fileScope(c.groupId, inc, c.fileName));
+      this.#read.add(c.fileName === undefined ? membersScope(c.groupId, inc(c.groupId)) : fileScope(c.groupId, inc(c.groupId), c.fileName));
+      if (c.fileName !== undefined && c.userId !== undefined) this.#read.add(keyString(memberKey(c.groupId, inc(c.groupId), c.userId)));
     }
+    await this.#loadHoldingsOf(tx, removals.map((r) => ({ ...r, incarnation: inc(r.groupId) })));
+  }
+
+  /**
+   * Reads every file a user holds in a group incarnation, whole (holder and
+   * file registers), so that a removal can end the user's holdings there
+   * and rebuild those files' rows.
+   */
+  async #loadHoldingsOf(tx: Tx, holders: readonly { groupId: string; incarnation: string; userId: string }[]): Promise<void> {
+    if (holders.length === 0) return;
+    const scopes: { scope: string; groupId: string; incarnation: string; fileName: string }[] = [];
+    for (const part of chunks(holders)) {
+      const rows = await tx.$queryRaw<{ groupId: string; incarnation: string; fileName: string }[]>`
+        SELECT "groupId", "incarnation", "fileName" FROM "Register" WHERE "kind" = 'holding' AND (${or(part.map((h) =>
+          Prisma.sql`("groupId" = ${h.groupId} AND "incarnation" = ${h.incarnation} AND "userId" = ${h.userId})`))})`;
+      for (const r of rows) scopes.push({ scope: fileScope(r.groupId, r.incarnation, r.fileName), ...r });
+    }
+    await this.#load(tx, [], scopes);
   }
 
   /** Notes a group incarnation created just now: no register exists under it yet. */
@@ -285,12 +310,15 @@ export class RegisterBatch {
         keys.push({ kind: "request", groupId: p.groupId, incarnation, fileName: "", userId: String(p.userId) });
       } else if (typeof p.fileName === "string") {
         scopes.push({ scope: fileScope(p.groupId, incarnation, p.fileName), groupId: p.groupId, incarnation, fileName: p.fileName });
+        // Whether a holding stands depends on its holder's removals (holdingAfterRemovals).
+        if (typeof p.userId === "string") keys.push(memberKey(p.groupId, incarnation, p.userId));
       }
     }
     // An end may void groups its session created (voidCreations): every creation of the session, read by key prefix.
     const ended = events.flatMap((e) => (e.type === "session.ended" ? [e.payload.tokenHash] : []));
     await this.#load(tx, keys, scopes, ended.map((t) => Prisma.sql`("kind" = 'sessionGroup' AND "groupId" = ${t})`));
     for (const t of ended) this.#read.add(sessionGroupsScope(t));
+    await this.#loadHoldingsOf(tx, events.flatMap((e) => (e.type === "membership.removed" ? [{ ...e.payload, incarnation: e.payload.groupHlc }] : [])));
     // Then the group and name registers of those creations.
     const voidable: RegisterKey[] = [];
     for (const t of ended) for (const g of this.#sessionGroups(t)) voidable.push(groupKey(g.fileName), groupNameKey(String(g.value.name)));
@@ -347,13 +375,28 @@ export class RegisterBatch {
       this.#sessions.push({ op: "event", event, stands: true });
       return;
     }
-    for (const write of registerWrites(event)) this.#merge(write);
+    for (const write of registerWrites(event)) {
+      const { key } = write;
+      this.#merge(key.kind === "holding" && write.live ? holdingAfterRemovals(write, this.get(memberKey(key.groupId, key.incarnation, key.userId))) : write);
+    }
+    if (event.type === "membership.removed") this.#endHoldingsBefore(memberKey(event.payload.groupId, event.payload.groupHlc, event.payload.userId));
     if (event.type === "group.created" && event.payload.by) this.#voidAfterEnd(event.payload.by, event.hlc);
     if (event.type === "session.ended") this.#voidAfterEnd(event.payload.tokenHash, event.hlc);
     if (event.type === "session.created" || event.type === "session.ended") {
       // A login stands if not ended (even by an end that came first) and made against the account holding the id.
       const stands = event.type === "session.ended" || sessionLives(this.get(sessionKey(event.payload.tokenHash)), this.user(event.payload.userId));
       this.#sessions.push({ op: "event", event, stands });
+    }
+  }
+
+  /** Ends the holdings of a member written before the member's latest removal (read whole by #loadHoldingsOf). */
+  #endHoldingsBefore(member: RegisterKey): void {
+    const register = this.get(member);
+    if (lastRemoval(register) === "") return;
+    for (const h of [...this.#registers.values()]) {
+      if (h.kind !== "holding" || !h.live || h.groupId !== member.groupId || h.incarnation !== member.incarnation || h.userId !== member.userId) continue;
+      const write = holdingAfterRemovals({ key: h, rule: "last-writer-wins", hlc: h.hlc, live: true, value: h.value }, register);
+      if (!write.live) this.#merge({ ...write, key: { kind: h.kind, groupId: h.groupId, incarnation: h.incarnation, fileName: h.fileName, userId: h.userId } });
     }
   }
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { effectiveOwner, fileState, sessionStands } from "../../src/replication/apply-rules.js";
+import { effectiveOwner, fileState, holdingAfterRemovals, lastRemoval, registerWrites, sessionStands } from "../../src/replication/apply-rules.js";
 import type { LoggedEvent } from "../../src/replication/events.js";
 import { event, findRegister as find, fold, groupView, hlc, interleave, sha } from "./support/events.js";
 
@@ -110,4 +110,22 @@ test("a session issued against the account that lost its id does not stand", () 
   assert.equal(sessionStands(user, hlc(100, A)), true);
   assert.equal(sessionStands(user, hlc(105, B)), false);
   assert.equal(sessionStands(undefined, hlc(105, B)), true);
+});
+
+test("a member register keeps the latest removal after a rejoin, in either order", () => {
+  const leave = event(A, 20, 150, { type: "membership.removed", payload: { groupId: "g", groupHlc: gA, userId: "bob" } });
+  const rejoin = event(B, 20, 160, { type: "membership.added", payload: { groupId: "g", groupHlc: gA, userId: "bob", joinedAt: "t160" } });
+  for (const order of [[leave, rejoin], [rejoin, leave]]) {
+    const member = find(fold([...fromA, ...order]), "member", "g", gA, "", "bob");
+    assert.equal(member?.live, true);
+    assert.equal(lastRemoval(member), hlc(150, A));
+  }
+});
+
+test("a holding written before its holder's latest removal becomes that removal's dead write", () => {
+  const member = find(fold([...fromA, event(A, 20, 150, { type: "membership.removed", payload: { groupId: "g", groupHlc: gA, userId: "bob" } })]), "member", "g", gA, "", "bob");
+  const [, before] = registerWrites(event(B, 20, 140, share(gA, "bob", sha("a"), "t140")));
+  const [, afterwards] = registerWrites(event(B, 21, 155, share(gA, "bob", sha("a"), "t155")));
+  assert.deepEqual(holdingAfterRemovals(before!, member), { ...before!, hlc: hlc(150, A), live: false, value: {} });
+  assert.deepEqual(holdingAfterRemovals(afterwards!, member), afterwards);
 });

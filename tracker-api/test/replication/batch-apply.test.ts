@@ -34,6 +34,8 @@ const fromA: LoggedEvent[] = [
   event(A, 10, 170, { type: "group.created", payload: { groupId: "h", name: "h", ownerId: "alice", createdAt: at(170), after: null } }),
   event(A, 11, 180, { type: "group.deleted", payload: { groupId: "h", groupHlc: hA, name: "h" } }),
   event(A, 12, 190, { type: "session.ended", payload: { tokenHash: "token-a" } }),
+  // Erin leaves on A, which never saw her share (B's event 9): the share ends with the leave.
+  event(A, 13, 195, { type: "membership.removed", payload: { groupId: "g", groupHlc: gA, userId: "erin" } }),
 ];
 const fromB: LoggedEvent[] = [
   event(B, 1, 105, { type: "user.created", payload: { userId: "alice", name: "alice", passwordHash: "hash-b", createdAt: at(105) } }),
@@ -77,4 +79,43 @@ test("the rows a tracker holds do not depend on how the other trackers' events w
     ),
     { numRuns: 25 },
   );
+});
+
+// A holder's share acknowledged by one tracker, which died before pushing it; the
+// holder then left on another tracker, which listed only the holdings it knew of.
+const C = "tracker-c";
+const gC = hlc(10, C);
+const setUp: LoggedEvent[] = [
+  event(C, 1, 10, { type: "group.created", payload: { groupId: "g", name: "g", ownerId: "alice", createdAt: at(10), after: null } }),
+  event(C, 2, 20, { type: "membership.added", payload: { groupId: "g", groupHlc: gC, userId: "bob", joinedAt: at(20) } }),
+  event(C, 3, 25, share(gC, "alice", sha("a"), 25, "kept")),
+];
+const lateShare = event(B, 1, 30, share(gC, "bob", sha("b"), 30, "late"));
+const leave = event(C, 4, 40, { type: "membership.removed", payload: { groupId: "g", groupHlc: gC, userId: "bob" } });
+const rejoin = event(C, 5, 50, { type: "membership.added", payload: { groupId: "g", groupHlc: gC, userId: "bob", joinedAt: at(50) } });
+
+test("a share made before a leave stays ended when it arrives after the leave", async () => {
+  const withoutShare = await applied([[...setUp, leave]]);
+  assert.equal(await applied([[...setUp, leave], [lateShare]]), withoutShare);
+  assert.equal(await applied([[...setUp, leave, lateShare]]), withoutShare);
+});
+
+test("a leave ends the holder's shares it did not list, whichever arrives first", async () => {
+  const withoutShare = await applied([[...setUp, leave]]);
+  assert.equal(await applied([[...setUp, lateShare], [leave]]), withoutShare);
+  assert.notEqual(await applied([[...setUp, lateShare]]), withoutShare, "the share alone is listed");
+});
+
+test("a share from before a leave stays ended after the holder rejoins", async () => {
+  const rejoined = await applied([[...setUp, leave, rejoin]]);
+  assert.equal(await applied([[...setUp, leave, rejoin], [lateShare]]), rejoined);
+  assert.equal(await applied([[...setUp, lateShare], [leave], [rejoin]]), rejoined);
+});
+
+test("a share made after a rejoin stands, whatever came before it", async () => {
+  const afterRejoin = event(C, 6, 60, share(gC, "bob", sha("b"), 60, "late"));
+  const withShare = await applied([[...setUp, leave, rejoin, afterRejoin]]);
+  assert.notEqual(withShare, await applied([[...setUp, leave, rejoin]]));
+  assert.equal(await applied([[...setUp, lateShare, leave, rejoin, afterRejoin]]), withShare);
+  assert.equal(await applied([[...setUp, leave, rejoin, afterRejoin], [lateShare]]), withShare);
 });
