@@ -198,6 +198,12 @@ export class RegisterBatch {
   /** Name registers changed by this batch (keys). */
   readonly #names = new Set<string>();
   readonly #groups = new Set<string>();
+  /** Groups created on this tracker in this batch (a fresh id: nothing can have arrived under it before). */
+  readonly #createdHere = new Set<string>();
+  /** The name each group created in this batch asked for. */
+  readonly #askedNames = new Map<string, string>();
+  /** Users and groups whose new row was inserted with the name the rules bind to it (#writeNames skips them). */
+  readonly #namedAtInsert = new Set<string>();
   readonly #members = new Map<string, { groupId: string; incarnation: string }>();
   readonly #requests = new Map<string, { groupId: string; incarnation: string; userId: string }>();
   readonly #files = new Map<string, { groupId: string; incarnation: string; fileName: string }>();
@@ -285,6 +291,7 @@ export class RegisterBatch {
 
   /** Notes a group incarnation created just now: no register exists under it yet. */
   created(groupId: string, incarnation: string): void {
+    this.#createdHere.add(groupId);
     this.#read.add(membersScope(groupId, incarnation));
   }
 
@@ -375,6 +382,7 @@ export class RegisterBatch {
       this.#sessions.push({ op: "event", event, stands: true });
       return;
     }
+    if (event.type === "group.created") this.#askedNames.set(event.payload.groupId, event.payload.name);
     for (const write of registerWrites(event)) {
       const { key } = write;
       this.#merge(key.kind === "holding" && write.live ? holdingAfterRemovals(write, this.get(memberKey(key.groupId, key.incarnation, key.userId))) : write);
@@ -489,7 +497,7 @@ export class RegisterBatch {
         const register = this.#registers.get(k)!;
         if (register.kind !== (table === "User" ? "userName" : "groupName")) continue;
         const names = boundNames(register.fileName, register);
-        for (const [id, name] of names) wanted.set(id, name);
+        for (const [id, name] of names) if (!this.#namedAtInsert.has(id)) wanted.set(id, name);
       }
       if (wanted.size === 0) continue;
       const moving: string[] = [];
@@ -522,7 +530,7 @@ export class RegisterBatch {
     const fresh: Register[] = [];
     for (const groupId of this.#groups) {
       const group = this.group(groupId);
-      if (group?.live && !this.#existedBefore.has(keyString(groupKey(groupId)))) fresh.push(group);
+      if (group?.live && !this.#existedBefore.has(keyString(groupKey(groupId))) && !this.#createdHere.has(groupId)) fresh.push(group);
     }
     const early = new Set<string>();
     for (const part of chunks(fresh)) {
@@ -552,8 +560,8 @@ export class RegisterBatch {
     // A password change seen before the account's creation waits for it (the creation reads the change back).
     const users = [...this.#users].flatMap((userId) => this.user(userId) ?? []);
     for (const part of chunks(users)) {
-      // The name is written by #writeNames; the internal id stands in for it until then.
-      const values = part.map((u) => Prisma.sql`(${u.userId}, ${u.userId}, ${currentPasswordHash(u, this.get(passwordKey(u.userId)))}, ${new Date(String(u.value.createdAt))})`);
+      // The name is written by #writeNames; the internal id stands in for it until then, unless the row is new and alone under its name.
+      const values = part.map((u) => Prisma.sql`(${u.userId}, ${this.#nameAtInsert(u.userId, userKey(u.userId), userNameKey(String(u.value.name)))}, ${currentPasswordHash(u, this.get(passwordKey(u.userId)))}, ${new Date(String(u.value.createdAt))})`);
       await tx.$executeRaw`
         INSERT INTO "User" ("id", "name", "passwordHash", "createdAt") VALUES ${Prisma.join(values)}
         ON CONFLICT ("id") DO UPDATE SET "passwordHash" = excluded."passwordHash", "createdAt" = excluded."createdAt"`;
@@ -606,6 +614,20 @@ export class RegisterBatch {
     }
   }
 
+  /**
+   * The name a user or group row gets when it is inserted: the one the rules
+   * bind to it when the row is new and the only claim under its name (no
+   * other row can hold that name then, so no rename pass is needed), else its
+   * internal id, standing in until #writeNames.
+   */
+  #nameAtInsert(id: string, register: RegisterKey, nameKey: RegisterKey): string {
+    if (this.#existedBefore.has(keyString(register))) return id;
+    const names = boundNames(nameKey.fileName, this.#registers.get(keyString(nameKey)));
+    if (names.size !== 1 || !names.has(id)) return id;
+    this.#namedAtInsert.add(id);
+    return names.get(id)!;
+  }
+
   /** In-memory registers of one kind under a group incarnation (and file). */
   #index(): Map<string, Register[]> {
     const index = new Map<string, Register[]>();
@@ -631,7 +653,9 @@ export class RegisterBatch {
       const state = groupState(this.group(groupId), owner, registers.filter((r) => r.kind === "member"));
       if (!state) continue;
       ids.push(groupId);
-      groups.push(Prisma.sql`(${groupId}, ${groupId}, ${state.group.ownerId}, ${new Date(state.group.createdAt)})`);
+      const asked = this.#askedNames.get(groupId);
+      const name = asked === undefined ? groupId : this.#nameAtInsert(groupId, groupKey(groupId), groupNameKey(asked));
+      groups.push(Prisma.sql`(${groupId}, ${name}, ${state.group.ownerId}, ${new Date(state.group.createdAt)})`);
       for (const m of state.members) members.push(Prisma.sql`(${groupId}, ${m.userId}, ${new Date(m.joinedAt)})`);
     }
     for (const part of chunks(groups)) {
@@ -639,7 +663,9 @@ export class RegisterBatch {
         INSERT INTO "Group" ("id", "name", "ownerId", "createdAt") VALUES ${Prisma.join(part)}
         ON CONFLICT ("id") DO UPDATE SET "ownerId" = excluded."ownerId"`;
     }
-    for (const part of chunks(ids)) await tx.$executeRaw`DELETE FROM "Membership" WHERE "groupId" IN (${Prisma.join(part)})`;
+    // A group first seen in this batch has no membership rows yet.
+    const seenBefore = ids.filter((id) => this.#existedBefore.has(keyString(groupKey(id))));
+    for (const part of chunks(seenBefore)) await tx.$executeRaw`DELETE FROM "Membership" WHERE "groupId" IN (${Prisma.join(part)})`;
     for (const part of chunks(members)) {
       await tx.$executeRaw`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES ${Prisma.join(part)}`;
     }
