@@ -9,6 +9,7 @@ import { readCaFile, readTrackerInfo, selectTracker } from "../../core/tracker-i
 import { createServer as createHttpsServer } from "node:https";
 import { readFile } from "node:fs/promises";
 import { parseTrackerArgs } from "./config.js";
+import { checkpointInBackground } from "./db/checkpoints.js";
 import { openDatabase } from "./db/open.js";
 import { loadGrantKey } from "./grant-key.js";
 import { createApp } from "./http/app.js";
@@ -25,7 +26,9 @@ async function main(): Promise<void> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const secret = clusterSecretFor(self.host, config.clusterSecret);
-  const db = await openDatabase(join(config.dataDir, "tracker.db"));
+  const dbPath = join(config.dataDir, "tracker.db");
+  const db = await openDatabase(dbPath);
+  const checkpointer = checkpointInBackground(dbPath);
   const { origin, fresh } = await loadIncarnation(db, trackerId);
   const tracker = createTracker({
     db,
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
     tracker.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections?.();
+    await checkpointer.stop();
     await db.$disconnect();
     logger.info("stopped");
     logger.flush?.();

@@ -3,7 +3,6 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { checkpointInBackground } from "./checkpoints.js";
 import { applyMigrations } from "./migrations.js";
 import { serializeConnection } from "./serial-adapter.js";
 import { TRACKER } from "../config.js";
@@ -22,10 +21,11 @@ export type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
  * process loses nothing, a power cut may lose the last commits but never
  * corrupts the database (peers re-announce what they hold at the next login).
  *
- * Checkpoints (copying the WAL into the database, with an fsync of both) run in
- * a worker thread (checkpoints.ts) instead of inside whichever commit crosses
- * SQLite's threshold, where they blocked every request for several ms.
- * `$disconnect` stops that worker first.
+ * The connection's own checkpoints (copying the WAL into the database, with an
+ * fsync of both) happen only past SELF_CHECKPOINT_PAGES: a tracker process
+ * runs them in a worker thread (checkpointInBackground, started and stopped
+ * by the process beside this connection) instead of inside whichever commit
+ * crosses SQLite's threshold, where they blocked every request for several ms.
  */
 export async function openDatabase(path: string): Promise<TrackerDb> {
   mkdirSync(dirname(path), { recursive: true });
@@ -41,11 +41,5 @@ export async function openDatabase(path: string): Promise<TrackerDb> {
   await prisma.$connect();
   await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
   await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${TRACKER.SELF_CHECKPOINT_PAGES}`);
-  const checkpointer = checkpointInBackground(path);
-  const disconnect = prisma.$disconnect.bind(prisma);
-  prisma.$disconnect = async () => {
-    await checkpointer.stop();
-    await disconnect();
-  };
   return prisma;
 }

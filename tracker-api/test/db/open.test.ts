@@ -4,6 +4,7 @@ import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { checkpointInBackground } from "../../src/db/checkpoints.js";
 import { openDatabase } from "../../src/db/open.js";
 import { applyMigrations, findMigrationsDir } from "../../src/db/migrations.js";
 import { readdirSync } from "node:fs";
@@ -85,6 +86,7 @@ test("committed rows reach the database file itself in the background, while the
   const dir = await mkdtemp(join(tmpdir(), "tracker-db-"));
   const path = join(dir, "tracker.db");
   const prisma = await openDatabase(path);
+  const checkpointer = checkpointInBackground(path);
   try {
     await prisma.user.create({ data: { id: "copied", name: "copied", passwordHash: "x", createdAt: new Date() } });
     await delay(TRACKER.CHECKPOINT_EVERY_MS * 3);
@@ -97,6 +99,7 @@ test("committed rows reach the database file itself in the background, while the
       copy.close();
     }
   } finally {
+    await checkpointer.stop();
     await prisma.$disconnect();
     await rm(dir, { recursive: true, force: true });
   }
