@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type express from "express";
+import { Readable } from "node:stream";
 
 /**
  * A JSON body serialized once and then sent many times as it is, with an ETag
@@ -16,23 +16,33 @@ export class SerializedJson<T> {
   }
 }
 
-/**
- * tsoa sends what a controller returns with `res.json`. A controller declares
- * the type it answers (so the spec shows it) and returns `asBody(serialized)`;
- * this hook, installed on the app's responses, then sends the stored bytes
- * (and answers 304 to a matching If-None-Match) instead of serializing again.
- */
-export function sendSerializedJson(app: express.Express): void {
-  const json = app.response.json;
-  app.response.json = function (this: express.Response, body?: unknown) {
-    if (!(body instanceof SerializedJson)) return json.call(this, body);
-    this.set("content-type", "application/json; charset=utf-8");
-    this.set("etag", body.etag);
-    return this.send(body.body);
-  };
+/** What asBody needs of a tsoa controller: its headers and status, which tsoa applies to the response. */
+interface ControllerAnswer {
+  setHeader(name: string, value?: string | string[]): void;
+  setStatus(status: number): void;
 }
 
-/** The one place where a serialized body stands in for its value; see sendSerializedJson. */
-export function asBody<T>(serialized: SerializedJson<T>): T {
-  return serialized as unknown as T;
+/**
+ * A controller declares the type it answers (so the spec shows it) and
+ * returns `asBody(this, request, serialized)`: the stored bytes go out as a
+ * readable stream, which tsoa pipes to the response unchanged (its own path
+ * for streams), with the ETag and content type set here; a request whose
+ * If-None-Match names the ETag gets 304 and no body. The one place where a
+ * serialized body stands in for its value.
+ */
+export function asBody<T>(controller: ControllerAnswer, ifNoneMatch: string | undefined, serialized: SerializedJson<T>): T {
+  controller.setHeader("etag", serialized.etag);
+  if (ifNoneMatch !== undefined && etagListed(ifNoneMatch, serialized.etag)) {
+    controller.setStatus(304);
+    return undefined as T;
+  }
+  controller.setHeader("content-type", "application/json; charset=utf-8");
+  controller.setHeader("content-length", String(serialized.body.length));
+  return Readable.from([serialized.body]) as unknown as T;
+}
+
+/** Whether an If-None-Match list names an ETag (weak comparison, as RFC 9110 asks for If-None-Match), or is `*`. */
+function etagListed(list: string, etag: string): boolean {
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
+  return list.split(",").some((tag) => tag.trim() === "*" || opaque(tag) === opaque(etag));
 }

@@ -56,7 +56,7 @@ export class FilesController extends Controller {
     @Query() limit: number = DEFAULT_PAGE_LIMIT,
     @Query() cursor?: string,
   ): Promise<FilePage> {
-    return asBody(await files.listFiles(this.tracker, actor(request), groupId, { limit, cursor }));
+    return asBody(this, request.get("if-none-match"), await files.listFiles(this.tracker, actor(request), groupId, { limit, cursor }));
   }
 
   /**

@@ -4,7 +4,6 @@ import { AppError, Codes, NotFoundError, PayloadTooLargeError, TooManyRequestsEr
 import { RegisterRoutes } from "../generated/routes.js";
 import type { Replicator } from "../replication/replicator.js";
 import { replicationRouter } from "../replication/routes.js";
-import { sendSerializedJson } from "../serialized-json.js";
 import type { Tracker } from "../tracker.js";
 import { mountDocs } from "./docs.js";
 import { nestsDeeperThan } from "./json-depth.js";
@@ -19,7 +18,6 @@ export function createApp(tracker: Tracker): express.Express {
   const app = express();
   app.locals.tracker = tracker;
   app.disable("x-powered-by");
-  sendSerializedJson(app);
   app.use(securityHeaders());
   app.use(rejectBadPercentEncoding());
   if (tracker.replication) {
