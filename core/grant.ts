@@ -29,14 +29,17 @@ export async function signGrant(
   subject: GrantSubject,
   key: { privateKey: webcrypto.CryptoKey | KeyObject; kid: string; issuer: string },
   ttlSeconds = GRANT_TTL_SECONDS,
+  /** Milliseconds since the epoch: the signer's clock. */
+  now = Date.now(),
 ): Promise<string> {
   const session = subject.sessionId === undefined ? {} : { sid: subject.sessionId };
+  const issuedAt = Math.floor(now / 1000);
   return new SignJWT({ grp: subject.groupId, sha1: subject.sha1, file: subject.fileName, ...session })
     .setProtectedHeader({ alg: GRANT_ALGORITHM, kid: key.kid })
     .setSubject(subject.userId)
     .setIssuer(key.issuer)
-    .setIssuedAt()
-    .setExpirationTime(`${ttlSeconds}s`)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + ttlSeconds)
     .sign(key.privateKey);
 }
 

@@ -20,10 +20,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function newTracker(id: string): Promise<Tracker> {
+async function newTracker(id: string, clock?: () => number): Promise<Tracker> {
   const db = await openDatabase(join(dir, `${id}.db`));
   databases.push(db);
-  return createTracker({ db, id, grantKey: await loadGrantKey(id) });
+  return createTracker({ db, id, grantKey: await loadGrantKey(id), ...(clock ? { clock } : {}) });
 }
 
 const HASH = "a".repeat(40);
@@ -71,4 +71,36 @@ test("a local write and the same events replicated leave the same rows, and the 
   assert.equal(await stateDigest(copy.db), await stateDigest(local.db));
   local.close();
   copy.close();
+});
+
+test("every time a tracker records or answers comes from its clock", async () => {
+  const at = Date.UTC(2031, 0, 2, 3, 4, 5);
+  const tracker = await newTracker("tracker-5", () => at);
+  const actor = async (userId: string) => {
+    await createUser(tracker, { userId, password: "pw" });
+    const { token } = await login(tracker, { userId, password: "pw", peerAddress: "127.0.0.1:7001" }, "127.0.0.1");
+    return authenticate(tracker, `Bearer ${token}`);
+  };
+  const alice = await actor("alice");
+  const bob = await actor("bob");
+  await groups.createGroup(tracker, alice, "movies");
+  await groups.requestJoin(tracker, bob, "movies");
+  const request = await tracker.db.joinRequest.findFirstOrThrow();
+  await groups.acceptJoin(tracker, alice, "movies", "bob");
+  await files.shareFile(tracker, alice, "movies", share("a.bin"));
+  const { db } = tracker;
+  const times = [
+    ...(await db.user.findMany()).map((u) => u.createdAt),
+    ...(await db.session.findMany()).flatMap((s) => [s.createdAt, s.lastSeenAt]),
+    (await db.group.findFirstOrThrow()).createdAt,
+    request.requestedAt,
+    ...(await db.membership.findMany()).map((m) => m.joinedAt),
+    (await db.sharedFile.findFirstOrThrow()).sharedAt,
+    ...(await db.holding.findMany()).map((h) => h.updatedAt),
+  ];
+  assert.deepEqual(times.map((t) => t.getTime()), times.map(() => at));
+  // Alice counts as online at the tracker's time, not at the machine's.
+  const { peers } = await files.peersOf(tracker, bob, "movies", "a.bin");
+  assert.deepEqual(peers.map((p) => p.userId), ["alice"]);
+  tracker.close();
 });

@@ -123,7 +123,8 @@ export class FilesController extends Controller {
     const me = actor(request);
     const { file, peers } = await files.peersOf(this.tracker, me, groupId, fileName);
     const key = this.tracker.grantKey;
-    const grant = await signGrant({ userId: me.name, groupId, sha1: file.sha1, fileName, sessionId: grantSessionId(me.tokenHash) }, key);
-    return { file, peers, grant, grantExpiresAt: new Date(Date.now() + GRANT_TTL_SECONDS * 1000).toISOString() };
+    const now = this.tracker.clock();
+    const grant = await signGrant({ userId: me.name, groupId, sha1: file.sha1, fileName, sessionId: grantSessionId(me.tokenHash) }, key, GRANT_TTL_SECONDS, now);
+    return { file, peers, grant, grantExpiresAt: new Date(now + GRANT_TTL_SECONDS * 1000).toISOString() };
   }
 }

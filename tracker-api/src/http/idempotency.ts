@@ -64,7 +64,7 @@ export function idempotency(tracker: Tracker): RequestHandler {
     res.once("close", release);
 
     const request = { method: req.method, path: req.path, fingerprint: fingerprint(req.body) };
-    const now = Date.now();
+    const now = tracker.clock();
     let stored: Answer | undefined;
     try {
       stored = await findAnswer(db, scope, key, new Date(now - TRACKER.IDEMPOTENCY_TTL_MS));
@@ -96,7 +96,7 @@ export function idempotency(tracker: Tracker): RequestHandler {
       let answer: AnswerEvent | undefined;
       try {
         if (status < 500 && status !== 401 && status !== 429) {
-          const kept = { scope, key, ...request, status, contentType, body, createdAt: new Date() };
+          const kept = { scope, key, ...request, status, contentType, body, createdAt: new Date(tracker.clock()) };
           if (hold?.changed()) answer = { type: "idempotency.answered", payload: { ...kept, createdAt: kept.createdAt.toISOString() } };
           else await keepAnswer(db, kept);
         }

@@ -17,7 +17,7 @@ import type { Actor } from "./sessions.js";
 // and PostgreSQL): Prisma's model API costs several times as much per query.
 
 /** Users with a session seen within the online window, with that session's peer address and certificate fingerprint. */
-export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now = Date.now()): Promise<Map<string, { peerAddress: string; peerCertSha256: string | null }>> {
+export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now: number): Promise<Map<string, { peerAddress: string; peerCertSha256: string | null }>> {
   if (userIds.length === 0) return new Map();
   const sessions = await tx.$queryRaw<{ userId: string; peerAddress: string; peerCertSha256: string | null }[]>`
     SELECT "userId", "peerAddress", "peerCertSha256" FROM "Session"
@@ -28,7 +28,7 @@ export async function onlinePeers(tx: Tx | TrackerDb, userIds: string[], now = D
 }
 
 /** A file as listed (its group by name), with its holders and how many of them are online, in one query. */
-async function toView(tx: Tx, groupName: string, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceSize: number }, now = Date.now()): Promise<FileView> {
+async function toView(tx: Tx, groupName: string, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceSize: number }, now: number): Promise<FileView> {
   const holders = await tx.$queryRaw<{ userId: string; name: string; online: bigint | number | boolean }[]>`
     SELECT h."userId", u."name", EXISTS (
       SELECT 1 FROM "Session" s
@@ -56,7 +56,7 @@ export async function shareFile(
   input: ShareFileRequest,
 ): Promise<{ created: boolean; file: FileView }> {
   checkShareMetadata(input);
-  const now = new Date();
+  const now = new Date(tracker.clock());
   let groupId = "";
   const shared = await tracker.outbox.write(async (tx, record) => {
     // The group, membership, the file under that name and whether the caller counts as online, in one query.
@@ -102,7 +102,7 @@ export async function shareFile(
       },
     });
     // Read back from the rows the projection wrote: holders of the same content who had left count again.
-    return { created: outcome === "new-file", file: await toView(tx, groupName, { groupId, ...file }) };
+    return { created: outcome === "new-file", file: await toView(tx, groupName, { groupId, ...file }, now.getTime()) };
   });
   return shared;
 }
@@ -123,13 +123,13 @@ export async function listFiles(tracker: ServiceContext, actor: Actor, groupName
   }
   const list = await files;
   const { start, end } = list.pageBounds(after, page.limit);
-  const { member, online } = await memberAndOnlinePeers(db, actor, list.internalId, list.holdersOf(start, end));
+  const { member, online } = await memberAndOnlinePeers(db, actor, list.internalId, list.holdersOf(start, end), tracker.clock());
   if (!member) await requireMember(db, actor, groupName);
   return list.answerFor(start, end, online);
 }
 
 /** Whether the caller is a member of the group (by internal id), and onlinePeers(userIds), in one query. */
-async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string, userIds: string[], now = Date.now()) {
+async function memberAndOnlinePeers(db: TrackerDb, actor: Actor, groupId: string, userIds: string[], now: number) {
   const sessionOf = userIds.length === 0 ? Prisma.sql`1 = 0` : Prisma.sql`s."userId" IN (${Prisma.join(userIds)})`;
   // No row: not a member. One row per online session of a holder, or one row of NULLs for none.
   const rows = await db.$queryRaw<{ userId: string | null; peerAddress: string | null }[]>`
@@ -167,7 +167,7 @@ export async function peersOf(
     if (!file) throw new NotFoundError(`"${fileName}" is not shared in "${groupName}"; list_files shows what is`, "FILE_NOT_FOUND");
     const pieceHashes = JSON.parse(file.pieceHashes) as string[];
     const holders = await tx.holding.findMany({ where: { groupId, fileName, userId: { not: actor.userId } } });
-    const online = await onlinePeers(tx, holders.map((h) => h.userId));
+    const online = await onlinePeers(tx, holders.map((h) => h.userId), tracker.clock());
     const names = await userNames(tx, holders.map((h) => h.userId));
     const nameOf = (userId: string) => names.get(userId) ?? userId;
     return {
@@ -191,7 +191,7 @@ export async function peersOf(
  * memberships, and the files reported with the caller's holdings of them.
  */
 export async function announce(tracker: ServiceContext, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
-  const now = new Date();
+  const now = new Date(tracker.clock());
   const rejected: AnnounceResult["rejected"] = [];
   await tracker.outbox.write(async (tx, record) => {
     const [session] = await tx.$queryRaw<{ tokenHash: string; peerAddress: string; peerCertSha256: string | null }[]>`

@@ -58,7 +58,7 @@ export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupName:
 }
 
 export async function createGroup(tracker: ServiceContext, actor: Actor, name: string): Promise<GroupView> {
-  const createdAt = new Date();
+  const createdAt = new Date(tracker.clock());
   const groupId = newGroupId(randomId());
   return tracker.outbox.write(async (tx, record) => {
     if (await tx.group.findUnique({ where: { name }, select: { id: true } })) {
@@ -92,7 +92,7 @@ export async function listGroups(tracker: ServiceContext, page: PageRequest): Pr
 }
 
 export async function requestJoin(tracker: ServiceContext, actor: Actor, groupName: string): Promise<JoinRequestView> {
-  const requestedAt = new Date();
+  const requestedAt = new Date(tracker.clock());
   return tracker.outbox.write(async (tx, record) => {
     const groupId = (await groupOrThrow(tx, groupName)).id;
     const key = { groupId_userId: { groupId, userId: actor.userId } };
@@ -143,7 +143,7 @@ async function takeRequest(tx: Tx, actor: Actor, groupName: string, userName: st
 }
 
 export async function acceptJoin(tracker: ServiceContext, actor: Actor, groupName: string, userName: string): Promise<MemberView> {
-  const joinedAt = new Date();
+  const joinedAt = new Date(tracker.clock());
   return tracker.outbox.write(async (tx, record) => {
     const { groupId, userId } = await takeRequest(tx, actor, groupName, userName);
     await record(

@@ -10,7 +10,7 @@ export const randomId = (): string => randomBytes(12).toString("hex");
 
 export async function createUser(tracker: ServiceContext, input: CreateUserRequest): Promise<UserView> {
   const passwordHash = await hashPassword(input.password);
-  const createdAt = new Date();
+  const createdAt = new Date(tracker.clock());
   const name = input.userId;
   const created = await tracker.outbox.write(async (tx, record) => {
     if (await tx.user.findUnique({ where: { name }, select: { id: true } })) return false;
