@@ -13,7 +13,7 @@ import type { GrantKey } from "./grant-key.js";
 import { Outbox } from "./replication/outbox.js";
 import { SharedLoginThrottle } from "./replication/login-attempts.js";
 import { Replicator, type PeerTracker } from "./replication/replicator.js";
-import type { Touched } from "./replication/store.js";
+import type { Touched } from "./replication/register-batch.js";
 import type { Quotas, ServiceContext } from "./services/context.js";
 import { FileListCache } from "./services/file-lists.js";
 import { HeartbeatCoalescer } from "./services/heartbeats.js";

@@ -6,3 +6,10 @@ export async function inChunks<T, R>(ids: readonly T[], query: (chunk: T[]) => P
   for (let i = 0; i < ids.length; i += TRACKER.IDS_PER_STATEMENT) found.push(...(await query(ids.slice(i, i + TRACKER.IDS_PER_STATEMENT))));
   return found;
 }
+
+/** Items cut into lists of at most `size`: one statement each, far below the driver's limit of bound values. */
+export function chunks<T>(items: readonly T[], size: number = TRACKER.REGISTER_CONDITIONS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

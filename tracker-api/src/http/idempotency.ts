@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { AppError, toProblem, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { WriteNotCommittedError, type AnswerEvent, type Outbox } from "../replication/outbox.js";
-import { writeAnswersSql } from "../replication/store.js";
+import { writeAnswersSql } from "../replication/event-log.js";
 import type { Tracker } from "../tracker.js";
 import { verifyPassword } from "../services/passwords.js";
 import { TRACKER } from "../config.js";

@@ -11,7 +11,8 @@ import type { TrackerDb, Tx } from "../db/open.js";
 import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
-import { insertEvents, insertEventsSql, nothingTouched, RegisterBatch, writeAnswers, writeAnswersSql, type Touched } from "./store.js";
+import { insertEvents, insertEventsSql, writeAnswers, writeAnswersSql } from "./event-log.js";
+import { nothingTouched, RegisterBatch, type Touched } from "./register-batch.js";
 import { TRACKER } from "../config.js";
 
 /** What the outbox needs from the replicator: who we are, and a push after each commit. */

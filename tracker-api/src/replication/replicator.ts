@@ -17,7 +17,8 @@ import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
 import { Outbox, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
-import { insertEvents, nothingTouched, RegisterBatch, type Touched } from "./store.js";
+import { insertEvents } from "./event-log.js";
+import { nothingTouched, RegisterBatch, type Touched } from "./register-batch.js";
 import { TRACKER } from "../config.js";
 
 

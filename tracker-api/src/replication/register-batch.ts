@@ -1,6 +1,6 @@
 /**
- * The thin database edge of replication: reads and writes registers, and turns
- * the pure decisions of apply-rules.ts into tracker rows.
+ * The one writer of the rows that events decide: turns the pure decisions of
+ * apply-rules.ts into registers and tracker rows.
  *
  * Events are applied in batches (RegisterBatch): the registers a batch touches
  * are read in a few queries, merged in memory event by event, written back in
@@ -9,7 +9,7 @@
  * no SQLite-only syntax); the rare rebuild of a whole group uses the Prisma
  * query API.
  */
-import { inChunks } from "../db/chunks.js";
+import { chunks, inChunks } from "../db/chunks.js";
 import type { Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
@@ -17,8 +17,10 @@ import {
   requestState, sessionGroupKey, sessionKey, sessionLives, userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
-import { TRACKER } from "../config.js";
+import { writeAnswers } from "./event-log.js";
 import type { LoggedEvent } from "./events.js";
+import { materializeGroup } from "./rebuild.js";
+import { toRegister, type Row } from "./registers.js";
 
 
 /** What applying events changed, for the in-memory caches to forget. */
@@ -33,124 +35,6 @@ export interface Touched {
 
 export const nothingTouched = (): Touched => ({ groups: new Set(), endedSessions: new Set(), usersSignedOut: new Set(), renamed: false });
 
-type Row = { kind: string; groupId: string; incarnation: string; fileName: string; userId: string; hlc: string; live: boolean; value: string };
-
-const toRegister = (row: Row): Register => ({ ...row, kind: row.kind as RegisterKind, value: JSON.parse(row.value) as Record<string, unknown> });
-
-const idOf = (k: RegisterKey) => ({
-  kind_groupId_incarnation_fileName_userId: { kind: k.kind, groupId: k.groupId, incarnation: k.incarnation, fileName: k.fileName, userId: k.userId },
-});
-
-export async function readRegister(tx: Tx, key: RegisterKey): Promise<Register | undefined> {
-  const row = await tx.register.findUnique({ where: idOf(key) });
-  return row ? toRegister(row) : undefined;
-}
-
-async function readRegisters(tx: Tx, where: Partial<RegisterKey>): Promise<Register[]> {
-  return (await tx.register.findMany({ where })).map(toRegister);
-}
-
-/** Rebuilds every row of a group from its registers (after a creation, a lost creation conflict or a deletion). */
-async function materializeGroup(tx: Tx, groupId: string, group: Register | undefined, firstCreation: boolean): Promise<void> {
-  // Rows follow registers, so a group id never seen before has no rows to clear, nor requests or files.
-  const name = (await tx.group.findUnique({ where: { id: groupId }, select: { name: true } }))?.name ?? groupId;
-  if (!firstCreation) {
-    await tx.holding.deleteMany({ where: { groupId } });
-    await tx.sharedFile.deleteMany({ where: { groupId } });
-    await tx.joinRequest.deleteMany({ where: { groupId } });
-    await tx.membership.deleteMany({ where: { groupId } });
-    await tx.group.deleteMany({ where: { id: groupId } });
-  }
-  if (!group?.live) return;
-  if (firstCreation) {
-    await materializeMembers(tx, group, name);
-    return;
-  }
-  await materializeMembers(tx, group, name);
-  for (const request of await readRegisters(tx, { kind: "request", groupId, incarnation: group.hlc })) {
-    await materializeRequest(tx, group, request.userId);
-  }
-  for (const file of await readRegisters(tx, { kind: "file", groupId, incarnation: group.hlc })) {
-    await materializeFile(tx, group, file.fileName);
-  }
-}
-
-/** `name`: the group's row's name (its id until the names of the batch are written, see RegisterBatch.#writeNames). */
-async function materializeMembers(tx: Tx, group: Register, name: string): Promise<void> {
-  const where = { groupId: group.groupId, incarnation: group.hlc };
-  const owner = await readRegister(tx, { kind: "owner", ...where, fileName: "", userId: "" });
-  const state = groupState(group, owner, await readRegisters(tx, { kind: "member", ...where }));
-  if (!state) return;
-  const { id, ownerId, createdAt } = state.group;
-  await tx.group.upsert({ where: { id }, create: { id, name, ownerId, createdAt: new Date(createdAt) }, update: { ownerId } });
-  const existing = new Map((await tx.membership.findMany({ where: { groupId: id } })).map((m) => [m.userId, m.joinedAt.getTime()]));
-  const wanted = new Set(state.members.map((m) => m.userId));
-  const gone = [...existing.keys()].filter((userId) => !wanted.has(userId));
-  await inChunks(gone, async (chunk) => [await tx.membership.deleteMany({ where: { groupId: id, userId: { in: chunk } } })]);
-  for (const member of state.members) {
-    const joinedAt = new Date(member.joinedAt);
-    const had = existing.get(member.userId);
-    if (had === undefined) await tx.membership.create({ data: { groupId: id, userId: member.userId, joinedAt } });
-    else if (had !== joinedAt.getTime()) await tx.membership.update({ where: { groupId_userId: { groupId: id, userId: member.userId } }, data: { joinedAt } });
-  }
-}
-
-async function materializeRequest(tx: Tx, group: Register, userId: string): Promise<void> {
-  const request = await readRegister(tx, { kind: "request", groupId: group.groupId, incarnation: group.hlc, fileName: "", userId });
-  const state = requestState(group, request);
-  const key = { groupId_userId: { groupId: group.groupId, userId } };
-  if (!state) {
-    await tx.joinRequest.deleteMany({ where: { groupId: group.groupId, userId } });
-    return;
-  }
-  const requestedAt = new Date(state.requestedAt);
-  await tx.joinRequest.upsert({ where: key, create: { groupId: group.groupId, userId, requestedAt }, update: { requestedAt } });
-}
-
-async function materializeFile(tx: Tx, group: Register, fileName: string): Promise<void> {
-  const where = { groupId: group.groupId, incarnation: group.hlc, fileName };
-  const file = await readRegister(tx, { kind: "file", ...where, userId: "" });
-  const state = fileState(group, file, await readRegisters(tx, { kind: "holding", ...where }));
-  const groupId = group.groupId;
-  if (!state) {
-    await tx.holding.deleteMany({ where: { groupId, fileName } });
-    await tx.sharedFile.deleteMany({ where: { groupId, fileName } });
-    return;
-  }
-  const f = state.file;
-  const data = { size: BigInt(f.size), sha1: f.sha1, pieceSize: f.pieceSize, pieceHashes: f.pieceHashes, sharedAt: new Date(f.sharedAt) };
-  const existing = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } }, select: { sha1: true, sharedAt: true } });
-  if (!existing) await tx.sharedFile.create({ data: { groupId, fileName, ...data } });
-  else if (existing.sha1 !== f.sha1 || existing.sharedAt.getTime() !== data.sharedAt.getTime()) {
-    await tx.sharedFile.update({ where: { groupId_fileName: { groupId, fileName } }, data });
-  }
-  const held = new Map((await tx.holding.findMany({ where: { groupId, fileName } })).map((h) => [h.userId, h.piecesHeld]));
-  const wanted = new Set(state.holdings.map((h) => h.userId));
-  const gone = [...held.keys()].filter((userId) => !wanted.has(userId));
-  await inChunks(gone, async (chunk) => [await tx.holding.deleteMany({ where: { groupId, fileName, userId: { in: chunk } } })]);
-  for (const h of state.holdings) {
-    const had = held.get(h.userId);
-    const key = { groupId_fileName_userId: { groupId, fileName, userId: h.userId } };
-    if (had === undefined) await tx.holding.create({ data: { groupId, fileName, userId: h.userId, piecesHeld: h.piecesHeld, updatedAt: new Date(h.updatedAt) } });
-    else if (had !== h.piecesHeld) await tx.holding.update({ where: key, data: { piecesHeld: h.piecesHeld, updatedAt: new Date(h.updatedAt) } });
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Batches
-
-/** Appends events to the log (one statement per hundred). */
-export async function insertEvents(tx: Tx, events: readonly LoggedEvent[]): Promise<void> {
-  for (const part of chunks(events)) await tx.$executeRaw(insertEventsSql(part));
-}
-
-/** The statement appending a few events to the log. */
-export function insertEventsSql(events: readonly LoggedEvent[]): Prisma.Sql {
-  const createdAt = new Date();
-  const values = events.map((e) => Prisma.sql`(${e.origin}, ${e.seq}, ${e.hlc}, ${e.type}, ${JSON.stringify(e.payload)}, ${createdAt})`);
-  return Prisma.sql`INSERT INTO "Event" ("origin", "seq", "hlc", "type", "payload", "createdAt") VALUES ${Prisma.join(values)}`;
-}
-
 const SEP = "\u0000";
 const keyString = (k: RegisterKey) => [k.kind, k.groupId, k.incarnation, k.fileName, k.userId].join(SEP);
 const groupKey = (groupId: string): RegisterKey => ({ kind: "group", groupId, incarnation: "", fileName: "", userId: "" });
@@ -164,12 +48,6 @@ const scopeOf = (k: RegisterKey): string | undefined =>
   k.kind === "owner" || k.kind === "member" ? membersScope(k.groupId, k.incarnation)
     : k.kind === "file" || k.kind === "holding" ? fileScope(k.groupId, k.incarnation, k.fileName) : undefined;
 
-
-function chunks<T>(items: readonly T[], size: number = TRACKER.REGISTER_CONDITIONS_PER_STATEMENT): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 const or = (conditions: Prisma.Sql[]) => Prisma.join(conditions, " OR ");
 
@@ -729,22 +607,4 @@ export class RegisterBatch {
       await tx.$executeRaw`INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(part)}`;
     }
   }
-}
-
-type AnswerRow = (LoggedEvent & { type: "idempotency.answered" })["payload"];
-
-/** Stores idempotency answers (a later answer under the same caller and key replaces an earlier one). */
-export async function writeAnswers(tx: Tx, answers: readonly AnswerRow[]): Promise<void> {
-  for (const part of chunks(answers, 20)) await tx.$executeRaw(writeAnswersSql(part));
-}
-
-/** The statement keeping a few idempotency answers. */
-export function writeAnswersSql(answers: readonly AnswerRow[]): Prisma.Sql {
-  const values = answers.map((a) => Prisma.sql`(${a.scope}, ${a.key}, ${a.method}, ${a.path}, ${a.fingerprint}, ${a.status}, ${a.contentType}, ${a.body}, ${new Date(a.createdAt)})`);
-  return Prisma.sql`
-    INSERT INTO "IdempotencyKey" ("scope", "key", "method", "path", "fingerprint", "status", "contentType", "body", "createdAt")
-    VALUES ${Prisma.join(values)}
-    ON CONFLICT ("scope", "key") DO UPDATE SET "method" = excluded."method", "path" = excluded."path",
-      "fingerprint" = excluded."fingerprint", "status" = excluded."status", "contentType" = excluded."contentType",
-      "body" = excluded."body", "createdAt" = excluded."createdAt"`;
 }
