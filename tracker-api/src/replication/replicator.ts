@@ -144,7 +144,7 @@ export class Replicator implements ReplicationHooks {
         this.logger?.warn("replication: no other tracker answered; taking this database as new");
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, TRACKER.RECOVERY_POLL_MS));
     }
     if (this.#recovering) this.logger?.info({ heads: Object.fromEntries(this.heads) }, "replication: recovered from the other trackers");
     this.#recovering = false;
@@ -217,7 +217,7 @@ export class Replicator implements ReplicationHooks {
         }
         await insertEvents(tx, applicable);
         await batch.write(tx, touched);
-      }, { timeout: 60_000, maxWait: 60_000 }));
+      }, { timeout: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS, maxWait: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS }));
       for (const [origin, seq] of heads) this.heads.set(origin, seq);
       this.options.onApplied?.(touched);
     }

@@ -58,7 +58,7 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
   router.get("/events", raw, signed, async (req, res) => {
     const origin = typeof req.query.origin === "string" ? req.query.origin : "";
     const after = Number(req.query.after ?? 0);
-    const limit = Number(req.query.limit ?? 1000);
+    const limit = Number(req.query.limit ?? TRACKER.PULL_DEFAULT_LIMIT);
     if (origin === "" || !Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1) {
       throw new ValidationError("origin, after and limit are required: origin=<tracker id>&after=<seq>&limit=<n>", "BAD_REPLICATION_QUERY");
     }
