@@ -4,9 +4,8 @@ import type { GrantClaims } from "../../core/api-types.js";
 import { verifyGrant } from "../../core/grant.js";
 import type { GrantStatus } from "./grant-status.js";
 import type { GrantCheck } from "./http/served-file.js";
+import { AGENT } from "./config.js";
 
-/** How often an unknown signing key may trigger a fresh fetch of the trackers' keys. */
-const REFETCH_AT_MOST_EVERY_MS = 5000;
 
 
 export interface PrefetchingGrantCheck extends GrantCheck {
@@ -30,7 +29,7 @@ export function createGrantCheck(
   fetchKeys: () => Promise<JSONWebKeySet>,
   options: { refetchAtMostEveryMs?: number; status?: GrantStatus } = {},
 ): PrefetchingGrantCheck {
-  const refetchEveryMs = options.refetchAtMostEveryMs ?? REFETCH_AT_MOST_EVERY_MS;
+  const refetchEveryMs = options.refetchAtMostEveryMs ?? AGENT.KEYS_REFETCH_AT_MOST_EVERY_MS;
   let keys: JSONWebKeySet = { keys: [] };
   let fetchedAt = 0;
   let fetching: Promise<void> | undefined;
@@ -50,7 +49,7 @@ export function createGrantCheck(
 
   const check: GrantCheck = async (token, expected) => {
     if (!token) throw new UnauthorizedError("a download grant from a tracker is required", "GRANT_MISSING");
-    if (keys.keys.length === 0 && Date.now() - fetchedAt > 1000) await refresh();
+    if (keys.keys.length === 0 && Date.now() - fetchedAt > AGENT.KEYS_EMPTY_REFETCH_MS) await refresh();
     return (await verified(token, expected)).sub;
   };
 

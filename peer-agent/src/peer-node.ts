@@ -27,6 +27,7 @@ import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStat
 import { oneAtATime } from "../../core/one-at-a-time.js";
 import { ServedRegistry } from "./served-registry.js";
 import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
+import { AGENT } from "./config.js";
 
 export interface PeerNodeOptions {
   /** Address the agent serves pieces on, and tells the trackers. Port 0 picks a free one. */
@@ -55,9 +56,6 @@ export interface PeerNodeOptions {
   insecure?: boolean;
 }
 
-/** Three at once: enough to keep a link busy, few enough that each one finishes soon instead of all finishing late. */
-const DEFAULT_ACTIVE_DOWNLOADS = 3;
-
 /** A running download, or one that ended during this run of the agent. */
 interface DownloadEntry {
   info: DownloadInfo;
@@ -68,9 +66,6 @@ interface DownloadEntry {
   pausing?: boolean;
   done: Promise<DownloadInfo>;
 }
-
-/** Partial holdings are announced at most this often while pieces arrive. */
-const PROGRESS_ANNOUNCE_MS = 1000;
 
 /**
  * A user's peer node: the piece server, the tracker session, the shares and
@@ -89,7 +84,7 @@ export class PeerNode implements PeerNodeApi {
   readonly #downloads = new Map<string, DownloadEntry>();
   #userId: string | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
-  #heartbeatMs = 15_000;
+  #heartbeatMs: number = AGENT.FIRST_HEARTBEAT_MS;
   #announceTimer: NodeJS.Timeout | undefined;
   #lastAnnounce = 0;
   /**
@@ -115,7 +110,7 @@ export class PeerNode implements PeerNodeApi {
     this.#store = store;
     this.#grantStatus = new GrantStatus((grants) => tracker.grantStatus(grants));
     this.#grantCheck = createGrantCheck(() => tracker.allJwks(), { status: this.#grantStatus });
-    this.#queue = new DownloadQueue(options.maxActiveDownloads ?? DEFAULT_ACTIVE_DOWNLOADS);
+    this.#queue = new DownloadQueue(options.maxActiveDownloads ?? AGENT.MAX_ACTIVE_DOWNLOADS);
     this.#uploadLimit = new RateLimiter(options.rates?.up);
     this.#downloadLimit = new RateLimiter(checkedDownloadRate(options.rates?.down));
     this.#server = createPeerServer({
@@ -735,7 +730,7 @@ export class PeerNode implements PeerNodeApi {
 
   #announceProgress(): void {
     if (this.#announceTimer) return;
-    const wait = Math.max(0, this.#lastAnnounce + PROGRESS_ANNOUNCE_MS - Date.now());
+    const wait = Math.max(0, this.#lastAnnounce + AGENT.PROGRESS_ANNOUNCE_MS - Date.now());
     this.#announceTimer = setTimeout(() => {
       this.#announceTimer = undefined;
       void this.#announce().catch(() => undefined);

@@ -8,6 +8,7 @@ import { sendProblem } from "../http/problem.js";
 import type { PeerNodeApi } from "../node-api.js";
 import { controlFilePath, pidFilePath, writeControlFile } from "./control-file.js";
 import { registerAgent, unregisterAgent } from "./registry.js";
+import { AGENT } from "../config.js";
 
 /** The PeerNodeApi methods a local CLI may call, with their arity. */
 export const CONTROL_METHODS = {
@@ -23,8 +24,6 @@ export interface ControlServerOptions {
   /** Where the user's list of running agents is (XDG_STATE_HOME). */
   env?: NodeJS.ProcessEnv;
 }
-
-const MAX_BODY = 64 * 1024;
 
 /**
  * Loopback-only RPC endpoint for the CLI: `POST /rpc/<method>` with a JSON
@@ -98,7 +97,7 @@ async function readArgs(req: IncomingMessage): Promise<unknown[]> {
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new PayloadTooLargeError("control request too large", "PAYLOAD_TOO_LARGE");
+    if (size > AGENT.CONTROL_MAX_BODY_BYTES) throw new PayloadTooLargeError("control request too large", "PAYLOAD_TOO_LARGE");
     chunks.push(chunk);
   }
   let parsed: unknown;

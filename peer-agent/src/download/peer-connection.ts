@@ -5,14 +5,9 @@ import type { BitfieldView } from "../../../core/api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
 import type { RateLimiter } from "../rate-limiter.js";
 import { reusedBufferConnector } from "./reused-buffer-connector.js";
+import { AGENT } from "../config.js";
 
 export type { PeerResponse };
-
-/** A bitfield answer larger than this is not a bitfield. */
-const MAX_JSON_BYTES = 4 << 20;
-const CONNECT_TIMEOUT_MS = 3000;
-/** A response that sends nothing for this long is dead (the picker's rate-based timeout usually acts first). */
-const IDLE_TIMEOUT_MS = 10_000;
 
 /**
  * One remote peer agent as seen by a download: an undici keep-alive pool
@@ -52,7 +47,7 @@ export class PeerConnection {
   bytes = 0;
   pieces = 0;
 
-  constructor(userId: string, address: string, pieceCount: number, connections = 4, certSha256?: string) {
+  constructor(userId: string, address: string, pieceCount: number, connections: number = AGENT.PEER_CONNECTIONS, certSha256?: string) {
     this.id = peerId(userId, address, certSha256);
     this.userId = userId;
     this.address = address;
@@ -61,8 +56,8 @@ export class PeerConnection {
     // Beyond the requests in flight: one for the peer's event stream, one so a bitfield read never waits behind piece transfers.
     this.#pool = new Pool(`${certSha256 ? "https" : "http"}://${address}`, {
       connections: connections + 2,
-      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}) }),
-      keepAliveTimeout: 30_000,
+      connect: reusedBufferConnector({ timeoutMs: AGENT.PEER_CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}) }),
+      keepAliveTimeout: AGENT.PEER_KEEP_ALIVE_MS,
     });
   }
 
@@ -71,7 +66,7 @@ export class PeerConnection {
     path: string,
     headers: Record<string, string>,
     signal?: AbortSignal,
-    timeouts: { headersTimeout: number; bodyTimeout: number } = { headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS },
+    timeouts: { headersTimeout: number; bodyTimeout: number } = { headersTimeout: AGENT.PEER_IDLE_TIMEOUT_MS, bodyTimeout: AGENT.PEER_IDLE_TIMEOUT_MS },
     limiter?: RateLimiter,
   ): Promise<PeerResponse> {
     // Idle means nothing received: waiting for the head, or between body chunks.
@@ -113,9 +108,9 @@ async function readJson(response: PeerResponse): Promise<unknown> {
   let length = 0;
   await new Promise<void>((resolve, reject) => {
     response.body.on("data", (chunk: Buffer) => {
-      if (length > MAX_JSON_BYTES) return;
+      if (length > AGENT.PEER_MAX_JSON_BYTES) return;
       length += chunk.length;
-      if (length > MAX_JSON_BYTES) {
+      if (length > AGENT.PEER_MAX_JSON_BYTES) {
         const error = new AppError(502, "PEER_BAD_ANSWER", "the peer's answer is too large");
         response.body.destroy(error);
         reject(error);

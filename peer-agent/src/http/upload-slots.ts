@@ -1,4 +1,5 @@
 import { TooManyRequestsError } from "../../../core/errors.js";
+import { AGENT } from "../config.js";
 
 export interface UploadSlotsOptions {
   /** Byte streams this agent sends at once, to everyone: each holds two 512 KiB read buffers. */
@@ -11,12 +12,7 @@ export interface UploadSlotsOptions {
   maxQueued: number;
 }
 
-export const DEFAULT_UPLOAD_SLOTS: UploadSlotsOptions = {
-  maxStreams: 32,
-  maxStreamsPerRequester: 6,
-  maxQueuedPerRequester: 16,
-  maxQueued: 512,
-};
+export const DEFAULT_UPLOAD_SLOTS: UploadSlotsOptions = AGENT.UPLOAD_SLOTS;
 
 interface Requester {
   active: number;
