@@ -11,15 +11,13 @@ import { formatError } from "./format.js";
 import { Shell } from "./shell.js";
 import { runSingleCommand } from "./single-command.js";
 import { createTerminalReadline } from "./terminal.js";
+import { CLIENT } from "./config.js";
 
 /** Piped input in which a command (or a download) failed exits with this code. */
 const PIPE_FAILED_EXIT_CODE = 1;
 
-/** How long closing the node may take after quit or a signal before the process leaves anyway. */
-const CLOSE_TIMEOUT_MS = 10_000;
-
 function exitAfterClose(close: () => Promise<void>, code: number): void {
-  const timer = setTimeout(() => process.exit(code), CLOSE_TIMEOUT_MS);
+  const timer = setTimeout(() => process.exit(code), CLIENT.CLOSE_TIMEOUT_MS);
   timer.unref();
   close().then(
     () => process.exit(code),
