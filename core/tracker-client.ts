@@ -17,7 +17,7 @@ import {
   type ShareFileRequest,
   type UserView,
 } from "./api-types.js";
-import { AppError, fromProblem, UnavailableError } from "./errors.js";
+import { AppError, Codes, fromProblem, UnavailableError } from "./errors.js";
 import { assertPasswordTravelsSafely, type TrackerAddress } from "./tracker-info.js";
 import { rootCertificates } from "node:tls";
 
@@ -162,7 +162,7 @@ export class TrackerClient {
         previous = tracker;
       }
     }
-    throw new UnavailableError(`no tracker is reachable (${failures.join("; ")})`, "NO_TRACKER_REACHABLE");
+    throw new UnavailableError(`no tracker is reachable (${failures.join("; ")})`, Codes.NO_TRACKER_REACHABLE);
   }
 
   #markDown(tracker: TrackerAddress): void {
@@ -185,7 +185,7 @@ export class TrackerClient {
       cursor = page.nextCursor;
       // A tracker that ignores the cursor (an older version, or a broken one) must not keep us walking forever.
       if (cursor !== null && (page.items.length === 0 || seen.has(cursor))) {
-        throw new AppError(502, "TRACKER_BAD_ANSWER", `the tracker's pages of ${path} do not advance`);
+        throw new AppError(502, Codes.TRACKER_BAD_ANSWER, `the tracker's pages of ${path} do not advance`);
       }
       if (cursor !== null) seen.add(cursor);
     } while (cursor !== null);

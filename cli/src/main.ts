@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { AppError, UnavailableError } from "../../core/errors.js";
+import { AppError, Codes, UnavailableError } from "../../core/errors.js";
 import { explainListenError } from "../../peer-agent/src/listen-error.js";
 import { connectToAgent } from "../../peer-agent/src/control/client.js";
 import { assertStateDirFree } from "../../peer-agent/src/control/control-file.js";
@@ -98,7 +98,7 @@ async function runAgentCommand(args: AgentArgs): Promise<void> {
         if (error instanceof AppError) throw error;
         throw new UnavailableError(
           `no peer-agent answers at ${address} (${(error as Error).message}); start one with: peer-agent ${address} tracker_info.txt`,
-          "AGENT_UNREACHABLE",
+          Codes.AGENT_UNREACHABLE,
         );
       }),
     stdout: (text) => process.stdout.write(text),

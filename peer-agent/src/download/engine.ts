@@ -2,7 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { access, open, rename } from "node:fs/promises";
 import type { FileMetadata, PeerView } from "../../../core/api-types.js";
 import { Bitfield } from "../../../core/bitfield.js";
-import { AppError, ConflictError } from "../../../core/errors.js";
+import { AppError, Codes, ConflictError } from "../../../core/errors.js";
 import { pieceBounds } from "../../../core/pieces.js";
 import { PiecesInTransit } from "./in-transit.js";
 import type { RateLimiter } from "../rate-limiter.js";
@@ -81,14 +81,14 @@ export interface DownloadSummary {
 /** The whole file did not match its SHA1 although every piece did. */
 export class FileChecksumError extends AppError {
   constructor(message: string) {
-    super(502, "FILE_CHECKSUM_MISMATCH", message);
+    super(502, Codes.FILE_CHECKSUM_MISMATCH, message);
   }
 }
 
 /** No reachable peer holds some piece. */
 export class NoSourceError extends AppError {
   constructor(message: string) {
-    super(503, "NO_PEER_HAS_PIECE", message);
+    super(503, Codes.NO_PEER_HAS_PIECE, message);
   }
 }
 
@@ -179,7 +179,7 @@ export class Download {
     const { file, finalPath, partPath, signal } = this.#options;
     this.#startedAt = Date.now();
     this.#rate = new RateMeter(this.#startedAt);
-    if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, "DESTINATION_EXISTS");
+    if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, Codes.DESTINATION_EXISTS);
     const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     try {
       await handle.truncate(file.size);
@@ -197,7 +197,7 @@ export class Download {
       { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: AGENT.MAX_PIECE_BUFFERS, workers: this.#options.workers },
       (outcome, buffer) => this.#pieceStored(outcome, buffer),
       (error) => {
-        this.#fatal ??= new AppError(500, "PIECE_STORE_FAILED", `checking and writing pieces failed: ${error.message}`);
+        this.#fatal ??= new AppError(500, Codes.PIECE_STORE_FAILED, `checking and writing pieces failed: ${error.message}`);
         this.#allWritten?.();
         this.#wake?.();
       },
@@ -232,7 +232,7 @@ export class Download {
         `whole-file SHA1 is ${actual}, expected ${file.sha1}; verified pieces are kept in ${partPath}`,
       );
     }
-    if (await exists(finalPath)) throw new ConflictError(`${finalPath} appeared meanwhile; not overwriting it`, "DESTINATION_EXISTS");
+    if (await exists(finalPath)) throw new ConflictError(`${finalPath} appeared meanwhile; not overwriting it`, Codes.DESTINATION_EXISTS);
     await rename(partPath, finalPath);
     return this.#summary();
   }
@@ -607,7 +607,7 @@ export class Download {
     const flight = this.#submitted.get(piece);
     this.#submitted.delete(piece);
     if ("error" in outcome) {
-      this.#fatal ??= new AppError(500, "WRITE_FAILED", `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
+      this.#fatal ??= new AppError(500, Codes.WRITE_FAILED, `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
     } else if (!outcome.ok) {
       if (flight) this.#badPiece(flight.peer);
     } else {

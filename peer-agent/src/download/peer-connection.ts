@@ -1,6 +1,6 @@
 import { Pool } from "undici";
 import { Bitfield } from "../../../core/bitfield.js";
-import { AppError, fromProblem } from "../../../core/errors.js";
+import { AppError, Codes, fromProblem } from "../../../core/errors.js";
 import type { BitfieldView } from "../../../core/api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
 import type { RateLimiter } from "../rate-limiter.js";
@@ -78,7 +78,7 @@ export class PeerConnection {
     const response = await this.get(path, { authorization: `Bearer ${grant}` }, signal);
     const body = (await readJson(response)) as BitfieldView;
     if (response.statusCode !== 200) throw fromProblem(response.statusCode ?? 502, body);
-    if (typeof body.bitfield !== "string") throw new AppError(502, "PEER_BAD_ANSWER", "the peer's bitfield answer has no bitfield");
+    if (typeof body.bitfield !== "string") throw new AppError(502, Codes.PEER_BAD_ANSWER, "the peer's bitfield answer has no bitfield");
     return Bitfield.fromBase64(this.bitfield.size, body.bitfield);
   }
 
@@ -111,7 +111,7 @@ async function readJson(response: PeerResponse): Promise<unknown> {
       if (length > AGENT.PEER_MAX_JSON_BYTES) return;
       length += chunk.length;
       if (length > AGENT.PEER_MAX_JSON_BYTES) {
-        const error = new AppError(502, "PEER_BAD_ANSWER", "the peer's answer is too large");
+        const error = new AppError(502, Codes.PEER_BAD_ANSWER, "the peer's answer is too large");
         response.body.destroy(error);
         reject(error);
         return;
@@ -124,7 +124,7 @@ async function readJson(response: PeerResponse): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    throw new AppError(502, "PEER_BAD_ANSWER", `the peer answered ${response.statusCode} without JSON`);
+    throw new AppError(502, Codes.PEER_BAD_ANSWER, `the peer answered ${response.statusCode} without JSON`);
   }
 }
 

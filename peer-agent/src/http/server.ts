@@ -85,14 +85,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   if (!allowed.includes(req.method ?? "")) throw new MethodNotAllowedError(req.method ?? "", allowed);
   const groupId = decodeSegment(match[1]!);
   const sha1 = decodeSegment(match[2]!);
-  if (!isIdentifier(groupId) || !isSha1Hex(sha1)) throw new NotFoundError("no such file", "FILE_NOT_SHARED");
+  if (!isIdentifier(groupId) || !isSha1Hex(sha1)) throw new NotFoundError("no such file", Codes.FILE_NOT_SHARED);
 
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
   const requester = await context.checkGrant(bearer, { groupId, sha1 });
   // Not cached like the signature: a grant stops standing when its holder leaves or logs out.
   await options.grantStands?.(bearer!);
   const file = options.files.find(groupId, sha1);
-  if (!file) throw new NotFoundError("this peer does not share that file in that group", "FILE_NOT_SHARED");
+  if (!file) throw new NotFoundError("this peer does not share that file in that group", Codes.FILE_NOT_SHARED);
 
   if (resource === "bitfield") return sendBitfield(res, file);
   if (resource === "events") {
@@ -114,7 +114,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   if (!slot) return; // the requester gave up while it waited
   res.once("close", slot.release);
   const current = options.files.find(groupId, sha1);
-  if (!current) throw new NotFoundError("this peer stopped sharing that file", "FILE_NOT_SHARED");
+  if (!current) throw new NotFoundError("this peer stopped sharing that file", Codes.FILE_NOT_SHARED);
   return sendBytes(req, res, current, context, requester, slot.mayPump);
 }
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { TooManyRequestsError } from "../../../core/errors.js";
+import { Codes, TooManyRequestsError } from "../../../core/errors.js";
 import { AGENT } from "../config.js";
 import type { ServedFile } from "./served-file.js";
 
@@ -98,7 +98,7 @@ export class SwarmEvents {
     if (previous) this.#drop(key, previous);
     watch = this.#files.get(key);
     if ((watch?.watchers.size ?? 0) >= this.#maxPerFile || this.#total >= this.#maxTotal) {
-      throw new TooManyRequestsError("this peer has as many watchers as it serves; poll the bitfield instead", AGENT.SWARM_BUSY_RETRY_S, "PEER_BUSY");
+      throw new TooManyRequestsError("this peer has as many watchers as it serves; poll the bitfield instead", AGENT.SWARM_BUSY_RETRY_S, Codes.PEER_BUSY);
     }
     if (!watch) this.#files.set(key, (watch = { watchers: new Set(), haves: [], sending: [], joined: [], scheduled: false, flushedAt: -Infinity }));
     const entry: Watcher = { ...watcher, res };

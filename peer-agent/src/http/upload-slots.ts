@@ -1,4 +1,4 @@
-import { TooManyRequestsError } from "../../../core/errors.js";
+import { Codes, TooManyRequestsError } from "../../../core/errors.js";
 import { AGENT } from "../config.js";
 
 export interface UploadSlotsOptions {
@@ -91,7 +91,7 @@ export class UploadSlots {
     }
     if (state.queue.length >= this.#options.maxQueuedPerRequester || this.#queued >= this.#options.maxQueued) {
       this.#forgetIfIdle(requester, state);
-      throw new TooManyRequestsError(`too many concurrent requests from ${requester}; retry shortly`, 1, "PEER_BUSY");
+      throw new TooManyRequestsError(`too many concurrent requests from ${requester}; retry shortly`, 1, Codes.PEER_BUSY);
     }
     return new Promise<UploadSlot | undefined>((resolve) => {
       const waiter: Waiter = { admit: () => resolve(this.#start(requester, state)), since: performance.now() };
