@@ -104,6 +104,20 @@ export class InsufficientStorageError extends AppError {
   }
 }
 
+/** A download's whole file did not match its SHA1 although every piece did: the sharer's file changed. */
+export class FileChecksumError extends AppError {
+  constructor(message: string) {
+    super(502, Codes.FILE_CHECKSUM_MISMATCH, message);
+  }
+}
+
+/** No reachable peer holds some piece of a download. */
+export class NoSourceError extends AppError {
+  constructor(message: string) {
+    super(503, Codes.NO_PEER_HAS_PIECE, message);
+  }
+}
+
 /**
  * The registry of error codes: each code once, with its HTTP status and when
  * it happens. Every thrower and every checker uses `Codes.X`, never the

@@ -2,7 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { access, open, rename } from "node:fs/promises";
 import type { FileMetadata, PeerView } from "../../../core/api-types.js";
 import { Bitfield } from "../../../core/bitfield.js";
-import { AppError, Codes, ConflictError } from "../../../core/errors.js";
+import { AppError, Codes, ConflictError, FileChecksumError, NoSourceError } from "../../../core/errors.js";
 import { pieceBounds } from "../../../core/pieces.js";
 import { PiecesInTransit } from "./in-transit.js";
 import type { RateLimiter } from "../rate-limiter.js";
@@ -76,20 +76,6 @@ export interface DownloadSummary {
   firstPieceAt?: number;
   /** Whether other downloaders of the file were seen, so pieces were taken in a random order of this download's own. */
   swarm: boolean;
-}
-
-/** The whole file did not match its SHA1 although every piece did. */
-export class FileChecksumError extends AppError {
-  constructor(message: string) {
-    super(502, Codes.FILE_CHECKSUM_MISMATCH, message);
-  }
-}
-
-/** No reachable peer holds some piece. */
-export class NoSourceError extends AppError {
-  constructor(message: string) {
-    super(503, Codes.NO_PEER_HAS_PIECE, message);
-  }
 }
 
 interface Flight extends InFlightRequest {
