@@ -291,6 +291,8 @@ export const AGENT = Object.freeze({
   }),
   /** Connections a PeerConnection opens for requests when its caller does not say (a download passes PICKER.maxRequestsPerPeer). */
   PEER_CONNECTIONS: 4,
+  /** A peer's measured throughput and latency move this far toward each new request's figures (an exponentially weighted average): a few requests follow a change of speed, one slow request does not. */
+  PEER_MEASURE_WEIGHT: 0.3,
   /** A bitfield answer larger than this is not a bitfield. */
   PEER_MAX_JSON_BYTES: 4 << 20,
   /** A peer that does not accept a connection within this is taken as down for this round. */

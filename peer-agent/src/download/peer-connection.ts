@@ -85,8 +85,8 @@ export class PeerConnection {
   /** Records what the peer delivered during one request's transfer: exponentially weighted, so the picker follows its current speed. */
   measure(bytes: number, elapsedMs: number, firstByteMs: number): void {
     const rate = (bytes / Math.max(elapsedMs, 1)) * 1000;
-    this.bytesPerSecond = this.bytesPerSecond === 0 ? rate : this.bytesPerSecond * 0.7 + rate * 0.3;
-    this.latencyMs = this.latencyMs === 0 ? firstByteMs : this.latencyMs * 0.7 + firstByteMs * 0.3;
+    this.bytesPerSecond = this.bytesPerSecond === 0 ? rate : this.bytesPerSecond * (1 - AGENT.PEER_MEASURE_WEIGHT) + rate * AGENT.PEER_MEASURE_WEIGHT;
+    this.latencyMs = this.latencyMs === 0 ? firstByteMs : this.latencyMs * (1 - AGENT.PEER_MEASURE_WEIGHT) + firstByteMs * AGENT.PEER_MEASURE_WEIGHT;
   }
 
   async close(): Promise<void> {
