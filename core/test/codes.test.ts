@@ -71,3 +71,14 @@ test("every error code of the registry is raised or checked somewhere", async ()
   const unused = Object.keys(Codes).filter((code) => !new RegExp(`\\bCodes\\.${code}\\b`).test(all));
   assert.deepEqual(unused, []);
 });
+
+test("every error code the OpenAPI documents show is in the registry", async () => {
+  const unknown: string[] = [];
+  for (const spec of ["openapi.yaml", "peer-agent/openapi.yaml"]) {
+    const text = await readFile(new URL(spec, ROOT), "utf8");
+    for (const [, code] of text.matchAll(/^\s+code: ([A-Z][A-Z0-9_]*)\s*$/gm)) {
+      if (!registered.has(code!)) unknown.push(`${spec}: ${code}`);
+    }
+  }
+  assert.deepEqual(unknown, []);
+});
