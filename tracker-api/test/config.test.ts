@@ -1,43 +1,24 @@
-import { test } from "node:test";
-import assert from "node:assert/strict";
 import { TRACKER } from "../src/config.js";
-import { strayTunables, tunablesWithoutReason, unusedTunables } from "../../core/test/support/tunables.js";
+import { testTunables } from "../../core/test/support/tunables.js";
 
-const CONFIG = new URL("../src/config.ts", import.meta.url);
-const SOURCES = new URL("../src/", import.meta.url);
-
-test("the tracker's tunables are frozen: a value is changed in config.ts, never where it is used", () => {
-  assert.ok(Object.isFrozen(TRACKER));
-  assert.throws(() => {
-    (TRACKER as { PUSH_WAIT_MS: number }).PUSH_WAIT_MS = 1;
-  }, TypeError);
-});
-
-test("every tunable of the tracker says why it has its value", async () => {
-  assert.deepEqual(await tunablesWithoutReason(CONFIG, "TRACKER", TRACKER), []);
-});
-
-test("every tunable of the tracker is used", async () => {
-  assert.deepEqual(await unusedTunables([SOURCES], "TRACKER", TRACKER), []);
-});
-
-test("no tunable of the tracker is written where it is used instead of in config.ts", async () => {
-  const stray = await strayTunables([SOURCES], {
-    exclude: [CONFIG],
-    allowed: [
-      // OpenAPI examples of the controllers.
-      'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",',
-      'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", pieceSize: 524288,',
-      "@Example<AnnounceResult>({ intervalSeconds: 15, rejected: [] })",
-      'detail: "too many failed logins; try again in 60 s", code: "LOGIN_THROTTLED", retryAfterSeconds: 60,',
-      // 2 ** 30 bounds the exponent so the delay never overflows to Infinity; the cap that matters is maxDelayMs.
-      "const delay = Math.min(this.config.maxDelayMs, this.config.baseDelayMs * 2 ** Math.min(30, counter.failures - free));",
-      // Formats written to disk or the wire: changing them is a migration, not a tuning.
-      "const CURSOR_VERSION = 1;",
-      "const WALL_DIGITS = 15;",
-      "const LOGICAL_DIGITS = 6;",
-      "const KEY_LENGTH = 32;",
-    ],
-  });
-  assert.deepEqual(stray, []);
+testTunables({
+  program: "tracker",
+  name: "TRACKER",
+  config: TRACKER,
+  configFile: new URL("../src/config.ts", import.meta.url),
+  sources: [new URL("../src/", import.meta.url)],
+  allowed: [
+    // OpenAPI examples of the controllers.
+    'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",',
+    'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", pieceSize: 524288,',
+    "@Example<AnnounceResult>({ intervalSeconds: 15, rejected: [] })",
+    'detail: "too many failed logins; try again in 60 s", code: "LOGIN_THROTTLED", retryAfterSeconds: 60,',
+    // 2 ** 30 bounds the exponent so the delay never overflows to Infinity; the cap that matters is maxDelayMs.
+    "const delay = Math.min(this.config.maxDelayMs, this.config.baseDelayMs * 2 ** Math.min(30, counter.failures - free));",
+    // Formats written to disk or the wire: changing them is a migration, not a tuning.
+    "const CURSOR_VERSION = 1;",
+    "const WALL_DIGITS = 15;",
+    "const LOGICAL_DIGITS = 6;",
+    "const KEY_LENGTH = 32;",
+  ],
 });

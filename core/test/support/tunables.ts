@@ -1,3 +1,5 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,4 +82,41 @@ export async function strayTunables(dirs: URL[], options: { exclude: URL[]; allo
     });
   }
   return found;
+}
+
+/**
+ * The tests of a program's config module: frozen (nested objects too), every
+ * entry with its reason and used, no tunable written where it is used in
+ * `sources` (the config file left out; `allowed` lines, each with its reason
+ * at the caller, are no tunables).
+ */
+export function testTunables(options: {
+  program: string;
+  name: string;
+  config: object;
+  configFile: URL;
+  sources: URL[];
+  allowed: readonly string[];
+}): void {
+  const { program, name, config, configFile, sources, allowed } = options;
+  test(`the ${program}'s tunables are frozen: a value is changed in its config, never where it is used`, () => {
+    assert.ok(Object.isFrozen(config));
+    for (const value of Object.values(config)) if (typeof value === "object" && value !== null) assert.ok(Object.isFrozen(value));
+    const [first] = Object.keys(config);
+    assert.throws(() => {
+      (config as Record<string, unknown>)[first!] = 1;
+    }, TypeError);
+  });
+
+  test(`every tunable of the ${program} says why it has its value`, async () => {
+    assert.deepEqual(await tunablesWithoutReason(configFile, name, config), []);
+  });
+
+  test(`every tunable of the ${program} is used`, async () => {
+    assert.deepEqual(await unusedTunables(sources, name, config), []);
+  });
+
+  test(`no tunable of the ${program} is written where it is used instead of in its config`, async () => {
+    assert.deepEqual(await strayTunables(sources, { exclude: [configFile], allowed }), []);
+  });
 }
