@@ -16,8 +16,8 @@
  *   download_file 10, upload_file 10, list members 10, list_requests 8 (an
  *   owner; the others list groups), create_group 5, logout + login 2;
  * - a download_file asks for the peers of another member's file and then the
- *   agent announces its progress every `--progress-ms` (1 s, PeerNode's
- *   PROGRESS_ANNOUNCE_MS) for a download time of mean `--download-s` (5 s),
+ *   agent announces its progress every `--progress-ms` (1 s, the agent's
+ *   AGENT.PROGRESS_ANNOUNCE_MS) for a download time of mean `--download-s` (5 s),
  *   the last announce with the file complete.
  * With the defaults that offers ≈ 200 user commands/s, ≈ 13 heartbeats/s and
  * ≈ 100 progress announces/s: ≈ 300 operations/s (the bench prints what it

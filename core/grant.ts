@@ -1,7 +1,7 @@
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JSONWebKeySet } from "jose";
 import { createHash, type KeyObject, type webcrypto } from "node:crypto";
 import type { GrantClaims } from "./api-types.js";
-import { ForbiddenError, UnauthorizedError } from "./errors.js";
+import { Codes, ForbiddenError, UnauthorizedError } from "./errors.js";
 
 export const GRANT_ALGORITHM = "EdDSA";
 export const GRANT_TTL_SECONDS = 600;
@@ -58,18 +58,18 @@ export async function verifyGrant(
     const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { algorithms: [GRANT_ALGORITHM] });
     claims = payload as Record<string, unknown>;
   } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) throw new UnauthorizedError("grant expired", "GRANT_EXPIRED");
+    if (error instanceof joseErrors.JWTExpired) throw new UnauthorizedError("grant expired", Codes.GRANT_EXPIRED);
     if (error instanceof joseErrors.JWKSNoMatchingKey) {
-      throw new UnauthorizedError("grant not signed by a known tracker key", "GRANT_UNKNOWN_KEY");
+      throw new UnauthorizedError("grant not signed by a known tracker key", Codes.GRANT_UNKNOWN_KEY);
     }
-    throw new UnauthorizedError("grant is not valid", "GRANT_INVALID");
+    throw new UnauthorizedError("grant is not valid", Codes.GRANT_INVALID);
   }
   const { sub, grp, sha1, file, iss, exp, iat, sid } = claims;
   if (typeof sub !== "string" || typeof grp !== "string" || typeof sha1 !== "string" || typeof file !== "string") {
-    throw new UnauthorizedError("grant lacks user, group or file", "GRANT_INVALID");
+    throw new UnauthorizedError("grant lacks user, group or file", Codes.GRANT_INVALID);
   }
   if (grp !== expected.groupId || sha1 !== expected.sha1) {
-    throw new ForbiddenError("grant is for another group or file", "GRANT_WRONG_FILE");
+    throw new ForbiddenError("grant is for another group or file", Codes.GRANT_WRONG_FILE);
   }
   return { sub, grp, sha1, file, iss: String(iss ?? ""), exp: Number(exp), iat: Number(iat), ...(typeof sid === "string" ? { sid } : {}) };
 }

@@ -5,6 +5,9 @@ import { PIECE_SIZE } from "./api-types.js";
 
 export { PIECE_SIZE };
 
+/** Bytes read per chunk when a file is hashed for sharing: large reads cost less per byte, and one buffer is all the memory hashing takes. */
+export const HASH_READ_BYTES = 1024 * 1024;
+
 export function pieceCount(size: number, pieceSize = PIECE_SIZE): number {
   return Math.ceil(size / pieceSize);
 }
@@ -42,7 +45,7 @@ export async function hashFile(
   let piece = createHash("sha1");
   let inPiece = 0;
   let done = 0;
-  const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const stream = createReadStream(path, { highWaterMark: HASH_READ_BYTES });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     whole.update(chunk);
     let offset = 0;

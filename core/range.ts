@@ -1,4 +1,4 @@
-import { RangeNotSatisfiableError } from "./errors.js";
+import { Codes, RangeNotSatisfiableError } from "./errors.js";
 
 /** An inclusive byte range [start, end] inside a representation of `size` bytes. */
 export interface ByteRange {
@@ -24,28 +24,28 @@ export function parseRange(header: string, size: number): ByteRange | undefined 
   const unit = BYTES_UNIT.exec(header);
   if (!unit) {
     if (/^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*=/.test(header)) return undefined; // another range unit
-    throw refuse(`malformed Range header "${header.slice(0, 100)}"`, "MALFORMED_RANGE");
+    throw refuse(`malformed Range header "${header.slice(0, 100)}"`, Codes.MALFORMED_RANGE);
   }
   const spec = header.slice(unit[0].length);
   if (spec.includes(",")) return undefined;
   const match = /^\s*(\d*)-(\d*)\s*$/.exec(spec);
-  if (!match) throw refuse(`malformed Range header "${header.slice(0, 100)}"`, "MALFORMED_RANGE");
+  if (!match) throw refuse(`malformed Range header "${header.slice(0, 100)}"`, Codes.MALFORMED_RANGE);
   const [, first = "", last = ""] = match;
-  if (first === "" && last === "") throw refuse("Range header names no bytes", "MALFORMED_RANGE");
+  if (first === "" && last === "") throw refuse("Range header names no bytes", Codes.MALFORMED_RANGE);
   const toNumber = (digits: string): number => {
     const value = Number(digits);
-    if (digits.length > 16 || !Number.isSafeInteger(value)) throw refuse("range value too large", "MALFORMED_RANGE");
+    if (digits.length > 16 || !Number.isSafeInteger(value)) throw refuse("range value too large", Codes.MALFORMED_RANGE);
     return value;
   };
   if (first === "") {
     const suffix = toNumber(last);
-    if (suffix === 0 || size === 0) throw refuse("empty suffix range", "RANGE_PAST_END");
+    if (suffix === 0 || size === 0) throw refuse("empty suffix range", Codes.RANGE_PAST_END);
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = toNumber(first);
   const end = last === "" ? size - 1 : Math.min(toNumber(last), size - 1);
-  if (last !== "" && toNumber(last) < start) throw refuse("range end is before its start", "MALFORMED_RANGE");
-  if (start >= size) throw refuse(`range starts at ${start}, past the end (${size} bytes)`, "RANGE_PAST_END");
+  if (last !== "" && toNumber(last) < start) throw refuse("range end is before its start", Codes.MALFORMED_RANGE);
+  if (start >= size) throw refuse(`range starts at ${start}, past the end (${size} bytes)`, Codes.RANGE_PAST_END);
   return { start, end };
 }
 

@@ -17,9 +17,23 @@ import {
   type ShareFileRequest,
   type UserView,
 } from "./api-types.js";
-import { AppError, fromProblem, UnavailableError } from "./errors.js";
+import { AppError, Codes, fromProblem, UnavailableError } from "./errors.js";
 import { assertPasswordTravelsSafely, type TrackerAddress } from "./tracker-info.js";
 import { rootCertificates } from "node:tls";
+
+/**
+ * The tracker client's defaults (core is shared, so they live here rather
+ * than in one program's config; TrackerClientOptions overrides the first two).
+ * Frozen: a value is changed here, never where it is used.
+ */
+export const TRACKER_CLIENT = Object.freeze({
+  /** Per attempt, for connecting and for each response: a tracker slower than 3 s is taken as down and the next one is asked, so a dead tracker costs a command 3 s at most. */
+  TIMEOUT_MS: 3000,
+  /** A tracker that failed is skipped this long before it is preferred again: long enough not to pay its timeout on every command, short enough to return to it soon after a restart. */
+  RETRY_DOWN_AFTER_MS: 5000,
+  /** Connections to a tracker stay open between requests this long (an agent's heartbeat and grant checks come every few seconds). */
+  KEEP_ALIVE_MS: 10_000,
+});
 
 export interface TrackerClientOptions {
   /** Per-attempt timeout for connecting and for each response. */
@@ -75,8 +89,8 @@ export class TrackerClient {
   constructor(trackers: readonly TrackerAddress[], options: TrackerClientOptions = {}) {
     if (trackers.length === 0) throw new Error("TrackerClient needs at least one tracker");
     this.trackers = trackers;
-    this.#timeoutMs = options.timeoutMs ?? 3000;
-    this.#retryDownAfterMs = options.retryDownTrackerAfterMs ?? 5000;
+    this.#timeoutMs = options.timeoutMs ?? TRACKER_CLIENT.TIMEOUT_MS;
+    this.#retryDownAfterMs = options.retryDownTrackerAfterMs ?? TRACKER_CLIENT.RETRY_DOWN_AFTER_MS;
     this.#onFailover = options.onFailover;
     this.#insecure = options.insecure === true;
     this.#dispatcher = new Agent({
@@ -84,7 +98,7 @@ export class TrackerClient {
       connect: { timeout: this.#timeoutMs, ...(options.ca ? { ca: [...rootCertificates, options.ca] } : {}) },
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
-      keepAliveTimeout: 10_000,
+      keepAliveTimeout: TRACKER_CLIENT.KEEP_ALIVE_MS,
     });
   }
 
@@ -148,7 +162,7 @@ export class TrackerClient {
         previous = tracker;
       }
     }
-    throw new UnavailableError(`no tracker is reachable (${failures.join("; ")})`, "NO_TRACKER_REACHABLE");
+    throw new UnavailableError(`no tracker is reachable (${failures.join("; ")})`, Codes.NO_TRACKER_REACHABLE);
   }
 
   #markDown(tracker: TrackerAddress): void {
@@ -171,7 +185,7 @@ export class TrackerClient {
       cursor = page.nextCursor;
       // A tracker that ignores the cursor (an older version, or a broken one) must not keep us walking forever.
       if (cursor !== null && (page.items.length === 0 || seen.has(cursor))) {
-        throw new AppError(502, "TRACKER_BAD_ANSWER", `the tracker's pages of ${path} do not advance`);
+        throw new AppError(502, Codes.TRACKER_BAD_ANSWER, `the tracker's pages of ${path} do not advance`);
       }
       if (cursor !== null) seen.add(cursor);
     } while (cursor !== null);

@@ -29,14 +29,14 @@ export function parseTrackerInfo(text: string, source = "tracker_info.txt"): Tra
     if (!match || port < 1 || port > 65535) {
       throw new ValidationError(
         `${source} line ${index + 1}: expected "ip:port", "ip port" or "https://host:port", got "${raw.trim()}"`,
-        "BAD_TRACKER_INFO",
+        Codes.BAD_TRACKER_INFO,
       );
     }
     const host = match[1]!;
     trackers.push({ number: trackers.length + 1, host, port, url: `${scheme}://${host}:${port}` });
   });
   if (trackers.length === 0) {
-    throw new ValidationError(`${source} lists no trackers`, "BAD_TRACKER_INFO");
+    throw new ValidationError(`${source} lists no trackers`, Codes.BAD_TRACKER_INFO);
   }
   return trackers;
 }
@@ -46,7 +46,7 @@ export async function readTrackerInfo(path: string): Promise<TrackerAddress[]> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new ValidationError(`cannot read ${path}: ${(error as Error).message}`, "BAD_TRACKER_INFO");
+    throw new ValidationError(`cannot read ${path}: ${(error as Error).message}`, Codes.BAD_TRACKER_INFO);
   }
   return parseTrackerInfo(text, path);
 }
@@ -57,7 +57,7 @@ export function selectTracker(trackers: TrackerAddress[], number: number): Track
   if (!tracker) {
     throw new ValidationError(
       `tracker number must be between 1 and ${trackers.length}, got "${number}"`,
-      "BAD_TRACKER_NUMBER",
+      Codes.BAD_TRACKER_NUMBER,
     );
   }
   return tracker;
@@ -90,6 +90,6 @@ export async function readCaFile(path: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    throw new ValidationError(`cannot read the CA file ${path}: ${(error as Error).message}`, "BAD_TRACKER_INFO");
+    throw new ValidationError(`cannot read the CA file ${path}: ${(error as Error).message}`, Codes.BAD_TRACKER_INFO);
   }
 }

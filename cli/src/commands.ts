@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from "../../core/api-types.js";
-import { ValidationError } from "../../core/errors.js";
+import { Codes, ValidationError } from "../../core/errors.js";
 import { fileNameProblem, isIdentifier } from "../../core/validation.js";
 import type { DownloadInfo, LoginOutcome, PeerNodeApi, TransferRates } from "../../peer-agent/src/node-api.js";
 import { parseByteRate } from "../../core/byte-rate.js";
@@ -80,12 +80,12 @@ function resolvePath(cwd: string, path: string): string {
 async function passwordFrom(ctx: CommandContext, given: string | undefined, usage: string, confirm: boolean): Promise<string> {
   if (given !== undefined) return given;
   if (!ctx.askSecret) {
-    throw new ValidationError(`missing <password>; usage: ${usage} (it is asked without echo only on a terminal)`, "USAGE");
+    throw new ValidationError(`missing <password>; usage: ${usage} (it is asked without echo only on a terminal)`, Codes.USAGE);
   }
   const password = await ctx.askSecret("password: ");
-  if (password === "") throw new ValidationError("the password may not be empty", "EMPTY_PASSWORD");
+  if (password === "") throw new ValidationError("the password may not be empty", Codes.EMPTY_PASSWORD);
   if (confirm && (await ctx.askSecret("password again: ")) !== password) {
-    throw new ValidationError("the two passwords differ; run the command again", "PASSWORD_MISMATCH");
+    throw new ValidationError("the two passwords differ; run the command again", Codes.PASSWORD_MISMATCH);
   }
   return password;
 }
@@ -317,7 +317,7 @@ export function findCommand(name: string): CommandSpec {
     guess
       ? `unknown command "${name}"; did you mean ${guess}? (help lists the commands)`
       : `unknown command "${name}"; help lists the commands`,
-    "UNKNOWN_COMMAND",
+    Codes.UNKNOWN_COMMAND,
   );
 }
 
@@ -325,17 +325,17 @@ function checkArgument(param: ParamSpec, value: string): void {
   const what = param.name.replace("_", " ");
   if (param.kind === "userId" || param.kind === "groupId") {
     if (!isIdentifier(value)) {
-      throw new ValidationError(`"${value}" is not a valid ${what}: use 1 to 64 letters, digits, ".", "_" or "-"`, "BAD_ARGUMENT");
+      throw new ValidationError(`"${value}" is not a valid ${what}: use 1 to 64 letters, digits, ".", "_" or "-"`, Codes.BAD_ARGUMENT);
     }
   } else if (param.kind === "fileName") {
     const problem = fileNameProblem(value);
-    if (problem) throw new ValidationError(`"${value}": ${problem}; give the name list_files shows`, "BAD_ARGUMENT");
+    if (problem) throw new ValidationError(`"${value}": ${problem}; give the name list_files shows`, Codes.BAD_ARGUMENT);
   } else if (param.kind === "direction") {
-    if (!/^(up|down)$/i.test(value)) throw new ValidationError(`"${value}" is not a direction; use up or down`, "BAD_ARGUMENT");
+    if (!/^(up|down)$/i.test(value)) throw new ValidationError(`"${value}" is not a direction; use up or down`, Codes.BAD_ARGUMENT);
   } else if (param.kind === "rate") {
     parseByteRate(value);
   } else if (value === "") {
-    throw new ValidationError(`${what} is empty`, "BAD_ARGUMENT");
+    throw new ValidationError(`${what} is empty`, Codes.BAD_ARGUMENT);
   }
 }
 
@@ -348,7 +348,7 @@ export interface ParsedCommand {
 /** Checks a command's words (name first) against the table: name, number of arguments, their form. */
 export function parseCommandWords(words: readonly string[]): ParsedCommand {
   const [name, ...rest] = words;
-  if (name === undefined) throw new ValidationError("no command given; help lists the commands", "USAGE");
+  if (name === undefined) throw new ValidationError("no command given; help lists the commands", Codes.USAGE);
   const command = findCommand(name);
   // Only the command's own flags are taken out: a file really named "--x" is still an argument.
   const declared = new Set((command.flags ?? []).map((flag) => `--${flag.name}`));
@@ -357,13 +357,13 @@ export function parseCommandWords(words: readonly string[]): ParsedCommand {
   const required = command.params.filter((p) => !p.optional).length;
   if (args.length < required) {
     const missing = command.params.slice(args.length, required).map((p) => `<${p.name}>`).join(" ");
-    throw new ValidationError(`missing ${missing}; usage: ${usage(command)}`, "USAGE");
+    throw new ValidationError(`missing ${missing}; usage: ${usage(command)}`, Codes.USAGE);
   }
   if (args.length > command.params.length) {
     const hasPath = command.params.some((p) => p.kind === "path" || p.kind === "fileName");
     throw new ValidationError(
       `too many arguments; usage: ${usage(command)}${hasPath ? ' (quote names with spaces: "my file.txt")' : ""}`,
-      "USAGE",
+      Codes.USAGE,
     );
   }
   args.forEach((value, i) => checkArgument(command.params[i]!, value));

@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { AppError, UnavailableError } from "../../core/errors.js";
+import { AppError, Codes, UnavailableError } from "../../core/errors.js";
 import { explainListenError } from "../../peer-agent/src/listen-error.js";
 import { connectToAgent } from "../../peer-agent/src/control/client.js";
 import { assertStateDirFree } from "../../peer-agent/src/control/control-file.js";
@@ -11,15 +11,13 @@ import { formatError } from "./format.js";
 import { Shell } from "./shell.js";
 import { runSingleCommand } from "./single-command.js";
 import { createTerminalReadline } from "./terminal.js";
+import { CLIENT } from "./config.js";
 
 /** Piped input in which a command (or a download) failed exits with this code. */
 const PIPE_FAILED_EXIT_CODE = 1;
 
-/** How long closing the node may take after quit or a signal before the process leaves anyway. */
-const CLOSE_TIMEOUT_MS = 10_000;
-
 function exitAfterClose(close: () => Promise<void>, code: number): void {
-  const timer = setTimeout(() => process.exit(code), CLOSE_TIMEOUT_MS);
+  const timer = setTimeout(() => process.exit(code), CLIENT.CLOSE_TIMEOUT_MS);
   timer.unref();
   close().then(
     () => process.exit(code),
@@ -100,7 +98,7 @@ async function runAgentCommand(args: AgentArgs): Promise<void> {
         if (error instanceof AppError) throw error;
         throw new UnavailableError(
           `no peer-agent answers at ${address} (${(error as Error).message}); start one with: peer-agent ${address} tracker_info.txt`,
-          "AGENT_UNREACHABLE",
+          Codes.AGENT_UNREACHABLE,
         );
       }),
     stdout: (text) => process.stdout.write(text),

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../core/errors.js";
+import { Codes, ValidationError } from "../../core/errors.js";
 import { stopAgent, type RemotePeerNode } from "../../peer-agent/src/control/client.js";
 import { USAGE_EXIT_CODE } from "./args.js";
 import { helpText, parseCommandWords, type ParsedCommand } from "./commands.js";
@@ -57,7 +57,7 @@ export async function runSingleCommand(options: SingleCommandOptions): Promise<n
   } catch (error) {
     options.stderr(`${formatError(error)}\n`);
     // A required argument found missing only when the command ran (a password off a terminal)
-    return error instanceof ValidationError && error.code === "USAGE" ? USAGE_EXIT_CODE : 1;
+    return error instanceof ValidationError && error.code === Codes.USAGE ? USAGE_EXIT_CODE : 1;
   } finally {
     await node?.close().catch(() => {});
   }

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { createInterface, type Completer, type Interface } from "node:readline";
+import { CLIENT } from "./config.js";
 
 /**
  * The output readline draws on, passed through to the real terminal except
@@ -49,7 +50,7 @@ export function createTerminalReadline(
     output: mutable,
     terminal: true,
     prompt: options.prompt ?? "",
-    historySize: options.historySize ?? 500,
+    historySize: options.historySize ?? CLIENT.HISTORY_SIZE,
     removeHistoryDuplicates: true,
     ...(options.completer ? { completer: options.completer } : {}),
   });

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../core/errors.js";
+import { Codes, ValidationError } from "../../core/errors.js";
 
 /**
  * Splits a command line into words the way a shell would, minus expansion:
@@ -37,7 +37,7 @@ export function tokenize(line: string): string[] {
     }
   }
   if (quote) {
-    throw new ValidationError(`unterminated ${quote} quote; close it or escape it with \\`, "UNTERMINATED_QUOTE");
+    throw new ValidationError(`unterminated ${quote} quote; close it or escape it with \\`, Codes.UNTERMINATED_QUOTE);
   }
   if (inWord) words.push(word);
   return words;

@@ -1,9 +1,7 @@
 import cliProgress from "cli-progress";
 import type { UploadProgress } from "./commands.js";
 import { formatBytes, formatSpeed } from "./format.js";
-
-/** Files up to this size hash too quickly for a progress bar to help. */
-export const PROGRESS_BAR_MIN_SIZE = 16 * 1024 * 1024;
+import { CLIENT } from "./config.js";
 
 /**
  * A progress bar for hashing a file before it is shared, drawn on a terminal
@@ -18,13 +16,13 @@ export function createUploadProgress(stream: NodeJS.WriteStream, now: () => numb
   };
   return {
     update(done, size) {
-      if (size <= PROGRESS_BAR_MIN_SIZE) return;
+      if (size <= CLIENT.UPLOAD_PROGRESS_MIN_BYTES) return;
       if (!bar) {
         bar = new cliProgress.SingleBar(
           {
             stream,
             format: "hashing [{bar}] {percentage}% | {done} of {size} | {speed} | eta {eta_formatted}",
-            barsize: 30,
+            barsize: CLIENT.UPLOAD_PROGRESS_BAR_WIDTH,
             hideCursor: true,
             clearOnComplete: true,
           },

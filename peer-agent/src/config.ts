@@ -89,7 +89,7 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
     .option("--max-upload-rate <rate>", "limit all uploads together, e.g. 2M (MiB/s); 0 uploads nothing (set_rate changes it while running)", rateOption)
     .option("--max-download-rate <rate>", "limit all downloads together, e.g. 10M", rateOption)
-    .option("--max-active-downloads <n>", "downloads that run at once; the others wait as [Q] (default 3)", positiveInteger)
+    .option("--max-active-downloads <n>", `downloads that run at once; the others wait as [Q] (default ${AGENT.MAX_ACTIVE_DOWNLOADS})`, positiveInteger)
     .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// trackers, besides the system's")
     .option("--insecure", "send passwords to trackers listed as plain ip:port even when they are not on this machine")
     .option("--plain-http", "serve pieces without TLS (anyone on the path reads them); for measuring what TLS costs")
@@ -115,32 +115,219 @@ export function parsePeerAgentArgs(argv: string[], env: NodeJS.ProcessEnv = proc
 }
 
 /**
- * How a served grant's standing is checked with the tracker (grant-status.ts):
- * the grants in use are asked about together every GRANT_RECHECK_MS, and a
- * range is served on a verdict at most GRANT_VERDICT_MAX_AGE_MS old (an older
- * one is asked again first). Revocation (leave, removal, logout, password
- * change) must stop ranges within 5 s: 4 s of verdict age leaves a second
- * for replication between trackers and the round trip. Grants not used for
- * GRANT_FORGET_MS are dropped from the list, so an idle agent asks nothing.
+ * Every tunable of the peer agent (its piece server, its downloads, its
+ * control endpoint), with the reason for its value (and where the measurement
+ * behind it is, for those set by a bench). Frozen: a value is changed here,
+ * never where it is used. Options that a caller may set per call (tests,
+ * benches) take their defaults from here.
  */
-export const GRANT_RECHECK_MS = 2000;
-export const GRANT_VERDICT_MAX_AGE_MS = 4000;
-export const GRANT_FORGET_MS = 30_000;
+export const AGENT = Object.freeze({
+  /** Three downloads at once: enough to keep a link busy, few enough that each one finishes soon instead of all finishing late (--max-active-downloads changes it). */
+  MAX_ACTIVE_DOWNLOADS: 3,
+  /** Partial holdings are announced to the tracker at most this often while pieces arrive. */
+  PROGRESS_ANNOUNCE_MS: 1000,
+  /** Announces are repeated this often until the tracker's first answer says its own interval (TRACKER.HEARTBEAT_SECONDS, the same 15 s). */
+  FIRST_HEARTBEAT_MS: 15_000,
 
-/**
- * An agent tells the downloaders watching a file what changed (pieces
- * verified, runs being sent) at most once per this many ms per file: in a
- * flash crowd a piece is verified and a request served every few ms, and
- * one event stream write per watcher for each cost a syscall here and a
- * wake-up, a parse and a picker step at every watcher. News after a quiet
- * spell still goes out at once (bench:swarm, docs/performance.md "Swarm").
- */
-export const SWARM_EVENT_BATCH_MS = 50;
+  /**
+   * How a served grant's standing is checked with the tracker (grant-status.ts):
+   * the grants in use are asked about together every GRANT_RECHECK_MS, and a
+   * range is served on a verdict at most GRANT_VERDICT_MAX_AGE_MS old (an older
+   * one is asked again first). Revocation (leave, removal, logout, password
+   * change) must stop ranges within 5 s: 4 s of verdict age leaves a second
+   * for replication between trackers and the round trip. Grants not used for
+   * GRANT_FORGET_MS are dropped from the list, so an idle agent asks nothing.
+   */
+  GRANT_RECHECK_MS: 2000,
+  /** The oldest verdict a range is served on (see GRANT_RECHECK_MS). */
+  GRANT_VERDICT_MAX_AGE_MS: 4000,
+  /** A grant not used for this long is no longer asked about (see GRANT_RECHECK_MS). */
+  GRANT_FORGET_MS: 30_000,
+  /** The tracker takes at most this many grants per question (GrantStatusRequest). */
+  GRANT_STATUS_PER_QUESTION: 200,
+  /** A successful grant check is reused for the same token, group and file for at most this long (never past the grant's expiry). */
+  GRANT_CACHE_MS: 30_000,
+  /** Grant checks kept for reuse (see GRANT_CACHE_MS); the oldest make room. */
+  GRANT_CACHE_ENTRIES: 1000,
+  /** How often a grant signed by an unknown key may trigger a fresh fetch of the trackers' keys. */
+  KEYS_REFETCH_AT_MOST_EVERY_MS: 5000,
+  /** With no keys at all (the trackers were down at the last fetch), a grant fetches them again if that fetch is older than this. */
+  KEYS_EMPTY_REFETCH_MS: 1000,
 
-/**
- * The piece worker reads back and hashes at most this many pieces written
- * ahead of the whole-file SHA1's prefix per turn (4 MiB at 512 KiB), so a
- * piece that fills a gap in the prefix never keeps the pieces queued behind
- * it waiting for a catch-up of hundreds of MiB (piece-worker.ts).
- */
-export const PREFIX_CATCH_UP_PIECES = 8;
+  /** A leech-only agent (upload limit 0) tells downloaders to come back after this long: its limit may be raised meanwhile. */
+  UPLOAD_OFF_RETRY_SECONDS: 60,
+  /** An open file is closed after this long without a request for it. */
+  OPEN_FILE_IDLE_MS: 5000,
+  /** The piece server enforces its timeouts when it checks its connections: every second, not node's default 30 s. */
+  SERVER_CONNECTIONS_CHECK_MS: 1000,
+  /** A client that has not sent its request head within this is dropped (slowloris). */
+  SERVER_HEADERS_TIMEOUT_MS: 10_000,
+  /** A request (head and body; the answer is not counted) must arrive within this. */
+  SERVER_REQUEST_TIMEOUT_MS: 60_000,
+  /** Bytes read from disk per chunk of a response: large reads and writes cost less per byte. */
+  SEND_CHUNK_BYTES: 512 * 1024,
+  /** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
+  MAX_FREE_SEND_BUFFERS: 8,
+  /**
+   * How many pieces are sent at once and how many requests may wait
+   * (upload-slots.ts, UploadSlotsOptions says what each is): a few dozen
+   * streams keep a link busy, and bounded queues make a flood of requests
+   * meet 429 instead of memory growth.
+   */
+  UPLOAD_SLOTS: Object.freeze({
+    maxStreams: 32,
+    maxStreamsPerRequester: 6,
+    maxQueuedPerRequester: 16,
+    maxQueued: 512,
+  }),
+  /** A rate-limited response or download waits at most this long before it looks at its limit again (a raised limit takes effect within a second). */
+  RATE_WAIT_MAX_MS: 1000,
+  /**
+   * A rate limit's bucket holds this many seconds of its rate: enough that a
+   * timer firing late on a busy machine does not lose rate (with 50 ms the
+   * limit was undershot by ~10 % under load), short enough that the limit
+   * holds within a few per cent over 10 s after an idle spell (rate-limiter.ts).
+   */
+  RATE_BURST_SECONDS: 0.5,
+  /** A rate-limited transfer moves in chunks of a tenth of a second's worth of its rate, so the limit stays smooth. */
+  RATE_CHUNKS_PER_SECOND: 10,
+  /** The smallest chunk a rate limit cuts a transfer into (see RATE_CHUNKS_PER_SECOND): smaller ones cost more in syscalls than they smooth. */
+  RATE_MIN_CHUNK_BYTES: 16 * 1024,
+
+  /**
+   * An agent tells the downloaders watching a file what changed (pieces
+   * verified, runs being sent) at most once per this many ms per file: in a
+   * flash crowd a piece is verified and a request served every few ms, and
+   * one event stream write per watcher for each cost a syscall here and a
+   * wake-up, a parse and a picker step at every watcher. News after a quiet
+   * spell still goes out at once (bench:swarm, docs/performance.md "Swarm").
+   */
+  SWARM_EVENT_BATCH_MS: 50,
+  /** Event streams open at once on one file: a bound on what watchers can make an agent keep. */
+  SWARM_WATCHERS_PER_FILE: 64,
+  /** Event streams open at once on all files of the agent. */
+  SWARM_WATCHERS_TOTAL: 1024,
+  /** A watcher whose unsent events exceed this many bytes is too slow to follow and is dropped. */
+  SWARM_MAX_BUFFERED_BYTES: 256 * 1024,
+  /** How many other watchers a `peers` event names at most (as many as a download talks to, MAX_PEERS). */
+  SWARM_PEERS_LISTED: 50,
+  /** A new watcher beyond those limits is told to come back after this many seconds (429), and polls the bitfield meanwhile. */
+  SWARM_BUSY_RETRY_S: 5,
+  /** Event streams get a comment line this often, so that a downloader can tell a quiet stream from a dead one (DOWNLOAD_WATCH.idleMs). */
+  SWARM_KEEP_ALIVE_MS: 15_000,
+  /** A line (or an event) of a peer's event stream longer than this is an error: a hostile peer cannot make a downloader buffer without end. */
+  EVENT_STREAM_MAX_LINE: 1 << 20,
+
+  /** A peer is banned from a download after this many pieces that failed their SHA1. */
+  BAN_AFTER_BAD_PIECES: 3,
+  /** A peer is dropped (until the next peer list refresh) after this many failed or timed-out requests in a row. */
+  DROP_AFTER_ERRORS: 3,
+  /** How often a download's loop wakes up when nothing else woke it, to look at timeouts and peers. */
+  DOWNLOAD_TICK_MS: 100,
+  /** Pieces being filled (one per request) or checked and written by the store: memory stays bounded (12 MiB). More slots bought no speed and cost peak RSS (docs/performance.md, bench:download). */
+  MAX_PIECE_BUFFERS: 24,
+  /**
+   * A piece is hashed on the event loop as it streams in while the piece
+   * worker has at least this many pieces waiting, and by the worker otherwise:
+   * whichever thread has time checks it, so on 2 cores neither one alone sets
+   * the pace. A backlog threshold between 4 and 10 was fastest; 1–2 starved
+   * the event loop, hashing everything there starved the worker
+   * (docs/performance.md, "Hashing where there is time").
+   */
+  WORKER_BACKLOG_FOR_LOCAL_HASH: 6,
+  /**
+   * Disk space is reserved up front (reserve-space.ts) for files this large:
+   * it saves ~70 ms of kernel time per GiB, and spawning `fallocate` costs a
+   * few ms (tens on a busy machine), which a small download would only wait for.
+   */
+  RESERVE_SPACE_FROM_BYTES: 64 * 1024 * 1024,
+  /** `fallocate` taking longer than this is killed and the download goes on without a reservation. */
+  RESERVE_SPACE_TIMEOUT_MS: 10_000,
+  /** Peers one download talks to at most (BitTorrent clients keep a few dozen connections per torrent). */
+  MAX_PEERS: 50,
+  /** A copy another peer said it is sending counts as on its way for at most this long (see in-transit.ts). */
+  IN_TRANSIT_MS: 10_000,
+  /** A download asks the tracker for fresh peers and a fresh grant this often (and sooner when nothing can be requested). */
+  PEER_REFRESH_MS: 5000,
+  /** When nothing can be requested, the peer list is refreshed at once unless the last refresh is younger than this. */
+  NO_PROGRESS_REFRESH_MS: 1000,
+  /** A busy peer (429, 503) is left alone for its Retry-After, but never longer than this many seconds: its load may drop sooner. */
+  BUSY_RETRY_MAX_S: 30,
+  /** A busy peer that gave no usable Retry-After is left alone this long. */
+  BUSY_DEFAULT_MS: 1000,
+  /** While pieces handed to the store have no outcome yet, a download looks again this often in case a wake-up was missed. */
+  STORE_IDLE_POLL_MS: 1000,
+  /**
+   * How a download follows each peer's event stream: a peer that sends no
+   * answer head within 2 s is hung (SIGSTOPped, overloaded) and tried again
+   * later, without holding up the download; 15 s keep-alives, so 45 s of
+   * silence is a dead stream; agents without a stream are polled every 5 s.
+   */
+  DOWNLOAD_WATCH: Object.freeze({
+    firstEventMs: 2000,
+    idleMs: 45_000,
+    pollMs: 5000,
+    retryMinMs: 1000,
+    retryMaxMs: 30_000,
+  }),
+  /**
+   * The piece picker's settings (picker.ts, PickerConfig says what each is):
+   * set by bench:download and bench:swarm (docs/performance.md).
+   */
+  PICKER: Object.freeze({
+    randomFirstPieces: 4,
+    minWindow: 2,
+    maxWindow: 64,
+    queueSeconds: 1,
+    maxRequestsPerPeer: 2,
+    pipelineRoundTrips: 1.5,
+    maxRunPieces: 32,
+    runSeconds: 0.25,
+    timeoutFactor: 4,
+    minTimeoutMs: 2000,
+    assumedBytesPerSecond: 1024 * 1024,
+    endgameCopies: 2,
+    sequentialWindow: 32,
+  }),
+  /** Connections a PeerConnection opens for requests when its caller does not say (a download passes PICKER.maxRequestsPerPeer). */
+  PEER_CONNECTIONS: 4,
+  /** A peer's measured throughput and latency move this far toward each new request's figures (an exponentially weighted average): a few requests follow a change of speed, one slow request does not. */
+  PEER_MEASURE_WEIGHT: 0.3,
+  /** A bitfield answer larger than this is not a bitfield. */
+  PEER_MAX_JSON_BYTES: 4 << 20,
+  /** A peer that does not accept a connection within this is taken as down for this round. */
+  PEER_CONNECT_TIMEOUT_MS: 3000,
+  /** A response that sends nothing for this long is dead (the picker's rate-based timeout usually acts first). */
+  PEER_IDLE_TIMEOUT_MS: 10_000,
+  /** Connections to a peer stay open between requests this long: a download asks the same peers again and again. */
+  PEER_KEEP_ALIVE_MS: 30_000,
+  /**
+   * Read buffers per socket: 4 × 64 KiB (64 KiB is what one read returns on
+   * loopback), so 256 KiB per open connection; a pool closes idle ones after
+   * its keep-alive timeout. 2 slots are enough for safety but measured ~4 %
+   * slower; 3 × 256 KiB was no faster and cost ~10 MiB of peak RSS.
+   */
+  READ_RING_SLOTS: 4,
+  /** Bytes of one read buffer (see READ_RING_SLOTS). */
+  READ_SLOT_BYTES: 64 * 1024,
+  /** How far back a download's shown speed looks: long enough to smooth pieces arriving in bursts, short enough to reach 0 soon after a stall. */
+  RATE_WINDOW_MS: 5_000,
+  /** The speed's time buckets (see RATE_WINDOW_MS): fine enough that the window slides smoothly, 20 numbers per download. */
+  RATE_BUCKET_MS: 250,
+  /**
+   * The piece worker reads back and hashes at most this many pieces written
+   * ahead of the whole-file SHA1's prefix per turn (4 MiB at 512 KiB), so a
+   * piece that fills a gap in the prefix never keeps the pieces queued behind
+   * it waiting for a catch-up of hundreds of MiB (piece-worker.ts).
+   */
+  PREFIX_CATCH_UP_PIECES: 8,
+
+  /** The state file is written at most this often: a burst of changes (pieces verified, shares) costs one write. */
+  STATE_SAVE_DELAY_MS: 250,
+  /** The control endpoint's largest request body: its commands are a few names and paths. */
+  CONTROL_MAX_BODY_BYTES: 64 * 1024,
+  /** `stop` waits this long for the agent's process to exit (it logs out and stops downloads first) before saying it is still running. */
+  STOP_WAIT_MS: 20_000,
+  /** How often `stop` looks whether the agent's process is gone. */
+  STOP_POLL_MS: 50,
+});

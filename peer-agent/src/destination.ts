@@ -1,6 +1,6 @@
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import { ConflictError, ValidationError } from "../../core/errors.js";
+import { Codes, ConflictError, ValidationError } from "../../core/errors.js";
 import { fileNameProblem } from "../../core/validation.js";
 
 /**
@@ -13,23 +13,23 @@ import { fileNameProblem } from "../../core/validation.js";
  */
 export async function resolveDestination(destination: string, fileName: string, cwd = process.cwd()): Promise<string> {
   const problem = fileNameProblem(fileName);
-  if (problem) throw new ValidationError(`refusing file name from the tracker: ${problem}`, "UNSAFE_FILE_NAME");
+  if (problem) throw new ValidationError(`refusing file name from the tracker: ${problem}`, Codes.UNSAFE_FILE_NAME);
   const target = resolve(cwd, destination);
   const info = await stat(target).catch(() => undefined);
   let finalPath: string;
   if (info?.isDirectory()) finalPath = join(target, fileName);
   else if (destination.endsWith("/") || destination.endsWith(sep)) {
-    if (info) throw new ConflictError(`${target} exists and is not a directory; choose another destination`, "DESTINATION_EXISTS");
+    if (info) throw new ConflictError(`${target} exists and is not a directory; choose another destination`, Codes.DESTINATION_EXISTS);
     await mkdir(target, { recursive: true });
     finalPath = join(target, fileName);
   } else finalPath = target;
 
   if (await stat(finalPath).catch(() => undefined)) {
-    throw new ConflictError(`${finalPath} already exists; remove it or choose another destination`, "DESTINATION_EXISTS");
+    throw new ConflictError(`${finalPath} already exists; remove it or choose another destination`, Codes.DESTINATION_EXISTS);
   }
   const parent = await stat(dirname(finalPath)).catch(() => undefined);
   if (!parent?.isDirectory()) {
-    throw new ValidationError(`directory ${dirname(finalPath)} does not exist; create it first`, "NO_SUCH_DIRECTORY");
+    throw new ValidationError(`directory ${dirname(finalPath)} does not exist; create it first`, Codes.NO_SUCH_DIRECTORY);
   }
   return finalPath;
 }

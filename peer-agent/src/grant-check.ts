@@ -4,9 +4,8 @@ import type { GrantClaims } from "../../core/api-types.js";
 import { verifyGrant } from "../../core/grant.js";
 import type { GrantStatus } from "./grant-status.js";
 import type { GrantCheck } from "./http/served-file.js";
+import { AGENT } from "./config.js";
 
-/** How often an unknown signing key may trigger a fresh fetch of the trackers' keys. */
-const REFETCH_AT_MOST_EVERY_MS = 5000;
 
 
 export interface PrefetchingGrantCheck extends GrantCheck {
@@ -30,7 +29,7 @@ export function createGrantCheck(
   fetchKeys: () => Promise<JSONWebKeySet>,
   options: { refetchAtMostEveryMs?: number; status?: GrantStatus } = {},
 ): PrefetchingGrantCheck {
-  const refetchEveryMs = options.refetchAtMostEveryMs ?? REFETCH_AT_MOST_EVERY_MS;
+  const refetchEveryMs = options.refetchAtMostEveryMs ?? AGENT.KEYS_REFETCH_AT_MOST_EVERY_MS;
   let keys: JSONWebKeySet = { keys: [] };
   let fetchedAt = 0;
   let fetching: Promise<void> | undefined;
@@ -49,8 +48,8 @@ export function createGrantCheck(
   };
 
   const check: GrantCheck = async (token, expected) => {
-    if (!token) throw new UnauthorizedError("a download grant from a tracker is required", "GRANT_MISSING");
-    if (keys.keys.length === 0 && Date.now() - fetchedAt > 1000) await refresh();
+    if (!token) throw new UnauthorizedError("a download grant from a tracker is required", Codes.GRANT_MISSING);
+    if (keys.keys.length === 0 && Date.now() - fetchedAt > AGENT.KEYS_EMPTY_REFETCH_MS) await refresh();
     return (await verified(token, expected)).sub;
   };
 
@@ -63,7 +62,7 @@ export function createGrantCheck(
     try {
       return await verifyGrant(token, keys, expected);
     } catch (error) {
-      const unknownKey = (error as { code?: string }).code === "GRANT_UNKNOWN_KEY";
+      const unknownKey = (error as { code?: string }).code === Codes.GRANT_UNKNOWN_KEY;
       if (!unknownKey || Date.now() - fetchedAt < refetchEveryMs) throw error;
       await refresh();
       return await verifyGrant(token, keys, expected);
@@ -74,7 +73,7 @@ export function createGrantCheck(
 
 /** A signed grant still stands while its session is live and its user a member of its group (grant-status.ts). */
 async function stillStands(claims: GrantClaims, status: GrantStatus): Promise<void> {
-  if (claims.sid === undefined) throw new UnauthorizedError("grant is not bound to a session; ask the tracker for a fresh one", "GRANT_INVALID");
+  if (claims.sid === undefined) throw new UnauthorizedError("grant is not bound to a session; ask the tracker for a fresh one", Codes.GRANT_INVALID);
   if (!(await status.stands({ userId: claims.sub, groupId: claims.grp, sessionId: claims.sid }))) {
     throw new ForbiddenError("grant revoked: its session ended or its user left the group", Codes.GRANT_REVOKED);
   }

@@ -1,5 +1,5 @@
 import type { GrantInUse } from "../../core/api-types.js";
-import { GRANT_FORGET_MS, GRANT_RECHECK_MS, GRANT_VERDICT_MAX_AGE_MS } from "./config.js";
+import { AGENT } from "./config.js";
 
 /** The tracker's answer for grants in use, in order (TrackerClient.grantStatus). */
 export type AskTracker = (grants: GrantInUse[]) => Promise<boolean[]>;
@@ -17,9 +17,6 @@ interface Verdict {
   checkedAt: number;
   usedAt: number;
 }
-
-/** The tracker takes at most this many grants per question (GrantStatusRequest). */
-const PER_QUESTION = 200;
 
 /**
  * Whether the grants this agent serves still stand, as the tracker says:
@@ -45,9 +42,9 @@ export class GrantStatus {
 
   constructor(ask: AskTracker, options: GrantStatusOptions = {}) {
     this.#ask = ask;
-    this.#recheckMs = options.recheckMs ?? GRANT_RECHECK_MS;
-    this.#maxAgeMs = options.maxAgeMs ?? GRANT_VERDICT_MAX_AGE_MS;
-    this.#forgetMs = options.forgetMs ?? GRANT_FORGET_MS;
+    this.#recheckMs = options.recheckMs ?? AGENT.GRANT_RECHECK_MS;
+    this.#maxAgeMs = options.maxAgeMs ?? AGENT.GRANT_VERDICT_MAX_AGE_MS;
+    this.#forgetMs = options.forgetMs ?? AGENT.GRANT_FORGET_MS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -84,8 +81,8 @@ export class GrantStatus {
   }
 
   async #askAbout(grants: GrantInUse[]): Promise<void> {
-    for (let i = 0; i < grants.length; i += PER_QUESTION) {
-      const part = grants.slice(i, i + PER_QUESTION);
+    for (let i = 0; i < grants.length; i += AGENT.GRANT_STATUS_PER_QUESTION) {
+      const part = grants.slice(i, i + AGENT.GRANT_STATUS_PER_QUESTION);
       const askedAt = this.#now();
       const answer = await this.#ask(part).catch(() => undefined);
       part.forEach((grant, j) => {

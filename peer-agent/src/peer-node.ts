@@ -27,6 +27,7 @@ import type { DownloadInfo, DownloadOrder, TransferRates, LoginOutcome, NodeStat
 import { oneAtATime } from "../../core/one-at-a-time.js";
 import { ServedRegistry } from "./served-registry.js";
 import { AgentStateStore, type ShareRecord } from "./state/agent-state.js";
+import { AGENT } from "./config.js";
 
 export interface PeerNodeOptions {
   /** Address the agent serves pieces on, and tells the trackers. Port 0 picks a free one. */
@@ -55,9 +56,6 @@ export interface PeerNodeOptions {
   insecure?: boolean;
 }
 
-/** Three at once: enough to keep a link busy, few enough that each one finishes soon instead of all finishing late. */
-const DEFAULT_ACTIVE_DOWNLOADS = 3;
-
 /** A running download, or one that ended during this run of the agent. */
 interface DownloadEntry {
   info: DownloadInfo;
@@ -68,9 +66,6 @@ interface DownloadEntry {
   pausing?: boolean;
   done: Promise<DownloadInfo>;
 }
-
-/** Partial holdings are announced at most this often while pieces arrive. */
-const PROGRESS_ANNOUNCE_MS = 1000;
 
 /**
  * A user's peer node: the piece server, the tracker session, the shares and
@@ -89,7 +84,7 @@ export class PeerNode implements PeerNodeApi {
   readonly #downloads = new Map<string, DownloadEntry>();
   #userId: string | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
-  #heartbeatMs = 15_000;
+  #heartbeatMs: number = AGENT.FIRST_HEARTBEAT_MS;
   #announceTimer: NodeJS.Timeout | undefined;
   #lastAnnounce = 0;
   /**
@@ -115,7 +110,7 @@ export class PeerNode implements PeerNodeApi {
     this.#store = store;
     this.#grantStatus = new GrantStatus((grants) => tracker.grantStatus(grants));
     this.#grantCheck = createGrantCheck(() => tracker.allJwks(), { status: this.#grantStatus });
-    this.#queue = new DownloadQueue(options.maxActiveDownloads ?? DEFAULT_ACTIVE_DOWNLOADS);
+    this.#queue = new DownloadQueue(options.maxActiveDownloads ?? AGENT.MAX_ACTIVE_DOWNLOADS);
     this.#uploadLimit = new RateLimiter(options.rates?.up);
     this.#downloadLimit = new RateLimiter(checkedDownloadRate(options.rates?.down));
     this.#server = createPeerServer({
@@ -183,7 +178,7 @@ export class PeerNode implements PeerNodeApi {
     const bytesPerSecond = parseByteRate(rate);
     if (direction === "up") this.#uploadLimit.set(bytesPerSecond);
     else if (direction === "down") this.#downloadLimit.set(checkedDownloadRate(bytesPerSecond));
-    else throw new ValidationError(`"${direction}" is not a direction; use up or down`, "BAD_ARGUMENT");
+    else throw new ValidationError(`"${direction}" is not a direction; use up or down`, Codes.BAD_ARGUMENT);
     return this.#rates();
   }
 
@@ -199,7 +194,7 @@ export class PeerNode implements PeerNodeApi {
 
   async login(requested: string, password: string): Promise<LoginOutcome> {
     if (this.#userId) {
-      throw new ConflictError(`already logged in as ${this.#userId}; logout first`, "ALREADY_LOGGED_IN");
+      throw new ConflictError(`already logged in as ${this.#userId}; logout first`, Codes.ALREADY_LOGGED_IN);
     }
     const session = await this.tracker.login({ userId: requested, password, peerAddress: this.peerAddress, ...this.#certField() });
     // The tracker's word for who this is (a name conflict may have renamed the account).
@@ -226,7 +221,7 @@ export class PeerNode implements PeerNodeApi {
       const record = this.#store.find(userId, groupId, fileName);
       if (!record) continue;
       this.#served.remove(groupId, record.file.sha1);
-      const reason = code === "NOT_MEMBER" ? "you are no longer a member of the group" : `the tracker refused it (${code})`;
+      const reason = code === Codes.NOT_MEMBER ? "you are no longer a member of the group" : `the tracker refused it (${code})`;
       this.#drop(record, reason, outcome);
       if (!record.download) outcome.restored--;
     }
@@ -303,19 +298,19 @@ export class PeerNode implements PeerNodeApi {
     const userId = this.#requireLogin();
     const localPath = resolve(path);
     const before = await stat(localPath).catch(() => undefined);
-    if (!before?.isFile()) throw new ValidationError(`${localPath} is not a readable file`, "NOT_A_FILE");
+    if (!before?.isFile()) throw new ValidationError(`${localPath} is not a readable file`, Codes.NOT_A_FILE);
     const fileName = basename(localPath);
     const problem = fileNameProblem(fileName);
     if (problem) throw new ValidationError(`cannot share ${localPath}: ${problem}; rename the file first`, Codes.BAD_FILE_NAME);
     const existing = this.#store.find(userId, groupId, fileName);
     if (existing?.download) {
-      throw new ConflictError(`"${fileName}" is being downloaded into "${groupId}"; wait for it or stop_share it first`, "DOWNLOAD_RUNNING");
+      throw new ConflictError(`"${fileName}" is being downloaded into "${groupId}"; wait for it or stop_share it first`, Codes.DOWNLOAD_RUNNING);
     }
 
     const digest = await hashFile(localPath, onProgress);
     const after = await stat(localPath);
     if (after.mtimeMs !== before.mtimeMs || after.size !== digest.size) {
-      throw new ConflictError(`${localPath} changed while it was being hashed; try again`, "FILE_CHANGED");
+      throw new ConflictError(`${localPath} changed while it was being hashed; try again`, Codes.FILE_CHANGED);
     }
     const view = await this.tracker.shareFile(groupId, { fileName, ...digest });
     if (this.#userId !== userId) return view;
@@ -336,29 +331,29 @@ export class PeerNode implements PeerNodeApi {
   }
 
   async downloadFile(groupId: string, fileName: string, destination: string, order: DownloadOrder = "rarest"): Promise<DownloadInfo> {
-    if (order !== "rarest" && order !== "sequential") throw new ValidationError(`unknown download order "${order}"; use rarest or sequential`, "BAD_ARGUMENT");
+    if (order !== "rarest" && order !== "sequential") throw new ValidationError(`unknown download order "${order}"; use rarest or sequential`, Codes.BAD_ARGUMENT);
     const requestedAt = Date.now();
     const userId = this.#requireLogin();
     const existing = this.#store.find(userId, groupId, fileName);
     if (existing && !existing.download) {
-      throw new ConflictError(`you already share "${fileName}" in "${groupId}" from ${existing.path}`, "ALREADY_SHARED");
+      throw new ConflictError(`you already share "${fileName}" in "${groupId}" from ${existing.path}`, Codes.ALREADY_SHARED);
     }
     if (existing?.download?.state === "downloading") {
-      throw new ConflictError(`"${fileName}" from "${groupId}" is already downloading to ${existing.download.destination}`, "DOWNLOAD_RUNNING");
+      throw new ConflictError(`"${fileName}" from "${groupId}" is already downloading to ${existing.download.destination}`, Codes.DOWNLOAD_RUNNING);
     }
     // A failed download of the same file resumes with the pieces it verified, if it goes to the same place.
     const finalPath = existing?.download ? existing.download.destination : await resolveDestination(destination, fileName);
     if (existing?.download && (await stat(finalPath).catch(() => undefined))) {
-      throw new ConflictError(`${finalPath} already exists; remove it or choose another destination`, "DESTINATION_EXISTS");
+      throw new ConflictError(`${finalPath} already exists; remove it or choose another destination`, Codes.DESTINATION_EXISTS);
     }
     const list = await this.tracker.getPeers(groupId, fileName);
     const file = checkMetadata(list.file, groupId, fileName);
     if (list.peers.length === 0) {
-      throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, "NO_PEER_ONLINE");
+      throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, Codes.NO_PEER_ONLINE);
     }
     const partPath = `${finalPath}.part`;
     if (!existing && (await stat(partPath).catch(() => undefined))) {
-      throw new ConflictError(`${partPath} already exists and is not a download of this agent; remove it first`, "DESTINATION_EXISTS");
+      throw new ConflictError(`${partPath} already exists and is not a download of this agent; remove it first`, Codes.DESTINATION_EXISTS);
     }
     const record: ShareRecord = existing ?? {
       userId,
@@ -381,7 +376,7 @@ export class PeerNode implements PeerNodeApi {
 
   async waitForDownload(id: string): Promise<DownloadInfo> {
     const entry = this.#downloads.get(id);
-    if (!entry) throw new AppError(404, "DOWNLOAD_NOT_FOUND", `no download with id ${id}`);
+    if (!entry) throw new AppError(404, Codes.DOWNLOAD_NOT_FOUND, `no download with id ${id}`);
     return entry.done;
   }
 
@@ -401,7 +396,7 @@ export class PeerNode implements PeerNodeApi {
     const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
     const entry = this.#runningEntry(record);
     if (!entry) {
-      throw new ConflictError(`the download of "${fileName}" in "${groupId}" is not running (${record.download!.state})`, "DOWNLOAD_NOT_RUNNING");
+      throw new ConflictError(`the download of "${fileName}" in "${groupId}" is not running (${record.download!.state})`, Codes.DOWNLOAD_NOT_RUNNING);
     }
     entry.pausing = true;
     entry.controller.abort();
@@ -412,15 +407,15 @@ export class PeerNode implements PeerNodeApi {
     const requestedAt = Date.now();
     const record = this.#downloadRecord(this.#requireLogin(), groupId, fileName);
     if (this.#runningEntry(record)) {
-      throw new ConflictError(`"${fileName}" from "${groupId}" is already downloading to ${record.download!.destination}`, "DOWNLOAD_RUNNING");
+      throw new ConflictError(`"${fileName}" from "${groupId}" is already downloading to ${record.download!.destination}`, Codes.DOWNLOAD_RUNNING);
     }
     if (await stat(record.download!.destination).catch(() => undefined)) {
-      throw new ConflictError(`${record.download!.destination} already exists; remove it or cancel_download ${groupId} ${fileName}`, "DESTINATION_EXISTS");
+      throw new ConflictError(`${record.download!.destination} already exists; remove it or cancel_download ${groupId} ${fileName}`, Codes.DESTINATION_EXISTS);
     }
     const list = await this.tracker.getPeers(groupId, fileName);
     checkMetadata(list.file, groupId, fileName, record.file.sha1);
     if (list.peers.length === 0) {
-      throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, "NO_PEER_ONLINE");
+      throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, Codes.NO_PEER_ONLINE);
     }
     record.download!.state = "downloading";
     delete record.download!.error;
@@ -461,7 +456,7 @@ export class PeerNode implements PeerNodeApi {
       await this.tracker.stopSharing(groupId, fileName);
     } catch (error) {
       // A download that has not announced a piece yet is only known here.
-      if (!(record && error instanceof AppError && error.code === "NOT_SHARING")) throw error;
+      if (!(record && error instanceof AppError && error.code === Codes.NOT_SHARING)) throw error;
     }
     if (record) await this.#forget(record);
   }
@@ -503,7 +498,7 @@ export class PeerNode implements PeerNodeApi {
     if (!record?.download) {
       throw new AppError(
         404,
-        "DOWNLOAD_NOT_FOUND",
+        Codes.DOWNLOAD_NOT_FOUND,
         record
           ? `"${fileName}" in "${groupId}" is complete, not a download; stop_share stops sharing it`
           : `no unfinished download of "${fileName}" in "${groupId}"; show_downloads lists them`,
@@ -541,7 +536,7 @@ export class PeerNode implements PeerNodeApi {
   }
 
   #requireLogin(): string {
-    if (!this.#userId) throw new UnauthorizedError("not logged in; use login <user_id> <password> first", "NOT_LOGGED_IN");
+    if (!this.#userId) throw new UnauthorizedError("not logged in; use login <user_id> <password> first", Codes.NOT_LOGGED_IN);
     return this.#userId;
   }
 
@@ -656,7 +651,7 @@ export class PeerNode implements PeerNodeApi {
       } else if (entry.controller.signal.aborted) {
         entry.info.state = "stopped";
       } else {
-        const failure = error instanceof AppError ? error : new AppError(500, "DOWNLOAD_FAILED", (error as Error).message);
+        const failure = error instanceof AppError ? error : new AppError(500, Codes.DOWNLOAD_FAILED, (error as Error).message);
         entry.info.state = "failed";
         entry.info.error = { code: failure.code, message: failure.message };
         state.state = "failed";
@@ -735,7 +730,7 @@ export class PeerNode implements PeerNodeApi {
 
   #announceProgress(): void {
     if (this.#announceTimer) return;
-    const wait = Math.max(0, this.#lastAnnounce + PROGRESS_ANNOUNCE_MS - Date.now());
+    const wait = Math.max(0, this.#lastAnnounce + AGENT.PROGRESS_ANNOUNCE_MS - Date.now());
     this.#announceTimer = setTimeout(() => {
       this.#announceTimer = undefined;
       void this.#announce().catch(() => undefined);
@@ -795,7 +790,7 @@ function checkMetadata(file: FileMetadata, groupId: string, fileName: string, sh
     file.pieceSize !== PIECE_SIZE ||
     file.pieceHashes.length !== expectedPieces
   ) {
-    throw new AppError(502, "BAD_TRACKER_ANSWER", `the tracker's description of "${fileName}" is inconsistent; not downloading it`);
+    throw new AppError(502, Codes.TRACKER_BAD_ANSWER, `the tracker's description of "${fileName}" is inconsistent; not downloading it`);
   }
   return file;
 }

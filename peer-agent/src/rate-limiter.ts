@@ -1,3 +1,5 @@
+import { AGENT } from "./config.js";
+
 /**
  * A token bucket shared by every transfer of one direction of an agent
  * (all uploads, or all downloads), so a limit holds for the agent as a whole
@@ -22,7 +24,7 @@ export class RateLimiter {
 
   /** `bytesPerSecond` undefined: unlimited. 0 lets nothing through (see `blocked`). */
   constructor(bytesPerSecond?: number, options: { burstSeconds?: number } = {}) {
-    this.#burstSeconds = options.burstSeconds ?? 0.5;
+    this.#burstSeconds = options.burstSeconds ?? AGENT.RATE_BURST_SECONDS;
     this.#bytesPerSecond = bytesPerSecond;
   }
 
@@ -45,7 +47,7 @@ export class RateLimiter {
   chunkBytes(max: number): number {
     const rate = this.#bytesPerSecond;
     if (rate === undefined) return max;
-    return Math.max(16 * 1024, Math.min(max, Math.floor(rate / 10)));
+    return Math.max(AGENT.RATE_MIN_CHUNK_BYTES, Math.min(max, Math.floor(rate / AGENT.RATE_CHUNKS_PER_SECOND)));
   }
 
   delayFor(bytes: number): number {

@@ -91,6 +91,15 @@ export const TRACKER = Object.freeze({
   PUSH_BATCH: 500,
   /** Events per pull (catch-up) answer: bounded so a tracker far behind does not ask for its whole log at once. */
   PULL_BATCH: 2000,
+  /** Events per pull answer when the asker names no limit (trackers always ask for PULL_BATCH; this is for a hand-made query). */
+  PULL_DEFAULT_LIMIT: 1000,
+  /**
+   * How long applying a batch of replicated events (up to PULL_BATCH, piece
+   * lists included) may wait for the write lock and run in its one
+   * transaction before it fails and is retried: far above a batch's time in
+   * bench:sync, it only catches a database that hangs.
+   */
+  APPLY_TRANSACTION_TIMEOUT_MS: 60_000,
   /** A tracker that does not answer is retried at most this far apart, so it is caught up within seconds of coming back. */
   MAX_BACKOFF_MS: 5000,
   /** The first retry of a failed push: soon, as most failures are a restart or a brief overload. */
@@ -106,6 +115,8 @@ export const TRACKER = Object.freeze({
    * back whenever another tracker answers, and the name rules settle overlaps).
    */
   RECOVERY_WAIT_MS: 30_000,
+  /** While recovering, the other trackers are asked again this often until one answers or RECOVERY_WAIT_MS passes: a restarted peer is noticed within a fraction of a second. */
+  RECOVERY_POLL_MS: 200,
   /**
    * /health needs no login and a digest reads the whole state (0.3–0.5 s after
    * a user made 5000 groups; 100 concurrent calls starved logins and the JWKS

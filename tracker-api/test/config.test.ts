@@ -1,22 +1,24 @@
-import { test } from "node:test";
-import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { TRACKER } from "../src/config.js";
+import { testTunables } from "../../core/test/support/tunables.js";
 
-test("the tracker's tunables are frozen: a value is changed in config.ts, never where it is used", () => {
-  assert.ok(Object.isFrozen(TRACKER));
-  assert.throws(() => {
-    (TRACKER as { PUSH_WAIT_MS: number }).PUSH_WAIT_MS = 1;
-  }, TypeError);
-});
-
-test("every tunable of the tracker says why it has its value", async () => {
-  const source = await readFile(new URL("../src/config.ts", import.meta.url), "utf8");
-  const block = source.slice(source.indexOf("export const TRACKER = Object.freeze({"));
-  const lines = block.split("\n");
-  for (const key of Object.keys(TRACKER)) {
-    const at = lines.findIndex((line) => line.startsWith(`  ${key}: `));
-    assert.ok(at > 0, `${key} is not in config.ts`);
-    assert.match(lines[at - 1]!, /\*\/\s*$/, `${key} has no comment saying why`);
-  }
+testTunables({
+  program: "tracker",
+  name: "TRACKER",
+  config: TRACKER,
+  configFile: new URL("../src/config.ts", import.meta.url),
+  sources: [new URL("../src/", import.meta.url)],
+  allowed: [
+    // OpenAPI examples of the controllers.
+    'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",',
+    'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", pieceSize: 524288,',
+    "@Example<AnnounceResult>({ intervalSeconds: 15, rejected: [] })",
+    'detail: "too many failed logins; try again in 60 s", code: "LOGIN_THROTTLED", retryAfterSeconds: 60,',
+    // 2 ** 30 bounds the exponent so the delay never overflows to Infinity; the cap that matters is maxDelayMs.
+    "const delay = Math.min(this.config.maxDelayMs, this.config.baseDelayMs * 2 ** Math.min(30, counter.failures - free));",
+    // Formats written to disk or the wire: changing them is a migration, not a tuning.
+    "const CURSOR_VERSION = 1;",
+    "const WALL_DIGITS = 15;",
+    "const LOGICAL_DIGITS = 6;",
+    "const KEY_LENGTH = 32;",
+  ],
 });

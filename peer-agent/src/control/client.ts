@@ -4,6 +4,7 @@ import { fromProblem } from "../../../core/errors.js";
 import type { PeerNodeApi } from "../node-api.js";
 import { findRunningAgent, isAlive, locateAgent } from "./control-file.js";
 import type { CONTROL_METHODS } from "./server.js";
+import { AGENT } from "../config.js";
 
 export type RemotePeerNode = PeerNodeApi & {
   /** The agent's process id. */
@@ -75,13 +76,13 @@ export async function connectToAgent(options: {
  * login), and waits until its process is gone, so that a script can start
  * another agent on the same address right after. Returns the agent's pid.
  */
-export async function stopAgent(node: RemotePeerNode, timeoutMs = 20_000): Promise<number> {
+export async function stopAgent(node: RemotePeerNode, timeoutMs = AGENT.STOP_WAIT_MS): Promise<number> {
   const { pid } = node;
   await node.stop();
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
     if (Date.now() > deadline) throw new Error(`the agent (pid ${pid}) was asked to stop but is still running; kill -TERM ${pid}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, AGENT.STOP_POLL_MS));
   }
   return pid;
 }

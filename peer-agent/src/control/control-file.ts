@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConflictError, UnavailableError } from "../../../core/errors.js";
+import { Codes, ConflictError, UnavailableError } from "../../../core/errors.js";
 import { defaultStateDir, parseListenAddress } from "../config.js";
 import { writeFileAtomic } from "../state/atomic-file.js";
 import { registeredAgent } from "./registry.js";
@@ -55,7 +55,7 @@ export async function assertStateDirFree(stateDir: string): Promise<void> {
   if (existing && existing.pid !== process.pid && isAlive(existing.pid)) {
     throw new ConflictError(
       `another agent (pid ${existing.pid}, ${existing.agent}) uses ${stateDir}; stop it, drive it with --agent ${existing.agent}, or choose another --state-dir`,
-      "STATE_DIR_IN_USE",
+      Codes.STATE_DIR_IN_USE,
     );
   }
 }
@@ -64,10 +64,10 @@ export async function assertStateDirFree(stateDir: string): Promise<void> {
 export async function findRunningAgent(stateDir: string, address: string): Promise<ControlFile> {
   const control = await readControlFile(stateDir);
   if (!control || !isAlive(control.pid)) {
-    throw new UnavailableError(`no agent is running with state dir ${stateDir}; start one with peer-agent ${address} tracker_info.txt`, "AGENT_NOT_RUNNING");
+    throw new UnavailableError(`no agent is running with state dir ${stateDir}; start one with peer-agent ${address} tracker_info.txt`, Codes.AGENT_NOT_RUNNING);
   }
   if (control.agent !== address) {
-    throw new UnavailableError(`the agent using ${stateDir} serves ${control.agent}, not ${address}`, "AGENT_NOT_RUNNING");
+    throw new UnavailableError(`the agent using ${stateDir} serves ${control.agent}, not ${address}`, Codes.AGENT_NOT_RUNNING);
   }
   return control;
 }

@@ -3,11 +3,12 @@ import { once } from "node:events";
 import { rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { AppError, NotFoundError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../../../core/errors.js";
+import { AppError, Codes, NotFoundError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../../../core/errors.js";
 import { sendProblem } from "../http/problem.js";
 import type { PeerNodeApi } from "../node-api.js";
 import { controlFilePath, pidFilePath, writeControlFile } from "./control-file.js";
 import { registerAgent, unregisterAgent } from "./registry.js";
+import { AGENT } from "../config.js";
 
 /** The PeerNodeApi methods a local CLI may call, with their arity. */
 export const CONTROL_METHODS = {
@@ -23,8 +24,6 @@ export interface ControlServerOptions {
   /** Where the user's list of running agents is (XDG_STATE_HOME). */
   env?: NodeJS.ProcessEnv;
 }
-
-const MAX_BODY = 64 * 1024;
 
 /**
  * Loopback-only RPC endpoint for the CLI: `POST /rpc/<method>` with a JSON
@@ -43,7 +42,7 @@ export async function startControlServer(
   const server: Server = createServer((req, res) => {
     handle(node, token, options.onStop, req, res).catch((error: unknown) => {
       // The caller is this machine's user: an unexpected failure is told as it is.
-      sendProblem(res, error instanceof AppError ? error : new AppError(500, "INTERNAL", (error as Error).message));
+      sendProblem(res, error instanceof AppError ? error : new AppError(500, Codes.INTERNAL, (error as Error).message));
     });
   });
   server.requestTimeout = 0; // waitForDownload may wait as long as a download takes
@@ -71,7 +70,7 @@ async function handle(node: PeerNodeApi, token: string, onStop: () => void, req:
   const presented = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "");
   const expected = Buffer.from(token);
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-    throw new UnauthorizedError("control token missing or wrong (see control.json in the state directory)", "CONTROL_TOKEN");
+    throw new UnauthorizedError("control token missing or wrong (see control.json in the state directory)", Codes.CONTROL_TOKEN);
   }
   const method = /^\/rpc\/([A-Za-z]+)$/.exec(req.url ?? "")?.[1];
   if (req.method === "POST" && method === "stop") {
@@ -80,12 +79,12 @@ async function handle(node: PeerNodeApi, token: string, onStop: () => void, req:
     return;
   }
   if (req.method !== "POST" || !method || !Object.hasOwn(CONTROL_METHODS, method)) {
-    throw new NotFoundError(`no control method ${req.url}`, "ROUTE_NOT_FOUND");
+    throw new NotFoundError(`no control method ${req.url}`, Codes.ROUTE_NOT_FOUND);
   }
   const args = await readArgs(req);
   const arity = CONTROL_METHODS[method as keyof typeof CONTROL_METHODS];
   if (args.length !== arity || !args.every((a) => typeof a === "string")) {
-    throw new ValidationError(`${method} takes ${arity} string arguments`, "BAD_ARGUMENTS");
+    throw new ValidationError(`${method} takes ${arity} string arguments`, Codes.BAD_ARGUMENT);
   }
   const call = node[method as keyof typeof CONTROL_METHODS] as (...a: string[]) => Promise<unknown>;
   const result = await call.apply(node, args as string[]);
@@ -98,15 +97,15 @@ async function readArgs(req: IncomingMessage): Promise<unknown[]> {
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new PayloadTooLargeError("control request too large", "PAYLOAD_TOO_LARGE");
+    if (size > AGENT.CONTROL_MAX_BODY_BYTES) throw new PayloadTooLargeError("control request too large", Codes.PAYLOAD_TOO_LARGE);
     chunks.push(chunk);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.concat(chunks).toString("utf8") || "[]");
   } catch {
-    throw new ValidationError("body must be a JSON array of arguments", "BAD_ARGUMENTS");
+    throw new ValidationError("body must be a JSON array of arguments", Codes.BAD_ARGUMENT);
   }
-  if (!Array.isArray(parsed)) throw new ValidationError("body must be a JSON array of arguments", "BAD_ARGUMENTS");
+  if (!Array.isArray(parsed)) throw new ValidationError("body must be a JSON array of arguments", Codes.BAD_ARGUMENT);
   return parsed;
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Dispatcher } from "undici";
 import type { RateLimiter } from "../rate-limiter.js";
+import { AGENT } from "../config.js";
 
 /** The head of a peer's answer, and its body as events: data, end, error, close. */
 export interface PeerResponse {
@@ -137,7 +138,7 @@ export function dispatchGet(
         onResponseData(_c, chunk) {
           body.push(chunk);
           const wait = options.limiter?.charge(chunk.length) ?? 0;
-          if (wait > 0) body.throttle(Math.min(wait, 1000));
+          if (wait > 0) body.throttle(Math.min(wait, AGENT.RATE_WAIT_MAX_MS));
         },
         onResponseEnd() {
           done();

@@ -2,56 +2,17 @@ import { createHash, type Hash } from "node:crypto";
 import { access, open, rename } from "node:fs/promises";
 import type { FileMetadata, PeerView } from "../../../core/api-types.js";
 import { Bitfield } from "../../../core/bitfield.js";
-import { AppError, ConflictError } from "../../../core/errors.js";
+import { AppError, Codes, ConflictError, FileChecksumError, NoSourceError } from "../../../core/errors.js";
 import { pieceBounds } from "../../../core/pieces.js";
 import { PiecesInTransit } from "./in-transit.js";
 import type { RateLimiter } from "../rate-limiter.js";
-import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
+import { pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
 import { describeFailure, discard, PeerConnection, peerId, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
 import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
-
-/** A peer is banned from this download after this many pieces that failed their SHA1. */
-const BAN_AFTER_BAD_PIECES = 3;
-/** A peer is dropped (until the next peer list refresh) after this many failed or timed-out requests in a row. */
-const DROP_AFTER_ERRORS = 3;
-const TICK_MS = 100;
-/** Pieces being filled (one per request) or checked and written by the store: memory stays bounded (12 MiB). More slots bought no speed and cost peak RSS (docs/performance.md, bench:download). */
-const MAX_PIECE_BUFFERS = 24;
-/**
- * A piece is hashed on the event loop as it streams in while the piece
- * worker has at least this many pieces waiting, and by the worker otherwise:
- * whichever thread has time checks it, so on 2 cores neither one alone sets
- * the pace. A backlog threshold between 4 and 10 was fastest; 1–2 starved
- * the event loop, hashing everything there starved the worker
- * (docs/performance.md, "Hashing where there is time").
- */
-const WORKER_BACKLOG_FOR_LOCAL_HASH = 6;
-/**
- * Disk space is reserved up front (reserve-space.ts) for files this large:
- * it saves ~70 ms of kernel time per GiB, and spawning `fallocate` costs a
- * few ms (tens on a busy machine), which a small download would only wait for.
- */
-const RESERVE_SPACE_FROM_BYTES = 64 * 1024 * 1024;
-/** Peers one download talks to at most (BitTorrent clients keep a few dozen connections per torrent). */
-const MAX_PEERS = 50;
-/** A copy another peer said it is sending counts as on its way for at most this long (see in-transit.ts). */
-const IN_TRANSIT_MS = 10_000;
-/**
- * How a download follows each peer's event stream: a peer that sends no
- * answer head within 2 s is hung (SIGSTOPped, overloaded) and tried again
- * later, without holding up the download; 15 s keep-alives, so 45 s of
- * silence is a dead stream; agents without a stream are polled every 5 s.
- */
-const WATCH_TIMINGS: Omit<PeerWatchOptions, "filePath" | "grant" | "ownAddress" | "ownCertSha256" | "handlers" | "complete"> = {
-  firstEventMs: 2000,
-  idleMs: 45_000,
-  pollMs: 5000,
-  retryMinMs: 1000,
-  retryMaxMs: 30_000,
-};
+import { AGENT } from "../config.js";
 
 export interface DownloadOptions {
   groupId: string;
@@ -83,12 +44,12 @@ export interface DownloadOptions {
   /** The agent's download limit, shared by all its downloads; none when absent. */
   downloadLimit?: RateLimiter;
   picker?: Partial<PickerConfig>;
-  /** See WORKER_BACKLOG_FOR_LOCAL_HASH: 0 hashes every piece on the event loop, Infinity none. */
+  /** See AGENT.WORKER_BACKLOG_FOR_LOCAL_HASH: 0 hashes every piece on the event loop, Infinity none. */
   localHashBacklog?: number;
   /** Started piece workers to take one from (an agent keeps one ready); one is started otherwise. */
   workers?: PieceWorkers;
-  /** Overrides of WATCH_TIMINGS (tests). */
-  watchTimings?: Partial<typeof WATCH_TIMINGS>;
+  /** Overrides of AGENT.DOWNLOAD_WATCH (tests). */
+  watchTimings?: Partial<Omit<PeerWatchOptions, "filePath" | "grant" | "ownAddress" | "ownCertSha256" | "handlers" | "complete">>;
 }
 
 export interface DownloadProgress {
@@ -115,20 +76,6 @@ export interface DownloadSummary {
   firstPieceAt?: number;
   /** Whether other downloaders of the file were seen, so pieces were taken in a random order of this download's own. */
   swarm: boolean;
-}
-
-/** The whole file did not match its SHA1 although every piece did. */
-export class FileChecksumError extends AppError {
-  constructor(message: string) {
-    super(502, "FILE_CHECKSUM_MISMATCH", message);
-  }
-}
-
-/** No reachable peer holds some piece. */
-export class NoSourceError extends AppError {
-  constructor(message: string) {
-    super(503, "NO_PEER_HAS_PIECE", message);
-  }
 }
 
 interface Flight extends InFlightRequest {
@@ -163,7 +110,7 @@ export class Download {
   readonly #watches = new Map<PeerConnection, PeerWatch>();
   /** Peers listed by the tracker (the others came by peer exchange): only these leave when a fresh list omits them. */
   readonly #listed = new Set<PeerConnection>();
-  readonly #transit = new PiecesInTransit(IN_TRANSIT_MS);
+  readonly #transit = new PiecesInTransit(AGENT.IN_TRANSIT_MS);
   /** This download's own random order of equally rare pieces, once other downloaders are seen; file order until then. */
   #rank: Uint32Array | undefined;
   readonly #tasks = new Set<Promise<void>>();
@@ -191,7 +138,7 @@ export class Download {
   constructor(options: DownloadOptions) {
     this.#options = options;
     this.#grant = options.grant;
-    this.#config = { ...DEFAULT_PICKER_CONFIG, ...options.picker };
+    this.#config = { ...AGENT.PICKER, ...options.picker };
     const count = options.file.pieceHashes.length;
     this.#have = options.have ? new Bitfield(count, options.have.bytes) : new Bitfield(count);
     for (let i = 0; i < count; i++) if (this.#have.has(i)) this.#bytesDone += this.#pieceLength(i);
@@ -218,7 +165,7 @@ export class Download {
     const { file, finalPath, partPath, signal } = this.#options;
     this.#startedAt = Date.now();
     this.#rate = new RateMeter(this.#startedAt);
-    if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, "DESTINATION_EXISTS");
+    if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, Codes.DESTINATION_EXISTS);
     const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     try {
       await handle.truncate(file.size);
@@ -226,17 +173,17 @@ export class Download {
       await handle.close();
     }
     // Reserved while the first pieces arrive: a full disk stops the download early, without delaying its start.
-    this.#reservation = file.size >= RESERVE_SPACE_FROM_BYTES
+    this.#reservation = file.size >= AGENT.RESERVE_SPACE_FROM_BYTES
       ? reserveSpace(partPath, file.size).catch((error: unknown) => {
           this.#fatal ??= error;
           this.#wake?.();
         })
       : undefined;
     const store = new PieceStore(
-      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS, workers: this.#options.workers },
+      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: AGENT.MAX_PIECE_BUFFERS, workers: this.#options.workers },
       (outcome, buffer) => this.#pieceStored(outcome, buffer),
       (error) => {
-        this.#fatal ??= new AppError(500, "PIECE_STORE_FAILED", `checking and writing pieces failed: ${error.message}`);
+        this.#fatal ??= new AppError(500, Codes.PIECE_STORE_FAILED, `checking and writing pieces failed: ${error.message}`);
         this.#allWritten?.();
         this.#wake?.();
       },
@@ -271,7 +218,7 @@ export class Download {
         `whole-file SHA1 is ${actual}, expected ${file.sha1}; verified pieces are kept in ${partPath}`,
       );
     }
-    if (await exists(finalPath)) throw new ConflictError(`${finalPath} appeared meanwhile; not overwriting it`, "DESTINATION_EXISTS");
+    if (await exists(finalPath)) throw new ConflictError(`${finalPath} appeared meanwhile; not overwriting it`, Codes.DESTINATION_EXISTS);
     await rename(partPath, finalPath);
     return this.#summary();
   }
@@ -312,7 +259,7 @@ export class Download {
     const id = peerId(userId, address, certSha256);
     const known = this.#peers.get(id);
     if (known) return known;
-    if (this.#peers.size >= MAX_PEERS) return undefined;
+    if (this.#peers.size >= AGENT.MAX_PEERS) return undefined;
     const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256);
     if (peer.banned) return undefined;
     this.#seen.set(id, peer);
@@ -321,7 +268,7 @@ export class Download {
     if (complete) peer.bitfield = Bitfield.full(this.#have.size);
     else this.#joinSwarm();
     const watch = new PeerWatch(peer, {
-      ...WATCH_TIMINGS,
+      ...AGENT.DOWNLOAD_WATCH,
       ...this.#options.watchTimings,
       filePath: this.#filePath(),
       grant: () => this.#grant,
@@ -374,7 +321,7 @@ export class Download {
 
   #maybeRefresh(): void {
     const refresh = this.#options.refreshPeers;
-    const interval = this.#options.refreshIntervalMs ?? 5000;
+    const interval = this.#options.refreshIntervalMs ?? AGENT.PEER_REFRESH_MS;
     if (!refresh || this.#refreshing || Date.now() - this.#lastRefresh < interval) return;
     this.#lastRefresh = Date.now();
     this.#refreshing = refresh()
@@ -484,7 +431,7 @@ export class Download {
       if (response.statusCode === 429 || response.statusCode === 503) {
         // Busy, not broken: come back when it says.
         const retryAfter = Number(response.headers["retry-after"]);
-        peer.busyUntil = Date.now() + (Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 30) * 1000 : 1000);
+        peer.busyUntil = Date.now() + (Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, AGENT.BUSY_RETRY_MAX_S) * 1000 : AGENT.BUSY_DEFAULT_MS);
         discard(response);
         return;
       }
@@ -506,14 +453,14 @@ export class Download {
         // Slower than its measured rate allowed: halve the estimate, so its window shrinks and its timeout grows.
         peer.bytesPerSecond /= 2;
       }
-      if (/ECONNREFUSED/.test(describeFailure(error)) || peer.consecutiveErrors >= DROP_AFTER_ERRORS) this.#dropPeer(peer);
+      if (/ECONNREFUSED/.test(describeFailure(error)) || peer.consecutiveErrors >= AGENT.DROP_AFTER_ERRORS) this.#dropPeer(peer);
     }
   }
 
   /**
    * Reads a run's body, cutting it at piece boundaries into piece buffers as
    * it streams in (hashing it on the way when the piece worker is busy, see
-   * WORKER_BACKLOG_FOR_LOCAL_HASH); each full piece goes to #pieceArrived at once. When no
+   * AGENT.WORKER_BACKLOG_FOR_LOCAL_HASH); each full piece goes to #pieceArrived at once. When no
    * buffer is free the response is paused (the socket is not read) until one
    * is. Resolves true when the whole run arrived, false when it was stopped
    * early because other peers had already delivered the rest.
@@ -544,7 +491,7 @@ export class Download {
       };
       const startPiece = (fresh: Buffer) => {
         buffer = fresh;
-        hash = this.#store!.waiting >= (this.#options.localHashBacklog ?? WORKER_BACKLOG_FOR_LOCAL_HASH) ? createHash("sha1") : undefined;
+        hash = this.#store!.waiting >= (this.#options.localHashBacklog ?? AGENT.WORKER_BACKLOG_FOR_LOCAL_HASH) ? createHash("sha1") : undefined;
         filled = 0;
         length = this.#pieceLength(flight.next);
       };
@@ -646,7 +593,7 @@ export class Download {
     const flight = this.#submitted.get(piece);
     this.#submitted.delete(piece);
     if ("error" in outcome) {
-      this.#fatal ??= new AppError(500, "WRITE_FAILED", `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
+      this.#fatal ??= new AppError(500, Codes.WRITE_FAILED, `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
     } else if (!outcome.ok) {
       if (flight) this.#badPiece(flight.peer);
     } else {
@@ -672,7 +619,7 @@ export class Download {
     while (this.#submitted.size > 0 && this.#fatal === undefined) {
       await new Promise<void>((resolve) => {
         this.#allWritten = resolve;
-        setTimeout(resolve, 1000);
+        setTimeout(resolve, AGENT.STORE_IDLE_POLL_MS);
       });
     }
   }
@@ -688,7 +635,7 @@ export class Download {
   #badPiece(peer: PeerConnection): void {
     peer.failures += 1;
     peer.badPieces += 1;
-    if (peer.badPieces >= BAN_AFTER_BAD_PIECES) {
+    if (peer.badPieces >= AGENT.BAN_AFTER_BAD_PIECES) {
       peer.banned = true;
       this.#dropPeer(peer);
     }
@@ -706,7 +653,7 @@ export class Download {
   async #noProgress(): Promise<void> {
     const refresh = this.#options.refreshPeers;
     if (refresh) {
-      if (!this.#refreshing && Date.now() - this.#lastRefresh > 1000) {
+      if (!this.#refreshing && Date.now() - this.#lastRefresh > AGENT.NO_PROGRESS_REFRESH_MS) {
         this.#lastRefresh = 0;
         this.#maybeRefresh();
       }
@@ -735,7 +682,7 @@ export class Download {
         this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, TICK_MS);
+      const timer = setTimeout(done, AGENT.DOWNLOAD_TICK_MS);
       signal?.addEventListener("abort", done, { once: true });
       // Everything that happened in one turn of the event loop (a burst of haves from many peers,
       // several pieces landing) is answered by one step, not one step each.

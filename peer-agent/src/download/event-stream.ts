@@ -1,4 +1,5 @@
 import { StringDecoder } from "node:string_decoder";
+import { AGENT } from "../config.js";
 
 export interface StreamEvent {
   event: string;
@@ -21,7 +22,7 @@ export class EventStreamParser {
   #data: string[] = [];
   #dataLength = 0;
 
-  constructor(maxLine = 1 << 20) {
+  constructor(maxLine = AGENT.EVENT_STREAM_MAX_LINE) {
     this.#maxLine = maxLine;
   }
 

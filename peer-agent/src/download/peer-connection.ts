@@ -1,18 +1,13 @@
 import { Pool } from "undici";
 import { Bitfield } from "../../../core/bitfield.js";
-import { AppError, fromProblem } from "../../../core/errors.js";
+import { AppError, Codes, fromProblem } from "../../../core/errors.js";
 import type { BitfieldView } from "../../../core/api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
 import type { RateLimiter } from "../rate-limiter.js";
 import { reusedBufferConnector } from "./reused-buffer-connector.js";
+import { AGENT } from "../config.js";
 
 export type { PeerResponse };
-
-/** A bitfield answer larger than this is not a bitfield. */
-const MAX_JSON_BYTES = 4 << 20;
-const CONNECT_TIMEOUT_MS = 3000;
-/** A response that sends nothing for this long is dead (the picker's rate-based timeout usually acts first). */
-const IDLE_TIMEOUT_MS = 10_000;
 
 /**
  * One remote peer agent as seen by a download: an undici keep-alive pool
@@ -52,7 +47,7 @@ export class PeerConnection {
   bytes = 0;
   pieces = 0;
 
-  constructor(userId: string, address: string, pieceCount: number, connections = 4, certSha256?: string) {
+  constructor(userId: string, address: string, pieceCount: number, connections: number = AGENT.PEER_CONNECTIONS, certSha256?: string) {
     this.id = peerId(userId, address, certSha256);
     this.userId = userId;
     this.address = address;
@@ -61,8 +56,8 @@ export class PeerConnection {
     // Beyond the requests in flight: one for the peer's event stream, one so a bitfield read never waits behind piece transfers.
     this.#pool = new Pool(`${certSha256 ? "https" : "http"}://${address}`, {
       connections: connections + 2,
-      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}) }),
-      keepAliveTimeout: 30_000,
+      connect: reusedBufferConnector({ timeoutMs: AGENT.PEER_CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}) }),
+      keepAliveTimeout: AGENT.PEER_KEEP_ALIVE_MS,
     });
   }
 
@@ -71,7 +66,7 @@ export class PeerConnection {
     path: string,
     headers: Record<string, string>,
     signal?: AbortSignal,
-    timeouts: { headersTimeout: number; bodyTimeout: number } = { headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS },
+    timeouts: { headersTimeout: number; bodyTimeout: number } = { headersTimeout: AGENT.PEER_IDLE_TIMEOUT_MS, bodyTimeout: AGENT.PEER_IDLE_TIMEOUT_MS },
     limiter?: RateLimiter,
   ): Promise<PeerResponse> {
     // Idle means nothing received: waiting for the head, or between body chunks.
@@ -83,15 +78,15 @@ export class PeerConnection {
     const response = await this.get(path, { authorization: `Bearer ${grant}` }, signal);
     const body = (await readJson(response)) as BitfieldView;
     if (response.statusCode !== 200) throw fromProblem(response.statusCode ?? 502, body);
-    if (typeof body.bitfield !== "string") throw new AppError(502, "PEER_BAD_ANSWER", "the peer's bitfield answer has no bitfield");
+    if (typeof body.bitfield !== "string") throw new AppError(502, Codes.PEER_BAD_ANSWER, "the peer's bitfield answer has no bitfield");
     return Bitfield.fromBase64(this.bitfield.size, body.bitfield);
   }
 
   /** Records what the peer delivered during one request's transfer: exponentially weighted, so the picker follows its current speed. */
   measure(bytes: number, elapsedMs: number, firstByteMs: number): void {
     const rate = (bytes / Math.max(elapsedMs, 1)) * 1000;
-    this.bytesPerSecond = this.bytesPerSecond === 0 ? rate : this.bytesPerSecond * 0.7 + rate * 0.3;
-    this.latencyMs = this.latencyMs === 0 ? firstByteMs : this.latencyMs * 0.7 + firstByteMs * 0.3;
+    this.bytesPerSecond = this.bytesPerSecond === 0 ? rate : this.bytesPerSecond * (1 - AGENT.PEER_MEASURE_WEIGHT) + rate * AGENT.PEER_MEASURE_WEIGHT;
+    this.latencyMs = this.latencyMs === 0 ? firstByteMs : this.latencyMs * (1 - AGENT.PEER_MEASURE_WEIGHT) + firstByteMs * AGENT.PEER_MEASURE_WEIGHT;
   }
 
   async close(): Promise<void> {
@@ -113,10 +108,10 @@ async function readJson(response: PeerResponse): Promise<unknown> {
   let length = 0;
   await new Promise<void>((resolve, reject) => {
     response.body.on("data", (chunk: Buffer) => {
-      if (length > MAX_JSON_BYTES) return;
+      if (length > AGENT.PEER_MAX_JSON_BYTES) return;
       length += chunk.length;
-      if (length > MAX_JSON_BYTES) {
-        const error = new AppError(502, "PEER_BAD_ANSWER", "the peer's answer is too large");
+      if (length > AGENT.PEER_MAX_JSON_BYTES) {
+        const error = new AppError(502, Codes.PEER_BAD_ANSWER, "the peer's answer is too large");
         response.body.destroy(error);
         reject(error);
         return;
@@ -129,7 +124,7 @@ async function readJson(response: PeerResponse): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    throw new AppError(502, "PEER_BAD_ANSWER", `the peer answered ${response.statusCode} without JSON`);
+    throw new AppError(502, Codes.PEER_BAD_ANSWER, `the peer answered ${response.statusCode} without JSON`);
   }
 }
 

@@ -2,6 +2,7 @@ import { Bitfield } from "../../../core/bitfield.js";
 import { isCertFingerprint, isIdentifier, isPeerAddress } from "../../../core/validation.js";
 import { discard, type PeerConnection, type PeerResponse } from "./peer-connection.js";
 import { EventStreamParser } from "./event-stream.js";
+import { AGENT } from "../config.js";
 
 /** What a watched peer tells a download, as it happens. */
 export interface WatchHandlers {
@@ -104,7 +105,7 @@ export class PeerWatch {
 
   /** Reads events until the stream ends or breaks its contract. */
   #read(response: PeerResponse): Promise<void> {
-    const parser = new EventStreamParser(1 << 20);
+    const parser = new EventStreamParser(AGENT.EVENT_STREAM_MAX_LINE);
     return new Promise((resolve) => {
       const stop = () => {
         response.body.destroy();

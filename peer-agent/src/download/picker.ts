@@ -1,3 +1,5 @@
+import { AGENT } from "../config.js";
+
 /**
  * The piece picker: a pure function of what is still needed, what each peer
  * holds and how each peer has behaved, returning the requests to make next.
@@ -96,21 +98,7 @@ export interface PickerConfig {
   sequentialWindow: number;
 }
 
-export const DEFAULT_PICKER_CONFIG: PickerConfig = {
-  randomFirstPieces: 4,
-  minWindow: 2,
-  maxWindow: 64,
-  queueSeconds: 1,
-  maxRequestsPerPeer: 2,
-  pipelineRoundTrips: 1.5,
-  maxRunPieces: 32,
-  runSeconds: 0.25,
-  timeoutFactor: 4,
-  minTimeoutMs: 2000,
-  assumedBytesPerSecond: 1024 * 1024,
-  endgameCopies: 2,
-  sequentialWindow: 32,
-};
+export const DEFAULT_PICKER_CONFIG: PickerConfig = AGENT.PICKER;
 
 export interface PickInput {
   pieceCount: number;

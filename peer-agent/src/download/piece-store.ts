@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { PREFIX_CATCH_UP_PIECES } from "../config.js";
+import { AGENT } from "../config.js";
 import type { Bitfield } from "../../../core/bitfield.js";
 import { pieceWorkerSource, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
 
@@ -93,7 +93,7 @@ export class PieceStore {
         have: options.have.bytes,
         memory,
         waiting: this.#waiting,
-        catchUpPieces: PREFIX_CATCH_UP_PIECES,
+        catchUpPieces: AGENT.PREFIX_CATCH_UP_PIECES,
       },
     });
     this.#worker.on("message", (message: FromPieceWorker) => {

@@ -27,7 +27,7 @@ export interface PieceWorkerOpen {
   memory: SharedArrayBuffer;
   /** [0]: pieces submitted and not finished yet, kept by both threads. */
   waiting: Int32Array;
-  /** Pieces read back for the whole-file SHA1 per turn of the worker's event loop (PREFIX_CATCH_UP_PIECES). */
+  /** Pieces read back for the whole-file SHA1 per turn of the worker's event loop (AGENT.PREFIX_CATCH_UP_PIECES). */
   catchUpPieces: number;
 }
 

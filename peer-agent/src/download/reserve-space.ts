@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { InsufficientStorageError } from "../../../core/errors.js";
+import { AGENT } from "../config.js";
 
 /**
  * Reserves the disk blocks of a download's .part file up front, with
@@ -17,7 +18,7 @@ export function reserveSpace(path: string, bytes: number): Promise<void> {
     execFile(
       "fallocate",
       ["--length", String(bytes), "--", path],
-      { timeout: 10_000, env: { ...process.env, LC_ALL: "C" } },
+      { timeout: AGENT.RESERVE_SPACE_TIMEOUT_MS, env: { ...process.env, LC_ALL: "C" } },
       (error, _stdout, stderr) => {
         const failure = error ? reservationFailure(path, bytes, stderr) : undefined;
         if (failure) reject(failure);

@@ -4,15 +4,7 @@ import type { buildConnector } from "undici";
 import { AppError, Codes } from "../../../core/errors.js";
 import { certFingerprint } from "../tls/self-signed.js";
 import { TLS_PROTOCOL } from "../tls/tls-options.js";
-
-/**
- * Read buffers per socket: 4 × 64 KiB (64 KiB is what one read returns on
- * loopback), so 256 KiB per open connection; a pool closes idle ones after
- * its keep-alive timeout. 2 slots are enough for safety but measured ~4 %
- * slower; 3 × 256 KiB was no faster and cost ~10 MiB of peak RSS.
- */
-const RING_SLOTS = 4;
-const SLOT_BYTES = 64 * 1024;
+import { AGENT } from "../config.js";
 
 /**
  * An undici connector (plain TCP) whose sockets read into a small ring of
@@ -40,7 +32,7 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
       callback(new Error(`this peer is reached over ${pin ? "https" : "http"}, not ${target.protocol}`), null);
       return;
     }
-    const ring = Array.from({ length: RING_SLOTS }, () => Buffer.allocUnsafeSlow(SLOT_BYTES));
+    const ring = Array.from({ length: AGENT.READ_RING_SLOTS }, () => Buffer.allocUnsafeSlow(AGENT.READ_SLOT_BYTES));
     let slot = 0;
     let answered = false;
     const answer = (error: Error | null) => {
@@ -63,7 +55,7 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
     // was refilled while its chunk was unread and pieces failed their SHA1 (docs/performance.md, "TLS between agents").
     const ringRead = {
       onread: {
-        buffer: () => ring[(slot = (slot + 1) % RING_SLOTS)]!,
+        buffer: () => ring[(slot = (slot + 1) % AGENT.READ_RING_SLOTS)]!,
         callback: (bytes: number, buffer: Uint8Array) => {
           socket.push(buffer.subarray(0, bytes));
           return socket.readableLength <= bytes;

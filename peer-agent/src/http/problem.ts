@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { AppError, MethodNotAllowedError, RangeNotSatisfiableError, toProblem } from "../../../core/errors.js";
+import { AppError, Codes, MethodNotAllowedError, RangeNotSatisfiableError, toProblem } from "../../../core/errors.js";
 
 /**
  * Answers an error as an RFC 9457 problem document, with the headers its kind
@@ -7,7 +7,7 @@ import { AppError, MethodNotAllowedError, RangeNotSatisfiableError, toProblem } 
  * A response already under way is cut instead.
  */
 export function sendProblem(res: ServerResponse, error: unknown): void {
-  const known = error instanceof AppError ? error : new AppError(500, "INTERNAL", "internal error");
+  const known = error instanceof AppError ? error : new AppError(500, Codes.INTERNAL, "internal error");
   if (res.headersSent) {
     res.destroy();
     return;

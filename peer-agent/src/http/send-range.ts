@@ -1,11 +1,8 @@
 import { read } from "node:fs";
 import type { ServerResponse } from "node:http";
 import type { RateLimiter } from "../rate-limiter.js";
+import { AGENT } from "../config.js";
 
-/** Bytes read from disk per chunk of a response: large reads and writes cost less per byte. */
-const CHUNK_BYTES = 512 * 1024;
-/** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
-const MAX_FREE_BUFFERS = 8;
 const freeBuffers: Buffer[] = [];
 
 /**
@@ -79,7 +76,7 @@ export function sendRange(
       setTimeout(() => {
         waitingForRate = false;
         pump();
-      }, Math.min(wait, 1000));
+      }, Math.min(wait, AGENT.RATE_WAIT_MAX_MS));
       return;
     }
     busy[index] = "reading";
@@ -116,9 +113,9 @@ export type ReadAt = (
 ) => void;
 
 function takeBuffer(): Buffer {
-  return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  return freeBuffers.pop() ?? Buffer.allocUnsafeSlow(AGENT.SEND_CHUNK_BYTES);
 }
 
 function giveBack(buffer: Buffer): void {
-  if (freeBuffers.length < MAX_FREE_BUFFERS) freeBuffers.push(buffer);
+  if (freeBuffers.length < AGENT.MAX_FREE_SEND_BUFFERS) freeBuffers.push(buffer);
 }

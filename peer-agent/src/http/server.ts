@@ -11,6 +11,7 @@ import { SwarmEvents } from "./swarm-events.js";
 import { UploadSlots, type UploadSlotsOptions } from "./upload-slots.js";
 import type { RateLimiter } from "../rate-limiter.js";
 import type { GrantCheck, ServedFile, ServedFiles } from "./served-file.js";
+import { AGENT } from "../config.js";
 
 const FILE_ROUTE = /^\/groups\/([^/]+)\/files\/([^/]+?)(?:\/(bitfield|events))?$/;
 /** The methods each resource answers; any other is a 405 with this list in `Allow`. */
@@ -35,15 +36,6 @@ export interface PeerServerOptions {
   /** Serve over TLS with this key and self-signed certificate (pinned by downloaders through the tracker); absent: plain HTTP. */
   tls?: { keyPem: string; certPem: string };
 }
-
-/** A leech-only agent tells downloaders to come back after this long: its limit may be raised meanwhile. */
-const UPLOAD_OFF_RETRY_SECONDS = 60;
-
-/** A successful grant check is reused for the same token, group and file for at most this long (never past the grant's expiry). */
-const GRANT_CACHE_MS = 30_000;
-const GRANT_CACHE_ENTRIES = 1000;
-/** An open file is closed after this long without a request for it. */
-const OPEN_FILE_IDLE_MS = 5000;
 
 interface Context {
   options: PeerServerOptions;
@@ -72,10 +64,10 @@ export function createPeerServer(options: PeerServerOptions): Server {
     handle(req, res, context).catch((error: unknown) => sendProblem(res, error));
   };
   const server: Server = options.tls
-    ? createHttpsServer({ connectionsCheckingInterval: 1000, key: options.tls.keyPem, cert: options.tls.certPem, ...TLS_SERVER_OPTIONS }, onRequest)
-    : createServer({ connectionsCheckingInterval: 1000 }, onRequest);
-  server.headersTimeout = options.headersTimeoutMs ?? 10_000;
-  server.requestTimeout = 60_000;
+    ? createHttpsServer({ connectionsCheckingInterval: AGENT.SERVER_CONNECTIONS_CHECK_MS, key: options.tls.keyPem, cert: options.tls.certPem, ...TLS_SERVER_OPTIONS }, onRequest)
+    : createServer({ connectionsCheckingInterval: AGENT.SERVER_CONNECTIONS_CHECK_MS }, onRequest);
+  server.headersTimeout = options.headersTimeoutMs ?? AGENT.SERVER_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = AGENT.SERVER_REQUEST_TIMEOUT_MS;
   server.on("close", () => {
     context.files.closeAll();
     if (!options.events) context.events.close();
@@ -93,14 +85,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   if (!allowed.includes(req.method ?? "")) throw new MethodNotAllowedError(req.method ?? "", allowed);
   const groupId = decodeSegment(match[1]!);
   const sha1 = decodeSegment(match[2]!);
-  if (!isIdentifier(groupId) || !isSha1Hex(sha1)) throw new NotFoundError("no such file", "FILE_NOT_SHARED");
+  if (!isIdentifier(groupId) || !isSha1Hex(sha1)) throw new NotFoundError("no such file", Codes.FILE_NOT_SHARED);
 
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
   const requester = await context.checkGrant(bearer, { groupId, sha1 });
   // Not cached like the signature: a grant stops standing when its holder leaves or logs out.
   await options.grantStands?.(bearer!);
   const file = options.files.find(groupId, sha1);
-  if (!file) throw new NotFoundError("this peer does not share that file in that group", "FILE_NOT_SHARED");
+  if (!file) throw new NotFoundError("this peer does not share that file in that group", Codes.FILE_NOT_SHARED);
 
   if (resource === "bitfield") return sendBitfield(res, file);
   if (resource === "events") {
@@ -116,13 +108,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
     return;
   }
   if (options.uploadLimit?.blocked) {
-    throw new AppError(503, Codes.UPLOAD_OFF, "this peer does not upload now (its upload limit is 0)", { retryAfterSeconds: UPLOAD_OFF_RETRY_SECONDS });
+    throw new AppError(503, Codes.UPLOAD_OFF, "this peer does not upload now (its upload limit is 0)", { retryAfterSeconds: AGENT.UPLOAD_OFF_RETRY_SECONDS });
   }
   const slot = await context.slots.acquire(requester, (cancel) => res.once("close", cancel));
   if (!slot) return; // the requester gave up while it waited
   res.once("close", slot.release);
   const current = options.files.find(groupId, sha1);
-  if (!current) throw new NotFoundError("this peer stopped sharing that file", "FILE_NOT_SHARED");
+  if (!current) throw new NotFoundError("this peer stopped sharing that file", Codes.FILE_NOT_SHARED);
   return sendBytes(req, res, current, context, requester, slot.mayPump);
 }
 
@@ -254,8 +246,8 @@ function cachedGrantCheck(check: GrantCheck): GrantCheck {
     const requester = await pending;
     const expiresAt = grantExpiry(token);
     if (expiresAt !== undefined) {
-      if (cache.size >= GRANT_CACHE_ENTRIES) cache.clear();
-      cache.set(key, { requester, until: Math.min(Date.now() + GRANT_CACHE_MS, expiresAt) });
+      if (cache.size >= AGENT.GRANT_CACHE_ENTRIES) cache.clear();
+      cache.set(key, { requester, until: Math.min(Date.now() + AGENT.GRANT_CACHE_MS, expiresAt) });
     }
     return requester;
   };
@@ -307,7 +299,7 @@ class OpenFiles {
           if (current.users > 0 || this.#files.get(path) !== current) return;
           this.#files.delete(path);
           close(fd, () => {});
-        }, OPEN_FILE_IDLE_MS);
+        }, AGENT.OPEN_FILE_IDLE_MS);
         current.timer.unref();
       },
     };

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
-import { TooManyRequestsError } from "../../../core/errors.js";
-import { SWARM_EVENT_BATCH_MS } from "../config.js";
+import { Codes, TooManyRequestsError } from "../../../core/errors.js";
+import { AGENT } from "../config.js";
 import type { ServedFile } from "./served-file.js";
 
 /**
@@ -32,7 +32,7 @@ export interface SwarmEventsOptions {
   keepAliveMs?: number;
   /** How many other watchers a `peers` event names at most. */
   maxPeersListed?: number;
-  /** Events of one file go out at most once per this many ms (see SWARM_EVENT_BATCH_MS). */
+  /** Events of one file go out at most once per this many ms (see AGENT.SWARM_EVENT_BATCH_MS). */
   batchMs?: number;
 }
 
@@ -75,12 +75,12 @@ export class SwarmEvents {
   readonly #keepAlive: NodeJS.Timeout;
 
   constructor(options: SwarmEventsOptions = {}) {
-    this.#maxPerFile = options.maxPerFile ?? 64;
-    this.#maxTotal = options.maxTotal ?? 1024;
-    this.#maxBuffered = options.maxBufferedBytes ?? 256 * 1024;
-    this.#maxPeersListed = options.maxPeersListed ?? 50;
-    this.#batchMs = options.batchMs ?? SWARM_EVENT_BATCH_MS;
-    this.#keepAlive = setInterval(() => this.#ping(), options.keepAliveMs ?? 15_000);
+    this.#maxPerFile = options.maxPerFile ?? AGENT.SWARM_WATCHERS_PER_FILE;
+    this.#maxTotal = options.maxTotal ?? AGENT.SWARM_WATCHERS_TOTAL;
+    this.#maxBuffered = options.maxBufferedBytes ?? AGENT.SWARM_MAX_BUFFERED_BYTES;
+    this.#maxPeersListed = options.maxPeersListed ?? AGENT.SWARM_PEERS_LISTED;
+    this.#batchMs = options.batchMs ?? AGENT.SWARM_EVENT_BATCH_MS;
+    this.#keepAlive = setInterval(() => this.#ping(), options.keepAliveMs ?? AGENT.SWARM_KEEP_ALIVE_MS);
     this.#keepAlive.unref();
   }
 
@@ -98,7 +98,7 @@ export class SwarmEvents {
     if (previous) this.#drop(key, previous);
     watch = this.#files.get(key);
     if ((watch?.watchers.size ?? 0) >= this.#maxPerFile || this.#total >= this.#maxTotal) {
-      throw new TooManyRequestsError("this peer has as many watchers as it serves; poll the bitfield instead", 5, "PEER_BUSY");
+      throw new TooManyRequestsError("this peer has as many watchers as it serves; poll the bitfield instead", AGENT.SWARM_BUSY_RETRY_S, Codes.PEER_BUSY);
     }
     if (!watch) this.#files.set(key, (watch = { watchers: new Set(), haves: [], sending: [], joined: [], scheduled: false, flushedAt: -Infinity }));
     const entry: Watcher = { ...watcher, res };

@@ -1,4 +1,5 @@
-import { TooManyRequestsError } from "../../../core/errors.js";
+import { Codes, TooManyRequestsError } from "../../../core/errors.js";
+import { AGENT } from "../config.js";
 
 export interface UploadSlotsOptions {
   /** Byte streams this agent sends at once, to everyone: each holds two 512 KiB read buffers. */
@@ -11,12 +12,7 @@ export interface UploadSlotsOptions {
   maxQueued: number;
 }
 
-export const DEFAULT_UPLOAD_SLOTS: UploadSlotsOptions = {
-  maxStreams: 32,
-  maxStreamsPerRequester: 6,
-  maxQueuedPerRequester: 16,
-  maxQueued: 512,
-};
+export const DEFAULT_UPLOAD_SLOTS: UploadSlotsOptions = AGENT.UPLOAD_SLOTS;
 
 interface Requester {
   active: number;
@@ -95,7 +91,7 @@ export class UploadSlots {
     }
     if (state.queue.length >= this.#options.maxQueuedPerRequester || this.#queued >= this.#options.maxQueued) {
       this.#forgetIfIdle(requester, state);
-      throw new TooManyRequestsError(`too many concurrent requests from ${requester}; retry shortly`, 1, "PEER_BUSY");
+      throw new TooManyRequestsError(`too many concurrent requests from ${requester}; retry shortly`, 1, Codes.PEER_BUSY);
     }
     return new Promise<UploadSlot | undefined>((resolve) => {
       const waiter: Waiter = { admit: () => resolve(this.#start(requester, state)), since: performance.now() };

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { FileMetadata } from "../../../core/api-types.js";
 import { AppError, Codes } from "../../../core/errors.js";
 import { previousCopyPath, writeFileAtomic } from "./atomic-file.js";
+import { AGENT } from "../config.js";
 
 /**
  * One file this node shares in one group for one user: a file the user
@@ -62,7 +63,7 @@ export class AgentStateStore {
   constructor(dir: string, options: { saveDelayMs?: number; onWarning?: (line: string) => void } = {}) {
     this.dir = dir;
     this.#path = join(dir, "state.json");
-    this.#delayMs = options.saveDelayMs ?? 250;
+    this.#delayMs = options.saveDelayMs ?? AGENT.STATE_SAVE_DELAY_MS;
     this.#onWarning = options.onWarning ?? ((line) => process.emitWarning(line));
   }
 

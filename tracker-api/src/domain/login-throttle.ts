@@ -1,4 +1,4 @@
-import { TooManyRequestsError } from "../../../core/errors.js";
+import { Codes, TooManyRequestsError } from "../../../core/errors.js";
 
 /**
  * Failed-login throttling as careful login systems do it (OWASP's
@@ -73,7 +73,7 @@ export class LoginThrottle {
     const waitMs = Math.max(...waits);
     if (waitMs > 0) {
       const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new TooManyRequestsError(`too many failed logins; try again in ${retryAfterSeconds} s`, retryAfterSeconds, "LOGIN_THROTTLED");
+      throw new TooManyRequestsError(`too many failed logins; try again in ${retryAfterSeconds} s`, retryAfterSeconds, Codes.LOGIN_THROTTLED);
     }
   }
 

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../../core/errors.js";
+import { Codes, ValidationError } from "../../../core/errors.js";
 
 /**
  * Cursor paging of the lists that grow without bound. A cursor names the last
@@ -40,10 +40,10 @@ export function keyAfter(cursor: string | undefined, list: PagedList, scope: str
   }
   const valid = Array.isArray(parsed) && parsed[0] === CURSOR_VERSION && parsed.length === 3 + keyLength &&
     parsed.slice(1).every((part) => typeof part === "string");
-  if (!valid) throw new ValidationError("cursor is not one this tracker gave out; send the nextCursor of the previous page as it is", "INVALID_CURSOR");
+  if (!valid) throw new ValidationError("cursor is not one this tracker gave out; send the nextCursor of the previous page as it is", Codes.INVALID_CURSOR);
   const [, cursorList, cursorScope, ...key] = parsed as [number, string, string, ...string[]];
   if (cursorList !== list || cursorScope !== scope) {
-    throw new ValidationError("cursor belongs to another list; start again without a cursor", "INVALID_CURSOR");
+    throw new ValidationError("cursor belongs to another list; start again without a cursor", Codes.INVALID_CURSOR);
   }
   return key;
 }
@@ -51,7 +51,7 @@ export function keyAfter(cursor: string | undefined, list: PagedList, scope: str
 /** A time in a cursor's key (as cursorAfter was given it, ISO 8601); one that is not a date was not made here. */
 export function cursorTime(iso: string): Date {
   const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) throw new ValidationError("cursor is not one this tracker gave out", "INVALID_CURSOR");
+  if (Number.isNaN(at.getTime())) throw new ValidationError("cursor is not one this tracker gave out", Codes.INVALID_CURSOR);
   return at;
 }
 

@@ -32,7 +32,7 @@ export function createApp(tracker: Tracker): express.Express {
   RegisterRoutes(app);
   app.use(methodNotAllowed());
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new NotFoundError(`no route ${req.method} ${req.path}`, "ROUTE_NOT_FOUND"));
+    next(new NotFoundError(`no route ${req.method} ${req.path}`, Codes.ROUTE_NOT_FOUND));
   });
   app.use(problemHandler);
   return app;
@@ -89,10 +89,10 @@ function serializeProblem(error: AppError): string {
 function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof ValidateError) {
-    return new ValidationError("request does not match the API", "VALIDATION_FAILED", { errors: error.fields });
+    return new ValidationError("request does not match the API", Codes.VALIDATION_FAILED, { errors: error.fields });
   }
   const type = (error as { type?: string }).type;
   if (type === "entity.too.large") return new PayloadTooLargeError(`request body is larger than ${TRACKER.BODY_LIMIT}`);
-  if (type === "entity.parse.failed") return new ValidationError("request body is not valid JSON", "MALFORMED_JSON");
-  return new AppError(500, "INTERNAL", "internal error");
+  if (type === "entity.parse.failed") return new ValidationError("request body is not valid JSON", Codes.MALFORMED_JSON);
+  return new AppError(500, Codes.INTERNAL, "internal error");
 }

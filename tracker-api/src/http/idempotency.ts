@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { AppError, toProblem, ValidationError } from "../../../core/errors.js";
+import { AppError, Codes, toProblem, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { WriteNotCommittedError, type AnswerEvent, type Outbox } from "../replication/outbox.js";
 import { writeAnswersSql } from "../replication/event-log.js";
@@ -45,7 +45,7 @@ export function idempotency(tracker: Tracker): RequestHandler {
     const key = req.get("idempotency-key");
     if (key === undefined || !WRITES.has(req.method) || NOT_KEPT.has(`${req.method} ${req.path}`)) return next();
     if (!KEY_PATTERN.test(key)) {
-      throw new ValidationError("Idempotency-Key must be 1-255 visible ASCII characters", "BAD_IDEMPOTENCY_KEY");
+      throw new ValidationError("Idempotency-Key must be 1-255 visible ASCII characters", Codes.BAD_IDEMPOTENCY_KEY);
     }
     const scope = callerScope(req.headers.authorization);
     const id = `${scope} ${key}`;
@@ -78,7 +78,7 @@ export function idempotency(tracker: Tracker): RequestHandler {
       if (!same || !(await sameSecret(db, req, stored))) {
         throw new AppError(
           422,
-          "IDEMPOTENCY_KEY_REUSED",
+          Codes.IDEMPOTENCY_KEY_REUSED,
           `Idempotency-Key "${key}" was used for another request (${stored.method} ${stored.path}); use a new key for a new request`,
         );
       }
@@ -195,7 +195,7 @@ function beforeSending(res: Response, keep: (status: number, contentType: string
     const contentType = String(res.getHeader("content-type") ?? "");
     void keep(res.statusCode, contentType, Buffer.concat(chunks).toString("utf8")).then((send) => {
       if (send || res.headersSent) return end(...args);
-      const problem = JSON.stringify(toProblem(new AppError(500, "WRITE_NOT_SAVED", "the change could not be saved and nothing was changed; retry it")));
+      const problem = JSON.stringify(toProblem(new AppError(500, Codes.WRITE_NOT_SAVED, "the change could not be saved and nothing was changed; retry it")));
       for (const name of ["content-type", "content-length", "etag", "location"]) res.removeHeader(name);
       res.statusCode = 500;
       res.setHeader("content-type", "application/problem+json");

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../../core/errors.js";
+import { Codes, ValidationError } from "../../../core/errors.js";
 import { TRACKER } from "../config.js";
 import type { LoginAttempt, LoginThrottle } from "../domain/login-throttle.js";
 import type { Replicator } from "./replicator.js";
@@ -54,7 +54,7 @@ export class SharedLoginThrottle {
 function parseAttempts(body: unknown): LoginAttempt[] {
   const attempts = (body as { attempts?: unknown } | undefined)?.attempts;
   if (!Array.isArray(attempts) || attempts.length > TRACKER.LOGIN_ATTEMPTS_PER_BATCH) {
-    throw new ValidationError(`body must be { attempts: [...] } with at most ${TRACKER.LOGIN_ATTEMPTS_PER_BATCH}`, "BAD_REPLICATION_BATCH");
+    throw new ValidationError(`body must be { attempts: [...] } with at most ${TRACKER.LOGIN_ATTEMPTS_PER_BATCH}`, Codes.BAD_REPLICATION_BATCH);
   }
   return attempts.filter((a): a is LoginAttempt => {
     const x = a as Partial<LoginAttempt>;

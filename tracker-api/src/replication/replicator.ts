@@ -10,7 +10,7 @@ import { recentAnswer } from "../../../core/recent-answer.js";
 import { Agent, request } from "undici";
 import type { Logger } from "pino";
 import type { PeerTrackerHealth as PeerHealth } from "../../../core/api-types.js";
-import { UnavailableError, ValidationError } from "../../../core/errors.js";
+import { Codes, UnavailableError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
 import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
@@ -101,7 +101,7 @@ export class Replicator implements ReplicationHooks {
     if (this.#recovering) {
       throw new UnavailableError(
         "this tracker is recovering its data from the other trackers; try again shortly or use another tracker",
-        "TRACKER_RECOVERING", TRACKER.RECOVERING_RETRY_AFTER_S,
+        Codes.TRACKER_RECOVERING, TRACKER.RECOVERING_RETRY_AFTER_S,
       );
     }
   }
@@ -145,7 +145,7 @@ export class Replicator implements ReplicationHooks {
         this.logger?.warn("replication: no other tracker answered; taking this database as new");
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, TRACKER.RECOVERY_POLL_MS));
     }
     if (this.#recovering) this.logger?.info({ heads: Object.fromEntries(this.heads) }, "replication: recovered from the other trackers");
     this.#recovering = false;
@@ -218,7 +218,7 @@ export class Replicator implements ReplicationHooks {
         }
         await insertEvents(tx, applicable);
         await batch.write(tx, touched);
-      }, { timeout: 60_000, maxWait: 60_000 }));
+      }, { timeout: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS, maxWait: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS }));
       for (const [origin, seq] of heads) this.heads.set(origin, seq);
       this.options.onApplied?.(touched);
     }
@@ -286,7 +286,7 @@ export class Replicator implements ReplicationHooks {
 
   /** A signed request to a peer; throws on transport failure or a non-2xx answer. */
   async call<T>(peer: PeerTracker, method: "GET" | "POST", target: string, body?: unknown): Promise<T> {
-    if (this.blocked || this.cutPeers.has(peer.id)) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
+    if (this.blocked || this.cutPeers.has(peer.id)) throw new UnavailableError("replication blocked by the test switch", Codes.REPLICATION_BLOCKED);
     const text = body === undefined ? "" : JSON.stringify(body);
     const response = await request(`${peer.url}${target}`, {
       method,
@@ -296,7 +296,7 @@ export class Replicator implements ReplicationHooks {
     });
     if (response.statusCode >= 300) {
       const detail = await response.body.text();
-      throw new UnavailableError(`${peer.id} answered ${response.statusCode}: ${detail.slice(0, 200)}`, "REPLICATION_REFUSED");
+      throw new UnavailableError(`${peer.id} answered ${response.statusCode}: ${detail.slice(0, 200)}`, Codes.REPLICATION_REFUSED);
     }
     return (await response.body.json()) as T;
   }
@@ -497,7 +497,7 @@ export function checkEvent(value: unknown): LoggedEvent {
     (e.seq as number) < 1 || !isHlc(e.hlc) || !EVENT_TYPES.includes(e.type as LoggedEvent["type"]) ||
     typeof e.payload !== "object" || e.payload === null
   ) {
-    throw new ValidationError("malformed replication event", "BAD_REPLICATION_EVENT");
+    throw new ValidationError("malformed replication event", Codes.BAD_REPLICATION_EVENT);
   }
   return { origin: e.origin, seq: e.seq, hlc: e.hlc, type: e.type, payload: e.payload } as LoggedEvent;
 }

@@ -10,7 +10,7 @@
  *   POST /replication/test/partition    only with P2P_TEST_SWITCHES=1: { blocked }, or { blocked, peers: [tracker id] } to cut or heal only the links to those peers
  */
 import express, { type NextFunction, type Request, type Response } from "express";
-import { UnavailableError, ValidationError } from "../../../core/errors.js";
+import { Codes, UnavailableError, ValidationError } from "../../../core/errors.js";
 import { checkEvent, type Replicator } from "./replicator.js";
 import { SignatureVerifier } from "./signing.js";
 import { TRACKER } from "../config.js";
@@ -32,7 +32,7 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
   const signed = (req: Request, _res: Response, next: NextFunction) => {
     const body = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
     verifier.verify(req.headers, req.method, req.originalUrl, body);
-    if (replicator.blocked) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
+    if (replicator.blocked) throw new UnavailableError("replication blocked by the test switch", Codes.REPLICATION_BLOCKED);
     next();
   };
 
@@ -49,7 +49,7 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
     try {
       body = JSON.parse((req.body as Buffer).toString("utf8"));
     } catch {
-      throw new ValidationError("replication body is not valid JSON", "MALFORMED_JSON");
+      throw new ValidationError("replication body is not valid JSON", Codes.MALFORMED_JSON);
     }
     options.onLoginAttempts?.(body);
     res.status(204).end();
@@ -58,9 +58,9 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
   router.get("/events", raw, signed, async (req, res) => {
     const origin = typeof req.query.origin === "string" ? req.query.origin : "";
     const after = Number(req.query.after ?? 0);
-    const limit = Number(req.query.limit ?? 1000);
+    const limit = Number(req.query.limit ?? TRACKER.PULL_DEFAULT_LIMIT);
     if (origin === "" || !Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1) {
-      throw new ValidationError("origin, after and limit are required: origin=<tracker id>&after=<seq>&limit=<n>", "BAD_REPLICATION_QUERY");
+      throw new ValidationError("origin, after and limit are required: origin=<tracker id>&after=<seq>&limit=<n>", Codes.BAD_REPLICATION_QUERY);
     }
     res.json({ origin, events: await replicator.eventsAfter(origin, after, limit) });
   });
@@ -97,11 +97,11 @@ function parseBatch(text: string): { from: string; events: ReturnType<typeof che
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ValidationError("replication body is not valid JSON", "MALFORMED_JSON");
+    throw new ValidationError("replication body is not valid JSON", Codes.MALFORMED_JSON);
   }
   const { from, events } = (body ?? {}) as { from?: unknown; events?: unknown };
   if (typeof from !== "string" || !Array.isArray(events)) {
-    throw new ValidationError("replication body must be { from, events: [...] }", "BAD_REPLICATION_BATCH");
+    throw new ValidationError("replication body must be { from, events: [...] }", Codes.BAD_REPLICATION_BATCH);
   }
   return { from, events: events.map(checkEvent) };
 }

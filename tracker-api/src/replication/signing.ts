@@ -1,7 +1,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import { TRACKER } from "../config.js";
-import { UnauthorizedError, ValidationError } from "../../../core/errors.js";
+import { Codes, UnauthorizedError, ValidationError } from "../../../core/errors.js";
 
 
 /** Used when no secret is given; only allowed on loopback (see config.ts). */
@@ -10,16 +10,16 @@ export const DEMO_CLUSTER_SECRET = "p2p-demo-cluster-secret-loopback-only";
 /** The secret to use: the given one, or the demo secret if this tracker only listens on loopback. */
 export function clusterSecretFor(host: string, given: string | undefined): string {
   if (given !== undefined) {
-    if (given.length < 16) throw new ValidationError("the cluster secret must be at least 16 characters", "WEAK_CLUSTER_SECRET");
+    if (given.length < 16) throw new ValidationError("the cluster secret must be at least 16 characters", Codes.WEAK_CLUSTER_SECRET);
     if (given === DEMO_CLUSTER_SECRET && !isLoopback(host)) {
-      throw new ValidationError(`the demo cluster secret is public; a tracker on ${host} needs a secret of its own`, "CLUSTER_SECRET_REQUIRED");
+      throw new ValidationError(`the demo cluster secret is public; a tracker on ${host} needs a secret of its own`, Codes.CLUSTER_SECRET_REQUIRED);
     }
     return given;
   }
   if (isLoopback(host)) return DEMO_CLUSTER_SECRET;
   throw new ValidationError(
     `tracker listens on ${host}, not loopback: give every tracker the same --cluster-secret (or P2P_CLUSTER_SECRET)`,
-    "CLUSTER_SECRET_REQUIRED",
+    Codes.CLUSTER_SECRET_REQUIRED,
   );
 }
 
@@ -70,21 +70,21 @@ export class SignatureVerifier {
     const delivery = header(HEADER.delivery);
     const signature = header(HEADER.signature);
     if (!timestamp || !delivery || !signature) {
-      throw new UnauthorizedError("replication requests must be signed", "REPLICATION_UNSIGNED");
+      throw new UnauthorizedError("replication requests must be signed", Codes.REPLICATION_UNSIGNED);
     }
     const expected = createHmac("sha256", this.secret).update(signedText(timestamp, delivery, method, target, body)).digest();
     const given = Buffer.from(signature, "hex");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new UnauthorizedError("replication signature does not match", "REPLICATION_BAD_SIGNATURE");
+      throw new UnauthorizedError("replication signature does not match", Codes.REPLICATION_BAD_SIGNATURE);
     }
     const now = this.now();
     const at = Number(timestamp);
     if (!Number.isFinite(at) || Math.abs(now - at) > TRACKER.SIGNATURE_WINDOW_MS) {
-      throw new UnauthorizedError("replication request is too old or from the future", "REPLICATION_STALE");
+      throw new UnauthorizedError("replication request is too old or from the future", Codes.REPLICATION_STALE);
     }
     this.#forgetOld(now);
     if (this.#seen.has(delivery)) {
-      throw new UnauthorizedError("replication delivery was already received", "REPLICATION_REPLAYED");
+      throw new UnauthorizedError("replication delivery was already received", Codes.REPLICATION_REPLAYED);
     }
     this.#seen.set(delivery, at);
   }

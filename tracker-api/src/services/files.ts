@@ -77,7 +77,7 @@ export async function shareFile(
     if (outcome === "name-taken") {
       throw new ConflictError(
         `"${input.fileName}" is already shared in "${groupName}" with different content; rename your file`,
-        "FILE_NAME_TAKEN",
+        Codes.FILE_NAME_TAKEN,
       );
     }
     const file = existing ?? {
@@ -148,7 +148,7 @@ export async function stopSharing(tracker: ServiceContext, actor: Actor, groupNa
   await tracker.outbox.write(async (tx, record) => {
     const groupId = await requireMember(tx, actor, groupName);
     const held = await tx.holding.findUnique({ where: { groupId_fileName_userId: { groupId, fileName, userId: actor.userId } }, select: { userId: true } });
-    if (!held) throw new NotFoundError(`you do not share "${fileName}" in "${groupName}"`, "NOT_SHARING");
+    if (!held) throw new NotFoundError(`you do not share "${fileName}" in "${groupName}"`, Codes.NOT_SHARING);
     // The projection removes the holding, and the file once nobody holds it.
     await record({ type: "holding.removed", payload: { groupId, fileName, userId: actor.userId } });
   });
@@ -164,7 +164,7 @@ export async function peersOf(
   return db.$transaction(async (tx) => {
     const groupId = await requireMember(tx, actor, groupName);
     const file = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } } });
-    if (!file) throw new NotFoundError(`"${fileName}" is not shared in "${groupName}"; list_files shows what is`, "FILE_NOT_FOUND");
+    if (!file) throw new NotFoundError(`"${fileName}" is not shared in "${groupName}"; list_files shows what is`, Codes.FILE_NOT_FOUND);
     const pieceHashes = JSON.parse(file.pieceHashes) as string[];
     const holders = await tx.holding.findMany({ where: { groupId, fileName, userId: { not: actor.userId } } });
     const online = await onlinePeers(tx, holders.map((h) => h.userId), tracker.clock());
@@ -198,7 +198,7 @@ export async function announce(tracker: ServiceContext, actor: Actor, input: Ann
       UPDATE "Session" SET "lastSeenAt" = ${now}, "peerAddress" = COALESCE(${input.peerAddress ?? null}, "peerAddress"),
         "peerCertSha256" = COALESCE(${input.peerCertSha256 ?? null}, "peerCertSha256")
       WHERE "tokenHash" = ${actor.tokenHash} RETURNING "tokenHash", "peerAddress", "peerCertSha256"`;
-    if (!session) throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
+    if (!session) throw new UnauthorizedError("session expired or logged out; log in again", Codes.SESSION_INVALID);
     const events: NewEvent[] = [];
     // A new certificate is shared at once like a new address: downloaders elsewhere refuse the agent until they see it.
     if (tracker.heartbeats.worthSharing(session.tokenHash, `${session.peerAddress} ${session.peerCertSha256 ?? ""}`, now.getTime())) {
@@ -222,10 +222,10 @@ export async function announce(tracker: ServiceContext, actor: Actor, input: Ann
         const { fileName, piecesHeld } = report;
         const groupId = memberOf.get(report.groupId) ?? "";
         const file = files.get(holdingKey({ groupId, fileName }));
-        const reason = !memberOf.has(report.groupId) ? "NOT_MEMBER" : !file ? "FILE_NOT_FOUND" : file.sha1 !== report.sha1 ? "SHA1_MISMATCH"
-          : piecesHeld > pieceCount(Number(file.size), file.pieceSize) ? "TOO_MANY_PIECES" : undefined;
+        const reason = !memberOf.has(report.groupId) ? Codes.NOT_MEMBER : !file ? Codes.FILE_NOT_FOUND : file.sha1 !== report.sha1 ? Codes.SHA1_MISMATCH
+          : piecesHeld > pieceCount(Number(file.size), file.pieceSize) ? Codes.TOO_MANY_PIECES : undefined;
         if (reason || !file) {
-          rejected.push({ groupId: report.groupId, fileName, code: reason ?? "FILE_NOT_FOUND" });
+          rejected.push({ groupId: report.groupId, fileName, code: reason ?? Codes.FILE_NOT_FOUND });
           continue;
         }
         if (file.piecesHeld === piecesHeld) continue;

@@ -19,7 +19,7 @@ import type { Actor } from "./sessions.js";
 /** The group now called `name` (its row: internal id, owner's internal id), or 404. */
 export async function groupOrThrow(tx: Tx | TrackerDb, name: string) {
   const group = await tx.group.findUnique({ where: { name } });
-  if (!group) throw new NotFoundError(`group "${name}" does not exist; list_groups shows the groups`, "GROUP_NOT_FOUND");
+  if (!group) throw new NotFoundError(`group "${name}" does not exist; list_groups shows the groups`, Codes.GROUP_NOT_FOUND);
   return group;
 }
 
@@ -38,7 +38,7 @@ async function requireOwner(tx: Tx, actor: Actor, groupName: string) {
   const group = await groupOrThrow(tx, groupName);
   if (group.ownerId !== actor.userId) {
     const owner = (await userNames(tx, [group.ownerId])).get(group.ownerId) ?? group.ownerId;
-    throw new ForbiddenError(`only the owner of "${groupName}" (${owner}) may do this`, "NOT_OWNER");
+    throw new ForbiddenError(`only the owner of "${groupName}" (${owner}) may do this`, Codes.NOT_OWNER);
   }
   return group;
 }
@@ -52,9 +52,9 @@ export async function requireMember(tx: Tx | TrackerDb, actor: Actor, groupName:
   const [row] = await tx.$queryRaw<{ id: string; member: unknown }[]>`
     SELECT g."id", EXISTS (SELECT 1 FROM "Membership" m WHERE m."groupId" = g."id" AND m."userId" = ${actor.userId}) AS "member"
     FROM "Group" g WHERE g."name" = ${groupName}`;
-  if (!row) throw new NotFoundError(`group "${groupName}" does not exist; list_groups shows the groups`, "GROUP_NOT_FOUND");
+  if (!row) throw new NotFoundError(`group "${groupName}" does not exist; list_groups shows the groups`, Codes.GROUP_NOT_FOUND);
   if (Boolean(Number(row.member))) return row.id;
-  throw new ForbiddenError(`you are not a member of "${groupName}"; ask to join first`, "NOT_MEMBER");
+  throw new ForbiddenError(`you are not a member of "${groupName}"; ask to join first`, Codes.NOT_MEMBER);
 }
 
 export async function createGroup(tracker: ServiceContext, actor: Actor, name: string): Promise<GroupView> {
@@ -62,7 +62,7 @@ export async function createGroup(tracker: ServiceContext, actor: Actor, name: s
   const groupId = newGroupId(randomId());
   return tracker.outbox.write(async (tx, record) => {
     if (await tx.group.findUnique({ where: { name }, select: { id: true } })) {
-      throw new ConflictError(`group id "${name}" is taken; choose another`, "GROUP_EXISTS");
+      throw new ConflictError(`group id "${name}" is taken; choose another`, Codes.GROUP_EXISTS);
     }
     // Counted in the write's transaction, so two concurrent creates cannot both pass at the quota's edge.
     const owned = await tx.group.count({ where: { ownerId: actor.userId } });
@@ -97,10 +97,10 @@ export async function requestJoin(tracker: ServiceContext, actor: Actor, groupNa
     const groupId = (await groupOrThrow(tx, groupName)).id;
     const key = { groupId_userId: { groupId, userId: actor.userId } };
     if (await tx.membership.findUnique({ where: key })) {
-      throw new ConflictError(`you are already a member of "${groupName}"`, "ALREADY_MEMBER");
+      throw new ConflictError(`you are already a member of "${groupName}"`, Codes.ALREADY_MEMBER);
     }
     if (await tx.joinRequest.findUnique({ where: key })) {
-      throw new ConflictError(`your request to join "${groupName}" is already pending`, "REQUEST_PENDING");
+      throw new ConflictError(`your request to join "${groupName}" is already pending`, Codes.REQUEST_PENDING);
     }
     const pending = await tx.joinRequest.count({ where: { userId: actor.userId } });
     if (pending >= tracker.quotas.pendingJoinRequests) {
@@ -137,7 +137,7 @@ async function takeRequest(tx: Tx, actor: Actor, groupName: string, userName: st
   const userId = await userIdOf(tx, userName);
   const pending = userId !== undefined && (await tx.joinRequest.findUnique({ where: { groupId_userId: { groupId, userId } }, select: { userId: true } }));
   if (!pending) {
-    throw new NotFoundError(`"${userName}" has no pending request to join "${groupName}"`, "REQUEST_NOT_FOUND");
+    throw new NotFoundError(`"${userName}" has no pending request to join "${groupName}"`, Codes.REQUEST_NOT_FOUND);
   }
   return { groupId, userId: userId! };
 }
@@ -191,11 +191,11 @@ export async function leaveGroup(tracker: ServiceContext, actor: Actor, groupNam
     const groupId = group.id;
     const userId = userName === actor.name ? actor.userId : (await tx.user.findUnique({ where: { name: userName }, select: { id: true } }))?.id ?? "";
     if (!mayRemove(actor.userId, group.ownerId, userId)) {
-      throw new ForbiddenError(`only the owner of "${groupName}" may remove another member; you can remove yourself`, "NOT_SELF");
+      throw new ForbiddenError(`only the owner of "${groupName}" may remove another member; you can remove yourself`, Codes.NOT_SELF);
     }
     const members = await tx.membership.findMany({ where: { groupId } });
     if (!members.some((m) => m.userId === userId)) {
-      throw new ForbiddenError(userId === actor.userId ? `you are not a member of "${groupName}"` : `"${userName}" is not a member of "${groupName}"`, "NOT_MEMBER");
+      throw new ForbiddenError(userId === actor.userId ? `you are not a member of "${groupName}"` : `"${userName}" is not a member of "${groupName}"`, Codes.NOT_MEMBER);
     }
     const held = await tx.holding.findMany({ where: { groupId, userId }, select: { fileName: true } });
     const owner = ownerAfterLeaving(group.ownerId, members, userId);

@@ -1,7 +1,7 @@
 import { inChunks } from "../db/chunks.js";
 import { createHash, randomBytes } from "node:crypto";
 import type { LoginRequest, LoginResult } from "../../../core/api-types.js";
-import { UnauthorizedError } from "../../../core/errors.js";
+import { Codes, UnauthorizedError } from "../../../core/errors.js";
 import { TRACKER } from "../config.js";
 import type { TrackerDb } from "../db/open.js";
 import { chosenName } from "../replication/apply-rules.js";
@@ -23,7 +23,7 @@ export async function login(tracker: ServiceContext, input: LoginRequest, client
   const attempt = { account: input.userId, address: clientAddress, accountExists: user !== null, at: tracker.clock() };
   if (!user || !matches) {
     throttle.record({ ...attempt, ok: false });
-    throw new UnauthorizedError("wrong user id or password", "BAD_CREDENTIALS");
+    throw new UnauthorizedError("wrong user id or password", Codes.BAD_CREDENTIALS);
   }
   throttle.record({ ...attempt, ok: true });
   const token = randomBytes(32).toString("base64url");
@@ -116,12 +116,12 @@ export class SessionCache {
 /** Resolves a bearer token to its user; 401 for a missing, unknown or expired one. */
 export async function authenticate(tracker: ServiceContext, authorization: string | undefined): Promise<Actor> {
   const token = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(authorization ?? "")?.[1];
-  if (!token) throw new UnauthorizedError("log in first: a bearer token is required", "UNAUTHENTICATED");
+  if (!token) throw new UnauthorizedError("log in first: a bearer token is required", Codes.UNAUTHENTICATED);
   const hash = tokenHash(token);
   const session = await tracker.sessions.lookUp(hash);
   if (!session || session.expiresAt <= tracker.clock()) {
     tracker.sessions.forget([hash], []);
-    throw new UnauthorizedError("session expired or logged out; log in again", "SESSION_INVALID");
+    throw new UnauthorizedError("session expired or logged out; log in again", Codes.SESSION_INVALID);
   }
   return { userId: session.userId, name: session.name, tokenHash: hash };
 }

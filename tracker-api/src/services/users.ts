@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { CreateUserRequest, UserView } from "../../../core/api-types.js";
-import { ConflictError } from "../../../core/errors.js";
+import { Codes, ConflictError } from "../../../core/errors.js";
 import { newUserId } from "../replication/events.js";
 import type { ServiceContext } from "./context.js";
 import { hashPassword } from "./passwords.js";
@@ -17,6 +17,6 @@ export async function createUser(tracker: ServiceContext, input: CreateUserReque
     await record({ type: "user.created", payload: { userId: newUserId(randomId()), name, passwordHash, createdAt: createdAt.toISOString() } });
     return true;
   });
-  if (!created) throw new ConflictError(`user id "${name}" is taken; choose another`, "USER_EXISTS");
+  if (!created) throw new ConflictError(`user id "${name}" is taken; choose another`, Codes.USER_EXISTS);
   return { userId: name, createdAt: createdAt.toISOString() };
 }
