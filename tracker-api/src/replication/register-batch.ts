@@ -568,7 +568,9 @@ export class RegisterBatch {
     const index = this.#index();
     const where = (part: typeof items) => or(part.map((f) => Prisma.sql`("groupId" = ${f.groupId} AND "fileName" = ${f.fileName})`));
     const existing = new Map<string, string>();
-    for (const part of chunks(items)) {
+    // Rows follow registers: a file none of whose registers existed before this batch has no rows to read or clear (a new share).
+    const seenBefore = items.filter((f) => (index.get(fileScope(f.groupId, f.incarnation, f.fileName)) ?? []).some((r) => this.#existedBefore.has(keyString(r))));
+    for (const part of chunks(seenBefore)) {
       const rows = await tx.$queryRaw<{ groupId: string; fileName: string; sha1: string }[]>`
         SELECT "groupId", "fileName", "sha1" FROM "SharedFile" WHERE ${where(part)}`;
       for (const row of rows) existing.set(`${row.groupId}${SEP}${row.fileName}`, row.sha1);
