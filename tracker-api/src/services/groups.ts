@@ -61,12 +61,16 @@ export async function createGroup(tracker: ServiceContext, actor: Actor, name: s
   const createdAt = new Date(tracker.clock());
   const groupId = newGroupId(randomId());
   return tracker.outbox.write(async (tx, record) => {
-    if (await tx.group.findUnique({ where: { name }, select: { id: true } })) {
+    // Whether the name is taken and how many groups the caller owns, in one query (each statement costs 0.3-0.7 ms of
+    // Prisma's client here; group creations are bench:sync's write). Counted in the write's transaction, so two
+    // concurrent creates cannot both pass at the quota's edge.
+    const [{ taken, owned }] = await tx.$queryRaw<[{ taken: unknown; owned: number | bigint }]>`
+      SELECT EXISTS (SELECT 1 FROM "Group" WHERE "name" = ${name}) AS "taken",
+        (SELECT COUNT(*) FROM "Group" WHERE "ownerId" = ${actor.userId}) AS "owned"`;
+    if (Boolean(Number(taken))) {
       throw new ConflictError(`group id "${name}" is taken; choose another`, Codes.GROUP_EXISTS);
     }
-    // Counted in the write's transaction, so two concurrent creates cannot both pass at the quota's edge.
-    const owned = await tx.group.count({ where: { ownerId: actor.userId } });
-    if (owned >= tracker.quotas.groupsOwned) {
+    if (Number(owned) >= tracker.quotas.groupsOwned) {
       throw new ForbiddenError(`you own ${owned} groups, the most one user may own; delete or leave one first`, Codes.QUOTA_EXCEEDED);
     }
     await record({ type: "group.created", payload: { groupId, name, ownerId: actor.userId, createdAt: createdAt.toISOString(), by: actor.tokenHash } });
