@@ -176,6 +176,10 @@ function fingerprint(body: unknown): string {
  * Holds the response's last write until `keep` has run with its status,
  * content type and body; when `keep` says the answer must not be sent (its
  * write did not commit), a 500 problem is sent instead if nothing was sent yet.
+ * Wrapping this response's own write/end is how Express middleware that must
+ * see or change an answer after the handler works (compression and
+ * express-session do the same): Express has no hook before sending, and the
+ * answers come from tsoa's generated routes and the problem handler alike.
  */
 function beforeSending(res: Response, keep: (status: number, contentType: string, body: string) => Promise<boolean>): void {
   const end = res.end.bind(res) as (...args: unknown[]) => Response;
