@@ -145,8 +145,6 @@ export const TRACKER = Object.freeze({
   SIGNATURE_WINDOW_MS: 5 * 60 * 1000,
   /** Conditions per statement, so that no statement nears a database's limit of bound parameters. */
   REGISTER_CONDITIONS_PER_STATEMENT: 100,
-  /** Distinct SQL texts whose prepared statements are kept (the least recently used make room). */
-  MAX_PREPARED_STATEMENTS: 500,
   /** How long a statement waits for a lock held by another connection (e.g. a backup) before failing. */
   BUSY_TIMEOUT_MS: 5000,
   /**

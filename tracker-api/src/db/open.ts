@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { applyMigrations } from "./migrations.js";
-import { serializeConnection } from "./serial-adapter.js";
+import { SerializedSqliteAdapterFactory } from "./serial-adapter.js";
 import { TRACKER } from "../config.js";
 
 export type TrackerDb = PrismaClient;
@@ -36,7 +36,7 @@ export async function openDatabase(path: string): Promise<TrackerDb> {
   } finally {
     raw.close();
   }
-  const adapter = serializeConnection(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: TRACKER.BUSY_TIMEOUT_MS }));
+  const adapter = new SerializedSqliteAdapterFactory(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: TRACKER.BUSY_TIMEOUT_MS }));
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
   await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");

@@ -1,75 +1,110 @@
 import type { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import type Database from "better-sqlite3";
-import { TRACKER } from "../config.js";
 
-type Factory = PrismaBetterSQLite3;
-type Adapter = Awaited<ReturnType<Factory["connect"]>>;
+type Adapter = Awaited<ReturnType<PrismaBetterSQLite3["connect"]>>;
 type Transaction = Awaited<ReturnType<Adapter["startTransaction"]>>;
+type Query = Parameters<Adapter["queryRaw"]>[0];
 
 /**
  * Prisma's better-sqlite3 adapter has one connection. It makes transactions
  * wait for each other, but a query outside a transaction runs on that same
  * connection at once: while another request's interactive transaction is open,
  * it reads uncommitted rows, and a write is undone if that transaction rolls
- * back. This wrapper makes every statement outside a transaction wait until no
- * transaction is open, so each one sees and leaves only committed state.
+ * back. This driver adapter factory (Prisma's public adapter interface,
+ * delegating to the better-sqlite3 one) makes every statement outside a
+ * transaction wait until no transaction is open, so each one sees and leaves
+ * only committed state.
  */
-export function serializeConnection(factory: Factory): Factory {
-  return new Proxy(factory, {
-    get(target, property, receiver) {
-      if (property === "connect") return async () => serialized(await target.connect());
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+export class SerializedSqliteAdapterFactory {
+  readonly provider: PrismaBetterSQLite3["provider"];
+  readonly adapterName: string;
+
+  constructor(private readonly factory: PrismaBetterSQLite3) {
+    this.provider = factory.provider;
+    this.adapterName = factory.adapterName;
+  }
+
+  async connect(): Promise<Adapter> {
+    return new SerializedConnection(await this.factory.connect());
+  }
 }
 
-function serialized(adapter: Adapter): Adapter {
-  const client = (adapter as unknown as { client?: Database.Database }).client;
-  if (client) reusePreparedStatements(client);
-  const gate = new Gate();
-  const overrides: Partial<Adapter> = {
-    queryRaw: (query) => gate.run(() => adapter.queryRaw(query)),
-    executeRaw: (query) => gate.run(() => adapter.executeRaw(query)),
-    executeScript: (script) => gate.run(() => adapter.executeScript(script)),
-    async startTransaction(isolationLevel) {
-      const release = await gate.acquire();
-      try {
-        return releasingOnEnd(await adapter.startTransaction(isolationLevel), release);
-      } catch (error) {
-        release();
-        throw error;
-      }
-    },
-  };
-  return new Proxy(adapter, {
-    get(target, property, receiver) {
-      if (Object.hasOwn(overrides, property)) return overrides[property as keyof Adapter];
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+/** One connection whose statements outside transactions take turns with its transactions. */
+class SerializedConnection implements Adapter {
+  readonly provider: Adapter["provider"];
+  readonly adapterName: string;
+  readonly #gate = new Gate();
 
-function releasingOnEnd(transaction: Transaction, release: () => void): Transaction {
-  const end = (finish: () => Promise<void>) => async () => {
+  constructor(private readonly connection: Adapter) {
+    this.provider = connection.provider;
+    this.adapterName = connection.adapterName;
+  }
+
+  queryRaw(query: Query): ReturnType<Adapter["queryRaw"]> {
+    return this.#gate.run(() => this.connection.queryRaw(query));
+  }
+
+  executeRaw(query: Query): Promise<number> {
+    return this.#gate.run(() => this.connection.executeRaw(query));
+  }
+
+  executeScript(script: string): Promise<void> {
+    return this.#gate.run(() => this.connection.executeScript(script));
+  }
+
+  async startTransaction(isolationLevel?: Parameters<Adapter["startTransaction"]>[0]): Promise<Transaction> {
+    const release = await this.#gate.acquire();
     try {
-      await finish();
-    } finally {
+      return new GateHoldingTransaction(await this.connection.startTransaction(isolationLevel), release);
+    } catch (error) {
       release();
+      throw error;
     }
-  };
-  const overrides: Partial<Transaction> = {
-    commit: end(() => transaction.commit()),
-    rollback: end(() => transaction.rollback()),
-  };
-  return new Proxy(transaction, {
-    get(target, property, receiver) {
-      if (Object.hasOwn(overrides, property)) return overrides[property as keyof Transaction];
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  }
+
+  getConnectionInfo(): ReturnType<NonNullable<Adapter["getConnectionInfo"]>> {
+    return this.connection.getConnectionInfo?.() ?? { supportsRelationJoins: false };
+  }
+
+  dispose(): Promise<void> {
+    return this.connection.dispose();
+  }
+}
+
+/** A transaction that holds its connection's gate until it commits or rolls back. */
+class GateHoldingTransaction implements Transaction {
+  readonly provider: Transaction["provider"];
+  readonly adapterName: string;
+  readonly options: Transaction["options"];
+
+  constructor(private readonly transaction: Transaction, private readonly release: () => void) {
+    this.provider = transaction.provider;
+    this.adapterName = transaction.adapterName;
+    this.options = transaction.options;
+  }
+
+  queryRaw(query: Query): ReturnType<Transaction["queryRaw"]> {
+    return this.transaction.queryRaw(query);
+  }
+
+  executeRaw(query: Query): Promise<number> {
+    return this.transaction.executeRaw(query);
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.transaction.commit();
+    } finally {
+      this.release();
+    }
+  }
+
+  async rollback(): Promise<void> {
+    try {
+      await this.transaction.rollback();
+    } finally {
+      this.release();
+    }
+  }
 }
 
 /** A first-come first-served lock. */
@@ -93,47 +128,4 @@ class Gate {
       release();
     }
   }
-}
-
-
-/**
- * The adapter prepares every statement again on each query (compiling SQL is
- * a good part of a query's cost here). This keeps the prepared statements by
- * SQL text and hands the adapter a fresh binding of the cached one each time:
- * `prepare(sql).bind(args)` then runs the same statement with these args.
- * Safe because the connection runs one statement at a time and the adapter
- * reads every result at once (no open iterators).
- */
-function reusePreparedStatements(db: Database.Database): void {
-  const prepare = db.prepare.bind(db);
-  const cache = new Map<string, Database.Statement>();
-  type Handle = Pick<Database.Statement, "reader" | "columns"> & {
-    bind(args: unknown[]): Handle;
-    run(): Database.RunResult;
-    all(): unknown[];
-    get(): unknown;
-    raw(toggle?: boolean): Handle;
-  };
-  const handle = (statement: Database.Statement, args: unknown[], raw: boolean): Handle => {
-    const mode = () => { if (statement.reader) statement.raw(raw); };
-    return {
-      reader: statement.reader,
-      columns: () => statement.columns(),
-      bind: (bound) => handle(statement, bound, raw),
-      run: () => statement.run(...args),
-      all: () => { mode(); return statement.all(...args); },
-      get: () => { mode(); return statement.get(...args); },
-      raw: (toggle = true) => handle(statement, args, toggle),
-    };
-  };
-  (db as { prepare: unknown }).prepare = (sql: string): Handle => {
-    let statement = cache.get(sql);
-    if (statement) cache.delete(sql);
-    else {
-      statement = prepare(sql);
-      if (cache.size >= TRACKER.MAX_PREPARED_STATEMENTS) cache.delete(cache.keys().next().value!);
-    }
-    cache.set(sql, statement);
-    return handle(statement, [], false);
-  };
 }
