@@ -55,17 +55,14 @@ before(async () => {
   await as("alice").post("/groups", { groupId: "big" }).expect(201);
   await as("bob").post("/groups/big/join-requests").expect(201);
   await as("alice").post("/groups/big/join-requests/bob/accept").expect(200);
-  // Seeded in the database (450 shares through HTTP would only slow the test down), then announced like a committed change.
-  const now = new Date();
+  // Recorded as one write of 450 shares (450 requests through HTTP would only slow the test down).
+  const sharedAt = new Date().toISOString();
   const big = await groupIdOf(tracker.db, "big");
   const alice = await userIdOf(tracker.db, "alice");
-  await tracker.db.sharedFile.createMany({ data: Array.from({ length: SEEDED }, (_, i) => ({
-    groupId: big, fileName: seededName(i), size: BigInt(PIECE), sha1: "a".repeat(40), pieceSize: PIECE, pieceHashes: JSON.stringify(["b".repeat(40)]), sharedAt: now,
-  })) });
-  await tracker.db.holding.createMany({ data: Array.from({ length: SEEDED }, (_, i) => ({
-    groupId: big, fileName: seededName(i), userId: alice, piecesHeld: 1, updatedAt: now,
-  })) });
-  tracker.tracker.fileLists.filesChanged(big);
+  await tracker.tracker.outbox.write((_tx, record) => record(...Array.from({ length: SEEDED }, (_, i) => ({
+    type: "file.shared" as const,
+    payload: { groupId: big, fileName: seededName(i), size: PIECE, sha1: "a".repeat(40), pieceSize: PIECE, pieceHashes: JSON.stringify(["b".repeat(40)]), sharedAt, userId: alice, piecesHeld: 1 },
+  }))));
 });
 after(async () => { await tracker.close(); });
 
