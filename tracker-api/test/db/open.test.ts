@@ -89,15 +89,24 @@ test("committed rows reach the database file itself in the background, while the
   const checkpointer = checkpointInBackground(path);
   try {
     await prisma.user.create({ data: { id: "copied", name: "copied", passwordHash: "x", createdAt: new Date() } });
-    await delay(TRACKER.CHECKPOINT_EVERY_MS * 3);
-    // The database file alone, without its WAL: only what a checkpoint copied into it.
-    await copyFile(path, join(dir, "copy.db"));
-    const copy = new Database(join(dir, "copy.db"), { readonly: true });
-    try {
-      assert.deepEqual(copy.prepare(`SELECT "id" FROM "User"`).all(), [{ id: "copied" }]);
-    } finally {
-      copy.close();
+    // The database file alone, without its WAL: only what a checkpoint copied into it. A round runs every
+    // CHECKPOINT_EVERY_MS; the worker's own start may take a while on a loaded machine, so the test waits for it.
+    const copied = async () => {
+      await copyFile(path, join(dir, "copy.db"));
+      const copy = new Database(join(dir, "copy.db"), { readonly: true });
+      try {
+        return (copy.prepare(`SELECT "id" FROM "User"`).all() as { id: string }[]).map((row) => row.id);
+      } finally {
+        copy.close();
+      }
+    };
+    const deadline = Date.now() + TRACKER.CHECKPOINT_EVERY_MS * 50;
+    let found = await copied();
+    while (found.length === 0 && Date.now() < deadline) {
+      await delay(TRACKER.CHECKPOINT_EVERY_MS);
+      found = await copied();
     }
+    assert.deepEqual(found, ["copied"]);
   } finally {
     await checkpointer.stop();
     await prisma.$disconnect();
