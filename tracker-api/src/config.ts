@@ -107,16 +107,38 @@ export const TRACKER = Object.freeze({
    */
   RECOVERY_WAIT_MS: 30_000,
   /**
-   * /health needs no login and a digest reads the whole state (0.3–0.5 s after
-   * a user made 5000 groups; 100 concurrent calls starved logins and the JWKS
-   * for seconds): concurrent askers share one computation, and an answer is
-   * reused while no event was applied since (up to HEALTH_ANSWER_MS), and for
-   * HEALTH_FLOOD_MS in any case. The same for the digest other trackers ask
-   * for. However many ask, at most one digest (and one round of peer digests)
-   * per HEALTH_FLOOD_MS while writes stream in, one per HEALTH_ANSWER_MS when idle.
+   * /health needs no login and a digest reads the whole state (about a second
+   * with 40,000 groups; a flood of 200 health calls took a login's p99 from
+   * 0.3 s to 2.8 s, test/abuse/health-flood.test.ts), so health shows a digest
+   * kept in the background (replication/kept-digest.ts): one at a time, at
+   * most one per HEALTH_DIGEST_MIN_GAP_MS, and at most HEALTH_DIGEST_SHARE of
+   * the time, however many ask.
+   */
+  HEALTH_DIGEST_MIN_GAP_MS: 250,
+  /** The share of its time a tracker spends at most on digests for /health: after a digest, it pauses 9 times as long. */
+  HEALTH_DIGEST_SHARE: 0.1,
+  /** A kept digest is read again after this long even when no event was applied, to see a database changed behind the rules' back (`diverged`). */
+  HEALTH_DIGEST_MAX_AGE_MS: 1000,
+  /** Rows per query of a digest: other requests run between two pages, each a few ms. */
+  DIGEST_ROWS_PER_QUERY: 500,
+  /**
+   * /health answers (over all callers) at most `perSecond` a second after a
+   * burst of `burst`; the rest wait in line, up to `maxWaiting`, beyond which
+   * they get 429 HEALTH_BUSY. A monitor asks every few seconds, and nothing
+   * in the project calls it on a hot path; even an answer with nothing to
+   * read costs an HTTP round of work, and 200 connections asking back to
+   * back took a login's p99 from 0.4 s to 19 s
+   * (test/abuse/health-flood.test.ts). Waiting costs a socket, not CPU.
+   */
+  HEALTH_PACE: Object.freeze({ perSecond: 50, burst: 50, maxWaiting: 1000 }),
+  /**
+   * The signed /replication/digest (other trackers' divergence checks, operators
+   * holding the cluster secret) reads the state now, but concurrent askers share
+   * one reading, reused while no event was applied (up to this long) and for
+   * HEALTH_FLOOD_MS in any case.
    */
   HEALTH_ANSWER_MS: 1000,
-  /** The shortest reuse of a /health or digest answer, however often it is asked for (see HEALTH_ANSWER_MS). */
+  /** The shortest reuse of a /replication/digest answer, however often it is asked for (see HEALTH_ANSWER_MS). */
   HEALTH_FLOOD_MS: 100,
   /** What a write refused while recovering tells its client to wait (a client fails over to another tracker at once). */
   RECOVERING_RETRY_AFTER_S: 2,

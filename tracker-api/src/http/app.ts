@@ -8,6 +8,7 @@ import { sendSerializedJson } from "../serialized-json.js";
 import type { Tracker } from "../tracker.js";
 import { mountDocs } from "./docs.js";
 import { nestsDeeperThan } from "./json-depth.js";
+import { paceHealth } from "./health-pacing.js";
 import { idempotency } from "./idempotency.js";
 import { securityHeaders } from "./security-headers.js";
 import { methodNotAllowed, rejectBadPercentEncoding } from "./wire.js";
@@ -20,6 +21,8 @@ export function createApp(tracker: Tracker): express.Express {
   app.locals.tracker = tracker;
   app.disable("x-powered-by");
   sendSerializedJson(app);
+  // First: a flood of health calls waits here, before any work is spent on it.
+  app.use(paceHealth(tracker.healthPacer));
   app.use(securityHeaders());
   app.use(rejectBadPercentEncoding());
   if (tracker.replication) {

@@ -5,7 +5,7 @@
  *   POST /replication/events            signed: a batch of events   -> { heads }
  *   GET  /replication/events?origin=&after=&limit=  signed         -> { origin, events }
  *   GET  /replication/heads             signed                      -> { trackerId, heads }
- *   GET  /replication/digest            public                      -> { trackerId, digest }
+ *   GET  /replication/digest            signed: reads the state now   -> { trackerId, digest, heads } (heads null when events were applied meanwhile)
  *   POST /replication/logins            signed: login attempts made on the sender (login-attempts.ts) -> 204
  *   POST /replication/test/partition    only with P2P_TEST_SWITCHES=1: { blocked }, or { blocked, peers: [tracker id] } to cut or heal only the links to those peers
  */
@@ -69,7 +69,8 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
     res.json({ trackerId: replicator.origin, heads: replicator.headsObject() });
   });
 
-  router.get("/digest", async (_req, res) => {
+  // Signed: it reads the whole state; anyone else has /health's kept digest.
+  router.get("/digest", raw, signed, async (_req, res) => {
     // With the heads it was computed at, so another tracker can tell a divergence from events in flight.
     res.json({ trackerId: replicator.origin, ...(await replicator.stableDigest()) });
   });
