@@ -14,6 +14,19 @@ export interface TrackerConfig {
   tls?: { certPath: string; keyPath: string };
   /** --ca: PEM file of a CA trusted for https peer trackers besides the system's. */
   caPath?: string;
+  /** --max-groups-per-user, --max-files-per-user, --max-pending-requests: the per-user quotas given (TRACKER.QUOTAS for the others). */
+  quotas: { groupsOwned?: number; filesShared?: number; pendingJoinRequests?: number };
+}
+
+/** A whole number of at least `min`, for commander. */
+function wholeNumber(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(min === 1 ? "must be a positive whole number" : `must be a whole number of at least ${min}`);
+    }
+    return n;
+  };
 }
 
 /** Reads the tracker's settings from its command line and environment, with demo-friendly defaults. */
@@ -21,22 +34,24 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   const program = new Command("tracker")
     .description("Run tracker N of the network described in tracker_info.txt")
     .argument("<tracker_info>", "file listing every tracker as ip:port (or ip port), one per line")
-    .argument("<tracker_no>", "which line of the file is this tracker (1-based)", (value) => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive whole number");
-      return n;
-    })
+    .argument("<tracker_no>", "which line of the file is this tracker (1-based)", wholeNumber(1))
     .option("--data-dir <dir>", "where this tracker keeps its database and keys (env P2P_TRACKER_DATA_DIR)")
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
     .option("--cluster-secret <secret>", "secret shared by all trackers to sign replication (env P2P_CLUSTER_SECRET)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); list the tracker as https://host:port")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// peer trackers, besides the system's")
+    .option("--max-groups-per-user <n>", `groups one user may own (default ${TRACKER.QUOTAS.groupsOwned})`, wholeNumber(1))
+    .option("--max-files-per-user <n>", `files one user may share, over all groups (default ${TRACKER.QUOTAS.filesShared})`, wholeNumber(1))
+    .option("--max-pending-requests <n>", `join requests one user may have waiting at once (default ${TRACKER.QUOTAS.pendingJoinRequests})`, wholeNumber(1))
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [trackerInfoPath, trackerNumber] = program.processedArgs as [string, number];
-  const options = program.opts<{ dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string }>();
+  const options = program.opts<{
+    dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string;
+    maxGroupsPerUser?: number; maxFilesPerUser?: number; maxPendingRequests?: number;
+  }>();
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new InvalidArgumentError("--tls-cert and --tls-key go together");
   }
@@ -49,6 +64,11 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     testSwitches: env.P2P_TEST_SWITCHES === "1",
     ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
     ...(options.ca !== undefined ? { caPath: resolve(options.ca) } : {}),
+    quotas: {
+      ...(options.maxGroupsPerUser !== undefined ? { groupsOwned: options.maxGroupsPerUser } : {}),
+      ...(options.maxFilesPerUser !== undefined ? { filesShared: options.maxFilesPerUser } : {}),
+      ...(options.maxPendingRequests !== undefined ? { pendingJoinRequests: options.maxPendingRequests } : {}),
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { TRACKER } from "../src/config.js";
+import { parseTrackerArgs, TRACKER } from "../src/config.js";
 
 test("the tracker's tunables are frozen: a value is changed in config.ts, never where it is used", () => {
   assert.ok(Object.isFrozen(TRACKER));
@@ -19,4 +19,10 @@ test("every tunable of the tracker says why it has its value", async () => {
     assert.ok(at > 0, `${key} is not in config.ts`);
     assert.match(lines[at - 1]!, /\*\/\s*$/, `${key} has no comment saying why`);
   }
+});
+
+test("the quota flags reach the tracker's config as quotas, and those not given are left to TRACKER.QUOTAS", () => {
+  const config = parseTrackerArgs(["info.txt", "1", "--max-groups-per-user", "5000", "--max-pending-requests", "3"], {});
+  assert.deepEqual(config.quotas, { groupsOwned: 5000, pendingJoinRequests: 3 });
+  assert.deepEqual(parseTrackerArgs(["info.txt", "1"], {}).quotas, {});
 });
