@@ -29,11 +29,17 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
   const verifier = new SignatureVerifier(options.secret);
   const raw = express.raw({ type: () => true, limit: TRACKER.REPLICATION_BODY_LIMIT });
 
-  const signed = (req: Request, _res: Response, next: NextFunction) => {
+  const fromOperator = (req: Request, _res: Response, next: NextFunction) => {
     const body = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
     verifier.verify(req.headers, req.method, req.originalUrl, body);
-    if (replicator.blocked) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
     next();
+  };
+  // Deliveries between trackers, which the partition switch cuts.
+  const signed = (req: Request, res: Response, next: NextFunction) => {
+    fromOperator(req, res, () => {
+      if (replicator.blocked) throw new UnavailableError("replication blocked by the test switch", "REPLICATION_BLOCKED");
+      next();
+    });
   };
 
   router.post("/events", raw, signed, async (req, res) => {
@@ -69,8 +75,8 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
     res.json({ trackerId: replicator.origin, heads: replicator.headsObject() });
   });
 
-  // Signed: it reads the whole state; anyone else has /health's kept digest.
-  router.get("/digest", raw, signed, async (_req, res) => {
+  // Signed, as it reads the whole state (anyone else has /health's kept digest); not a delivery, so a cut link does not stop it.
+  router.get("/digest", raw, fromOperator, async (_req, res) => {
     // With the heads it was computed at, so another tracker can tell a divergence from events in flight.
     res.json({ trackerId: replicator.origin, ...(await replicator.stableDigest()) });
   });
