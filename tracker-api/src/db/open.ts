@@ -5,7 +5,7 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { checkpointInBackground } from "./checkpoints.js";
 import { applyMigrations } from "./migrations.js";
-import { serializeConnection } from "./serial-adapter.js";
+import { serializeConnection, type StatementWatcher } from "./serial-adapter.js";
 import { TRACKER } from "../config.js";
 
 export type TrackerDb = PrismaClient;
@@ -25,9 +25,10 @@ export type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
  * Checkpoints (copying the WAL into the database, with an fsync of both) run in
  * a worker thread (checkpoints.ts) instead of inside whichever commit crosses
  * SQLite's threshold, where they blocked every request for several ms.
- * `$disconnect` stops that worker first.
+ * `$disconnect` stops that worker first. `watchStatements` is told every
+ * statement before it runs (tests check the bound values of each).
  */
-export async function openDatabase(path: string): Promise<TrackerDb> {
+export async function openDatabase(path: string, options: { watchStatements?: StatementWatcher } = {}): Promise<TrackerDb> {
   mkdirSync(dirname(path), { recursive: true });
   const raw = new Database(path);
   try {
@@ -36,7 +37,7 @@ export async function openDatabase(path: string): Promise<TrackerDb> {
   } finally {
     raw.close();
   }
-  const adapter = serializeConnection(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: TRACKER.BUSY_TIMEOUT_MS }));
+  const adapter = serializeConnection(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: TRACKER.BUSY_TIMEOUT_MS }), options.watchStatements);
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
   await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");

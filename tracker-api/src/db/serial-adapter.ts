@@ -14,28 +14,32 @@ type Transaction = Awaited<ReturnType<Adapter["startTransaction"]>>;
  * back. This wrapper makes every statement outside a transaction wait until no
  * transaction is open, so each one sees and leaves only committed state.
  */
-export function serializeConnection(factory: Factory): Factory {
+export function serializeConnection(factory: Factory, watch?: StatementWatcher): Factory {
   return new Proxy(factory, {
     get(target, property, receiver) {
-      if (property === "connect") return async () => serialized(await target.connect());
+      if (property === "connect") return async () => serialized(await target.connect(), watch);
       const value: unknown = Reflect.get(target, property, receiver);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
 }
 
-function serialized(adapter: Adapter): Adapter {
+/** Told every statement before it runs (tests: the bound values of each, against the driver's limit). */
+export type StatementWatcher = (statement: { sql: string; boundValues: number }) => void;
+
+function serialized(adapter: Adapter, watch?: StatementWatcher): Adapter {
   const client = (adapter as unknown as { client?: Database.Database }).client;
   if (client) reusePreparedStatements(client);
   const gate = new Gate();
+  const seen = (query: { sql: string; args: unknown[] }) => watch?.({ sql: query.sql, boundValues: query.args.length });
   const overrides: Partial<Adapter> = {
-    queryRaw: (query) => gate.run(() => adapter.queryRaw(query)),
-    executeRaw: (query) => gate.run(() => adapter.executeRaw(query)),
+    queryRaw: (query) => gate.run(() => { seen(query); return adapter.queryRaw(query); }),
+    executeRaw: (query) => gate.run(() => { seen(query); return adapter.executeRaw(query); }),
     executeScript: (script) => gate.run(() => adapter.executeScript(script)),
     async startTransaction(isolationLevel) {
       const release = await gate.acquire();
       try {
-        return releasingOnEnd(await adapter.startTransaction(isolationLevel), release);
+        return releasingOnEnd(await adapter.startTransaction(isolationLevel), release, seen);
       } catch (error) {
         release();
         throw error;
@@ -51,7 +55,7 @@ function serialized(adapter: Adapter): Adapter {
   });
 }
 
-function releasingOnEnd(transaction: Transaction, release: () => void): Transaction {
+function releasingOnEnd(transaction: Transaction, release: () => void, seen: (query: { sql: string; args: unknown[] }) => void): Transaction {
   const end = (finish: () => Promise<void>) => async () => {
     try {
       await finish();
@@ -62,6 +66,8 @@ function releasingOnEnd(transaction: Transaction, release: () => void): Transact
   const overrides: Partial<Transaction> = {
     commit: end(() => transaction.commit()),
     rollback: end(() => transaction.rollback()),
+    queryRaw: (query) => { seen(query); return transaction.queryRaw(query); },
+    executeRaw: (query) => { seen(query); return transaction.executeRaw(query); },
   };
   return new Proxy(transaction, {
     get(target, property, receiver) {
