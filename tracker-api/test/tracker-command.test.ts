@@ -51,18 +51,22 @@ test("the tracker command serves line N of tracker_info.txt and stops cleanly on
   }
 });
 
-test("a tracker number that is not in the file is one clear error line", async () => {
+/** Starts `tracker tracker_info.txt <args…>` with a one-tracker file, expecting it to refuse: its exit code and output. */
+async function refusedStart(args: string[]): Promise<{ code: number; output: string }> {
   const dir = await mkdtemp(join(tmpdir(), "tracker-cmd-"));
   const info = join(dir, "tracker_info.txt");
   await writeFile(info, "127.0.0.1:6001\n");
-  const tracker = startTracker([info, "5", "--data-dir", join(dir, "data")]);
+  const tracker = startTracker([info, ...args, "--data-dir", join(dir, "data")]);
   try {
     const [code] = await once(tracker.child, "exit");
-    assert.equal(code, 1);
-    assert.equal(tracker.output().trim(), 'error: tracker number must be between 1 and 1, got "5"');
+    return { code: code as number, output: tracker.output().trim() };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+test("a tracker number that is not in the file is one clear error line", async () => {
+  assert.deepEqual(await refusedStart(["5"]), { code: 1, output: 'error: tracker number must be between 1 and 1, got "5"' });
 });
 
 async function post(url: string, body: unknown, token?: string): Promise<{ status: number; body: { code?: string; token?: string } }> {
@@ -97,15 +101,7 @@ test("the tracker command's quota flags set the quotas: --max-groups-per-user 2 
 });
 
 test("a quota flag that is not a positive whole number is one clear error line and exit code 1", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "tracker-cmd-"));
-  const info = join(dir, "tracker_info.txt");
-  await writeFile(info, "127.0.0.1:6001\n");
-  const tracker = startTracker([info, "1", "--data-dir", join(dir, "data"), "--max-files-per-user", "0"]);
-  try {
-    const [code] = await once(tracker.child, "exit");
-    assert.equal(code, 1);
-    assert.equal(tracker.output().trim(), "error: option '--max-files-per-user <n>' argument '0' is invalid. must be a positive whole number");
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  assert.deepEqual(await refusedStart(["1", "--max-files-per-user", "0"]), {
+    code: 1, output: "error: option '--max-files-per-user <n>' argument '0' is invalid. must be a positive whole number",
+  });
 });
