@@ -128,8 +128,8 @@ export const TRACKER = Object.freeze({
   RECOVERY_WAIT_MS: 30_000,
   /**
    * /health needs no login and a digest reads the whole state (about a second
-   * with 40,000 groups; a flood of 200 health calls took a login's p99 from
-   * 0.3 s to 2.8 s, test/abuse/health-flood.test.ts), so health shows a digest
+   * with 40,000 groups; a flood of 200 health calls slowed every login
+   * behind it: docs/performance.md, "/health under a flood"), so health shows a digest
    * kept in the background (replication/kept-digest.ts): one at a time, at
    * most one per HEALTH_DIGEST_MIN_GAP_MS, and at most HEALTH_DIGEST_SHARE of
    * the time, however many ask.
@@ -147,8 +147,8 @@ export const TRACKER = Object.freeze({
    * they get 429 HEALTH_BUSY. A monitor asks every few seconds, and nothing
    * in the project calls it on a hot path; even an answer with nothing to
    * read costs an HTTP round of work, and 200 connections asking back to
-   * back took a login's p99 from 0.4 s to 19 s
-   * (test/abuse/health-flood.test.ts). Waiting costs a socket, not CPU.
+   * back without a pace still took a login's p99 many times over
+   * (docs/performance.md, "/health under a flood"). Waiting costs a socket, not CPU.
    */
   HEALTH_PACE: Object.freeze({ perSecond: 50, burst: 50, maxWaiting: 1000 }),
   /**
