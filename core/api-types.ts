@@ -398,7 +398,10 @@ export interface HealthView {
   trackerId: string;
   /** @example "2026-11-25T10:00:00.000Z" */
   time: string;
-  /** SHA-256 of this tracker's canonical state: equal on trackers that are in sync. */
+  /**
+   * SHA-256 of this tracker's canonical state: equal on trackers that are in sync. Kept in the background;
+   * absent while none describes the current state (events were applied since it was computed): ask again shortly.
+   */
   digest?: string;
   /** The other trackers of tracker_info.txt. */
   peers?: PeerTrackerHealth[];

@@ -161,6 +161,8 @@ export const Codes = Object.freeze({
   GRANT_REVOKED: "GRANT_REVOKED",
   /** 502 (a connection failure, never sent): a peer agent presented a TLS certificate other than the one its user registered with the tracker; nothing is sent to it. */
   PEER_CERT_MISMATCH: "PEER_CERT_MISMATCH",
+  /** 429 (tracker): more /health calls wait for their turn than the tracker keeps in line (TRACKER.HEALTH_PACE); Retry-After says when to ask again. */
+  HEALTH_BUSY: "HEALTH_BUSY",
   /** 400: a password would travel in plain HTTP to a tracker that is not on this machine (an `http://` or `ip:port` entry); `--insecure` allows it. */
   INSECURE_TRACKER: "INSECURE_TRACKER",
 

@@ -3,6 +3,7 @@ import { Agent, request } from "undici";
 import {
   type AnnounceRequest,
   type AnnounceResult,
+  type ChangePasswordRequest,
   type CreateUserRequest,
   type FileView,
   type GrantInUse,
@@ -119,7 +120,7 @@ export class TrackerClient {
     return [...up, ...down];
   }
 
-  async send<T>(method: "GET" | "POST" | "DELETE", path: string, options: RequestOptions = {}): Promise<T> {
+  async send<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, options: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
     const token = options.token ?? this.token;
     if (!options.anonymous && token) headers.authorization = `Bearer ${token}`;
@@ -204,6 +205,12 @@ export class TrackerClient {
     const result = await this.send<LoginResult>("POST", "/sessions", { body: input, anonymous: true });
     this.token = result.token;
     return result;
+  }
+
+  /** Changes the password of the logged-in user; the tracker ends the account's other sessions. */
+  async changePassword(input: ChangePasswordRequest): Promise<void> {
+    assertPasswordTravelsSafely(this.trackers, this.#insecure);
+    await this.send("PUT", "/users/me/password", { body: input });
   }
 
   async logout(): Promise<void> {

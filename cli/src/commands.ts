@@ -90,6 +90,14 @@ async function passwordFrom(ctx: CommandContext, given: string | undefined, usag
   return password;
 }
 
+/** One secret asked without echo; refused when empty or when there is no terminal to ask on. */
+async function askPassword(ctx: CommandContext, prompt: string, usage: string): Promise<string> {
+  if (!ctx.askSecret) throw new ValidationError(`missing passwords; usage: ${usage} (they are asked without echo only on a terminal)`, "USAGE");
+  const password = await ctx.askSecret(prompt);
+  if (password === "") throw new ValidationError("the password may not be empty", "EMPTY_PASSWORD");
+  return password;
+}
+
 function renderLogin(outcome: LoginOutcome): string {
   const lines = [`logged in as ${outcome.userId}`];
   for (const notice of outcome.notices ?? []) lines.push(`notice: ${notice}`);
@@ -123,6 +131,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     render: renderLogin,
   }),
+  define<void>({
+    name: "change_password",
+    params: [{ name: "current_password", kind: "password", optional: true }, { name: "new_password", kind: "password", optional: true }],
+    summary: "change your password (both are asked without echo if left out on a terminal); your other sessions end",
+    async run(ctx, [current, next]) {
+      const usage = "change_password <current_password> <new_password>";
+      if (current !== undefined && next === undefined) {
+        throw new ValidationError(`missing <new_password>; usage: ${usage} (both are asked without echo only on a terminal)`, "USAGE");
+      }
+      const currentPassword = current ?? (await askPassword(ctx, "current password: ", usage));
+      const newPassword = next ?? (await askPassword(ctx, "new password: ", usage));
+      if (next === undefined && (await askPassword(ctx, "new password again: ", usage)) !== newPassword) {
+        throw new ValidationError("the two new passwords differ; run the command again", "PASSWORD_MISMATCH");
+      }
+      await ctx.node.changePassword(currentPassword, newPassword);
+    },
+    render: () => "password changed; your other sessions are logged out",
+  }),
   define<GroupView>({
     name: "create_group",
     params: [groupId],
@@ -143,6 +169,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "leave a group (ownership passes to the earliest member who joined)",
     run: (ctx, [group]) => ctx.node.leaveGroup(group!),
     render: (_, [group]) => `left ${group}`,
+  }),
+  define<void>({
+    name: "remove_member",
+    params: [groupId, userId],
+    summary: "take a member out of a group you own (their downloads from it stop within seconds)",
+    run: (ctx, [group, user]) => ctx.node.removeMember(group!, user!),
+    render: (_, [group, user]) => `removed ${user} from ${group}`,
   }),
   define<JoinRequestView[]>({
     name: "list_requests",

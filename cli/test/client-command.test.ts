@@ -262,3 +262,61 @@ test("the client refuses to send a password to a plain-HTTP tracker off this mac
     "error: tracker 1 (192.0.2.1:6001) is plain HTTP on the network: your password would travel readable; list it as https://192.0.2.1:6001 or pass --insecure\n",
   );
 });
+
+test("change_password replaces the password: the old one is refused at the next login and the new one works", async () => {
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-passwords")],
+    ["create_user pw-user old-pw", "login pw-user old-pw", "change_password old-pw new-pw", "logout", "login pw-user old-pw", "login pw-user new-pw"],
+  );
+  assert.equal(result.code, 1, "the login with the old password failed");
+  assert.deepEqual(result.stdout.trimEnd().split("\n").slice(0, 6), [
+    "created user pw-user; log in with: login pw-user",
+    "logged in as pw-user",
+    "password changed; your other sessions are logged out",
+    "logged out; your files are shared again at your next login",
+    "error: wrong user id or password",
+    "logged in as pw-user",
+  ]);
+});
+
+test("change_password with a wrong current password is one error line and exit 1", async () => {
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-wrong-pw")],
+    ["create_user wrong-pw-user pw", "login wrong-pw-user pw", "change_password not-it new-pw"],
+  );
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.stdout.trimEnd().split("\n").slice(2, 4), ["error: the current password is wrong", "logged out"]);
+});
+
+test("remove_member by the owner takes the member out: the removed member's list_files is then refused", async () => {
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-remove")],
+    [
+      "create_user rm-owner pw", "create_user rm-member pw",
+      "login rm-owner pw", "create_group rm-club", "logout",
+      "login rm-member pw", "join_group rm-club", "logout",
+      "login rm-owner pw", "accept_request rm-club rm-member", "remove_member rm-club rm-member", "logout",
+      "login rm-member pw", "list_files rm-club",
+    ],
+  );
+  assert.equal(result.code, 1, "the removed member's list_files failed");
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.ok(lines.includes("removed rm-member from rm-club"), result.stdout);
+  assert.match(lines.at(-2)!, /^error: .*not a member of "rm-club"/);
+});
+
+test("remove_member by a member who is not the owner is one error line and exit 1", async () => {
+  const result = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "pipe-remove-not-owner")],
+    [
+      "create_user rmx-owner pw", "create_user rmx-member pw",
+      "login rmx-owner pw", "create_group rmx-club", "logout",
+      "login rmx-member pw", "join_group rmx-club", "logout",
+      "login rmx-owner pw", "accept_request rmx-club rmx-member", "logout",
+      "login rmx-member pw", "remove_member rmx-club rmx-owner",
+    ],
+  );
+  assert.equal(result.code, 1);
+  const errors = result.stdout.split("\n").filter((line) => line.startsWith("error:"));
+  assert.deepEqual(errors, ['error: only the owner of "rmx-club" may remove another member; you can remove yourself']);
+});

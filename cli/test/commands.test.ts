@@ -14,9 +14,9 @@ function rejects(line: string, code: string, message: RegExp) {
 
 test("the table has every command of the assignment and the issue", () => {
   assert.deepEqual([...COMMAND_NAMES].sort(), [
-    "accept_request", "cancel_download", "clear_downloads", "create_group", "create_user", "download_file", "help",
+    "accept_request", "cancel_download", "change_password", "clear_downloads", "create_group", "create_user", "download_file", "help",
     "join_group", "leave_group", "list_files", "list_groups", "list_requests", "login", "logout", "pause_download", "quit",
-    "reject_request", "resume_download", "set_rate", "show_downloads", "stop_share", "upload_file",
+    "reject_request", "remove_member", "resume_download", "set_rate", "show_downloads", "stop_share", "upload_file",
   ]);
 });
 

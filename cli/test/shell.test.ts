@@ -48,6 +48,8 @@ class StandInNode implements PeerNodeApi {
   }
   async joinGroup(): Promise<JoinRequestView> { throw new Error("not used"); }
   async leaveGroup(): Promise<void> { throw new Error("not used"); }
+  async removeMember(): Promise<void> { throw new Error("not used"); }
+  async changePassword(): Promise<void> { throw new Error("not used"); }
   async listRequests(groupId: string): Promise<JoinRequestView[]> {
     throw new ForbiddenError(`only the owner of "${groupId}" (alice) may do this`, "NOT_OWNER");
   }

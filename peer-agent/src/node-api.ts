@@ -13,6 +13,10 @@ export interface PeerNodeApi {
   createGroup(groupId: string): Promise<GroupView>;
   joinGroup(groupId: string): Promise<JoinRequestView>;
   leaveGroup(groupId: string): Promise<void>;
+  /** The owner takes another member out of a group (their grants for it stop being served within seconds). */
+  removeMember(groupId: string, userId: string): Promise<void>;
+  /** Changes the logged-in user's password; their other sessions end, this one stays. */
+  changePassword(currentPassword: string, newPassword: string): Promise<void>;
   listRequests(groupId: string): Promise<JoinRequestView[]>;
   acceptRequest(groupId: string, userId: string): Promise<MemberView>;
   rejectRequest(groupId: string, userId: string): Promise<void>;

@@ -265,6 +265,16 @@ export class PeerNode implements PeerNodeApi {
     }
   }
 
+  async removeMember(groupId: string, userId: string): Promise<void> {
+    this.#requireLogin();
+    await this.tracker.leaveGroup(groupId, userId);
+  }
+
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    this.#requireLogin();
+    await this.tracker.changePassword({ currentPassword, newPassword });
+  }
+
   async listRequests(groupId: string): Promise<JoinRequestView[]> {
     this.#requireLogin();
     return this.tracker.listJoinRequests(groupId);

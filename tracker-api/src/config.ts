@@ -14,6 +14,19 @@ export interface TrackerConfig {
   tls?: { certPath: string; keyPath: string };
   /** --ca: PEM file of a CA trusted for https peer trackers besides the system's. */
   caPath?: string;
+  /** --max-groups-per-user, --max-files-per-user, --max-pending-requests: the per-user quotas given (TRACKER.QUOTAS for the others). */
+  quotas: { groupsOwned?: number; filesShared?: number; pendingJoinRequests?: number };
+}
+
+/** A whole number of at least `min`, for commander. */
+function wholeNumber(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(min === 1 ? "must be a positive whole number" : `must be a whole number of at least ${min}`);
+    }
+    return n;
+  };
 }
 
 /** Reads the tracker's settings from its command line and environment, with demo-friendly defaults. */
@@ -21,22 +34,24 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   const program = new Command("tracker")
     .description("Run tracker N of the network described in tracker_info.txt")
     .argument("<tracker_info>", "file listing every tracker as ip:port (or ip port), one per line")
-    .argument("<tracker_no>", "which line of the file is this tracker (1-based)", (value) => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive whole number");
-      return n;
-    })
+    .argument("<tracker_no>", "which line of the file is this tracker (1-based)", wholeNumber(1))
     .option("--data-dir <dir>", "where this tracker keeps its database and keys (env P2P_TRACKER_DATA_DIR)")
     .option("--log-level <level>", "pino log level", env.P2P_LOG_LEVEL ?? "info")
     .option("--cluster-secret <secret>", "secret shared by all trackers to sign replication (env P2P_CLUSTER_SECRET)")
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); list the tracker as https://host:port")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// peer trackers, besides the system's")
+    .option("--max-groups-per-user <n>", `groups one user may own (default ${TRACKER.QUOTAS.groupsOwned})`, wholeNumber(1))
+    .option("--max-files-per-user <n>", `files one user may share, over all groups (default ${TRACKER.QUOTAS.filesShared})`, wholeNumber(1))
+    .option("--max-pending-requests <n>", `join requests one user may have waiting at once (default ${TRACKER.QUOTAS.pendingJoinRequests})`, wholeNumber(1))
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: "user" });
   const [trackerInfoPath, trackerNumber] = program.processedArgs as [string, number];
-  const options = program.opts<{ dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string }>();
+  const options = program.opts<{
+    dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string;
+    maxGroupsPerUser?: number; maxFilesPerUser?: number; maxPendingRequests?: number;
+  }>();
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new InvalidArgumentError("--tls-cert and --tls-key go together");
   }
@@ -49,6 +64,11 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     testSwitches: env.P2P_TEST_SWITCHES === "1",
     ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
     ...(options.ca !== undefined ? { caPath: resolve(options.ca) } : {}),
+    quotas: {
+      ...(options.maxGroupsPerUser !== undefined ? { groupsOwned: options.maxGroupsPerUser } : {}),
+      ...(options.maxFilesPerUser !== undefined ? { filesShared: options.maxFilesPerUser } : {}),
+      ...(options.maxPendingRequests !== undefined ? { pendingJoinRequests: options.maxPendingRequests } : {}),
+    },
   };
 }
 
@@ -118,16 +138,38 @@ export const TRACKER = Object.freeze({
   /** While recovering, the other trackers are asked again this often until one answers or RECOVERY_WAIT_MS passes: a restarted peer is noticed within a fraction of a second. */
   RECOVERY_POLL_MS: 200,
   /**
-   * /health needs no login and a digest reads the whole state (0.3–0.5 s after
-   * a user made 5000 groups; 100 concurrent calls starved logins and the JWKS
-   * for seconds): concurrent askers share one computation, and an answer is
-   * reused while no event was applied since (up to HEALTH_ANSWER_MS), and for
-   * HEALTH_FLOOD_MS in any case. The same for the digest other trackers ask
-   * for. However many ask, at most one digest (and one round of peer digests)
-   * per HEALTH_FLOOD_MS while writes stream in, one per HEALTH_ANSWER_MS when idle.
+   * /health needs no login and a digest reads the whole state (about a second
+   * with 40,000 groups; a flood of 200 health calls slowed every login
+   * behind it: docs/performance.md, "/health under a flood"), so health shows a digest
+   * kept in the background (replication/kept-digest.ts): one at a time, at
+   * most one per HEALTH_DIGEST_MIN_GAP_MS, and at most HEALTH_DIGEST_SHARE of
+   * the time, however many ask.
+   */
+  HEALTH_DIGEST_MIN_GAP_MS: 250,
+  /** The share of its time a tracker spends at most on digests for /health: after a digest, it pauses 9 times as long. */
+  HEALTH_DIGEST_SHARE: 0.1,
+  /** A kept digest is read again after this long even when no event was applied, to see a database changed behind the rules' back (`diverged`). */
+  HEALTH_DIGEST_MAX_AGE_MS: 1000,
+  /** Rows per query of a digest: other requests run between two pages, each a few ms. */
+  DIGEST_ROWS_PER_QUERY: 500,
+  /**
+   * /health answers (over all callers) at most `perSecond` a second after a
+   * burst of `burst`; the rest wait in line, up to `maxWaiting`, beyond which
+   * they get 429 HEALTH_BUSY. A monitor asks every few seconds, and nothing
+   * in the project calls it on a hot path; even an answer with nothing to
+   * read costs an HTTP round of work, and 200 connections asking back to
+   * back without a pace still took a login's p99 many times over
+   * (docs/performance.md, "/health under a flood"). Waiting costs a socket, not CPU.
+   */
+  HEALTH_PACE: Object.freeze({ perSecond: 50, burst: 50, maxWaiting: 1000 }),
+  /**
+   * The signed /replication/digest (other trackers' divergence checks, operators
+   * holding the cluster secret) reads the state now, but concurrent askers share
+   * one reading, reused while no event was applied (up to this long) and for
+   * HEALTH_FLOOD_MS in any case.
    */
   HEALTH_ANSWER_MS: 1000,
-  /** The shortest reuse of a /health or digest answer, however often it is asked for (see HEALTH_ANSWER_MS). */
+  /** The shortest reuse of a /replication/digest answer, however often it is asked for (see HEALTH_ANSWER_MS). */
   HEALTH_FLOOD_MS: 100,
   /** What a write refused while recovering tells its client to wait (a client fails over to another tracker at once). */
   RECOVERING_RETRY_AFTER_S: 2,
@@ -159,6 +201,13 @@ export const TRACKER = Object.freeze({
    * of ids go to the database in chunks of this many, whatever their length.
    */
   IDS_PER_STATEMENT: 500,
+  /**
+   * The most values one SQL statement may bind: SQLite as bundled here refuses
+   * a statement with more than 999 (PostgreSQL: 65535). No statement the
+   * tracker makes may come near it, whatever a user owns
+   * (test/bound-values.test.ts checks every statement against it).
+   */
+  MAX_BOUND_VALUES: 999,
   /** How often the background checkpointer looks at the WAL when the last pass caught up. */
   CHECKPOINT_EVERY_MS: 200,
   /** Passes in a row while commits keep outrunning it, before it sleeps again. */

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     db,
     id: trackerId,
     grantKey: await loadGrantKey(trackerId, config.dataDir),
+    quotas: config.quotas,
     replication: {
       origin,
       fresh,

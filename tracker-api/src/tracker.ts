@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { TRACKER } from "./config.js";
 import type { TrackerDb } from "./db/open.js";
 import { LoginThrottle } from "./domain/login-throttle.js";
+import { Pacer } from "./http/health-pacing.js";
 import type { GrantKey } from "./grant-key.js";
 import { Outbox } from "./replication/outbox.js";
 import { SharedLoginThrottle } from "./replication/login-attempts.js";
@@ -50,6 +51,8 @@ export interface TrackerOptions {
 export interface Tracker extends ServiceContext {
   readonly id: string;
   readonly grantKey: GrantKey;
+  /** The line /health callers wait in (TRACKER.HEALTH_PACE). */
+  readonly healthPacer: Pacer;
   /** Present when the tracker syncs with others. */
   readonly replication: { readonly replicator: Replicator; readonly secret: string; readonly testSwitches: boolean } | undefined;
   /** Starts replication (loads the log's heads, catches up in the background). */
@@ -98,6 +101,8 @@ export function createTracker(options: TrackerOptions): Tracker {
     fileLists,
     heartbeats: new HeartbeatCoalescer(),
     // Failed logins counted here and shared with the other trackers (replication/login-attempts.ts).
+    // Paced by real time whatever `clock` says: the pace bounds work, not business time.
+    healthPacer: new Pacer(TRACKER.HEALTH_PACE),
     loginThrottle: new SharedLoginThrottle(new LoginThrottle(TRACKER.LOGIN_THROTTLE, clock), replicator),
     replication: sync && replicator && { replicator, secret: sync.secret, testSwitches: sync.testSwitches === true },
     start: async () => {

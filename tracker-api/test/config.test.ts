@@ -1,4 +1,6 @@
-import { TRACKER } from "../src/config.js";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseTrackerArgs, TRACKER } from "../src/config.js";
 import { testTunables } from "../../core/test/support/tunables.js";
 
 testTunables({
@@ -21,4 +23,10 @@ testTunables({
     "const LOGICAL_DIGITS = 6;",
     "const KEY_LENGTH = 32;",
   ],
+});
+
+test("the quota flags reach the tracker's config as quotas, and those not given are left to TRACKER.QUOTAS", () => {
+  const config = parseTrackerArgs(["info.txt", "1", "--max-groups-per-user", "5000", "--max-pending-requests", "3"], {});
+  assert.deepEqual(config.quotas, { groupsOwned: 5000, pendingJoinRequests: 3 });
+  assert.deepEqual(parseTrackerArgs(["info.txt", "1"], {}).quotas, {});
 });

@@ -49,6 +49,8 @@ export async function connectToAgent(options: {
     createGroup: (groupId) => call("createGroup", groupId),
     joinGroup: (groupId) => call("joinGroup", groupId),
     leaveGroup: (groupId) => call("leaveGroup", groupId),
+    removeMember: (groupId, userId) => call("removeMember", groupId, userId),
+    changePassword: (currentPassword, newPassword) => call("changePassword", currentPassword, newPassword),
     listRequests: (groupId) => call("listRequests", groupId),
     acceptRequest: (groupId, userId) => call("acceptRequest", groupId, userId),
     rejectRequest: (groupId, userId) => call("rejectRequest", groupId, userId),

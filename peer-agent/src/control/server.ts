@@ -12,7 +12,7 @@ import { AGENT } from "../config.js";
 
 /** The PeerNodeApi methods a local CLI may call, with their arity. */
 export const CONTROL_METHODS = {
-  status: 0, createUser: 2, login: 2, logout: 0, createGroup: 1, joinGroup: 1, leaveGroup: 1, listRequests: 1,
+  status: 0, createUser: 2, login: 2, logout: 0, createGroup: 1, joinGroup: 1, leaveGroup: 1, removeMember: 2, changePassword: 2, listRequests: 1,
   acceptRequest: 2, rejectRequest: 2, listGroups: 0, listFiles: 1, uploadFile: 2, downloadFile: 4,
   waitForDownload: 1, listDownloads: 0, pauseDownload: 2, resumeDownload: 2, cancelDownload: 2, clearDownloads: 0,
   setRate: 2, stopShare: 2, listShares: 0,

@@ -1,5 +1,6 @@
-import { Controller, Example, Get, Route, Tags } from "@tsoa/runtime";
+import { Controller, Example, Get, Response, Route, Tags } from "@tsoa/runtime";
 import type { HealthView } from "../../../core/api-types.js";
+import { HEALTH_BUSY, PROBLEM_JSON, type Problem } from "../http/problem.js";
 import type { Tracker } from "../tracker.js";
 
 /**
@@ -39,22 +40,29 @@ export class MetaController extends Controller {
    * Liveness of this tracker and, when it runs with other trackers, whether it
    * has caught up with them (`catching-up` until its first pull from each
    * reachable one), its lag to each, and the digest of its state (equal on
-   * trackers in sync).
+   * trackers in sync). Cheap whoever asks and however often: the digest is
+   * the one the tracker keeps, recomputed in the background at a bounded rate,
+   * and is left out while none describes the current state (events were
+   * applied since); ask again shortly. `GET /replication/digest`, signed with
+   * the cluster secret, reads it now. Answers go out at a bounded rate over
+   * all callers (50 a second); a flood waits in line, and 429 when the line
+   * is full.
    * @summary Health
    */
   @Get("health")
+  @Response<Problem>(429, "Too many health calls waiting; retry after `Retry-After` seconds", HEALTH_BUSY, PROBLEM_JSON)
   @Example<HealthView>({ status: "ok", trackerId: "tracker-1", time: "2026-11-25T10:00:00.000Z" })
   @Example<HealthView>({
     status: "ok", trackerId: "tracker-1", time: "2026-11-25T10:00:00.000Z",
     digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     peers: [{ trackerId: "tracker-2", url: "http://127.0.0.1:6002", reachable: true, lastContactAt: "2026-11-25T10:00:00.000Z", behind: 0, unacknowledged: 0 }],
   }, "With another tracker")
-  public async health(): Promise<HealthView> {
+  public health(): HealthView {
     const trackerId = this.tracker.id;
     const time = new Date(this.tracker.clock()).toISOString();
     if (!this.tracker.replication) return { status: "ok", trackerId, time };
-    const { status, peers, digest } = await this.tracker.replication.replicator.health();
-    return { status, trackerId, time, digest, peers };
+    const { status, peers, digest } = this.tracker.replication.replicator.health();
+    return { status, trackerId, time, ...(digest !== undefined ? { digest } : {}), peers };
   }
 
   /** Public keys that verify this tracker's download grants (EdDSA). @summary Grant keys */

@@ -1,9 +1,9 @@
 import { TRACKER } from "../config.js";
 
-/** Runs `query` on each chunk of `ids` in turn and joins what the chunks return. */
-export async function inChunks<T, R>(ids: readonly T[], query: (chunk: T[]) => Promise<R[]>): Promise<R[]> {
+/** Runs `query` on each chunk of `ids` (`size` at most) in turn and joins what the chunks return. */
+export async function inChunks<T, R>(ids: readonly T[], query: (chunk: T[]) => Promise<R[]>, size: number = TRACKER.IDS_PER_STATEMENT): Promise<R[]> {
   const found: R[] = [];
-  for (let i = 0; i < ids.length; i += TRACKER.IDS_PER_STATEMENT) found.push(...(await query(ids.slice(i, i + TRACKER.IDS_PER_STATEMENT))));
+  for (let i = 0; i < ids.length; i += size) found.push(...(await query(ids.slice(i, i + size))));
   return found;
 }
 

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { applyMigrations } from "./migrations.js";
-import { SerializedSqliteAdapterFactory } from "./serial-adapter.js";
+import { SerializedSqliteAdapterFactory, type StatementWatcher } from "./serial-adapter.js";
 import { TRACKER } from "../config.js";
 
 export type TrackerDb = PrismaClient;
@@ -26,8 +26,10 @@ export type Tx = Parameters<Parameters<TrackerDb["$transaction"]>[0]>[0];
  * runs them in a worker thread (checkpointInBackground, started and stopped
  * by the process beside this connection) instead of inside whichever commit
  * crosses SQLite's threshold, where they blocked every request for several ms.
+ * `watchStatements` is told every statement before it runs (tests check the
+ * bound values of each).
  */
-export async function openDatabase(path: string): Promise<TrackerDb> {
+export async function openDatabase(path: string, options: { watchStatements?: StatementWatcher } = {}): Promise<TrackerDb> {
   mkdirSync(dirname(path), { recursive: true });
   const raw = new Database(path);
   try {
@@ -36,7 +38,7 @@ export async function openDatabase(path: string): Promise<TrackerDb> {
   } finally {
     raw.close();
   }
-  const adapter = new SerializedSqliteAdapterFactory(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: TRACKER.BUSY_TIMEOUT_MS }));
+  const adapter = new SerializedSqliteAdapterFactory(new PrismaBetterSQLite3({ url: `file:${path}`, timeout: TRACKER.BUSY_TIMEOUT_MS }), options.watchStatements);
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
   await prisma.$executeRawUnsafe("PRAGMA synchronous = NORMAL");

@@ -4,6 +4,9 @@ type Adapter = Awaited<ReturnType<PrismaBetterSQLite3["connect"]>>;
 type Transaction = Awaited<ReturnType<Adapter["startTransaction"]>>;
 type Query = Parameters<Adapter["queryRaw"]>[0];
 
+/** Told every statement before it runs (tests: the bound values of each, against the driver's limit). */
+export type StatementWatcher = (statement: { sql: string; boundValues: number }) => void;
+
 /**
  * Prisma's better-sqlite3 adapter has one connection. It makes transactions
  * wait for each other, but a query outside a transaction runs on that same
@@ -12,19 +15,20 @@ type Query = Parameters<Adapter["queryRaw"]>[0];
  * back. This driver adapter factory (Prisma's public adapter interface,
  * delegating to the better-sqlite3 one) makes every statement outside a
  * transaction wait until no transaction is open, so each one sees and leaves
- * only committed state.
+ * only committed state. A `watch` function, when given, is told every
+ * statement before it runs.
  */
 export class SerializedSqliteAdapterFactory {
   readonly provider: PrismaBetterSQLite3["provider"];
   readonly adapterName: string;
 
-  constructor(private readonly factory: PrismaBetterSQLite3) {
+  constructor(private readonly factory: PrismaBetterSQLite3, private readonly watch: StatementWatcher = () => {}) {
     this.provider = factory.provider;
     this.adapterName = factory.adapterName;
   }
 
   async connect(): Promise<Adapter> {
-    return new SerializedConnection(await this.factory.connect());
+    return new SerializedConnection(await this.factory.connect(), this.watch);
   }
 }
 
@@ -34,17 +38,23 @@ class SerializedConnection implements Adapter {
   readonly adapterName: string;
   readonly #gate = new Gate();
 
-  constructor(private readonly connection: Adapter) {
+  constructor(private readonly connection: Adapter, private readonly watch: StatementWatcher) {
     this.provider = connection.provider;
     this.adapterName = connection.adapterName;
   }
 
   queryRaw(query: Query): ReturnType<Adapter["queryRaw"]> {
-    return this.#gate.run(() => this.connection.queryRaw(query));
+    return this.#gate.run(() => {
+      watched(this.watch, query);
+      return this.connection.queryRaw(query);
+    });
   }
 
   executeRaw(query: Query): Promise<number> {
-    return this.#gate.run(() => this.connection.executeRaw(query));
+    return this.#gate.run(() => {
+      watched(this.watch, query);
+      return this.connection.executeRaw(query);
+    });
   }
 
   executeScript(script: string): Promise<void> {
@@ -54,7 +64,7 @@ class SerializedConnection implements Adapter {
   async startTransaction(isolationLevel?: Parameters<Adapter["startTransaction"]>[0]): Promise<Transaction> {
     const release = await this.#gate.acquire();
     try {
-      return new GateHoldingTransaction(await this.connection.startTransaction(isolationLevel), release);
+      return new GateHoldingTransaction(await this.connection.startTransaction(isolationLevel), release, this.watch);
     } catch (error) {
       release();
       throw error;
@@ -76,17 +86,19 @@ class GateHoldingTransaction implements Transaction {
   readonly adapterName: string;
   readonly options: Transaction["options"];
 
-  constructor(private readonly transaction: Transaction, private readonly release: () => void) {
+  constructor(private readonly transaction: Transaction, private readonly release: () => void, private readonly watch: StatementWatcher) {
     this.provider = transaction.provider;
     this.adapterName = transaction.adapterName;
     this.options = transaction.options;
   }
 
   queryRaw(query: Query): ReturnType<Transaction["queryRaw"]> {
+    watched(this.watch, query);
     return this.transaction.queryRaw(query);
   }
 
   executeRaw(query: Query): Promise<number> {
+    watched(this.watch, query);
     return this.transaction.executeRaw(query);
   }
 
@@ -106,6 +118,8 @@ class GateHoldingTransaction implements Transaction {
     }
   }
 }
+
+const watched = (watch: StatementWatcher, query: Query) => watch({ sql: query.sql, boundValues: query.args.length });
 
 /** A first-come first-served lock. */
 class Gate {

@@ -7,6 +7,7 @@ import { replicationRouter } from "../replication/routes.js";
 import type { Tracker } from "../tracker.js";
 import { mountDocs } from "./docs.js";
 import { nestsDeeperThan } from "./json-depth.js";
+import { paceHealth } from "./health-pacing.js";
 import { idempotency } from "./idempotency.js";
 import { securityHeaders } from "./security-headers.js";
 import { methodNotAllowed, rejectBadPercentEncoding } from "./wire.js";
@@ -18,6 +19,8 @@ export function createApp(tracker: Tracker): express.Express {
   const app = express();
   app.locals.tracker = tracker;
   app.disable("x-powered-by");
+  // First: a flood of health calls waits here, before any work is spent on it.
+  app.use(paceHealth(tracker.healthPacer));
   app.use(securityHeaders());
   app.use(rejectBadPercentEncoding());
   if (tracker.replication) {

@@ -42,6 +42,10 @@ export const LOGIN_THROTTLED: Problem = {
   type: "urn:p2p-share:problem:login-throttled", title: "Too Many Requests", status: 429,
   detail: "too many failed logins; try again in 60 s", code: "LOGIN_THROTTLED", retryAfterSeconds: 60,
 };
+export const HEALTH_BUSY: Problem = {
+  type: "urn:p2p-share:problem:health-busy", title: "Too Many Requests", status: 429,
+  detail: "too many health calls are waiting; try again in a second", code: "HEALTH_BUSY", retryAfterSeconds: 1,
+};
 export const WRONG_PASSWORD: Problem = {
   type: "urn:p2p-share:problem:wrong-password", title: "Forbidden", status: 403, detail: "the current password is wrong", code: "WRONG_PASSWORD",
 };

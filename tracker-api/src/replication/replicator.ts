@@ -13,6 +13,7 @@ import type { PeerTrackerHealth as PeerHealth } from "../../../core/api-types.js
 import { Codes, UnavailableError, ValidationError } from "../../../core/errors.js";
 import type { TrackerDb } from "../db/open.js";
 import { stateDigest } from "./digest.js";
+import { type Heads, KeptDigest } from "./kept-digest.js";
 import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
 import { Outbox, type ReplicationHooks } from "./outbox.js";
@@ -46,7 +47,6 @@ export interface ReplicatorOptions {
   outbox?: Outbox;
 }
 
-type Heads = Record<string, number>;
 
 export class Replicator implements ReplicationHooks {
   readonly origin: string;
@@ -155,6 +155,7 @@ export class Replicator implements ReplicationHooks {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#kept.stop();
     for (const link of this.links) link.stop();
     void this.#dispatcher.close();
   }
@@ -248,33 +249,46 @@ export class Replicator implements ReplicationHooks {
   }
 
   /**
-   * Status, peers and digest. `diverged` when a reachable tracker has
+   * The digest /health shows, kept in the background (kept-digest.ts): a
+   * health call never reads the state. `diverged` when a reachable tracker has
    * applied exactly the same events (heads equal, nothing pending either way)
    * and still holds another state: something changed a database behind the
    * rules' back, and no replication will repair it.
    */
-  readonly health = recentAnswer(() => this.#health(), this.#answerReuse());
-  /** The state digest, with the heads it was computed at (null when events were applied meanwhile). */
-  readonly stableDigest = recentAnswer(() => this.#stableDigest(), this.#answerReuse());
+  readonly #kept = new KeptDigest({
+    compute: () => this.stableDigest(),
+    version: () => JSON.stringify(this.headsObject()),
+    diverges: (digest, heads) => this.#diverges(digest, heads),
+  });
 
-  /** Reused while no event was applied (up to TRACKER.HEALTH_ANSWER_MS), and for TRACKER.HEALTH_FLOOD_MS whatever happened. */
-  #answerReuse() {
-    return { maxAgeMs: TRACKER.HEALTH_ANSWER_MS, minAgeMs: TRACKER.HEALTH_FLOOD_MS, version: () => JSON.stringify(this.headsObject()) };
+  /** Status, peers and, when one describes the current state, the kept digest. Reads nothing from the database. */
+  health(): { status: "ok" | "catching-up" | "recovering" | "diverged"; peers: PeerHealth[]; digest?: string } {
+    const peers = this.links.map((link) => link.health());
+    const { digest, diverged } = this.#kept.read();
+    const status = this.status === "ok" && diverged ? "diverged" : this.status;
+    return { status, peers, ...(digest !== undefined ? { digest } : {}) };
   }
 
-  async #health(): Promise<{ status: "ok" | "catching-up" | "recovering" | "diverged"; peers: PeerHealth[]; digest: string }> {
-    const peers = this.links.map((link) => link.health());
-    const { digest, heads } = await this.stableDigest();
-    let status: "ok" | "catching-up" | "recovering" | "diverged" = this.status;
-    if (status === "ok" && heads !== null) {
-      for (const [i, link] of this.links.entries()) {
-        const peer = peers[i]!;
-        if (!peer.reachable || peer.behind > 0 || peer.unacknowledged > 0) continue;
-        const theirs = await link.digest();
-        if (theirs?.heads && theirs.digest !== digest && sameHeads(theirs.heads, heads)) status = "diverged";
-      }
+  /**
+   * The state digest read now, with the heads it was computed at (null when
+   * events were applied meanwhile), for the signed /replication/digest (other
+   * trackers, operators holding the cluster secret) and the kept digest.
+   * Concurrent callers share one reading, reused while no event was applied
+   * (up to TRACKER.HEALTH_ANSWER_MS) and for TRACKER.HEALTH_FLOOD_MS whatever happened.
+   */
+  readonly stableDigest = recentAnswer(() => this.#stableDigest(), {
+    maxAgeMs: TRACKER.HEALTH_ANSWER_MS, minAgeMs: TRACKER.HEALTH_FLOOD_MS, version: () => JSON.stringify(this.headsObject()),
+  });
+
+  async #diverges(digest: string, heads: Heads): Promise<boolean> {
+    if (this.status !== "ok") return false;
+    for (const link of this.links) {
+      const peer = link.health();
+      if (!peer.reachable || peer.behind > 0 || peer.unacknowledged > 0) continue;
+      const theirs = await link.digest();
+      if (theirs?.heads && theirs.digest !== digest && sameHeads(theirs.heads, heads)) return true;
     }
-    return { status, peers, digest };
+    return false;
   }
 
   async #stableDigest(): Promise<{ digest: string; heads: Heads | null }> {

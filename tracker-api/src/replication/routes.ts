@@ -5,7 +5,7 @@
  *   POST /replication/events            signed: a batch of events   -> { heads }
  *   GET  /replication/events?origin=&after=&limit=  signed         -> { origin, events }
  *   GET  /replication/heads             signed                      -> { trackerId, heads }
- *   GET  /replication/digest            public                      -> { trackerId, digest }
+ *   GET  /replication/digest            signed: reads the state now   -> { trackerId, digest, heads } (heads null when events were applied meanwhile)
  *   POST /replication/logins            signed: login attempts made on the sender (login-attempts.ts) -> 204
  *   POST /replication/test/partition    only with P2P_TEST_SWITCHES=1: { blocked }, or { blocked, peers: [tracker id] } to cut or heal only the links to those peers
  */
@@ -29,11 +29,17 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
   const verifier = new SignatureVerifier(options.secret);
   const raw = express.raw({ type: () => true, limit: TRACKER.REPLICATION_BODY_LIMIT });
 
-  const signed = (req: Request, _res: Response, next: NextFunction) => {
+  const fromOperator = (req: Request, _res: Response, next: NextFunction) => {
     const body = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
     verifier.verify(req.headers, req.method, req.originalUrl, body);
-    if (replicator.blocked) throw new UnavailableError("replication blocked by the test switch", Codes.REPLICATION_BLOCKED);
     next();
+  };
+  // Deliveries between trackers, which the partition switch cuts.
+  const signed = (req: Request, res: Response, next: NextFunction) => {
+    fromOperator(req, res, () => {
+      if (replicator.blocked) throw new UnavailableError("replication blocked by the test switch", Codes.REPLICATION_BLOCKED);
+      next();
+    });
   };
 
   router.post("/events", raw, signed, async (req, res) => {
@@ -69,7 +75,8 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
     res.json({ trackerId: replicator.origin, heads: replicator.headsObject() });
   });
 
-  router.get("/digest", async (_req, res) => {
+  // Signed, as it reads the whole state (anyone else has /health's kept digest); not a delivery, so a cut link does not stop it.
+  router.get("/digest", raw, fromOperator, async (_req, res) => {
     // With the heads it was computed at, so another tracker can tell a divergence from events in flight.
     res.json({ trackerId: replicator.origin, ...(await replicator.stableDigest()) });
   });

@@ -2,6 +2,7 @@ import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView,
 import { Codes, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb, Tx } from "../db/open.js";
+import { inChunks } from "../db/chunks.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { keyAfter, type PageRequest } from "../domain/paging.js";
 import { checkShareMetadata, shareOutcome } from "../domain/share-rules.js";
@@ -187,8 +188,10 @@ export async function peersOf(
  * Heartbeat: marks the caller's session as seen and records how much of each
  * file it holds. Reports for files the caller may not hold are returned as rejected.
  * Agents send every holding on every heartbeat and progress report, so this
- * runs a fixed number of queries whatever their number: the caller's
- * memberships, and the files reported with the caller's holdings of them.
+ * runs few queries however many there are: the caller's memberships, and the
+ * files reported with the caller's holdings of them, each for a chunk of the
+ * reports (one statement for all of 20,000 holdings bound 25,001 values,
+ * past any database's limit; test/bound-values.test.ts).
  */
 export async function announce(tracker: ServiceContext, actor: Actor, input: AnnounceRequest): Promise<AnnounceResult> {
   const now = new Date(tracker.clock());
@@ -205,19 +208,27 @@ export async function announce(tracker: ServiceContext, actor: Actor, input: Ann
       events.push({ type: "session.seen", payload: { tokenHash: session.tokenHash, lastSeenAt: now.toISOString(), peerAddress: session.peerAddress, peerCertSha256: session.peerCertSha256 } });
     }
     if (input.holdings.length > 0) {
-      const groupNames = Prisma.join([...new Set(input.holdings.map((h) => h.groupId))]);
-      const fileNames = Prisma.join([...new Set(input.holdings.map((h) => h.fileName))]);
       // Agents report groups by name: the caller's groups among them, name -> internal id.
-      const memberOf = new Map((await tx.$queryRaw<{ id: string; name: string }[]>`
-        SELECT g."id", g."name" FROM "Group" g JOIN "Membership" m ON m."groupId" = g."id" AND m."userId" = ${actor.userId}
-        WHERE g."name" IN (${groupNames})`).map((g) => [g.name, g.id]));
-      const groupIds = memberOf.size === 0 ? Prisma.join([""]) : Prisma.join([...memberOf.values()]);
-      // Every pair of the groups and names reported (a superset of the reports), with the caller's holding if any.
-      const files = new Map((await tx.$queryRaw<{ groupId: string; fileName: string; sha1: string; size: bigint | number; pieceSize: number; piecesHeld: number | null }[]>`
-        SELECT f."groupId", f."fileName", f."sha1", f."size", f."pieceSize", h."piecesHeld"
-        FROM "SharedFile" f
-        LEFT JOIN "Holding" h ON h."groupId" = f."groupId" AND h."fileName" = f."fileName" AND h."userId" = ${actor.userId}
-        WHERE f."groupId" IN (${groupIds}) AND f."fileName" IN (${fileNames})`).map((f) => [holdingKey(f), f]));
+      const memberOf = new Map<string, string>();
+      await inChunks([...new Set(input.holdings.map((h) => h.groupId))], async (names) => {
+        for (const g of await tx.$queryRaw<{ id: string; name: string }[]>`
+          SELECT g."id", g."name" FROM "Group" g JOIN "Membership" m ON m."groupId" = g."id" AND m."userId" = ${actor.userId}
+          WHERE g."name" IN (${Prisma.join(names)})`) memberOf.set(g.name, g.id);
+        return [];
+      });
+      // Reports half a chunk at a time: a statement binds their groups and their names, and the caller.
+      const files = new Map<string, { groupId: string; fileName: string; sha1: string; size: bigint | number; pieceSize: number; piecesHeld: number | null }>();
+      await inChunks(input.holdings.filter((h) => memberOf.has(h.groupId)), async (reports) => {
+        const groupIds = Prisma.join([...new Set(reports.map((h) => memberOf.get(h.groupId)!))]);
+        const fileNames = Prisma.join([...new Set(reports.map((h) => h.fileName))]);
+        // Every pair of the groups and names reported (a superset of the reports), with the caller's holding if any.
+        for (const f of await tx.$queryRaw<{ groupId: string; fileName: string; sha1: string; size: bigint | number; pieceSize: number; piecesHeld: number | null }[]>`
+          SELECT f."groupId", f."fileName", f."sha1", f."size", f."pieceSize", h."piecesHeld"
+          FROM "SharedFile" f
+          LEFT JOIN "Holding" h ON h."groupId" = f."groupId" AND h."fileName" = f."fileName" AND h."userId" = ${actor.userId}
+          WHERE f."groupId" IN (${groupIds}) AND f."fileName" IN (${fileNames})`) files.set(holdingKey(f), f);
+        return [];
+      }, Math.floor(TRACKER.IDS_PER_STATEMENT / 2));
       for (const report of input.holdings) {
         const { fileName, piecesHeld } = report;
         const groupId = memberOf.get(report.groupId) ?? "";

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
 import { freePort } from "../../../core/free-port.js";
+import { sign } from "../../src/replication/signing.js";
 
 export const SECRET = "test-cluster-secret-0123456789";
 
@@ -144,14 +145,18 @@ export async function call(
   return { status: response.statusCode, headers: response.headers, body: text === "" ? undefined : JSON.parse(text) };
 }
 
-export async function health(base: string): Promise<{ status: string; digest: string; peers: { trackerId: string; behind: number; unacknowledged: number }[] }> {
+/** /health; `digest` is absent while the tracker has not read its state since the last change. */
+export async function health(base: string): Promise<{ status: string; digest?: string; peers: { trackerId: string; behind: number; unacknowledged: number }[] }> {
   const answer = await call(base, "GET", "/health");
   if (answer.status !== 200) throw new Error(`health ${answer.status}`);
   return answer.body;
 }
 
+/** The state digest read now (the signed /replication/digest, as an operator with the cluster secret asks for it). */
 export async function digest(base: string): Promise<string> {
-  return (await call(base, "GET", "/replication/digest")).body.digest as string;
+  const answer = await call(base, "GET", "/replication/digest", { headers: sign(SECRET, "GET", "/replication/digest", "") });
+  if (answer.status !== 200) throw new Error(`digest ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return answer.body.digest as string;
 }
 
 export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
@@ -163,14 +168,14 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
   }
 }
 
-/** Waits until every running tracker reports ok with the same digest; returns it. */
+/** Waits until every running tracker reports ok with the same digest of its current state; returns it. */
 export async function converged(cluster: Cluster, timeoutMs = 15_000): Promise<string> {
-  let digests: string[] = [];
+  let digests: (string | undefined)[] = [];
   await waitUntil(async () => {
     const running = cluster.trackers.filter((t) => t.child);
     const views = await Promise.all(running.map((t) => health(t.url)));
     digests = views.map((v) => v.digest);
-    return views.every((v) => v.status === "ok") && new Set(digests).size === 1;
+    return views.every((v) => v.status === "ok" && v.digest !== undefined) && new Set(digests).size === 1;
   }, timeoutMs, "equal digests");
   return digests[0]!;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type express from "express";
 import { openDatabase, type TrackerDb } from "../../src/db/open.js";
+import type { StatementWatcher } from "../../src/db/serial-adapter.js";
 import { createApp } from "../../src/http/app.js";
 import { createTracker, type Tracker } from "../../src/tracker.js";
 import { loadGrantKey } from "../../src/grant-key.js";
@@ -11,13 +12,16 @@ import { conformanceChecked } from "./conformance.js";
 
 /**
  * A tracker app on a fresh database in a temp dir; `close()` removes everything.
- * `quotas` overrides some of TRACKER.QUOTAS (small ones, to reach them in a test).
+ * `quotas` overrides some of TRACKER.QUOTAS (small ones, to reach them in a test);
+ * `watchStatements` is told every SQL statement (db/open.ts).
  * Every answer it gives is checked against openapi.yaml (support/conformance.ts),
  * and `close()` fails with the answers that do not match it.
  */
-export async function startTrackerApp(options: { quotas?: Partial<Quotas> } = {}): Promise<{ app: express.Express; db: TrackerDb; tracker: Tracker; close(): Promise<void> }> {
+export async function startTrackerApp(
+  options: { quotas?: Partial<Quotas>; watchStatements?: StatementWatcher } = {},
+): Promise<{ app: express.Express; db: TrackerDb; tracker: Tracker; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "tracker-app-"));
-  const db = await openDatabase(join(dir, "tracker.db"));
+  const db = await openDatabase(join(dir, "tracker.db"), options.watchStatements ? { watchStatements: options.watchStatements } : {});
   const tracker = createTracker({ db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test"), ...(options.quotas ? { quotas: options.quotas } : {}) });
   const { app, violations } = await conformanceChecked(createApp(tracker));
   return {

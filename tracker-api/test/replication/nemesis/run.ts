@@ -106,8 +106,8 @@ async function convergence(cluster: Cluster, timeoutMs: number): Promise<string 
   let last = "";
   for (;;) {
     const views = await Promise.all(cluster.trackers.map((t) => health(t.url).catch((error: Error) => ({ status: `unreachable: ${error.message}`, digest: "", peers: [] }))));
-    if (views.every((v) => v.status === "ok") && new Set(views.map((v) => v.digest)).size === 1) return undefined;
-    last = views.map((v, i) => `t${i + 1}: ${v.status} digest ${v.digest.slice(0, 12)} peers ${JSON.stringify(v.peers)}`).join("; ");
+    if (views.every((v) => v.status === "ok" && v.digest) && new Set(views.map((v) => v.digest)).size === 1) return undefined;
+    last = views.map((v, i) => `t${i + 1}: ${v.status} digest ${v.digest?.slice(0, 12) ?? "(stale)"} peers ${JSON.stringify(v.peers)}`).join("; ");
     if (Date.now() > deadline) return `after ${timeoutMs / 1000}s: ${last}`;
     await sleep(250);
   }
