@@ -92,9 +92,9 @@ async function passwordFrom(ctx: CommandContext, given: string | undefined, usag
 
 /** One secret asked without echo; refused when empty or when there is no terminal to ask on. */
 async function askPassword(ctx: CommandContext, prompt: string, usage: string): Promise<string> {
-  if (!ctx.askSecret) throw new ValidationError(`missing passwords; usage: ${usage} (they are asked without echo only on a terminal)`, "USAGE");
+  if (!ctx.askSecret) throw new ValidationError(`missing passwords; usage: ${usage} (they are asked without echo only on a terminal)`, Codes.USAGE);
   const password = await ctx.askSecret(prompt);
-  if (password === "") throw new ValidationError("the password may not be empty", "EMPTY_PASSWORD");
+  if (password === "") throw new ValidationError("the password may not be empty", Codes.EMPTY_PASSWORD);
   return password;
 }
 
@@ -138,12 +138,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(ctx, [current, next]) {
       const usage = "change_password <current_password> <new_password>";
       if (current !== undefined && next === undefined) {
-        throw new ValidationError(`missing <new_password>; usage: ${usage} (both are asked without echo only on a terminal)`, "USAGE");
+        throw new ValidationError(`missing <new_password>; usage: ${usage} (both are asked without echo only on a terminal)`, Codes.USAGE);
       }
       const currentPassword = current ?? (await askPassword(ctx, "current password: ", usage));
       const newPassword = next ?? (await askPassword(ctx, "new password: ", usage));
       if (next === undefined && (await askPassword(ctx, "new password again: ", usage)) !== newPassword) {
-        throw new ValidationError("the two new passwords differ; run the command again", "PASSWORD_MISMATCH");
+        throw new ValidationError("the two new passwords differ; run the command again", Codes.PASSWORD_MISMATCH);
       }
       await ctx.node.changePassword(currentPassword, newPassword);
     },

@@ -201,13 +201,6 @@ export const TRACKER = Object.freeze({
    * of ids go to the database in chunks of this many, whatever their length.
    */
   IDS_PER_STATEMENT: 500,
-  /**
-   * The most values one SQL statement may bind: SQLite as bundled here refuses
-   * a statement with more than 999 (PostgreSQL: 65535). No statement the
-   * tracker makes may come near it, whatever a user owns
-   * (test/bound-values.test.ts checks every statement against it).
-   */
-  MAX_BOUND_VALUES: 999,
   /** How often the background checkpointer looks at the WAL when the last pass caught up. */
   CHECKPOINT_EVERY_MS: 200,
   /** Passes in a row while commits keep outrunning it, before it sleeps again. */
