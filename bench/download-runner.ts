@@ -7,6 +7,7 @@
  */
 import { Bitfield } from "../core/bitfield.js";
 import { Download, type DownloadOptions } from "../peer-agent/src/download/engine.js";
+import { StartupTrace } from "../peer-agent/src/download/startup-trace.js";
 
 /** The Download's options as JSON: the bitfield as base64, no callbacks. */
 export interface DownloadJob extends Pick<DownloadOptions, "groupId" | "file" | "peers" | "grant" | "partPath" | "finalPath"> {
@@ -23,7 +24,9 @@ const pieceCount = job.file.pieceHashes.length;
 const started = performance.now();
 const verifiedAt: number[] = [];
 const { groupId, file, peers, grant, partPath, finalPath } = job;
+const trace = new StartupTrace();
 const download = new Download({
+  trace,
   groupId,
   file,
   peers,

@@ -114,13 +114,13 @@ try {
       const argv = [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), ...runner, JSON.stringify(job)];
       await warmPageCache(dir, sizeMb << 20);
       const child = await run(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...argv].slice(wrap.length ? 0 : 1));
-      const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number }; timeline: Record<string, number> };
+      const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number; startup: Record<string, number> }; timeline: Record<string, number> };
       if (!line.ok) throw new Error(`our download failed: ${line.message ?? child.stderr}`);
       if (process.env.BENCH_THREADS) console.error(child.stderr.trim());
       await check("ours", finalPath);
       record(tls ? "ours over TLS (pinned certificates)" : "ours (every piece + whole file SHA1)", line.ms, {
         maxRssMiB: Math.round(line.maxRssBytes / 2 ** 20),
-        note: `seeders CPU ${child.parentCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms`,
+        note: `seeders CPU ${child.parentCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms, start ${JSON.stringify(line.summary.startup)}`,
       });
     }
     // Without a checksum aria2c runs twice, without preallocation and with fallocate (as ours does); the faster is the reference.

@@ -12,6 +12,7 @@ import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
 import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
+import { StartupTrace } from "./startup-trace.js";
 
 /** A peer is banned from this download after this many pieces that failed their SHA1. */
 const BAN_AFTER_BAD_PIECES = 3;
@@ -89,6 +90,8 @@ export interface DownloadOptions {
   workers?: PieceWorkers;
   /** Overrides of WATCH_TIMINGS (tests). */
   watchTimings?: Partial<typeof WATCH_TIMINGS>;
+  /** Where the steps up to the first verified piece are timed; one starting at run() otherwise. */
+  trace?: StartupTrace;
 }
 
 export interface DownloadProgress {
@@ -113,6 +116,8 @@ export interface DownloadSummary {
   timeouts: number;
   /** When the first piece of this run was verified (Date.now() clock); undefined when none was. */
   firstPieceAt?: number;
+  /** The steps to the first verified piece, ms after the download was asked for (see StartupTrace). */
+  startup: Record<string, number>;
   /** Whether other downloaders of the file were seen, so pieces were taken in a random order of this download's own. */
   swarm: boolean;
 }
@@ -169,7 +174,7 @@ export class Download {
   readonly #tasks = new Set<Promise<void>>();
   /** Pieces handed to the store, with the request they came in on, until their outcome is back: not asked again, not yet in `have`. */
   readonly #submitted = new Map<number, Flight>();
-  #buffers = new PieceBuffers([]);
+  readonly #buffers = new PieceBuffers([]);
   readonly #config: PickerConfig;
   #grant: string;
   #startedAt = 0;
@@ -187,6 +192,7 @@ export class Download {
   #closed = false;
   #reservation: Promise<void> | undefined;
   #firstPieceAt: number | undefined;
+  #trace: StartupTrace | undefined;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -216,6 +222,8 @@ export class Download {
 
   async run(): Promise<DownloadSummary> {
     const { file, finalPath, partPath, signal } = this.#options;
+    this.#trace = this.#options.trace ?? new StartupTrace();
+    this.#trace.mark("run");
     this.#startedAt = Date.now();
     this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, "DESTINATION_EXISTS");
@@ -225,28 +233,15 @@ export class Download {
     } finally {
       await handle.close();
     }
-    // Reserved while the first pieces arrive: a full disk stops the download early, without delaying its start.
-    this.#reservation = file.size >= RESERVE_SPACE_FROM_BYTES
-      ? reserveSpace(partPath, file.size).catch((error: unknown) => {
-          this.#fatal ??= error;
-          this.#wake?.();
-        })
-      : undefined;
-    const store = new PieceStore(
-      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS, workers: this.#options.workers },
-      (outcome, buffer) => this.#pieceStored(outcome, buffer),
-      (error) => {
-        this.#fatal ??= new AppError(500, "PIECE_STORE_FAILED", `checking and writing pieces failed: ${error.message}`);
-        this.#allWritten?.();
-        this.#wake?.();
-      },
-    );
-    this.#store = store;
-    this.#buffers = new PieceBuffers(store.buffers);
+    this.#trace.mark("partReady");
     let actual: string;
     try {
       this.#lastRefresh = Date.now();
       this.#syncPeers(this.#options.peers, false);
+      // The first requests go out before the piece store is made: their answers are a connection and a round trip
+      // away, and nothing reads into a piece buffer before this function returns to the event loop.
+      this.#step();
+      this.#store = this.#openStore();
       while (!this.#have.complete) {
         signal?.throwIfAborted();
         if (this.#fatal !== undefined) throw this.#fatal;
@@ -255,7 +250,7 @@ export class Download {
         if (this.#flights.size === 0 && this.#submitted.size === 0 && !this.#have.complete) await this.#noProgress();
         if (!this.#have.complete) await this.#sleepUntilSomethingHappens();
       }
-      actual = await store.digest();
+      actual = await this.#store.digest();
     } finally {
       this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
       for (const watch of this.#watches.values()) watch.close();
@@ -263,7 +258,7 @@ export class Download {
       while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
       await this.#reservation;
       await this.#untilStoreIdle();
-      await store.close();
+      await this.#store?.close();
       await Promise.all([...this.#seen.values()].map((peer) => peer.close()));
     }
     if (actual !== file.sha1) {
@@ -274,6 +269,37 @@ export class Download {
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} appeared meanwhile; not overwriting it`, "DESTINATION_EXISTS");
     await rename(partPath, finalPath);
     return this.#summary();
+  }
+
+  /** The worker that checks and writes pieces, and the piece buffers it shares with this thread. */
+  #openStore(): PieceStore {
+    const { file, partPath } = this.#options;
+    const store = new PieceStore(
+      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: MAX_PIECE_BUFFERS, workers: this.#options.workers },
+      (outcome, buffer) => this.#pieceStored(outcome, buffer),
+      (error) => {
+        this.#fatal ??= new AppError(500, "PIECE_STORE_FAILED", `checking and writing pieces failed: ${error.message}`);
+        this.#allWritten?.();
+        this.#wake?.();
+      },
+    );
+    this.#buffers.replace(store.buffers);
+    return store;
+  }
+
+  /**
+   * Reserves the .part file's blocks once the first piece is written, not
+   * before: spawning `fallocate` holds this thread for ~15 ms (a fork of the
+   * whole process) that the first requests would otherwise wait behind. A
+   * full disk still stops the download early.
+   */
+  #reserveSpace(): void {
+    const { file, partPath } = this.#options;
+    if (this.#reservation || file.size < RESERVE_SPACE_FROM_BYTES) return;
+    this.#reservation = reserveSpace(partPath, file.size).catch((error: unknown) => {
+      this.#fatal ??= error;
+      this.#wake?.();
+    });
   }
 
   #pieceLength(index: number): number {
@@ -313,7 +339,7 @@ export class Download {
     const known = this.#peers.get(id);
     if (known) return known;
     if (this.#peers.size >= MAX_PEERS) return undefined;
-    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256);
+    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256, () => this.#trace?.mark("connected"));
     if (peer.banned) return undefined;
     this.#seen.set(id, peer);
     this.#peers.set(id, peer);
@@ -393,6 +419,7 @@ export class Download {
   #verifiedOrWriting = (piece: number): boolean => this.#have.has(piece) || this.#submitted.has(piece);
 
   #step(): void {
+    this.#trace?.mark("x-step");
     const now = Date.now();
     const peers = [...this.#peers.values()];
     const result = pickRequests({
@@ -472,6 +499,7 @@ export class Download {
     const first = pieceBounds(flight.piece, file.size, file.pieceSize).start;
     const last = pieceBounds(flight.piece + flight.count - 1, file.size, file.pieceSize).end - 1;
     const began = Date.now();
+    this.#trace?.mark("request");
     try {
       const response = await peer.get(
         `/groups/${encodeURIComponent(groupId)}/files/${file.sha1}`,
@@ -492,6 +520,7 @@ export class Download {
         discard(response);
         throw new Error(`unexpected answer ${response.statusCode} for pieces ${flight.piece}..${flight.piece + flight.count - 1}`);
       }
+      this.#trace?.mark("head");
       const headAt = Date.now();
       const receivedAtHead = peer.received;
       if (await this.#receive(flight, response)) {
@@ -635,6 +664,7 @@ export class Download {
       this.#wake?.();
       return;
     }
+    this.#trace?.mark("received");
     this.#submitted.set(piece, flight);
     this.#store!.submit(piece, buffer, length, intact === true);
   }
@@ -652,7 +682,11 @@ export class Download {
     } else {
       const length = this.#pieceLength(piece);
       this.#have.set(piece);
-      this.#firstPieceAt ??= Date.now();
+      if (this.#firstPieceAt === undefined) {
+        this.#firstPieceAt = Date.now();
+        this.#trace?.mark("firstPiece");
+        this.#reserveSpace();
+      }
       this.#bytesDone += length;
       this.#bytesThisRun += length;
       this.#rate?.add(length, Date.now());
@@ -767,6 +801,7 @@ export class Download {
       requests: this.#requests,
       timeouts: this.#timeouts,
       firstPieceAt: this.#firstPieceAt,
+      startup: this.#trace?.marks ?? {},
       swarm: this.#rank !== undefined,
     };
   }
@@ -782,8 +817,14 @@ class PieceBuffers {
   readonly #waiting: ((buffer: Buffer) => void)[] = [];
 
   constructor(buffers: readonly Buffer[]) {
+    this.#free = [];
+    this.replace(buffers);
+  }
+
+  /** Starts over with these buffers (the store's, once it is made). */
+  replace(buffers: readonly Buffer[]): void {
     // Taken from the end: the first slots are reused first, so untouched ones stay untouched.
-    this.#free = [...buffers].reverse();
+    this.#free.splice(0, this.#free.length, ...[...buffers].reverse());
   }
 
   tryTake(): Buffer | undefined {

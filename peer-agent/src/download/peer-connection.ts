@@ -52,7 +52,8 @@ export class PeerConnection {
   bytes = 0;
   pieces = 0;
 
-  constructor(userId: string, address: string, pieceCount: number, connections = 4, certSha256?: string) {
+  /** `onConnected`: told each time a connection to the peer is up (for a TLS peer: handshake done, certificate matched). */
+  constructor(userId: string, address: string, pieceCount: number, connections = 4, certSha256?: string, onConnected?: () => void) {
     this.id = peerId(userId, address, certSha256);
     this.userId = userId;
     this.address = address;
@@ -61,7 +62,7 @@ export class PeerConnection {
     // Beyond the requests in flight: one for the peer's event stream, one so a bitfield read never waits behind piece transfers.
     this.#pool = new Pool(`${certSha256 ? "https" : "http"}://${address}`, {
       connections: connections + 2,
-      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}) }),
+      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}), ...(onConnected ? { onConnected } : {}) }),
       keepAliveTimeout: 30_000,
     });
   }

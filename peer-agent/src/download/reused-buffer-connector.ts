@@ -31,7 +31,7 @@ const SLOT_BYTES = 64 * 1024;
  * unread (undici paused), reading stops until undici reads again, so a slot
  * is never refilled while its chunk is unread.
  */
-export function reusedBufferConnector(options: { timeoutMs: number; pin?: string }): buildConnector.connector {
+export function reusedBufferConnector(options: { timeoutMs: number; pin?: string; onConnected?: () => void }): buildConnector.connector {
   const { pin } = options;
   // One TLS session per peer, resumed by every new connection to it: a resumed handshake skips the key exchange and certificate.
   let session: Buffer | undefined;
@@ -50,7 +50,10 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
       if (error) {
         socket.destroy();
         callback(error, null);
-      } else callback(null, socket);
+      } else {
+        options.onConnected?.();
+        callback(null, socket);
+      }
     };
     const common = {
       host: target.hostname,
