@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
-import { access, open, rename } from "node:fs/promises";
+import { writeSync } from "node:fs";
+import { access, open, rename, type FileHandle } from "node:fs/promises";
 import type { FileMetadata, PeerView } from "../../../core/api-types.js";
 import { Bitfield } from "../../../core/bitfield.js";
 import { AppError, ConflictError } from "../../../core/errors.js";
@@ -193,6 +194,8 @@ export class Download {
   #reservation: Promise<void> | undefined;
   #firstPieceAt: number | undefined;
   #trace: StartupTrace | undefined;
+  /** The .part file, open while the download runs: its first pieces are written here (see #pieceArrived). */
+  #part: FileHandle | undefined;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -228,14 +231,11 @@ export class Download {
     this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, "DESTINATION_EXISTS");
     const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
-    try {
-      await handle.truncate(file.size);
-    } finally {
-      await handle.close();
-    }
-    this.#trace.mark("partReady");
     let actual: string;
     try {
+      this.#part = handle;
+      await handle.truncate(file.size);
+      this.#trace.mark("partReady");
       this.#lastRefresh = Date.now();
       this.#syncPeers(this.#options.peers, false);
       // The first requests go out before the piece store is made: their answers are a connection and a round trip
@@ -259,6 +259,8 @@ export class Download {
       await this.#reservation;
       await this.#untilStoreIdle();
       await this.#store?.close();
+      this.#part = undefined;
+      await handle.close();
       await Promise.all([...this.#seen.values()].map((peer) => peer.close()));
     }
     if (actual !== file.sha1) {
@@ -419,7 +421,6 @@ export class Download {
   #verifiedOrWriting = (piece: number): boolean => this.#have.has(piece) || this.#submitted.has(piece);
 
   #step(): void {
-    this.#trace?.mark("x-step");
     const now = Date.now();
     const peers = [...this.#peers.values()];
     const result = pickRequests({
@@ -573,7 +574,7 @@ export class Download {
       };
       const startPiece = (fresh: Buffer) => {
         buffer = fresh;
-        hash = this.#store!.waiting >= (this.#options.localHashBacklog ?? WORKER_BACKLOG_FOR_LOCAL_HASH) ? createHash("sha1") : undefined;
+        hash = this.#hashHere() ? createHash("sha1") : undefined;
         filled = 0;
         length = this.#pieceLength(flight.next);
       };
@@ -649,6 +650,17 @@ export class Download {
   }
 
   /**
+   * Whether the next piece is hashed here as it streams in: when the piece
+   * worker is behind (WORKER_BACKLOG_FOR_LOCAL_HASH), and until the first
+   * piece is verified, which is then also written here (see #pieceArrived).
+   */
+  #hashHere(): boolean {
+    const backlog = this.#options.localHashBacklog ?? WORKER_BACKLOG_FOR_LOCAL_HASH;
+    if (backlog === Infinity) return false;
+    return this.#firstPieceAt === undefined || this.#store!.waiting >= backlog;
+  }
+
+  /**
    * A whole piece is in `buffer` (which this takes over). `intact` says
    * whether it matched its SHA1, or is undefined when it was not hashed yet:
    * the store then checks it before writing it.
@@ -666,7 +678,26 @@ export class Download {
     }
     this.#trace?.mark("received");
     this.#submitted.set(piece, flight);
+    if (intact === true && this.#firstPieceAt === undefined && this.#writeHere(piece, buffer, length)) {
+      // Verified and on disk now, not once the worker's thread is scheduled and its answer read: that wait was
+      // most of a download's time to its first piece on a busy machine (docs/performance.md, "Fixed cost per download").
+      this.#store!.submit(piece, buffer, length, true, true);
+      this.#pieceVerified(piece, flight);
+      return;
+    }
     this.#store!.submit(piece, buffer, length, intact === true);
+  }
+
+  /** Writes a checked piece to the .part file from this thread (500 KiB into the page cache: well under a millisecond). */
+  #writeHere(piece: number, buffer: Buffer, length: number): boolean {
+    if (!this.#part) return false;
+    try {
+      const offset = piece * this.#options.file.pieceSize;
+      for (let done = 0; done < length; ) done += writeSync(this.#part.fd, buffer, done, length - done, offset + done);
+      return true;
+    } catch {
+      return false; // the worker writes it, and reports a failure as it would
+    }
   }
 
   /** The store checked (when asked to) and wrote a piece, or found it bad, or failed to write it. */
@@ -679,26 +710,31 @@ export class Download {
       this.#fatal ??= new AppError(500, "WRITE_FAILED", `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
     } else if (!outcome.ok) {
       if (flight) this.#badPiece(flight.peer);
-    } else {
-      const length = this.#pieceLength(piece);
-      this.#have.set(piece);
-      if (this.#firstPieceAt === undefined) {
-        this.#firstPieceAt = Date.now();
-        this.#trace?.mark("firstPiece");
-        this.#reserveSpace();
-      }
-      this.#bytesDone += length;
-      this.#bytesThisRun += length;
-      this.#rate?.add(length, Date.now());
-      if (flight) {
-        flight.peer.bytes += length;
-        flight.peer.pieces += 1;
-        this.#cancelCopies(flight, piece);
-      }
-      this.#options.onPieceVerified?.(piece, this.#have);
+    } else if (!this.#have.has(piece)) {
+      this.#pieceVerified(piece, flight);
     }
     if (this.#submitted.size === 0) this.#allWritten?.();
     if (this.#have.complete || this.#fatal !== undefined || !("ok" in outcome && outcome.ok)) this.#wake?.();
+  }
+
+  /** A piece is checked and written: it counts, and can be served from now on. */
+  #pieceVerified(piece: number, flight: Flight | undefined): void {
+    const length = this.#pieceLength(piece);
+    this.#have.set(piece);
+    if (this.#firstPieceAt === undefined) {
+      this.#firstPieceAt = Date.now();
+      this.#trace?.mark("firstPiece");
+      this.#reserveSpace();
+    }
+    this.#bytesDone += length;
+    this.#bytesThisRun += length;
+    this.#rate?.add(length, Date.now());
+    if (flight) {
+      flight.peer.bytes += length;
+      flight.peer.pieces += 1;
+      this.#cancelCopies(flight, piece);
+    }
+    this.#options.onPieceVerified?.(piece, this.#have);
   }
 
   /** Waits until every piece handed to the store has its outcome back. */
