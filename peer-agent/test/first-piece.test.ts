@@ -6,10 +6,10 @@
  * seeders have never seen, as for a user's first download.
  *
  * The median of 5 rounds must be within 250 ms (the goal is 50 ms on an idle
- * machine). On a shared 2-core machine at load 17–19 these changes took
- * 106–183 ms there, the code before them 366–496 ms. Where the machine is so
+ * machine). On a shared 2-core machine at load 17–24 these changes took
+ * 106–226 ms there, the code before them 390–496 ms. Where the machine is so
  * loaded that even a bare client is slow, 1.5 times the bare client's median
- * passes too (the code before: 2.9–4.0 times; now 0.5–2.2): measured in the
+ * passes too (the code before: 2.9–4.2 times; now 0.5–2.2): measured in the
  * same run, alternating with ours, it asks the tracker for the peers and a
  * grant, connects to a seeder over TLS checking its pinned certificate,
  * fetches one piece, checks its SHA1 and writes it.
