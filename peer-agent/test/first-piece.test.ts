@@ -16,16 +16,14 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
-import { freePort } from "../../core/free-port.js";
 import { parseTrackerInfo } from "../../core/tracker-info.js";
 import { TrackerClient } from "../../core/tracker-client.js";
 import { reusedBufferConnector } from "../src/download/reused-buffer-connector.js";
@@ -33,7 +31,8 @@ import { openDatabase } from "../../tracker-api/src/db/open.js";
 import { loadGrantKey } from "../../tracker-api/src/grant-key.js";
 import { createApp } from "../../tracker-api/src/http/app.js";
 import { createTracker } from "../../tracker-api/src/tracker.js";
-import { connectToAgent, type RemotePeerNode } from "../src/control/client.js";
+import type { RemotePeerNode } from "../src/control/client.js";
+import { AgentProcesses } from "./support/agent-processes.js";
 
 /** See above; docs/performance.md, "Fixed cost per download". */
 const FIRST_PIECE_WITHIN_MS = 250;
@@ -47,27 +46,10 @@ const FILE = "film.bin";
 let dir: string;
 let tracker: Server;
 let closeDb: () => Promise<void>;
-const children: ChildProcess[] = [];
-const agents: RemotePeerNode[] = [];
+let agents: AgentProcesses;
 
 async function startAgent(name: string, trackerInfo: string): Promise<RemotePeerNode> {
-  const port = await freePort();
-  const stateDir = join(dir, `agent-${name}`);
-  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "peer-agent/src/main.ts", `127.0.0.1:${port}`, trackerInfo, "--state-dir", stateDir], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, P2P_LOG_LEVEL: "warn" },
-  });
-  children.push(child);
-  let output = "";
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  for (let tries = 0; ; tries++) {
-    if (child.exitCode !== null) throw new Error(`agent ${name} exited:\n${output}`);
-    if (await readFile(join(stateDir, "control.json")).catch(() => undefined)) break;
-    if (tries > 1800) throw new Error(`agent ${name} did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const api = await connectToAgent({ host: "127.0.0.1", port, stateDir });
-  agents.push(api);
+  const { api } = await agents.start(name, trackerInfo);
   await api.createUser(name, "pw");
   await api.login(name, "pw");
   return api;
@@ -110,6 +92,7 @@ async function bareFirstPiece(round: number): Promise<number> {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "first-piece-"));
+  agents = new AgentProcesses(dir);
   const db = await openDatabase(join(dir, "tracker.db"));
   closeDb = () => db.$disconnect();
   tracker = createApp(createTracker({ db, id: "tracker-1", grantKey: await loadGrantKey("tracker-1", dir) })).listen(0, "127.0.0.1");
@@ -138,12 +121,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const api of agents) await api.close().catch(() => undefined);
-  for (const child of children) {
-    if (child.exitCode !== null) continue;
-    child.kill("SIGTERM");
-    await once(child, "exit");
-  }
+  await agents?.stopAll();
   tracker?.closeAllConnections();
   await new Promise((done) => tracker?.close(done));
   await closeDb?.();
