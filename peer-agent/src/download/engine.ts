@@ -688,7 +688,7 @@ export class Download {
     this.#store!.submit(piece, buffer, length, intact === true);
   }
 
-  /** Writes a checked piece to the .part file from this thread (500 KiB into the page cache: well under a millisecond). */
+  /** Writes a checked piece to the .part file from this thread (512 KiB into the page cache: well under a millisecond). */
   #writeHere(piece: number, buffer: Buffer, length: number): boolean {
     if (!this.#part) return false;
     try {

@@ -6,8 +6,7 @@
  * request) does not move it.
  *
  * Steps, in the order a download meets them: `peerList` (the tracker's peer
- * list and grant are back), `recorded` (the download is in the agent's
- * state), `run` (the engine starts), `partReady` (the .part file exists at
+ * list and grant are back), `run` (the engine starts), `partReady` (the .part file exists at
  * its size), `request` (the first Range request is sent), `connected` (the
  * first connection to a peer is up, TLS handshake and pinned certificate
  * included), `head` (the first piece answer's head), `received` (the first
