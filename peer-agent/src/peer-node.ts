@@ -8,6 +8,7 @@ import type { FileMetadata, FileView, GroupView, JoinRequestView, MemberView, Pe
 import { Bitfield } from "../../core/bitfield.js";
 import { Download, type DownloadSummary } from "./download/engine.js";
 import { PieceWorkers } from "./download/piece-store.js";
+import { TlsSessions } from "./download/reused-buffer-connector.js";
 import { StartupTrace } from "./download/startup-trace.js";
 import { AppError, Codes, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { hashFile, PIECE_SIZE, pieceBounds } from "../../core/pieces.js";
@@ -85,6 +86,8 @@ export class PeerNode implements PeerNodeApi {
   readonly #store: AgentStateStore;
   readonly #events = new SwarmEvents();
   readonly #workers = new PieceWorkers();
+  /** TLS sessions with the peers this agent downloaded from: its next download from them resumes them. */
+  readonly #tlsSessions = new TlsSessions();
   readonly #served = new ServedRegistry(this.#events);
   readonly #server: Server;
   readonly #downloads = new Map<string, DownloadEntry>();
@@ -635,6 +638,7 @@ export class PeerNode implements PeerNodeApi {
         sequential: state.sequential === true,
         downloadLimit: this.#downloadLimit,
         workers: this.#workers,
+        tlsSessions: this.#tlsSessions,
         refreshPeers: refresh,
         signal: entry.controller.signal,
         trace,

@@ -22,10 +22,12 @@ test("a grant signed moments ago is served at once while the tracker is asked, a
   const status = new GrantStatus(tracker.ask, { recheckMs: 60_000 });
   try {
     assert.equal(await status.stands(grant, Date.now() - 500), true);
-    await new Promise((resolve) => setImmediate(resolve));
+    while (tracker.questions() === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(tracker.questions(), 1, "the tracker is asked in the background");
     tracker.answer();
-    await new Promise((resolve) => setImmediate(resolve));
+    // Refused from the moment the answer is in (it takes an event-loop turn or two to land).
+    const deadline = Date.now() + 2000;
+    while ((await status.stands(grant, Date.now() - 500)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(await status.stands(grant, Date.now() - 500), false);
   } finally {
     status.close();
@@ -39,6 +41,7 @@ test("a grant signed longer ago than a verdict lasts, or ahead of this agent's c
     try {
       let settled = false;
       const answer = status.stands(grant, issuedAtMs).then((valid) => ((settled = true), valid));
+      while (tracker.questions() === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(settled, false, "it waits for the tracker's verdict");
       tracker.answer();

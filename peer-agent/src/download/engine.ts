@@ -11,6 +11,7 @@ import { DEFAULT_PICKER_CONFIG, pickRequests, randomRanks, type InFlightRequest,
 import { describeFailure, discard, PeerConnection, peerId, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
+import type { TlsSessions } from "./reused-buffer-connector.js";
 import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
 import { StartupTrace } from "./startup-trace.js";
@@ -93,6 +94,8 @@ export interface DownloadOptions {
   watchTimings?: Partial<typeof WATCH_TIMINGS>;
   /** Where the steps up to the first verified piece are timed; one starting at run() otherwise. */
   trace?: StartupTrace;
+  /** TLS sessions to resume and keep (an agent's, shared by its downloads); this download's own otherwise. */
+  tlsSessions?: TlsSessions;
 }
 
 export interface DownloadProgress {
@@ -341,7 +344,10 @@ export class Download {
     const known = this.#peers.get(id);
     if (known) return known;
     if (this.#peers.size >= MAX_PEERS) return undefined;
-    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256, () => this.#trace?.mark("connected"));
+    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256, {
+      onConnected: () => this.#trace?.mark("connected"),
+      ...(this.#options.tlsSessions ? { tlsSessions: this.#options.tlsSessions } : {}),
+    });
     if (peer.banned) return undefined;
     this.#seen.set(id, peer);
     this.#peers.set(id, peer);

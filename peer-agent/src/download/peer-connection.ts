@@ -4,7 +4,7 @@ import { AppError, fromProblem } from "../../../core/errors.js";
 import type { BitfieldView } from "../../../core/api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
 import type { RateLimiter } from "../rate-limiter.js";
-import { reusedBufferConnector } from "./reused-buffer-connector.js";
+import { reusedBufferConnector, type TlsSessions } from "./reused-buffer-connector.js";
 
 export type { PeerResponse };
 
@@ -52,8 +52,18 @@ export class PeerConnection {
   bytes = 0;
   pieces = 0;
 
-  /** `onConnected`: told each time a connection to the peer is up (for a TLS peer: handshake done, certificate matched). */
-  constructor(userId: string, address: string, pieceCount: number, connections = 4, certSha256?: string, onConnected?: () => void) {
+  /**
+   * `onConnected`: told each time a connection to the peer is up (for a TLS peer: handshake done, certificate
+   * matched). `tlsSessions`: where TLS sessions are kept and resumed from (the agent's, shared by its downloads).
+   */
+  constructor(
+    userId: string,
+    address: string,
+    pieceCount: number,
+    connections = 4,
+    certSha256?: string,
+    { onConnected, tlsSessions }: { onConnected?: () => void; tlsSessions?: TlsSessions } = {},
+  ) {
     this.id = peerId(userId, address, certSha256);
     this.userId = userId;
     this.address = address;
@@ -62,7 +72,12 @@ export class PeerConnection {
     // Beyond the requests in flight: one for the peer's event stream, one so a bitfield read never waits behind piece transfers.
     this.#pool = new Pool(`${certSha256 ? "https" : "http"}://${address}`, {
       connections: connections + 2,
-      connect: reusedBufferConnector({ timeoutMs: CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}), ...(onConnected ? { onConnected } : {}) }),
+      connect: reusedBufferConnector({
+        timeoutMs: CONNECT_TIMEOUT_MS,
+        ...(certSha256 ? { pin: certSha256 } : {}),
+        ...(onConnected ? { onConnected } : {}),
+        ...(tlsSessions ? { sessions: tlsSessions } : {}),
+      }),
       keepAliveTimeout: 30_000,
     });
   }
