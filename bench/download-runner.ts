@@ -7,6 +7,8 @@
  */
 import { Bitfield } from "../core/bitfield.js";
 import { Download, type DownloadOptions } from "../peer-agent/src/download/engine.js";
+import { discard, PeerConnection } from "../peer-agent/src/download/peer-connection.js";
+import { StartupTrace } from "../peer-agent/src/download/startup-trace.js";
 
 /** The Download's options as JSON: the bitfield as base64, no callbacks. */
 export interface DownloadJob extends Pick<DownloadOptions, "groupId" | "file" | "peers" | "grant" | "partPath" | "finalPath"> {
@@ -19,11 +21,24 @@ export interface DownloadJob extends Pick<DownloadOptions, "groupId" | "file" | 
 }
 
 const job = JSON.parse(process.argv[2] ?? "{}") as DownloadJob;
+// An agent has talked HTTP with its tracker before any download; this fresh process has not, and its first request
+// would compile undici's HTTP parser (WebAssembly) and pool code inside the timed download: one request for a route
+// that does not exist (no grant, nothing cached on the seeder) warms them first.
+{
+  const [first] = job.peers;
+  if (first) {
+    const warm = new PeerConnection("warm-up", first.address, job.file.pieceHashes.length, 1, first.certSha256);
+    discard(await warm.get("/warm-up", {}));
+    await warm.close();
+  }
+}
 const pieceCount = job.file.pieceHashes.length;
 const started = performance.now();
 const verifiedAt: number[] = [];
 const { groupId, file, peers, grant, partPath, finalPath } = job;
+const trace = new StartupTrace();
 const download = new Download({
+  trace,
   groupId,
   file,
   peers,

@@ -74,7 +74,7 @@ export function createGrantCheck(
 /** A signed grant still stands while its session is live and its user a member of its group (grant-status.ts). */
 async function stillStands(claims: GrantClaims, status: GrantStatus): Promise<void> {
   if (claims.sid === undefined) throw new UnauthorizedError("grant is not bound to a session; ask the tracker for a fresh one", Codes.GRANT_INVALID);
-  if (!(await status.stands({ userId: claims.sub, groupId: claims.grp, sessionId: claims.sid }))) {
+  if (!(await status.stands({ userId: claims.sub, groupId: claims.grp, sessionId: claims.sid }, claims.iat * 1000))) {
     throw new ForbiddenError("grant revoked: its session ended or its user left the group", Codes.GRANT_REVOKED);
   }
 }

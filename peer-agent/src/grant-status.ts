@@ -48,15 +48,27 @@ export class GrantStatus {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Whether the grant stands; asks the tracker first when the verdict is missing or too old. */
-  async stands(grant: GrantInUse): Promise<boolean> {
+  /**
+   * Whether the grant stands; asks the tracker first when the verdict is
+   * missing or too old. `issuedAtMs`, the grant's signing time: the tracker
+   * checked the session and the membership when it signed, so a grant signed
+   * less than a verdict's age ago is served on that while the tracker is
+   * asked in the background. That keeps a downloader's first range from
+   * waiting for a tracker round trip at every peer (issue 12, fixed cost per
+   * download), and a revocation still stops ranges as soon as the answer is
+   * back. A signing time ahead of this agent's clock is not trusted.
+   */
+  async stands(grant: GrantInUse, issuedAtMs?: number): Promise<boolean> {
     const key = keyOf(grant);
     const known = this.#verdicts.get(key);
     const now = this.#now();
     if (known) known.usedAt = now;
     if (known && now - known.checkedAt <= this.#maxAgeMs) return known.valid;
     this.#waiting.set(key, grant);
-    await this.#askSoon();
+    const answered = this.#askSoon();
+    const fresh = issuedAtMs !== undefined && issuedAtMs <= now && now - issuedAtMs <= this.#maxAgeMs;
+    if (fresh && (known?.valid ?? true)) return true;
+    await answered;
     const verdict = this.#verdicts.get(key);
     if (verdict) verdict.usedAt = now;
     return verdict?.valid ?? true;

@@ -115,6 +115,8 @@ export interface DownloadInfo {
     perPeer: PeerTransfer[];
     /** From the download_file command to the first verified piece (a resumed download: from its restart). */
     firstPieceMs?: number;
+    /** The steps to the first verified piece, ms after the command (see StartupTrace). */
+    startup?: Record<string, number>;
   };
 }
 

@@ -6,15 +6,12 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { request } from "undici";
-import { freePort } from "../../core/free-port.js";
-import { connectToAgent } from "../src/control/client.js";
 import type { RemotePeerNode } from "../src/control/client.js";
+import { AgentProcesses } from "./support/agent-processes.js";
 import { call, Cluster, createUser, login, waitUntil } from "../../tracker-api/test/replication/cluster.js";
 
 const REVOKED_WITHIN_MS = 5000;
@@ -23,8 +20,7 @@ const GROUP = "club";
 
 let cluster: Cluster;
 let t1: string;
-const children: ChildProcess[] = [];
-const agents: RemotePeerNode[] = [];
+let agents: AgentProcesses;
 let seeder: { address: string; api: RemotePeerNode };
 let ownerToken: string;
 let sha1: string;
@@ -32,25 +28,9 @@ let data: Buffer;
 
 /** An agent whose preferred tracker is `trackerUrls[0]` (it knows them all: grants from any verify). */
 async function startAgent(name: string, trackerUrls: string[]): Promise<{ address: string; api: RemotePeerNode }> {
-  const port = await freePort();
   const info = join(cluster.dir, `info-${name}.txt`);
   await writeFile(info, trackerUrls.map((url) => `${url.replace("http://", "")}\n`).join(""));
-  const stateDir = join(cluster.dir, `agent-${name}`);
-  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "peer-agent/src/main.ts", `127.0.0.1:${port}`, info, "--state-dir", stateDir, "--plain-http"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, P2P_LOG_LEVEL: "warn" },
-  });
-  children.push(child);
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  await waitUntil(async () => {
-    if (child.exitCode !== null) throw new Error(`agent ${name} exited:\n${output}`);
-    return (await readFile(join(stateDir, "control.json")).catch(() => undefined)) !== undefined;
-  }, 90_000, `agent ${name}`);
-  const api = await connectToAgent({ host: "127.0.0.1", port, stateDir });
-  agents.push(api);
-  return { address: `127.0.0.1:${port}`, api };
+  return agents.start(name, info, ["--plain-http"]);
 }
 
 /** Retries a call answered on another tracker until what it needs has replicated there. */
@@ -68,6 +48,7 @@ async function eventually<T>(attempt: () => Promise<T>): Promise<T> {
 
 before(async () => {
   cluster = await Cluster.start(2, { startTimeoutMs: 120_000 });
+  agents = new AgentProcesses(cluster.dir);
   t1 = cluster.tracker(1).url;
   seeder = await startAgent("alice", [cluster.tracker(2).url, t1]);
   await seeder.api.createUser("alice", "pw");
@@ -82,12 +63,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const api of agents) await api.close().catch(() => undefined);
-  for (const child of children) {
-    if (child.exitCode !== null) continue;
-    child.kill("SIGTERM");
-    await once(child, "exit");
-  }
+  await agents?.stopAll();
   await cluster.stop();
 });
 

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
-import { access, open, rename } from "node:fs/promises";
+import { writeSync } from "node:fs";
+import { access, open, rename, type FileHandle } from "node:fs/promises";
 import type { FileMetadata, PeerView } from "../../../core/api-types.js";
 import { Bitfield } from "../../../core/bitfield.js";
 import { AppError, Codes, ConflictError, FileChecksumError, NoSourceError } from "../../../core/errors.js";
@@ -10,9 +11,11 @@ import { pickRequests, randomRanks, type InFlightRequest, type PickerConfig } fr
 import { describeFailure, discard, PeerConnection, peerId, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
+import type { TlsSessions } from "./reused-buffer-connector.js";
 import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
 import { AGENT } from "../config.js";
+import { StartupTrace } from "./startup-trace.js";
 
 export interface DownloadOptions {
   groupId: string;
@@ -50,6 +53,10 @@ export interface DownloadOptions {
   workers?: PieceWorkers;
   /** Overrides of AGENT.DOWNLOAD_WATCH (tests). */
   watchTimings?: Partial<Omit<PeerWatchOptions, "filePath" | "grant" | "ownAddress" | "ownCertSha256" | "handlers" | "complete">>;
+  /** Where the steps up to the first verified piece are timed; one starting at run() otherwise. */
+  trace?: StartupTrace;
+  /** TLS sessions to resume and keep (an agent's, shared by its downloads); this download's own otherwise. */
+  tlsSessions?: TlsSessions;
 }
 
 export interface DownloadProgress {
@@ -74,6 +81,8 @@ export interface DownloadSummary {
   timeouts: number;
   /** When the first piece of this run was verified (Date.now() clock); undefined when none was. */
   firstPieceAt?: number;
+  /** The steps to the first verified piece, ms after the download was asked for (see StartupTrace). */
+  startup: Record<string, number>;
   /** Whether other downloaders of the file were seen, so pieces were taken in a random order of this download's own. */
   swarm: boolean;
 }
@@ -116,7 +125,7 @@ export class Download {
   readonly #tasks = new Set<Promise<void>>();
   /** Pieces handed to the store, with the request they came in on, until their outcome is back: not asked again, not yet in `have`. */
   readonly #submitted = new Map<number, Flight>();
-  #buffers = new PieceBuffers([]);
+  readonly #buffers = new PieceBuffers([]);
   readonly #config: PickerConfig;
   #grant: string;
   #startedAt = 0;
@@ -134,6 +143,9 @@ export class Download {
   #closed = false;
   #reservation: Promise<void> | undefined;
   #firstPieceAt: number | undefined;
+  #trace: StartupTrace | undefined;
+  /** The .part file, open while the download runs: its first pieces are written here (see #pieceArrived). */
+  #part: FileHandle | undefined;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -163,37 +175,23 @@ export class Download {
 
   async run(): Promise<DownloadSummary> {
     const { file, finalPath, partPath, signal } = this.#options;
+    this.#trace = this.#options.trace ?? new StartupTrace();
+    this.#trace.mark("run");
     this.#startedAt = Date.now();
     this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, Codes.DESTINATION_EXISTS);
     const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
-    try {
-      await handle.truncate(file.size);
-    } finally {
-      await handle.close();
-    }
-    // Reserved while the first pieces arrive: a full disk stops the download early, without delaying its start.
-    this.#reservation = file.size >= AGENT.RESERVE_SPACE_FROM_BYTES
-      ? reserveSpace(partPath, file.size).catch((error: unknown) => {
-          this.#fatal ??= error;
-          this.#wake?.();
-        })
-      : undefined;
-    const store = new PieceStore(
-      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: AGENT.MAX_PIECE_BUFFERS, workers: this.#options.workers },
-      (outcome, buffer) => this.#pieceStored(outcome, buffer),
-      (error) => {
-        this.#fatal ??= new AppError(500, Codes.PIECE_STORE_FAILED, `checking and writing pieces failed: ${error.message}`);
-        this.#allWritten?.();
-        this.#wake?.();
-      },
-    );
-    this.#store = store;
-    this.#buffers = new PieceBuffers(store.buffers);
     let actual: string;
     try {
+      this.#part = handle;
+      await handle.truncate(file.size);
+      this.#trace.mark("partReady");
       this.#lastRefresh = Date.now();
       this.#syncPeers(this.#options.peers, false);
+      // The first requests go out before the piece store is made: their answers are a connection and a round trip
+      // away, and nothing reads into a piece buffer before this function returns to the event loop.
+      this.#step();
+      this.#store = this.#openStore();
       while (!this.#have.complete) {
         signal?.throwIfAborted();
         if (this.#fatal !== undefined) throw this.#fatal;
@@ -202,7 +200,7 @@ export class Download {
         if (this.#flights.size === 0 && this.#submitted.size === 0 && !this.#have.complete) await this.#noProgress();
         if (!this.#have.complete) await this.#sleepUntilSomethingHappens();
       }
-      actual = await store.digest();
+      actual = await this.#store.digest();
     } finally {
       this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
       for (const watch of this.#watches.values()) watch.close();
@@ -210,7 +208,9 @@ export class Download {
       while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
       await this.#reservation;
       await this.#untilStoreIdle();
-      await store.close();
+      await this.#store?.close();
+      this.#part = undefined;
+      await handle.close();
       await Promise.all([...this.#seen.values()].map((peer) => peer.close()));
     }
     if (actual !== file.sha1) {
@@ -221,6 +221,37 @@ export class Download {
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} appeared meanwhile; not overwriting it`, Codes.DESTINATION_EXISTS);
     await rename(partPath, finalPath);
     return this.#summary();
+  }
+
+  /** The worker that checks and writes pieces, and the piece buffers it shares with this thread. */
+  #openStore(): PieceStore {
+    const { file, partPath } = this.#options;
+    const store = new PieceStore(
+      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: AGENT.MAX_PIECE_BUFFERS, workers: this.#options.workers },
+      (outcome, buffer) => this.#pieceStored(outcome, buffer),
+      (error) => {
+        this.#fatal ??= new AppError(500, Codes.PIECE_STORE_FAILED, `checking and writing pieces failed: ${error.message}`);
+        this.#allWritten?.();
+        this.#wake?.();
+      },
+    );
+    this.#buffers.replace(store.buffers);
+    return store;
+  }
+
+  /**
+   * Reserves the .part file's blocks once the first piece is written, not
+   * before: spawning `fallocate` holds this thread for ~15 ms (a fork of the
+   * whole process) that the first requests would otherwise wait behind. A
+   * full disk still stops the download early.
+   */
+  #reserveSpace(): void {
+    const { file, partPath } = this.#options;
+    if (this.#reservation || file.size < AGENT.RESERVE_SPACE_FROM_BYTES) return;
+    this.#reservation = reserveSpace(partPath, file.size).catch((error: unknown) => {
+      this.#fatal ??= error;
+      this.#wake?.();
+    });
   }
 
   #pieceLength(index: number): number {
@@ -260,7 +291,10 @@ export class Download {
     const known = this.#peers.get(id);
     if (known) return known;
     if (this.#peers.size >= AGENT.MAX_PEERS) return undefined;
-    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256);
+    const peer = this.#seen.get(id) ?? new PeerConnection(userId, address, this.#have.size, this.#config.maxRequestsPerPeer, certSha256, {
+      onConnected: () => this.#trace?.mark("connected"),
+      ...(this.#options.tlsSessions ? { tlsSessions: this.#options.tlsSessions } : {}),
+    });
     if (peer.banned) return undefined;
     this.#seen.set(id, peer);
     this.#peers.set(id, peer);
@@ -419,6 +453,7 @@ export class Download {
     const first = pieceBounds(flight.piece, file.size, file.pieceSize).start;
     const last = pieceBounds(flight.piece + flight.count - 1, file.size, file.pieceSize).end - 1;
     const began = Date.now();
+    this.#trace?.mark("request");
     try {
       const response = await peer.get(
         `/groups/${encodeURIComponent(groupId)}/files/${file.sha1}`,
@@ -439,6 +474,7 @@ export class Download {
         discard(response);
         throw new Error(`unexpected answer ${response.statusCode} for pieces ${flight.piece}..${flight.piece + flight.count - 1}`);
       }
+      this.#trace?.mark("head");
       const headAt = Date.now();
       const receivedAtHead = peer.received;
       if (await this.#receive(flight, response)) {
@@ -491,7 +527,7 @@ export class Download {
       };
       const startPiece = (fresh: Buffer) => {
         buffer = fresh;
-        hash = this.#store!.waiting >= (this.#options.localHashBacklog ?? AGENT.WORKER_BACKLOG_FOR_LOCAL_HASH) ? createHash("sha1") : undefined;
+        hash = this.#hashHere() ? createHash("sha1") : undefined;
         filled = 0;
         length = this.#pieceLength(flight.next);
       };
@@ -567,6 +603,17 @@ export class Download {
   }
 
   /**
+   * Whether the next piece is hashed here as it streams in: when the piece
+   * worker is behind (WORKER_BACKLOG_FOR_LOCAL_HASH), and until the first
+   * piece is verified, which is then also written here (see #pieceArrived).
+   */
+  #hashHere(): boolean {
+    const backlog = this.#options.localHashBacklog ?? AGENT.WORKER_BACKLOG_FOR_LOCAL_HASH;
+    if (backlog === Infinity) return false;
+    return this.#firstPieceAt === undefined || this.#store!.waiting >= backlog;
+  }
+
+  /**
    * A whole piece is in `buffer` (which this takes over). `intact` says
    * whether it matched its SHA1, or is undefined when it was not hashed yet:
    * the store then checks it before writing it.
@@ -582,8 +629,28 @@ export class Download {
       this.#wake?.();
       return;
     }
+    this.#trace?.mark("received");
     this.#submitted.set(piece, flight);
+    if (intact === true && this.#firstPieceAt === undefined && this.#writeHere(piece, buffer, length)) {
+      // Verified and on disk now, not once the worker's thread is scheduled and its answer read: that wait was
+      // most of a download's time to its first piece on a busy machine (docs/performance.md, "Fixed cost per download").
+      this.#store!.submit(piece, buffer, length, true, true);
+      this.#pieceVerified(piece, flight);
+      return;
+    }
     this.#store!.submit(piece, buffer, length, intact === true);
+  }
+
+  /** Writes a checked piece to the .part file from this thread (512 KiB into the page cache: well under a millisecond). */
+  #writeHere(piece: number, buffer: Buffer, length: number): boolean {
+    if (!this.#part) return false;
+    try {
+      const offset = piece * this.#options.file.pieceSize;
+      for (let done = 0; done < length; ) done += writeSync(this.#part.fd, buffer, done, length - done, offset + done);
+      return true;
+    } catch {
+      return false; // the worker writes it, and reports a failure as it would
+    }
   }
 
   /** The store checked (when asked to) and wrote a piece, or found it bad, or failed to write it. */
@@ -596,22 +663,31 @@ export class Download {
       this.#fatal ??= new AppError(500, Codes.WRITE_FAILED, `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
     } else if (!outcome.ok) {
       if (flight) this.#badPiece(flight.peer);
-    } else {
-      const length = this.#pieceLength(piece);
-      this.#have.set(piece);
-      this.#firstPieceAt ??= Date.now();
-      this.#bytesDone += length;
-      this.#bytesThisRun += length;
-      this.#rate?.add(length, Date.now());
-      if (flight) {
-        flight.peer.bytes += length;
-        flight.peer.pieces += 1;
-        this.#cancelCopies(flight, piece);
-      }
-      this.#options.onPieceVerified?.(piece, this.#have);
+    } else if (!this.#have.has(piece)) {
+      this.#pieceVerified(piece, flight);
     }
     if (this.#submitted.size === 0) this.#allWritten?.();
     if (this.#have.complete || this.#fatal !== undefined || !("ok" in outcome && outcome.ok)) this.#wake?.();
+  }
+
+  /** A piece is checked and written: it counts, and can be served from now on. */
+  #pieceVerified(piece: number, flight: Flight | undefined): void {
+    const length = this.#pieceLength(piece);
+    this.#have.set(piece);
+    if (this.#firstPieceAt === undefined) {
+      this.#firstPieceAt = Date.now();
+      this.#trace?.mark("firstPiece");
+      this.#reserveSpace();
+    }
+    this.#bytesDone += length;
+    this.#bytesThisRun += length;
+    this.#rate?.add(length, Date.now());
+    if (flight) {
+      flight.peer.bytes += length;
+      flight.peer.pieces += 1;
+      this.#cancelCopies(flight, piece);
+    }
+    this.#options.onPieceVerified?.(piece, this.#have);
   }
 
   /** Waits until every piece handed to the store has its outcome back. */
@@ -714,6 +790,7 @@ export class Download {
       requests: this.#requests,
       timeouts: this.#timeouts,
       firstPieceAt: this.#firstPieceAt,
+      startup: this.#trace?.marks ?? {},
       swarm: this.#rank !== undefined,
     };
   }
@@ -729,8 +806,14 @@ class PieceBuffers {
   readonly #waiting: ((buffer: Buffer) => void)[] = [];
 
   constructor(buffers: readonly Buffer[]) {
+    this.#free = [];
+    this.replace(buffers);
+  }
+
+  /** Starts over with these buffers (the store's, once it is made). */
+  replace(buffers: readonly Buffer[]): void {
     // Taken from the end: the first slots are reused first, so untouched ones stay untouched.
-    this.#free = [...buffers].reverse();
+    this.#free.splice(0, this.#free.length, ...[...buffers].reverse());
   }
 
   tryTake(): Buffer | undefined {

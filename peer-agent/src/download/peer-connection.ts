@@ -4,7 +4,7 @@ import { AppError, Codes, fromProblem } from "../../../core/errors.js";
 import type { BitfieldView } from "../../../core/api-types.js";
 import { dispatchGet, type PeerResponse } from "./dispatched-response.js";
 import type { RateLimiter } from "../rate-limiter.js";
-import { reusedBufferConnector } from "./reused-buffer-connector.js";
+import { reusedBufferConnector, type TlsSessions } from "./reused-buffer-connector.js";
 import { AGENT } from "../config.js";
 
 export type { PeerResponse };
@@ -47,7 +47,18 @@ export class PeerConnection {
   bytes = 0;
   pieces = 0;
 
-  constructor(userId: string, address: string, pieceCount: number, connections: number = AGENT.PEER_CONNECTIONS, certSha256?: string) {
+  /**
+   * `onConnected`: told each time a connection to the peer is up (for a TLS peer: handshake done, certificate
+   * matched). `tlsSessions`: where TLS sessions are kept and resumed from (the agent's, shared by its downloads).
+   */
+  constructor(
+    userId: string,
+    address: string,
+    pieceCount: number,
+    connections: number = AGENT.PEER_CONNECTIONS,
+    certSha256?: string,
+    { onConnected, tlsSessions }: { onConnected?: () => void; tlsSessions?: TlsSessions } = {},
+  ) {
     this.id = peerId(userId, address, certSha256);
     this.userId = userId;
     this.address = address;
@@ -56,7 +67,12 @@ export class PeerConnection {
     // Beyond the requests in flight: one for the peer's event stream, one so a bitfield read never waits behind piece transfers.
     this.#pool = new Pool(`${certSha256 ? "https" : "http"}://${address}`, {
       connections: connections + 2,
-      connect: reusedBufferConnector({ timeoutMs: AGENT.PEER_CONNECT_TIMEOUT_MS, ...(certSha256 ? { pin: certSha256 } : {}) }),
+      connect: reusedBufferConnector({
+        timeoutMs: AGENT.PEER_CONNECT_TIMEOUT_MS,
+        ...(certSha256 ? { pin: certSha256 } : {}),
+        ...(onConnected ? { onConnected } : {}),
+        ...(tlsSessions ? { sessions: tlsSessions } : {}),
+      }),
       keepAliveTimeout: AGENT.PEER_KEEP_ALIVE_MS,
     });
   }

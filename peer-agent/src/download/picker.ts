@@ -157,9 +157,13 @@ export function runLength(peer: PeerState, pieceSize: number, config: PickerConf
 
 /**
  * New requests this peer may be sent now, given its requests in flight
- * (see `pipelineRoundTrips`): an unmeasured peer is filled up to the cap; a
- * measured one gets the next request once what it still has to send us
- * would run dry within a few of its round trips.
+ * (see `pipelineRoundTrips`): an unmeasured peer gets one, and its second
+ * once the first has delivered (at a download's start every request in
+ * flight is another TLS handshake and another piece sharing the sockets with
+ * the first one: two per peer put the first verified piece 2–3 times later
+ * than one, docs/performance.md "Fixed cost per download"); a measured one
+ * gets the next request once what it still has to send us would run dry
+ * within a few of its round trips.
  */
 export function freeRequestSlots(
   peer: PeerState,
@@ -169,7 +173,7 @@ export function freeRequestSlots(
 ): number {
   const open = config.maxRequestsPerPeer - inFlight.length;
   if (open <= 0) return 0;
-  if (peer.bytesPerSecond === 0 || peer.latencyMs === 0) return open;
+  if (peer.bytesPerSecond === 0 || peer.latencyMs === 0) return inFlight.length === 0 ? 1 : 0;
   let queuedBytes = 0;
   // In bytes, not whole pieces: a slow peer's last piece takes longer than a round trip to arrive,
   // and counted whole it never let the next request go out before the run ended.

@@ -127,14 +127,16 @@ export class PieceStore {
 
   /**
    * Hands over a received piece held in one of `buffers` (do not touch it
-   * until it comes back); `checked` when the caller has verified its SHA1.
+   * until it comes back); `checked` when the caller has verified its SHA1,
+   * `written` when the caller has also written it to the file (the worker then
+   * only follows it with the whole-file SHA1).
    */
-  submit(piece: number, buffer: Buffer, length: number, checked: boolean): void {
+  submit(piece: number, buffer: Buffer, length: number, checked: boolean, written = false): void {
     if (this.#failure) throw this.#failure;
     const slot = this.#slotOf.get(buffer);
     if (slot === undefined) throw new Error("submit() takes one of the store's own buffers");
     Atomics.add(this.#waiting, 0, 1);
-    this.#post({ piece, slot, length, checked });
+    this.#post({ piece, slot, length, checked, ...(written ? { written: true } : {}) });
   }
 
   /** The SHA1 of the whole file; call once every piece's outcome has come back ok. */

@@ -13,7 +13,7 @@
 /** Sent to the worker: once to open a download, then a piece at a time, then the digest request. */
 export type ToPieceWorker =
   | { open: PieceWorkerOpen }
-  | { piece: number; slot: number; length: number; checked: boolean }
+  | { piece: number; slot: number; length: number; checked: boolean; written?: boolean }
   | { digest: true };
 
 export interface PieceWorkerOpen {
@@ -112,6 +112,14 @@ export function pieceWorkerMain(): void {
     try {
       if (written[piece]) {
         outcome = { piece, ok: true };
+      } else if (message.written) {
+        // Checked and written by the main thread (a download's first pieces): only followed by the whole-file SHA1.
+        written[piece] = 1;
+        outcome = { piece, ok: true };
+        if (piece === next) {
+          whole.update(data);
+          next++;
+        }
       } else if (!checked && createHash("sha1").update(data).digest("hex") !== job.pieceHashes[piece]) {
         outcome = { piece, ok: false };
       } else {

@@ -23,11 +23,13 @@ import { AGENT } from "../config.js";
  * unread (undici paused), reading stops until undici reads again, so a slot
  * is never refilled while its chunk is unread.
  */
-export function reusedBufferConnector(options: { timeoutMs: number; pin?: string }): buildConnector.connector {
+export function reusedBufferConnector(options: { timeoutMs: number; pin?: string; onConnected?: () => void; sessions?: TlsSessions }): buildConnector.connector {
   const { pin } = options;
   // One TLS session per peer, resumed by every new connection to it: a resumed handshake skips the key exchange and certificate.
-  let session: Buffer | undefined;
+  const sessions = options.sessions ?? new TlsSessions();
   return (target, callback) => {
+    const sessionKey = `${target.hostname}:${target.port}#${pin}`;
+    const session = pin ? sessions.get(sessionKey) : undefined;
     if (target.protocol !== (pin ? "https:" : "http:")) {
       callback(new Error(`this peer is reached over ${pin ? "https" : "http"}, not ${target.protocol}`), null);
       return;
@@ -42,7 +44,10 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
       if (error) {
         socket.destroy();
         callback(error, null);
-      } else callback(null, socket);
+      } else {
+        options.onConnected?.();
+        callback(null, socket);
+      }
     };
     const common = {
       host: target.hostname,
@@ -77,19 +82,47 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
       let verified = false;
       // Only a connection whose certificate matched hands out sessions to resume: resuming one proves the peer is that agent.
       tls.on("session", (ticket: Buffer) => {
-        if (verified) session = ticket;
+        if (verified) sessions.set(sessionKey, ticket);
       });
       tls.once("secureConnect", () => {
         // A resumed TLS 1.3 session often carries no certificate to show: the resumption itself is the proof (above).
         const presented = tls.getPeerCertificate().raw;
         verified = tls.isSessionReused() || (presented !== undefined && certFingerprint(presented) === pin);
         if (verified) return answer(null);
-        session = undefined;
+        sessions.delete(sessionKey);
         answer(new AppError(502, Codes.PEER_CERT_MISMATCH, `the peer at ${target.hostname}:${target.port} presented a certificate other than the one its user registered with the tracker`));
       });
     } else socket.once("connect", () => answer(null));
     socket.once("error", (error) => answer(error));
   };
+}
+
+/**
+ * TLS sessions to resume, by peer address and pinned certificate. Only a
+ * connection whose certificate matched its pin stores one, so resuming it
+ * proves the peer is that agent. An agent keeps one for all its downloads:
+ * a download from peers an earlier download reached starts with resumed
+ * handshakes (issue 12, fixed cost per download: a folder of small files
+ * is one download each).
+ */
+export class TlsSessions {
+  /** Peers remembered at most: a session is a few hundred bytes. */
+  static readonly MAX = 1000;
+  readonly #sessions = new Map<string, Buffer>();
+
+  get(key: string): Buffer | undefined {
+    return this.#sessions.get(key);
+  }
+
+  set(key: string, ticket: Buffer): void {
+    this.#sessions.delete(key); // re-inserted as the newest
+    this.#sessions.set(key, ticket);
+    if (this.#sessions.size > TlsSessions.MAX) this.#sessions.delete(this.#sessions.keys().next().value!);
+  }
+
+  delete(key: string): void {
+    this.#sessions.delete(key);
+  }
 }
 
 function connectTimeout(target: buildConnector.Options, ms: number): Error {

@@ -65,8 +65,13 @@ test("a peer gets its next request once what it still has to send would run dry 
   // 2 pieces left take 40 ms: the next request's first byte would come just as they end.
   assert.equal(freeRequestSlots(far, [flight(2)], PIECE, config), 1);
   assert.equal(freeRequestSlots(far, [flight(1), flight(1)], PIECE, config), 0, "never more than maxRequestsPerPeer");
-  const unmeasured = freeRequestSlots(peer("u", []), [], PIECE, config);
-  assert.equal(unmeasured, config.maxRequestsPerPeer);
+});
+
+test("a peer not measured yet gets one request, and a second only once the first has delivered", () => {
+  const config = DEFAULT_PICKER_CONFIG;
+  const fresh = peer("u", []);
+  assert.equal(freeRequestSlots(fresh, [], PIECE, config), 1);
+  assert.equal(freeRequestSlots(fresh, [{ piece: 0, count: 1, peerId: "u", startedAt: 0 }], PIECE, config), 0);
 });
 
 test("a nearby peer is sent one request at a time", () => {
