@@ -26,6 +26,13 @@ async function newTracker(id: string, clock?: () => number): Promise<Tracker> {
   return createTracker({ db, id, grantKey: await loadGrantKey(id), ...(clock ? { clock } : {}) });
 }
 
+/** A new account on `tracker`, logged in: the actor its services take. */
+async function signedUp(tracker: Tracker, userId: string) {
+  await createUser(tracker, { userId, password: "pw" });
+  const { token } = await login(tracker, { userId, password: "pw", peerAddress: "127.0.0.1:7001" }, "127.0.0.1");
+  return authenticate(tracker, `Bearer ${token}`);
+}
+
 const HASH = "a".repeat(40);
 const share = (fileName: string) => ({ fileName, size: 1024, sha1: HASH, pieceSize: 524288, pieceHashes: [HASH] });
 
@@ -42,13 +49,8 @@ test("two trackers in one process keep their own state: a session one of them kn
 
 test("a local write and the same events replicated leave the same rows, and the write's own caches forget what it changed", async () => {
   const local = await newTracker("tracker-3");
-  const actor = async (userId: string) => {
-    await createUser(local, { userId, password: "pw" });
-    const { token } = await login(local, { userId, password: "pw", peerAddress: "127.0.0.1:7001" }, "127.0.0.1");
-    return authenticate(local, `Bearer ${token}`);
-  };
-  const alice = await actor("alice");
-  const bob = await actor("bob");
+  const alice = await signedUp(local, "alice");
+  const bob = await signedUp(local, "bob");
   await groups.createGroup(local, alice, "movies");
   await groups.requestJoin(local, bob, "movies");
   await groups.acceptJoin(local, alice, "movies", "bob");
@@ -76,13 +78,8 @@ test("a local write and the same events replicated leave the same rows, and the 
 test("every time a tracker records or answers comes from its clock", async () => {
   const at = Date.UTC(2031, 0, 2, 3, 4, 5);
   const tracker = await newTracker("tracker-5", () => at);
-  const actor = async (userId: string) => {
-    await createUser(tracker, { userId, password: "pw" });
-    const { token } = await login(tracker, { userId, password: "pw", peerAddress: "127.0.0.1:7001" }, "127.0.0.1");
-    return authenticate(tracker, `Bearer ${token}`);
-  };
-  const alice = await actor("alice");
-  const bob = await actor("bob");
+  const alice = await signedUp(tracker, "alice");
+  const bob = await signedUp(tracker, "bob");
   await groups.createGroup(tracker, alice, "movies");
   await groups.requestJoin(tracker, bob, "movies");
   const request = await tracker.db.joinRequest.findFirstOrThrow();
