@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Agent, request } from "undici";
 import { freePort } from "../../core/free-port.js";
 import { parseTrackerInfo } from "../../core/tracker-info.js";
 import { TrackerClient } from "../../core/tracker-client.js";
@@ -37,6 +38,20 @@ async function startTracker(number: number): Promise<void> {
   while (!/tracker listening/.test(output)) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`tracker ${number} did not start:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // A new database first asks the other tracker what it knows (503 TRACKER_RECOVERING to writes until then),
+  // which may not be listening yet: the tests begin once /health no longer says recovering.
+  const dispatcher = new Agent({ connect: { ca: testCa.certPem } });
+  try {
+    for (;;) {
+      const answer = await request(`https://127.0.0.1:${ports[number - 1]}/health`, { dispatcher }).catch(() => undefined);
+      const status = answer && ((await answer.body.json()) as { status?: string }).status;
+      if (status !== undefined && status !== "recovering") break;
+      if (Date.now() > deadline) throw new Error(`tracker ${number} stayed recovering:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    await dispatcher.close();
   }
 }
 await Promise.all([startTracker(1), startTracker(2)]);
