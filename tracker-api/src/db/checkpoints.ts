@@ -26,7 +26,6 @@ interface CheckpointWork {
  * and `require`s what it needs.
  */
 function checkpointerMain(): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
   const { parentPort, workerData } = require("node:worker_threads") as typeof import("node:worker_threads");
   const work = workerData as CheckpointWork;
   const Database = require(work.driver) as typeof import("better-sqlite3");

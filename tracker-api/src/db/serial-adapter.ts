@@ -22,7 +22,7 @@ export class SerializedSqliteAdapterFactory {
   readonly provider: PrismaBetterSQLite3["provider"];
   readonly adapterName: string;
 
-  constructor(private readonly factory: PrismaBetterSQLite3, private readonly watch: StatementWatcher = () => {}) {
+  constructor(private readonly factory: PrismaBetterSQLite3, private readonly watch?: StatementWatcher) {
     this.provider = factory.provider;
     this.adapterName = factory.adapterName;
   }
@@ -38,7 +38,7 @@ class SerializedConnection implements Adapter {
   readonly adapterName: string;
   readonly #gate = new Gate();
 
-  constructor(private readonly connection: Adapter, private readonly watch: StatementWatcher) {
+  constructor(private readonly connection: Adapter, private readonly watch: StatementWatcher | undefined) {
     this.provider = connection.provider;
     this.adapterName = connection.adapterName;
   }
@@ -86,7 +86,7 @@ class GateHoldingTransaction implements Transaction {
   readonly adapterName: string;
   readonly options: Transaction["options"];
 
-  constructor(private readonly transaction: Transaction, private readonly release: () => void, private readonly watch: StatementWatcher) {
+  constructor(private readonly transaction: Transaction, private readonly release: () => void, private readonly watch: StatementWatcher | undefined) {
     this.provider = transaction.provider;
     this.adapterName = transaction.adapterName;
     this.options = transaction.options;
@@ -119,7 +119,8 @@ class GateHoldingTransaction implements Transaction {
   }
 }
 
-const watched = (watch: StatementWatcher, query: Query) => watch({ sql: query.sql, boundValues: query.args.length });
+/** Tells a watcher (tests only) of a statement; without one, nothing is built on the query path. */
+const watched = (watch: StatementWatcher | undefined, query: Query) => watch?.({ sql: query.sql, boundValues: query.args.length });
 
 /** A first-come first-served lock. */
 class Gate {
