@@ -302,14 +302,15 @@ export const AGENT = Object.freeze({
   /** Connections to a peer stay open between requests this long: a download asks the same peers again and again. */
   PEER_KEEP_ALIVE_MS: 30_000,
   /**
-   * Read buffers per socket: 4 × 64 KiB (64 KiB is what one read returns on
-   * loopback), so 256 KiB per open connection; a pool closes idle ones after
-   * its keep-alive timeout. 2 slots are enough for safety but measured ~4 %
-   * slower; 3 × 256 KiB was no faster and cost ~10 MiB of peak RSS.
+   * Bytes of the arena each download connection reads into (read-arena.ts),
+   * 256 KiB as the 4 × 64 KiB ring it replaced: a pool closes idle
+   * connections after its keep-alive timeout.
    */
-  READ_RING_SLOTS: 4,
-  /** Bytes of one read buffer (see READ_RING_SLOTS). */
-  READ_SLOT_BYTES: 64 * 1024,
+  READ_ARENA_BYTES: 256 * 1024,
+  /** A read is offered at most this much of the arena: what one read returns on loopback. */
+  READ_MAX_WINDOW_BYTES: 64 * 1024,
+  /** A free window smaller than this is not offered (one TLS record is up to 16 KiB); the read gets a fresh buffer. */
+  READ_MIN_WINDOW_BYTES: 16 * 1024,
   /** How far back a download's shown speed looks: long enough to smooth pieces arriving in bursts, short enough to reach 0 soon after a stall. */
   RATE_WINDOW_MS: 5_000,
   /** The speed's time buckets (see RATE_WINDOW_MS): fine enough that the window slides smoothly, 20 numbers per download. */

@@ -4,24 +4,26 @@ import type { buildConnector } from "undici";
 import { AppError, Codes } from "../../../core/errors.js";
 import { certFingerprint } from "../tls/self-signed.js";
 import { TLS_PROTOCOL } from "../tls/tls-options.js";
+import { ReadArena } from "./read-arena.js";
 import { AGENT } from "../config.js";
 
 /**
- * An undici connector (plain TCP) whose sockets read into a small ring of
- * reused buffers. A default socket allocates a fresh 64 KiB buffer for every
- * read: a 1 GiB download made 16,000 of them, and V8 ran a full garbage
- * collection every few tens of MiB for the external memory they count as;
- * reading into reused buffers cut undici's CPU per GiB by about a third
- * (docs/performance.md, "Socket reads into reused buffers").
+ * An undici connector whose sockets, plain or TLS, read into an arena of
+ * reused memory per connection (read-arena.ts). A default socket allocates a
+ * fresh buffer for every read (64 KiB on a plain socket, one per TLS record
+ * of up to 16 KiB on a TLS one): a 1 GiB download made tens of thousands of
+ * them, and V8 ran a full garbage collection every few tens of MiB for the
+ * external memory they count as; reading into reused buffers cut undici's CPU
+ * per GiB by about a third (docs/performance.md, "Socket reads into reused
+ * buffers").
  *
  * The price: a chunk that undici hands out is only valid during the call that
  * hands it out. Whoever keeps a chunk past that call must copy it
  * (ResponseBody does when it queues one).
  *
- * Why it is safe: undici reads the socket as soon as data is pushed, so at
- * each read only the newest chunk is unread. When anything older is still
- * unread (undici paused), reading stops until undici reads again, so a slot
- * is never refilled while its chunk is unread.
+ * Why it is safe: the arena never offers a read memory that holds a byte the
+ * socket still holds unread, including bytes undici gave back; reading stops
+ * while anything older than the newest read is unread.
  */
 export function reusedBufferConnector(options: { timeoutMs: number; pin?: string; onConnected?: () => void; sessions?: TlsSessions }): buildConnector.connector {
   const { pin } = options;
@@ -34,8 +36,7 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
       callback(new Error(`this peer is reached over ${pin ? "https" : "http"}, not ${target.protocol}`), null);
       return;
     }
-    const ring = Array.from({ length: AGENT.READ_RING_SLOTS }, () => Buffer.allocUnsafeSlow(AGENT.READ_SLOT_BYTES));
-    let slot = 0;
+    const arena = new ReadArena({ bytes: AGENT.READ_ARENA_BYTES, minWindow: AGENT.READ_MIN_WINDOW_BYTES, maxWindow: AGENT.READ_MAX_WINDOW_BYTES });
     let answered = false;
     const answer = (error: Error | null) => {
       if (answered) return;
@@ -56,13 +57,12 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
       noDelay: true,
       keepAlive: true,
     };
-    // Not for TLS: a TLS socket delivered more decrypted records into the ring after being told to pause, so a slot
-    // was refilled while its chunk was unread and pieces failed their SHA1 (docs/performance.md, "TLS between agents").
-    const ringRead = {
+    const readIntoArena = {
       onread: {
-        buffer: () => ring[(slot = (slot + 1) % AGENT.READ_RING_SLOTS)]!,
-        callback: (bytes: number, buffer: Uint8Array) => {
-          socket.push(buffer.subarray(0, bytes));
+        buffer: () => arena.window(),
+        callback: (bytes: number, window: Uint8Array) => {
+          socket.push(arena.filled(window as Buffer, bytes, socket.readableLength + bytes));
+          // Read on only while nothing older is unread (a TLS socket still delivers the records it already decrypted).
           return socket.readableLength <= bytes;
         },
       },
@@ -74,8 +74,9 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
           // No CA: the certificate is self-signed and accepted only if it hashes to the fingerprint the tracker handed out (checked below, before undici writes anything).
           rejectUnauthorized: false,
           ...(session ? { session } : {}),
+          ...readIntoArena,
         })
-      : connect({ ...common, ...ringRead });
+      : connect({ ...common, ...readIntoArena });
     const timer = setTimeout(() => answer(connectTimeout(target, options.timeoutMs)), options.timeoutMs);
     if (pin) {
       const tls = socket as TLSSocket;

@@ -2,22 +2,31 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
 import { dispatchGet, type ResponseBody } from "../../src/download/dispatched-response.js";
 import { reusedBufferConnector } from "../../src/download/reused-buffer-connector.js";
+import { createSelfSigned } from "../../src/tls/self-signed.js";
+import { TLS_SERVER_OPTIONS } from "../../src/tls/tls-options.js";
 import { freePort } from "../../../core/free-port.js";
 
 const body = randomBytes(8 << 20);
-const server = createServer((_req, res) => {
+const answer = (_req: unknown, res: import("node:http").ServerResponse) => {
   res.writeHead(200, { "content-length": body.length });
   res.end(body);
-});
-server.listen(0, "127.0.0.1");
+};
+const server = createServer(answer).listen(0, "127.0.0.1");
 await once(server, "listening");
 const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 after(() => server.close());
+// A TLS socket delivers one read per record and goes on delivering decrypted records after it is told to pause.
+const identity = createSelfSigned();
+const tlsServer = createTlsServer({ key: identity.keyPem, cert: identity.certPem, ...TLS_SERVER_OPTIONS }, answer).listen(0, "127.0.0.1");
+await once(tlsServer, "listening");
+const tlsOrigin = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
+after(() => tlsServer.close());
 
 /** GETs / and returns what arrived, copying each chunk while it is emitted; `onChunk` may pause the body. */
 async function get(pool: Pool, onChunk: (body: ResponseBody, index: number) => void = () => {}): Promise<Buffer> {
@@ -50,6 +59,21 @@ test("a body arrives intact when its reader pauses again and again, so unread da
       if (index % 4 !== 0) return;
       responseBody.pause();
       setTimeout(() => responseBody.resume(), 5);
+    });
+    assert.equal(received.length, body.length);
+    assert.ok(received.equals(body), "the bytes differ from what was sent");
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a body over TLS arrives intact when its reader pauses again and again, so unread records are never overwritten", async () => {
+  const pool = new Pool(tlsOrigin, { connect: reusedBufferConnector({ timeoutMs: 3000, pin: identity.fingerprint }) });
+  try {
+    const received = await get(pool, (responseBody, index) => {
+      if (index % 3 !== 0) return;
+      responseBody.pause();
+      setTimeout(() => responseBody.resume(), 2);
     });
     assert.equal(received.length, body.length);
     assert.ok(received.equals(body), "the bytes differ from what was sent");
