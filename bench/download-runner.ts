@@ -52,8 +52,18 @@ const download = new Download({
     if (job.reportPieces) process.stdout.write(`${JSON.stringify({ verified: index, have: have.toBase64() })}\n`);
   },
 });
+// BENCH_MEMORY=1: what the process held when its resident size peaked (stderr), to see what the peak is made of.
+let peakMemory: NodeJS.MemoryUsage | undefined;
+const memorySampler = process.env.BENCH_MEMORY
+  ? setInterval(() => {
+      const now = process.memoryUsage();
+      if (!peakMemory || now.rss > peakMemory.rss) peakMemory = now;
+    }, 20)
+  : undefined;
 try {
   const summary = await download.run();
+  clearInterval(memorySampler);
+  if (peakMemory) process.stderr.write(`memory at peak (MiB) ${JSON.stringify(Object.fromEntries(Object.entries(peakMemory).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))}\n`);
   const ms = performance.now() - started;
   const usage = process.resourceUsage();
   const cpuMs = (usage.userCPUTime + usage.systemCPUTime) / 1000;

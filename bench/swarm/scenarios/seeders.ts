@@ -141,6 +141,7 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
           await cluster.restart(seeders[0]!);
         }
         if (!line.ok) throw new Error(`scenario ${scenario.id}: our download failed: ${line.message ?? child.stderr}`);
+        if (process.env.BENCH_MEMORY) console.error(child.stderr.trim());
         await checkSha1("ours", finalPath, file.sha1);
         await rm(finalPath, { force: true });
         const served = sampler.delta();
