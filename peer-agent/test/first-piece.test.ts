@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { Pool } from "undici";
 import { parseTrackerInfo } from "../../core/tracker-info.js";
 import { TrackerClient } from "../../core/tracker-client.js";
+import { dispatchGet } from "../src/download/dispatched-response.js";
 import { reusedBufferConnector } from "../src/download/reused-buffer-connector.js";
 import { openDatabase } from "../../tracker-api/src/db/open.js";
 import { loadGrantKey } from "../../tracker-api/src/grant-key.js";
@@ -73,13 +74,21 @@ async function bareFirstPiece(round: number): Promise<number> {
   const seeder = list.peers[0]!;
   const pool = new Pool(`https://${seeder.address}`, { connect: reusedBufferConnector({ timeoutMs: 3000, pin: seeder.certSha256! }) });
   try {
-    const response = await pool.request({
-      method: "GET",
+    const response = await dispatchGet(pool, {
       path: `/groups/${GROUP}/files/${list.file.sha1}`,
       headers: { authorization: `Bearer ${list.grant}`, range: `bytes=0-${list.file.pieceSize - 1}` },
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
     });
-    const piece = Buffer.from(await response.body.arrayBuffer());
     assert.equal(response.statusCode, 206);
+    // Each chunk lives in the connection's reused read memory only while it is emitted: copied at once, as the agent does.
+    const chunks: Buffer[] = [];
+    await new Promise((resolve, reject) => {
+      response.body.on("data", (chunk: Buffer) => chunks.push(Buffer.from(chunk)));
+      response.body.on("end", resolve);
+      response.body.on("error", reject);
+    });
+    const piece = Buffer.concat(chunks);
     assert.equal(createHash("sha1").update(piece).digest("hex"), list.file.pieceHashes[0]);
     await writeFile(path, piece);
     return performance.now() - started;
