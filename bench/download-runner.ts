@@ -23,12 +23,16 @@ export interface DownloadJob extends Pick<DownloadOptions, "groupId" | "file" | 
 const job = JSON.parse(process.argv[2] ?? "{}") as DownloadJob;
 // An agent has talked HTTP with its tracker before any download; this fresh process has not, and its first request
 // would compile undici's HTTP parser (WebAssembly) and pool code inside the timed download: one request for a route
-// that does not exist (no grant, nothing cached on the seeder) warms them first.
-{
-  const [first] = job.peers;
-  if (first) {
-    const warm = new PeerConnection("warm-up", first.address, job.file.pieceHashes.length, 1, first.certSha256);
+// that does not exist (no grant, nothing cached on the seeder) warms them first, from the first peer that answers
+// (bench:swarm hangs one on purpose).
+for (const peer of job.peers) {
+  const warm = new PeerConnection("warm-up", peer.address, job.file.pieceHashes.length, 1, peer.certSha256);
+  try {
     discard(await warm.get("/warm-up", {}));
+    break;
+  } catch {
+    // hung or gone: the next one
+  } finally {
     await warm.close();
   }
 }

@@ -35,7 +35,7 @@ import { createSelfSigned } from "../peer-agent/src/tls/self-signed.js";
 import type { DownloadJob } from "./download-runner.js";
 import { bundled } from "./support/bundle.js";
 import { checkSha1, generate, warmPageCache } from "./support/files.js";
-import { has, run } from "./support/processes.js";
+import { has, lastJsonLine, run } from "./support/processes.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -115,7 +115,7 @@ try {
       const argv = [process.execPath, ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), ...runner, JSON.stringify(job)];
       await warmPageCache(dir, sizeMb << 20);
       const child = await run(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...argv].slice(wrap.length ? 0 : 1));
-      const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number; startup: Record<string, number> }; timeline: Record<string, number> };
+      const line = lastJsonLine<{ ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string; summary: { requests: number; timeouts: number; startup: Record<string, number> }; timeline: Record<string, number> }>(child, "our download");
       if (!line.ok) throw new Error(`our download failed: ${line.message ?? child.stderr}`);
       if (process.env.BENCH_THREADS) console.error(child.stderr.trim());
       await check("ours", finalPath);

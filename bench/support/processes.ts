@@ -46,6 +46,16 @@ export function run(command: string, argv: string[], options: SpawnOptions = {},
   });
 }
 
+/** The last line a runner printed, parsed as JSON; a runner that died first is an error that carries its exit code and stderr. */
+export function lastJsonLine<T>(result: RunResult, what: string): T {
+  const last = result.stdout.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    throw new Error(`${what}: the runner printed no result (exit code ${result.code}): ${result.stderr.trim() || "(no stderr)"}`);
+  }
+}
+
 export async function has(command: string): Promise<boolean> {
   return run("sh", ["-c", `command -v ${command}`]).then((r) => r.code === 0, () => false);
 }

@@ -12,7 +12,7 @@ import type { DownloadJob } from "../../download-runner.js";
 import { bundled } from "../../support/bundle.js";
 import { checkSha1, generate, warmPageCache } from "../../support/files.js";
 import type { ChildProcess } from "node:child_process";
-import { atExit, Children, run } from "../../support/processes.js";
+import { atExit, Children, lastJsonLine, run } from "../../support/processes.js";
 import { aria2cMultiSource, startNginx } from "../anchors.js";
 import { Cluster, GROUP, type AgentHandle } from "../cluster.js";
 import { startDelayProxy } from "../delay-proxy.js";
@@ -132,10 +132,10 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         const child = await run(process.execPath, [...nodeArgs, ...runner, JSON.stringify(job)]);
         await sampler.stop();
         const after = seeders.map((s) => s.usage());
-        const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as {
+        const line = lastJsonLine<{
           ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string;
           summary: { requests: number; timeouts: number; perPeer: { userId: string; bytes: number }[] };
-        };
+        }>(child, `scenario ${scenario.id}: our download`);
         if (scenario.faultsAt !== undefined) {
           seeders[1]!.process.kill("SIGCONT");
           await cluster.restart(seeders[0]!);
@@ -229,7 +229,7 @@ async function hungBeforeStart(
     hang?.kill("SIGSTOP");
     try {
       const child = await run(process.execPath, [...runner, JSON.stringify(job)]);
-      const line = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { ok: boolean; ms: number; message?: string };
+      const line = lastJsonLine<{ ok: boolean; ms: number; message?: string }>(child, "hung-before-start download");
       if (!line.ok) throw new Error(`hung-before-start download failed: ${line.message ?? child.stderr}`);
       await checkSha1("hung-before-start", finalPath, file.sha1);
       await rm(finalPath, { force: true });
