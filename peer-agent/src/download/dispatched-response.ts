@@ -115,7 +115,15 @@ export function dispatchGet(
     const body = new ResponseBody();
     let started = false;
     let controller: Dispatcher.DispatchController | undefined;
-    const onAbort = () => controller?.abort(options.signal?.reason ?? new Error("aborted"));
+    const onAbort = () => {
+      const reason = options.signal?.reason ?? new Error("aborted");
+      if (controller) return controller.abort(reason);
+      // Still waiting for a connection (undici starts a request only once one is up; a hung peer's TLS
+      // handshake takes the whole connect timeout): the caller is answered now, the request is aborted
+      // when it starts, or dies with its pool.
+      done();
+      reject(reason);
+    };
     const done = () => options.signal?.removeEventListener("abort", onAbort);
     if (options.signal?.aborted) {
       reject(options.signal.reason ?? new Error("aborted"));
