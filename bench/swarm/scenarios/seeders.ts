@@ -134,6 +134,7 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         const after = seeders.map((s) => s.usage());
         const line = lastJsonLine<{
           ok: boolean; ms: number; cpuMs: number; maxRssBytes: number; message?: string;
+          timeline: { first: number; quarter: number; half: number; ninety: number; last: number };
           summary: { requests: number; timeouts: number; perPeer: { userId: string; bytes: number }[] };
         }>(child, `scenario ${scenario.id}: our download`);
         if (scenario.faultsAt !== undefined) {
@@ -151,7 +152,7 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
         ours.push({
           ms: line.ms,
           activeMs: sampler.activeMs(seederNames),
-          note: `${line.summary.requests} requests, ${line.summary.timeouts} timed out; bytes by seeder (tc) ${seederNames.map((n) => `${n} ${mib(served.get(n) ?? 0)} MiB`).join(", ")}; downloader CPU ${Math.round(line.cpuMs)} ms, peak RSS ${mib(line.maxRssBytes)} MiB; seeders CPU ${seederCpu} ms (${Math.round(seederCpu / (size / 2 ** 30))} ms per GiB served), seeder peak RSS ${mib(seederRss)} MiB`,
+          note: `${line.summary.requests} requests, ${line.summary.timeouts} timed out; verified first/25/50/90/100 % at ${Object.values(line.timeline).join("/")} ms; bytes by seeder (tc) ${seederNames.map((n) => `${n} ${mib(served.get(n) ?? 0)} MiB`).join(", ")}; downloader CPU ${Math.round(line.cpuMs)} ms, peak RSS ${mib(line.maxRssBytes)} MiB; seeders CPU ${seederCpu} ms (${Math.round(seederCpu / (size / 2 ** 30))} ms per GiB served), seeder peak RSS ${mib(seederRss)} MiB`,
         });
         console.log(JSON.stringify({ scenario: scenario.id, round, row: "ours", ms: Math.round(line.ms), activeMs: Math.round(ours.at(-1)!.activeMs), ratio: +(line.ms / limit).toFixed(3), note: ours.at(-1)!.note }));
         if (options.trace) for (const row of sampler.timeline(250, seederNames)) console.log(`  ${row}`);
