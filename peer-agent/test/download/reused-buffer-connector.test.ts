@@ -52,34 +52,27 @@ test("a body read through reused buffers arrives intact", async () => {
   }
 });
 
-test("a body arrives intact when its reader pauses again and again, so unread data is never overwritten", async () => {
-  const pool = new Pool(origin, { connect: reusedBufferConnector({ timeoutMs: 1000 }) });
+/** Reads the body through `pool`, pausing it for `pauseMs` at every `every`-th chunk, and checks every byte. */
+async function readWithPauses(pool: Pool, every: number, pauseMs: number): Promise<void> {
   try {
     const received = await get(pool, (responseBody, index) => {
-      if (index % 4 !== 0) return;
+      if (index % every !== 0) return;
       responseBody.pause();
-      setTimeout(() => responseBody.resume(), 5);
+      setTimeout(() => responseBody.resume(), pauseMs);
     });
     assert.equal(received.length, body.length);
     assert.ok(received.equals(body), "the bytes differ from what was sent");
   } finally {
     await pool.close();
   }
+}
+
+test("a body arrives intact when its reader pauses again and again, so unread data is never overwritten", async () => {
+  await readWithPauses(new Pool(origin, { connect: reusedBufferConnector({ timeoutMs: 1000 }) }), 4, 5);
 });
 
 test("a body over TLS arrives intact when its reader pauses again and again, so unread records are never overwritten", async () => {
-  const pool = new Pool(tlsOrigin, { connect: reusedBufferConnector({ timeoutMs: 3000, pin: identity.fingerprint }) });
-  try {
-    const received = await get(pool, (responseBody, index) => {
-      if (index % 3 !== 0) return;
-      responseBody.pause();
-      setTimeout(() => responseBody.resume(), 2);
-    });
-    assert.equal(received.length, body.length);
-    assert.ok(received.equals(body), "the bytes differ from what was sent");
-  } finally {
-    await pool.close();
-  }
+  await readWithPauses(new Pool(tlsOrigin, { connect: reusedBufferConnector({ timeoutMs: 3000, pin: identity.fingerprint }) }), 3, 2);
 });
 
 test("a connection that is refused fails the request with the socket's error", async () => {
