@@ -137,3 +137,36 @@ test("through a capped uplink a downloader with six requests soon gets no more b
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a request given up while its grant is checked holds no upload slot afterwards", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "slot-leak-"));
+  const bytes = randomBytes(1024 * 1024);
+  const path = join(dir, "file.bin");
+  await writeFile(path, bytes);
+  const file: ServedFile = { groupId: "team", sha1: "e".repeat(40), size: bytes.length, pieceSize: 512 * 1024, path, verified: Bitfield.full(2) };
+  let checks = 0;
+  const server = createPeerServer({
+    files: { find: () => file },
+    checkGrant: async (token) => token ?? "nobody",
+    // The first grant takes a while to check (the tracker is asked); the requester gives up meanwhile.
+    grantStands: async () => {
+      if (checks++ === 0) await new Promise((resolve) => setTimeout(resolve, 300));
+    },
+    uploadSlots: { maxStreams: 1 },
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/groups/team/files/${file.sha1}`;
+  try {
+    const givenUp = request(url, { headers: { authorization: "Bearer alice", range: "bytes=0-1023" }, signal: AbortSignal.timeout(100) });
+    await assert.rejects(givenUp);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // the check ends after the requester left
+    const next = await request(url, { headers: { authorization: "Bearer bob", range: "bytes=0-1023" }, headersTimeout: 2000 });
+    assert.equal(next.statusCode, 206);
+    assert.ok(Buffer.from(await next.body.arrayBuffer()).equals(bytes.subarray(0, 1024)));
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  }
+});

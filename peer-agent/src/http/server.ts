@@ -91,6 +91,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   const requester = await context.checkGrant(bearer, { groupId, sha1 });
   // Not cached like the signature: a grant stops standing when its holder leaves or logs out.
   await options.grantStands?.(bearer!);
+  // The requester gave up while its grant was checked (a downloader's request timed out): nothing is taken for it.
+  // A 'close' that has already been emitted never fires again, so an upload slot or a watch taken now would be held forever.
+  if (res.closed) return;
   const file = options.files.find(groupId, sha1);
   if (!file) throw new NotFoundError("this peer does not share that file in that group", Codes.FILE_NOT_SHARED);
 
@@ -112,6 +115,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   }
   const slot = await context.slots.acquire(requester, (cancel) => res.once("close", cancel));
   if (!slot) return; // the requester gave up while it waited
+  if (res.closed) return slot.release(); // ... or as its turn came
   res.once("close", slot.release);
   const current = options.files.find(groupId, sha1);
   if (!current) throw new NotFoundError("this peer stopped sharing that file", Codes.FILE_NOT_SHARED);
