@@ -102,6 +102,10 @@ export class Shaping {
   async sentBytesNow(): Promise<Map<string, number>> {
     const { stdout } = await promisify(execFile)("tc", ["-s", "class", "show", "dev", DEVICE], { encoding: "utf8" });
     const byClass = parseClassBytes(stdout);
+    if (this.links.length > 0 && !this.links.some((_, index) => byClass.has(classId(index)))) {
+      // Another process removed the qdisc (a second bench run installing its own): the links run uncapped.
+      throw new Error("the tc qdisc on lo vanished during this row (another process removed it): the row's figures are void");
+    }
     return new Map(this.links.map((link, index) => [link.name, byClass.get(classId(index)) ?? 0]));
   }
 
@@ -126,26 +130,37 @@ export class LinkSampler {
   readonly #shaping: Shaping;
   readonly #started = performance.now();
   #stopped = false;
-  #waiters: { test: (sample: Sample) => boolean; resolve: (sample: Sample) => void }[] = [];
+  #waiters: { test: (sample: Sample) => boolean; resolve: (sample: Sample) => void; reject: (error: Error) => void }[] = [];
+  #failed: Error | undefined;
   readonly #loop: Promise<void>;
 
   constructor(shaping: Shaping, everyMs: number) {
     this.#shaping = shaping;
     this.#loop = this.#run(everyMs);
+    this.#loop.catch(() => undefined); // seen by stop(), not as an unhandled rejection meanwhile
   }
 
   async #run(everyMs: number): Promise<void> {
-    while (!this.#stopped) {
-      const sample = { t: performance.now() - this.#started, bytes: await this.#shaping.sentBytesNow() };
-      this.samples.push(sample);
-      this.#waiters = this.#waiters.filter((waiter) => (waiter.test(sample) ? (waiter.resolve(sample), false) : true));
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    try {
+      while (!this.#stopped) {
+        const sample = { t: performance.now() - this.#started, bytes: await this.#shaping.sentBytesNow() };
+        this.samples.push(sample);
+        this.#waiters = this.#waiters.filter((waiter) => (waiter.test(sample) ? (waiter.resolve(sample), false) : true));
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    } catch (error) {
+      // A failed sample ends the loop: whoever waits for a sample, and stop() at the row's end, get the error.
+      this.#failed = error as Error;
+      for (const waiter of this.#waiters) waiter.reject(this.#failed);
+      this.#waiters = [];
+      throw error;
     }
   }
 
   /** Resolves at the first sample for which `test` holds. */
   until(test: (sample: Sample) => boolean): Promise<Sample> {
-    return new Promise((resolve) => this.#waiters.push({ test, resolve }));
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => this.#waiters.push({ test, resolve, reject }));
   }
 
   async stop(): Promise<Sample[]> {

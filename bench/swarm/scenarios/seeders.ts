@@ -106,10 +106,13 @@ export async function runSeederScenario(scenario: SeederScenario, options: Seede
     const faults = (sampler: LinkSampler, names: string[], kill: () => void, hang: () => void) => {
       const at = scenario.faultsAt;
       if (at === undefined) return;
-      void sampler.until((sample) => names.reduce((sum, name) => sum + (sample.bytes.get(name) ?? 0), 0) - base(sampler, names) >= at * size).then(() => {
-        kill();
-        hang();
-      });
+      sampler.until((sample) => names.reduce((sum, name) => sum + (sample.bytes.get(name) ?? 0), 0) - base(sampler, names) >= at * size).then(
+        () => {
+          kill();
+          hang();
+        },
+        () => undefined, // the sampler failed: stop() reports it at the row's end
+      );
     };
     const base = (sampler: LinkSampler, names: string[]) => names.reduce((sum, name) => sum + (sampler.samples[0]?.bytes.get(name) ?? 0), 0);
 
