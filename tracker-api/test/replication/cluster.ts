@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { freePort } from "../../../core/free-port.js";
 import { sign } from "../../src/replication/signing.js";
+import { newPostgresDatabase, onPostgres } from "../support/test-database.js";
 
 export const SECRET = "test-cluster-secret-0123456789";
 
@@ -51,12 +52,25 @@ export class Cluster {
     return this.trackers[number - 1]!;
   }
 
-  /** Starts tracker `number`; waits until it answers and, unless told not to, until it no longer recovers (a new database pulls back first). */
-  async startTracker(number: number, options: { waitRecovered?: boolean } = {}): Promise<void> {
+  /** On PostgreSQL (support/test-database.ts): each tracker's database, made at its first start, made anew by wipe(). */
+  readonly #databases = new Map<number, string>();
+
+  /**
+   * Starts tracker `number`; waits until it answers and, unless told not to,
+   * until it no longer recovers (a new database pulls back first). `workers`:
+   * API processes behind its port (PostgreSQL only).
+   */
+  async startTracker(number: number, options: { waitRecovered?: boolean; workers?: number } = {}): Promise<void> {
     const tracker = this.tracker(number);
+    const database: string[] = [];
+    if (onPostgres) {
+      if (!this.#databases.has(number)) this.#databases.set(number, await newPostgresDatabase());
+      database.push("--database-url", this.#databases.get(number)!);
+    }
+    if (options.workers !== undefined) database.push("--workers", String(options.workers));
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "tracker-api/src/main.ts", this.info, String(number), "--data-dir", join(this.dir, `data-${number}`), "--cluster-secret", SECRET],
+      ["--import", "tsx", "tracker-api/src/main.ts", this.info, String(number), "--data-dir", join(this.dir, `data-${number}`), "--cluster-secret", SECRET, ...database],
       { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, P2P_TEST_SWITCHES: "1", P2P_LOG_LEVEL: "warn" } },
     );
     tracker.child = child;
@@ -90,6 +104,7 @@ export class Cluster {
   async wipe(number: number): Promise<void> {
     await this.kill(number);
     await rm(this.dataDir(number), { recursive: true, force: true });
+    this.#databases.delete(number);
   }
 
   /** SIGSTOP: the process stays, its sockets still accept, nothing is answered. */
