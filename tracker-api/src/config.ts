@@ -19,6 +19,8 @@ export interface TrackerConfig {
   databaseUrl?: string;
   /** --workers: API processes serving the tracker's port (node:cluster); more than one needs PostgreSQL. */
   workers: number;
+  /** --port: listen here instead of on tracker_info's port (one of several processes behind a reverse proxy at the listed address). */
+  port?: number;
   /** --max-groups-per-user, --max-files-per-user, --max-pending-requests: the per-user quotas given (TRACKER.QUOTAS for the others). */
   quotas: { groupsOwned?: number; filesShared?: number; pendingJoinRequests?: number };
 }
@@ -47,6 +49,7 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// peer trackers, besides the system's")
     .option("--database-url <url>", "run on this PostgreSQL database (postgresql://user:password@host:port/db) instead of SQLite in --data-dir (env DATABASE_URL)")
+    .option("--port <n>", "listen on this port instead of tracker_info's (a process behind a reverse proxy serving the listed address)", wholeNumber(1))
     .option("--workers <n>", "API processes serving this tracker's port, on one PostgreSQL database (default 1)", wholeNumber(1))
     .option("--max-groups-per-user <n>", `groups one user may own (default ${TRACKER.QUOTAS.groupsOwned})`, wholeNumber(1))
     .option("--max-files-per-user <n>", `files one user may share, over all groups (default ${TRACKER.QUOTAS.filesShared})`, wholeNumber(1))
@@ -56,7 +59,7 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   program.parse(argv, { from: "user" });
   const [trackerInfoPath, trackerNumber] = program.processedArgs as [string, number];
   const options = program.opts<{
-    dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string; databaseUrl?: string; workers?: number;
+    dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string; databaseUrl?: string; workers?: number; port?: number;
     maxGroupsPerUser?: number; maxFilesPerUser?: number; maxPendingRequests?: number;
   }>();
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
@@ -75,6 +78,7 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     trackerInfoPath,
     ...(databaseUrl !== undefined ? { databaseUrl } : {}),
     workers,
+    ...(options.port !== undefined ? { port: options.port } : {}),
     trackerNumber,
     dataDir: resolve(options.dataDir ?? env.P2P_TRACKER_DATA_DIR ?? `.data/tracker-${trackerNumber}`),
     logLevel: options.logLevel,

@@ -53,8 +53,8 @@ async function main(): Promise<void> {
   });
   const app = createApp(tracker);
   const server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }, app).listen(self.port, self.host)
-    : app.listen(self.port, self.host);
+    ? createHttpsServer({ cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }, app).listen(config.port ?? self.port, self.host)
+    : app.listen(config.port ?? self.port, self.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);
