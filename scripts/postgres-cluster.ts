@@ -9,7 +9,7 @@
  * database dies with the run, and fsyncs on the shared machine cost seconds.
  */
 import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -26,6 +26,8 @@ export interface PostgresCluster {
   url(database: string): string;
   /** Creates a database (a new name for every test file or tracker). */
   createDatabase(name: string): Promise<string>;
+  /** The server's main process (its backends are its children): the bench reads their CPU. */
+  pid(): number;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startPostgres(options: { maxConnections?: number } = {}): 
       }
       return url(name);
     },
+    pid: () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]),
     async stop() {
       try {
         if (started) await as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
