@@ -109,7 +109,7 @@ try {
   }
   const runs = [runner(onSqlite, {}, 2, false)];
   if (postgres) {
-    runs.push(runner(onPostgres, { P2P_TEST_DATABASE: "postgresql", P2P_TEST_POSTGRES_URL: postgres.url("") }, 1, true).then((result) => {
+    runs.push(runner(onPostgres, { P2P_TEST_DATABASE: "postgresql", P2P_TEST_POSTGRES_URL: postgres.url("") }, 2, true).then((result) => {
       result.seconds = (Date.now() - started) / 1000;
       return result;
     }));
