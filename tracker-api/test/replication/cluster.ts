@@ -83,6 +83,10 @@ export class Cluster {
     tracker.output = "";
     child.stdout.on("data", (chunk) => (tracker.output += chunk));
     child.stderr.on("data", (chunk) => (tracker.output += chunk));
+    // A tracker that ends on its own fails the test later with ECONNREFUSED: say why here.
+    child.once("exit", (code, signal) => {
+      if (signal === null) process.stderr.write(`tracker ${number} exited ${code}:\n${tracker.output}\n`);
+    });
     await waitUntil(async () => {
       if (child.exitCode !== null) throw new Error(`tracker ${number} exited ${child.exitCode}:\n${tracker.output}`);
       const view = await health(tracker.url).catch(() => undefined);
