@@ -33,3 +33,13 @@ export function processTree(root: number): number[] {
 export function cpuSeconds(pids: number[]): Map<number, number> {
   return new Map(pids.map((pid) => [pid, stat(pid)?.cpuSeconds ?? 0]));
 }
+
+/** The program a process runs ("node", "esbuild", "postgres", …). */
+export function programOf(pid: number): string {
+  try {
+    const first = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
+    return first.slice(first.lastIndexOf("/") + 1);
+  } catch {
+    return "";
+  }
+}

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { freePort } from "../core/free-port.js";
 import { startPostgres, type PostgresCluster } from "../scripts/postgres-cluster.js";
-import { cpuSeconds, processTree } from "./process-cpu.js";
+import { cpuSeconds, processTree, programOf } from "./process-cpu.js";
 
 const HASH = "a".repeat(40);
 const SECRET = "bench-cluster-secret-0123456789";
@@ -106,11 +106,15 @@ async function benchSetup(setup: Setup, postgres: PostgresCluster, options: { se
     const after = cpuSeconds([...pids, ...server, ...peer]);
     const percent = (list: number[]) => Math.round((100 * list.reduce((sum, pid) => sum + (after.get(pid)! - before.get(pid)!), 0)) / elapsed);
     const cpuPercent: Record<string, number> = {};
-    pids.forEach((pid, i) => {
+    // tsx runs an esbuild service beside each node process: counted apart from the API processes.
+    const apiProcesses = pids.filter((pid) => programOf(pid) === "node");
+    apiProcesses.forEach((pid, i) => {
       const share = percent([pid]);
       if (i === 0 && setup.workers > 1) cpuPercent["tracker 1 primary"] = share;
       else cpuPercent[setup.workers > 1 ? `tracker 1 worker ${i}` : "tracker 1"] = share;
     });
+    const helpers = pids.filter((pid) => !apiProcesses.includes(pid));
+    if (helpers.length > 0) cpuPercent["tracker 1 esbuild (tsx)"] = percent(helpers);
     if (databaseUrl) cpuPercent["PostgreSQL server"] = percent(server);
     cpuPercent["tracker 2 (peer)"] = percent(peer);
 
