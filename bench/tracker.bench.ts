@@ -11,8 +11,12 @@
  * bytes from memory. So that paging hides no cost, separate rows time one
  * client walking all 10,000 files page by page (sequentially, as the CLI does)
  * against one GET of the whole list from the bare route.
+ * Then the same listing and share writes against real tracker processes
+ * replicating to a second tracker, side by side: SQLite, and PostgreSQL with
+ * 1 and with 4 API processes (tracker-processes.ts).
  * BENCH_SECONDS sets the length of each run (default 5); BENCH_WALKS the walks
- * timed per row (default 30); BENCH_ONLY=writes (or listing) runs only the write (or listing) rows.
+ * timed per row (default 30); BENCH_ONLY=writes (or listing) runs only the write (or listing) rows;
+ * BENCH_ONLY=processes only the rows of tracker processes, BENCH_PROCESSES=0 leaves them out.
  */
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -30,12 +34,28 @@ const WALKS = Number(process.env.BENCH_WALKS ?? 30);
 const CONNECTIONS = 10;
 const FILES = 10_000;
 const HASH = "a".repeat(40);
-const GOALS = { listingRatio: 0.5, listingP99Ms: 20, writesPerSecond: 500 };
+const GOALS = { listingRatio: 0.5, listingP99Ms: 20, writesPerSecond: 500, postgresWritesRatio: 1.5 };
 
 interface Servers { tracker: string; bare: string; floor: string; token: string }
 
 if (process.env.BENCH_ROLE === "server") await serve();
-else await measure();
+else {
+  if (process.env.BENCH_ONLY !== "processes") await measure();
+  if (process.env.BENCH_PROCESSES !== "0" && (process.env.BENCH_ONLY ?? "processes") === "processes") await measureProcesses();
+}
+
+/** SQLite and PostgreSQL trackers as deployed, one row each (tracker-processes.ts). */
+async function measureProcesses(): Promise<void> {
+  const { benchTrackerProcesses } = await import("./tracker-processes.js");
+  const rows = await benchTrackerProcesses({ seconds: DURATION_S, connections: CONNECTIONS, files: FILES });
+  for (const row of rows) console.log(JSON.stringify(row));
+  const sqlite = rows[0]!.acknowledgedWritesPerSecond;
+  const four = rows[2]!;
+  const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
+  console.log(`PostgreSQL with 4 API processes / SQLite, acknowledged replicated writes/s: ${(four.acknowledgedWritesPerSecond / sqlite).toFixed(2)}`);
+  console.log(`goal 4 processes on PostgreSQL >= ${GOALS.postgresWritesRatio}x one SQLite tracker's writes/s: ${verdict(four.acknowledgedWritesPerSecond >= GOALS.postgresWritesRatio * sqlite)}`);
+  for (const row of rows) console.log(`goal listing p99 < ${GOALS.listingP99Ms} ms (${row.setup}): ${verdict(row.listP99Ms < GOALS.listingP99Ms)}`);
+}
 
 /** Child process: a tracker with a group of 10,000 files, and the bare reference. */
 async function serve(): Promise<void> {

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { isPostgresUrl } from "./db/postgres-url.js";
 
 export interface TrackerConfig {
   trackerInfoPath: string;
@@ -14,6 +15,12 @@ export interface TrackerConfig {
   tls?: { certPath: string; keyPath: string };
   /** --ca: PEM file of a CA trusted for https peer trackers besides the system's. */
   caPath?: string;
+  /** --database-url or DATABASE_URL (postgresql://…): the tracker's PostgreSQL database; undefined = SQLite in dataDir. */
+  databaseUrl?: string;
+  /** --workers: API processes serving the tracker's port (node:cluster); more than one needs PostgreSQL. */
+  workers: number;
+  /** --port: listen here instead of on tracker_info's port (one of several processes behind a reverse proxy at the listed address). */
+  port?: number;
   /** --max-groups-per-user, --max-files-per-user, --max-pending-requests: the per-user quotas given (TRACKER.QUOTAS for the others). */
   quotas: { groupsOwned?: number; filesShared?: number; pendingJoinRequests?: number };
 }
@@ -41,6 +48,9 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain); list the tracker as https://host:port")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option("--ca <file>", "PEM certificate(s) of a CA trusted for https:// peer trackers, besides the system's")
+    .option("--database-url <url>", "run on this PostgreSQL database (postgresql://user:password@host:port/db) instead of SQLite in --data-dir (env DATABASE_URL)")
+    .option("--port <n>", "listen on this port instead of tracker_info's (a process behind a reverse proxy serving the listed address)", wholeNumber(1))
+    .option("--workers <n>", "API processes serving this tracker's port, on one PostgreSQL database (default 1)", wholeNumber(1))
     .option("--max-groups-per-user <n>", `groups one user may own (default ${TRACKER.QUOTAS.groupsOwned})`, wholeNumber(1))
     .option("--max-files-per-user <n>", `files one user may share, over all groups (default ${TRACKER.QUOTAS.filesShared})`, wholeNumber(1))
     .option("--max-pending-requests <n>", `join requests one user may have waiting at once (default ${TRACKER.QUOTAS.pendingJoinRequests})`, wholeNumber(1))
@@ -49,14 +59,26 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   program.parse(argv, { from: "user" });
   const [trackerInfoPath, trackerNumber] = program.processedArgs as [string, number];
   const options = program.opts<{
-    dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string;
+    dataDir?: string; logLevel: string; clusterSecret?: string; tlsCert?: string; tlsKey?: string; ca?: string; databaseUrl?: string; workers?: number; port?: number;
     maxGroupsPerUser?: number; maxFilesPerUser?: number; maxPendingRequests?: number;
   }>();
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new InvalidArgumentError("--tls-cert and --tls-key go together");
   }
+  // DATABASE_URL may name the SQLite file the Prisma CLI works on (prisma.config.ts): only a PostgreSQL one selects PostgreSQL.
+  const databaseUrl = options.databaseUrl ?? (isPostgresUrl(env.DATABASE_URL ?? "") ? env.DATABASE_URL : undefined);
+  if (databaseUrl !== undefined && !isPostgresUrl(databaseUrl)) {
+    throw new InvalidArgumentError("--database-url must be a postgresql:// URL (SQLite needs none: it lives in --data-dir)");
+  }
+  const workers = options.workers ?? 1;
+  if (workers > 1 && databaseUrl === undefined) {
+    throw new InvalidArgumentError("--workers above 1 needs --database-url: a SQLite database is served by one process");
+  }
   return {
     trackerInfoPath,
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+    workers,
+    ...(options.port !== undefined ? { port: options.port } : {}),
     trackerNumber,
     dataDir: resolve(options.dataDir ?? env.P2P_TRACKER_DATA_DIR ?? `.data/tracker-${trackerNumber}`),
     logLevel: options.logLevel,
@@ -187,6 +209,21 @@ export const TRACKER = Object.freeze({
   SIGNATURE_WINDOW_MS: 5 * 60 * 1000,
   /** Conditions per statement, so that no statement nears a database's limit of bound parameters. */
   REGISTER_CONDITIONS_PER_STATEMENT: 100,
+  /**
+   * Connections per API process to PostgreSQL: writes take turns anyway (one
+   * recording transaction at a time per process, the log's lock across
+   * processes), so a few connections serve the reads beside them; 4 processes
+   * stay far below PostgreSQL's default of 100 connections.
+   */
+  POSTGRES_POOL_SIZE: 10,
+  /** A pooled PostgreSQL connection idle this long is closed (a quiet tracker holds none). */
+  POSTGRES_IDLE_MS: 30_000,
+  /** A PostgreSQL server that does not accept a connection within this fails the request (503 from the error handler) instead of hanging it. */
+  POSTGRES_CONNECT_TIMEOUT_MS: 5000,
+  /** PostgreSQL refuses a notification payload past 8000 bytes; a message to the sibling processes stays below. */
+  SIBLING_MESSAGE_BYTES: 7900,
+  /** How long a stopped --workers process waits before the primary starts it again, so a process that dies at start does not spin. */
+  WORKER_RESTART_DELAY_MS: 1000,
   /** How long a statement waits for a lock held by another connection (e.g. a backup) before failing. */
   BUSY_TIMEOUT_MS: 5000,
   /**

@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { AddressInfo } from "node:net";
 import { CommanderError } from "commander";
@@ -9,8 +8,9 @@ import { readCaFile, readTrackerInfo, selectTracker } from "../../core/tracker-i
 import { createServer as createHttpsServer } from "node:https";
 import { readFile } from "node:fs/promises";
 import { parseTrackerArgs } from "./config.js";
-import { checkpointInBackground } from "./db/checkpoints.js";
-import { openDatabase } from "./db/open.js";
+import cluster from "node:cluster";
+import { openTrackerDatabase } from "./db/tracker-database.js";
+import { superviseWorkers } from "./workers.js";
 import { loadGrantKey } from "./grant-key.js";
 import { createApp } from "./http/app.js";
 import { loadIncarnation } from "./replication/incarnation.js";
@@ -26,14 +26,20 @@ async function main(): Promise<void> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const secret = clusterSecretFor(self.host, config.clusterSecret);
-  const dbPath = join(config.dataDir, "tracker.db");
-  const db = await openDatabase(dbPath);
-  const checkpointer = checkpointInBackground(dbPath);
+  if (config.workers > 1 && cluster.isPrimary) {
+    // Made before the workers start, so they all read the same key.
+    await loadGrantKey(trackerId, config.dataDir);
+    superviseWorkers(config.workers, logger);
+    return;
+  }
+  const database = await openTrackerDatabase(config);
+  const { db } = database;
   const { origin, fresh } = await loadIncarnation(db, trackerId);
   const tracker = createTracker({
     db,
     id: trackerId,
     grantKey: await loadGrantKey(trackerId, config.dataDir),
+    ...(database.siblings ? { siblings: database.siblings } : {}),
     quotas: config.quotas,
     replication: {
       origin,
@@ -47,14 +53,15 @@ async function main(): Promise<void> {
   });
   const app = createApp(tracker);
   const server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }, app).listen(self.port, self.host)
-    : app.listen(self.port, self.host);
+    ? createHttpsServer({ cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) }, app).listen(config.port ?? self.port, self.host)
+    : app.listen(config.port ?? self.port, self.host);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);
   });
   const { port } = server.address() as AddressInfo;
-  logger.info({ trackerId, address: `${self.host}:${port}`, dataDir: config.dataDir }, "tracker listening; type quit to stop");
+  logger.info({ trackerId, address: `${self.host}:${port}`, dataDir: config.dataDir, database: config.databaseUrl ? "postgresql" : "sqlite", pid: process.pid },
+    cluster.isWorker ? "tracker API process listening" : "tracker listening; type quit to stop");
   await tracker.start();
 
   let stopping = false;
@@ -65,14 +72,18 @@ async function main(): Promise<void> {
     tracker.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections?.();
-    await checkpointer.stop();
-    await db.$disconnect();
+    await database.close();
     logger.info("stopped");
     logger.flush?.();
     process.exit(0);
   };
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
+  // A worker is stopped by its primary (which reads stdin).
+  if (cluster.isWorker) {
+    process.once("disconnect", () => void stop("primary stopping"));
+    return;
+  }
   const lines = createInterface({ input: process.stdin });
   lines.on("line", (line) => {
     if (line.trim().toLowerCase() === "quit") void stop("quit");

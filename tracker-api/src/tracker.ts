@@ -1,7 +1,9 @@
 /**
  * The tracker object: everything one tracker keeps besides its database
  * (sequence numbers in its outbox, caches, the login throttle, replication
- * links) is created here, owned here and closed here. Services and
+ * links) is created here, owned here and closed here. On PostgreSQL one
+ * tracker may be several such objects, one per API process, told of each
+ * other's changes through `siblings`. Services and
  * controllers get it passed in; nothing is kept in module-level state, so
  * several trackers run side by side in one process (the tests do).
  */
@@ -14,7 +16,8 @@ import type { GrantKey } from "./grant-key.js";
 import { Outbox } from "./replication/outbox.js";
 import { SharedLoginThrottle } from "./replication/login-attempts.js";
 import { Replicator, type PeerTracker } from "./replication/replicator.js";
-import type { Touched } from "./replication/register-batch.js";
+import { nothingTouched, type Touched } from "./replication/register-batch.js";
+import { type Siblings, touchedMessage } from "./replication/siblings.js";
 import type { Quotas, ServiceContext } from "./services/context.js";
 import { FileListCache } from "./services/file-lists.js";
 import { HeartbeatCoalescer } from "./services/heartbeats.js";
@@ -46,6 +49,12 @@ export interface TrackerOptions {
   quotas?: Partial<Quotas>;
   /** Sync with the other trackers (absent for a tracker on its own, e.g. in tests of one tracker). */
   replication?: ReplicationOptions;
+  /**
+   * The other API processes of this tracker, on the same PostgreSQL database
+   * (replication/siblings.ts): present, the log is shared (numbers and order
+   * from the database) and caches and login attempts are told to them.
+   */
+  siblings?: Siblings;
 }
 
 export interface Tracker extends ServiceContext {
@@ -67,16 +76,29 @@ export function createTracker(options: TrackerOptions): Tracker {
   const sessions = new SessionCache(db);
   const fileLists = new FileListCache(db);
 
-  /** What committed events changed (made here or by other trackers), told to the caches. */
-  const forgetCachedState = (touched: Touched): void => {
+  /** What committed events changed (made here, by a sibling process or by other trackers), told to the caches. */
+  const forgetLocally = (touched: Touched): void => {
     for (const groupId of touched.groups) fileLists.filesChanged(groupId);
     if (touched.renamed) fileLists.forgetAll();
     if (touched.endedSessions.size > 0 || touched.usersSignedOut.size > 0 || touched.renamed) {
       sessions.forget(touched.endedSessions, touched.usersSignedOut, touched.renamed);
     }
   };
+  const { siblings } = options;
+  const forgetCachedState = (touched: Touched): void => {
+    forgetLocally(touched);
+    const message = siblings && touchedMessage(touched);
+    if (message) siblings.publish(message);
+  };
+  siblings?.subscribe((message) => {
+    if (message.kind === "touched") {
+      forgetLocally({
+        groups: new Set(message.groups), endedSessions: new Set(message.endedSessions), usersSignedOut: new Set(message.usersSignedOut), renamed: message.renamed,
+      });
+    } else if (message.kind === "touched-all") forgetLocally({ ...nothingTouched(), renamed: true });
+  });
 
-  const outbox = new Outbox(db, forgetCachedState);
+  const outbox = new Outbox(db, forgetCachedState, undefined, siblings !== undefined);
   const sync = options.replication;
   const replicator = sync && new Replicator(db, {
     selfId: options.id,
@@ -103,7 +125,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     // Failed logins counted here and shared with the other trackers (replication/login-attempts.ts).
     // Paced by real time whatever `clock` says: the pace bounds work, not business time.
     healthPacer: new Pacer(TRACKER.HEALTH_PACE),
-    loginThrottle: new SharedLoginThrottle(new LoginThrottle(TRACKER.LOGIN_THROTTLE, clock), replicator),
+    loginThrottle: new SharedLoginThrottle(new LoginThrottle(TRACKER.LOGIN_THROTTLE, clock), replicator, siblings),
     replication: sync && replicator && { replicator, secret: sync.secret, testSwitches: sync.testSwitches === true },
     start: async () => {
       await replicator?.start();

@@ -30,3 +30,17 @@ test("the quota flags reach the tracker's config as quotas, and those not given 
   assert.deepEqual(config.quotas, { groupsOwned: 5000, pendingJoinRequests: 3 });
   assert.deepEqual(parseTrackerArgs(["info.txt", "1"], {}).quotas, {});
 });
+
+test("--database-url or a postgresql:// DATABASE_URL selects PostgreSQL; a DATABASE_URL naming a SQLite file leaves the tracker on SQLite", () => {
+  const url = "postgresql://tracker@127.0.0.1:5432/tracker1";
+  assert.equal(parseTrackerArgs(["info.txt", "1", "--database-url", url], {}).databaseUrl, url);
+  assert.equal(parseTrackerArgs(["info.txt", "1"], { DATABASE_URL: url }).databaseUrl, url);
+  assert.equal(parseTrackerArgs(["info.txt", "1"], { DATABASE_URL: "file:./.data/prisma-cli.db" }).databaseUrl, undefined);
+  assert.throws(() => parseTrackerArgs(["info.txt", "1", "--database-url", "tracker.db"], {}), /postgresql:\/\//);
+});
+
+test("more than one API process is refused without PostgreSQL: a SQLite database is served by one process", () => {
+  assert.throws(() => parseTrackerArgs(["info.txt", "1", "--workers", "4"], {}), /--workers above 1 needs --database-url/);
+  assert.equal(parseTrackerArgs(["info.txt", "1", "--workers", "4"], { DATABASE_URL: "postgres://db/t" }).workers, 4);
+  assert.equal(parseTrackerArgs(["info.txt", "1"], {}).workers, 1);
+});

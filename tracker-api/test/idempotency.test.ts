@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import request from "supertest";
 import { groupIdOf, startTrackerApp } from "./support/tracker-app.js";
+import { onPostgres } from "./support/test-database.js";
 import { assertMatchesSpec } from "./support/openapi.js";
 
 let tracker: Awaited<ReturnType<typeof startTrackerApp>>;
@@ -137,16 +138,13 @@ test("a write whose answer cannot be committed with it is undone and answered 50
   const token = await loginAs("doomed");
   const auth = { authorization: `Bearer ${token}` };
   await request(tracker.app).post("/groups").set(auth).send({ groupId: "doomed-group" }).expect(201);
-  // The share's event takes the next seq and its answer the one after: taken here, so that insert fails.
-  const [last] = await tracker.db.$queryRaw<{ seq: number | bigint }[]>`SELECT MAX("seq") AS "seq" FROM "Event" WHERE "origin" = 'local'`;
-  const blocker = { origin: "local", seq: Number(last!.seq) + 2 };
-  await tracker.db.event.create({ data: { ...blocker, hlc: "0", type: "test.blocker", payload: "{}", createdAt: new Date() } });
   const key = randomUUID();
   const share = () => request(tracker.app).post("/groups/doomed-group/files").set(auth).set("idempotency-key", key)
     .send({ fileName: "doomed.bin", size: 1024, sha1: "a".repeat(40), pieceSize: 524288, pieceHashes: ["a".repeat(40)] });
 
+  const unblock = await blockAnswer(key);
   const failed = await share();
-  await tracker.db.event.delete({ where: { origin_seq: blocker } });
+  await unblock();
 
   assert.equal(failed.status, 500);
   assert.match(failed.headers["content-type"]!, /application\/problem\+json/);
@@ -171,3 +169,27 @@ test("a retried account creation with another password is a 422 problem that doe
   assert.equal(same.headers["idempotent-replayed"], "true");
   await request(tracker.app).post("/sessions").send({ userId: "pat", password: "first-secret", peerAddress: "127.0.0.1:7001" }).expect(201);
 });
+
+/**
+ * Makes the commit of the answer under `key` fail; returns what undoes that.
+ * On SQLite the tracker numbers its events from memory: the seq the answer
+ * will take (the share's event takes the next one) is taken here. On
+ * PostgreSQL numbers are read from the log in the transaction, so nothing can
+ * be taken ahead: a trigger refuses the answer's row instead.
+ */
+async function blockAnswer(key: string): Promise<() => Promise<void>> {
+  if (onPostgres) {
+    await tracker.db.$executeRawUnsafe(`CREATE FUNCTION refuse_answer() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'answer refused by the test'; END $$ LANGUAGE plpgsql`);
+    await tracker.db.$executeRawUnsafe(`CREATE TRIGGER refuse_answer BEFORE INSERT ON "IdempotencyKey" FOR EACH ROW WHEN (NEW."key" = '${key}') EXECUTE FUNCTION refuse_answer()`);
+    return async () => {
+      await tracker.db.$executeRawUnsafe(`DROP TRIGGER refuse_answer ON "IdempotencyKey"`);
+      await tracker.db.$executeRawUnsafe(`DROP FUNCTION refuse_answer()`);
+    };
+  }
+  const [last] = await tracker.db.$queryRaw<{ seq: number | bigint }[]>`SELECT MAX("seq") AS "seq" FROM "Event" WHERE "origin" = 'local'`;
+  const blocker = { origin: "local", seq: Number(last!.seq) + 2 };
+  await tracker.db.event.create({ data: { ...blocker, hlc: "0", type: "test.blocker", payload: "{}", createdAt: new Date() } });
+  return async () => {
+    await tracker.db.event.delete({ where: { origin_seq: blocker } });
+  };
+}

@@ -23,7 +23,14 @@ export async function loadIncarnation(db: TrackerDb, trackerId: string): Promise
   const logged = await db.event.findFirst({ select: { origin: true } });
   const legacy = (await db.event.findFirst({ where: { origin: trackerId }, select: { seq: true } })) !== null;
   const incarnation = legacy ? "" : randomBytes(6).toString("hex");
-  await db.replica.create({ data: { id: 1, incarnation, createdAt: new Date() } });
+  try {
+    await db.replica.create({ data: { id: 1, incarnation, createdAt: new Date() } });
+  } catch (error) {
+    // Another API process of this tracker (same PostgreSQL database) made it first: take its incarnation.
+    const made = await db.replica.findUnique({ where: { id: 1 } });
+    if (!made) throw error;
+    return { origin: originOf(trackerId, made.incarnation), fresh: logged === null };
+  }
   return { origin: originOf(trackerId, incarnation), fresh: logged === null };
 }
 

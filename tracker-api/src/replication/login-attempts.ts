@@ -2,6 +2,7 @@ import { Codes, ValidationError } from "../../../core/errors.js";
 import { TRACKER } from "../config.js";
 import type { LoginAttempt, LoginThrottle } from "../domain/login-throttle.js";
 import type { Replicator } from "./replicator.js";
+import type { Siblings } from "./siblings.js";
 
 /**
  * One tracker's login throttle, shared with the others: every attempt
@@ -12,7 +13,8 @@ import type { Replicator } from "./replicator.js";
  * would be kept forever). A batch lost to a link that is down is dropped; the
  * counters then only diverge by what a partition let through. What a tracker
  * keeps is bounded by the throttle's own limits, and a batch is at most 1000
- * attempts, so a peer cannot make it keep more.
+ * attempts, so a peer cannot make it keep more. The other API processes of
+ * this tracker (on PostgreSQL) get the same batches through `siblings`.
  */
 export class SharedLoginThrottle {
   #pending: LoginAttempt[] = [];
@@ -21,7 +23,13 @@ export class SharedLoginThrottle {
   constructor(
     readonly throttle: LoginThrottle,
     private readonly replicator?: Replicator,
-  ) {}
+    /** The other API processes of this tracker: told every attempt too, so that N processes do not allow N times the guesses. */
+    private readonly siblings?: Siblings,
+  ) {
+    siblings?.subscribe((message) => {
+      if (message.kind === "logins") for (const attempt of message.attempts) this.throttle.record(attempt);
+    });
+  }
 
   check(account: string, address: string): void {
     this.throttle.check(account, address);
@@ -30,7 +38,7 @@ export class SharedLoginThrottle {
   /** An attempt made on this tracker: recorded and sent on. */
   record(attempt: LoginAttempt): void {
     this.throttle.record(attempt);
-    if (!this.replicator || this.replicator.links.length === 0) return;
+    if (!this.siblings && (!this.replicator || this.replicator.links.length === 0)) return;
     if (this.#pending.length < TRACKER.LOGIN_ATTEMPTS_PER_BATCH) this.#pending.push(attempt);
     this.#timer ??= setTimeout(() => this.#flush(), TRACKER.LOGIN_ATTEMPTS_FLUSH_MS);
     this.#timer.unref();
@@ -45,8 +53,9 @@ export class SharedLoginThrottle {
     this.#timer = undefined;
     const attempts = this.#pending;
     this.#pending = [];
-    for (const link of this.replicator!.links) {
-      void this.replicator!.call(link.peer, "POST", "/replication/logins", { attempts }).catch(() => undefined);
+    this.siblings?.publish({ kind: "logins", attempts });
+    for (const link of this.replicator?.links ?? []) {
+      void this.replicator?.call(link.peer, "POST", "/replication/logins", { attempts }).catch(() => undefined);
     }
   }
 }

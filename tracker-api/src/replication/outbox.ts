@@ -11,7 +11,7 @@ import type { TrackerDb, Tx } from "../db/open.js";
 import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
-import { insertEvents, insertEventsSql, writeAnswers, writeAnswersSql } from "./event-log.js";
+import { insertEvents, insertEventsSql, lockLog, logPosition, writeAnswers, writeAnswersSql } from "./event-log.js";
 import { nothingTouched, RegisterBatch, type Touched } from "./register-batch.js";
 import { TRACKER } from "../config.js";
 
@@ -33,10 +33,18 @@ function localHooks(): ReplicationHooks {
 }
 
 /**
- * One tracker's outbox: the last sequence number of its own events (read from
- * the log once, then kept here), and a lock that lets one recording
- * transaction run at a time, so numbers are handed out gap-free and only a
- * committed transaction moves the counter on. Owned by the tracker object.
+ * One tracker's outbox: the last sequence number of its own events, and a lock
+ * that lets one recording transaction run at a time, so numbers are handed out
+ * gap-free and only a committed transaction moves the counter on. Owned by the
+ * tracker object.
+ *
+ * On SQLite the tracker is the only process on its database: the number is
+ * read from the log once and kept here, and the lock is this process's. On a
+ * shared log (PostgreSQL, where several API processes serve one tracker) every
+ * recording transaction first takes the database's lock of the log (a
+ * transaction-level advisory lock, event-log.ts), then reads the last number
+ * and the latest HLC from the log itself: whichever process writes next
+ * continues where the last one, in any process, stopped.
  */
 export class Outbox {
   #hooks: ReplicationHooks;
@@ -49,6 +57,8 @@ export class Outbox {
     /** Told, after each commit, what the write's events changed (for the caches). */
     private readonly onApplied: (touched: Touched) => void = () => {},
     hooks: ReplicationHooks = localHooks(),
+    /** Other processes append to the same log (PostgreSQL): numbers and clock are read from it under its lock. */
+    readonly sharedLog = false,
   ) {
     this.#hooks = hooks;
   }
@@ -72,15 +82,19 @@ export class Outbox {
   }
 
   /**
-   * Runs `work` holding the lock of recording transactions, so that it never
+   * Runs `work` in a transaction holding the lock of recording transactions
+   * (this process's, and the log's on a shared log), so that it never
    * interleaves with a local write: used to apply batches from other trackers
    * (their register reads and writes must not race a local write's on a
    * database with several connections; SQLite's single connection serializes them anyway).
    */
-  async withWriteLock<T>(work: () => Promise<T>): Promise<T> {
+  async logTransaction<T>(work: (tx: Tx) => Promise<T>, options?: { timeout: number; maxWait: number }): Promise<T> {
     const release = await this.#lock();
     try {
-      return await work();
+      return await this.db.$transaction(async (tx) => {
+        if (this.sharedLog) await lockLog(tx);
+        return work(tx);
+      }, options);
     } finally {
       release();
     }
@@ -147,6 +161,7 @@ export class Outbox {
     try {
       let last = this.#last;
       const result = await this.db.$transaction(async (tx) => {
+        if (this.sharedLog) last = await this.#continueLog(tx, hooks);
         last ??= await lastSeq(tx, hooks.origin);
         const result = await work(tx, async (...events) => {
           if (events.length === 0) return;
@@ -185,15 +200,37 @@ export class Outbox {
     const release = await this.#lock();
     let logged: LoggedEvent;
     try {
-      const last = this.#last ?? (await lastSeq(this.db, hooks.origin));
-      logged = { ...answer, origin: hooks.origin, seq: last + 1, hlc: hooks.clock.tick() };
-      await this.db.$transaction([this.db.$executeRaw(insertEventsSql([logged])), this.db.$executeRaw(writeAnswersSql([answer.payload]))]);
-      this.#last = logged.seq;
+      if (this.sharedLog) {
+        logged = await this.db.$transaction(async (tx) => {
+          const last = await this.#continueLog(tx, hooks);
+          const event: LoggedEvent = { ...answer, origin: hooks.origin, seq: last + 1, hlc: hooks.clock.tick() };
+          await insertEvents(tx, [event]);
+          await writeAnswers(tx, [answer.payload]);
+          return event;
+        });
+      } else {
+        const last = this.#last ?? (await lastSeq(this.db, hooks.origin));
+        logged = { ...answer, origin: hooks.origin, seq: last + 1, hlc: hooks.clock.tick() };
+        await this.db.$transaction([this.db.$executeRaw(insertEventsSql([logged])), this.db.$executeRaw(writeAnswersSql([answer.payload]))]);
+        this.#last = logged.seq;
+      }
       hooks.appended?.([logged]);
     } finally {
       release();
     }
     await hooks.committed([logged]);
+  }
+
+  /**
+   * On a shared log: takes the log's lock (held until the transaction ends),
+   * then reads where this origin's numbering stands and moves the clock past
+   * every HLC logged, by any process.
+   */
+  async #continueLog(tx: Tx, hooks: ReplicationHooks): Promise<number> {
+    await lockLog(tx);
+    const { last, latestHlc } = await logPosition(tx, hooks.origin);
+    if (latestHlc !== null) hooks.clock.observe(latestHlc);
+    return last;
   }
 }
 

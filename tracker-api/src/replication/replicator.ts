@@ -18,7 +18,7 @@ import { EVENT_TYPES, type LoggedEvent, upgradeEvent } from "./events.js";
 import { HybridClock, isHlc } from "./hlc.js";
 import { Outbox, type ReplicationHooks } from "./outbox.js";
 import { sign } from "./signing.js";
-import { insertEvents } from "./event-log.js";
+import { allHeads, headsOf, insertEvents } from "./event-log.js";
 import { nothingTouched, RegisterBatch, type Touched } from "./register-batch.js";
 import { TRACKER } from "../config.js";
 
@@ -116,12 +116,12 @@ export class Replicator implements ReplicationHooks {
 
   /** Loads the log's heads and the clock, then catches up in the background. */
   async start(): Promise<void> {
-    const rows = await this.db.event.groupBy({ by: ["origin"], _max: { seq: true } });
-    for (const row of rows) this.heads.set(row.origin, row._max.seq ?? 0);
+    await this.refreshHeads();
     const latest = await this.db.event.findFirst({ orderBy: { hlc: "desc" }, select: { hlc: true } });
     if (latest) this.clock.observe(latest.hlc);
     void this.#initialCatchUp();
-    this.#timer = setInterval(() => {
+    this.#timer = setInterval(async () => {
+      if (this.outbox.sharedLog) await this.refreshHeads().catch(() => {});
       for (const link of this.links) {
         void link.catchUp();
         if (link.unacknowledged() > 0) void link.kick();
@@ -191,26 +191,28 @@ export class Replicator implements ReplicationHooks {
   }
 
   async #receive(events: LoggedEvent[]): Promise<{ heads: Heads; gap: boolean }> {
-    const sorted = [...events].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
-    const heads = new Map(this.heads);
+    const sorted = [...events].filter((e) => e.origin !== this.origin)
+      .sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
     const touched = nothingTouched();
     let gap = false;
-    const applicable: LoggedEvent[] = [];
-    for (const event of sorted) {
-      if (event.origin === this.origin) continue;
-      const head = heads.get(event.origin) ?? 0;
-      if (event.seq <= head) continue;
-      if (event.seq > head + 1) {
-        gap = true;
-        continue;
-      }
-      // Events logged before internal ids existed are read as the database conversion read its rows.
-      applicable.push(upgradeEvent(event));
-      heads.set(event.origin, event.seq);
-    }
-    if (applicable.length > 0) {
+    if (sorted.length > 0) {
       // One transaction per batch: its registers read at once, merged in memory, rows rebuilt once.
-      await this.outbox.withWriteLock(() => this.db.$transaction(async (tx) => {
+      // The heads are read from the log inside it: another process of this tracker may have applied some of these.
+      const heads = await this.outbox.logTransaction(async (tx) => {
+        const heads = await headsOf(tx, [...new Set(sorted.map((e) => e.origin))]);
+        const applicable: LoggedEvent[] = [];
+        for (const event of sorted) {
+          const head = heads.get(event.origin) ?? 0;
+          if (event.seq <= head) continue;
+          if (event.seq > head + 1) {
+            gap = true;
+            continue;
+          }
+          // Events logged before internal ids existed are read as the database conversion read its rows.
+          applicable.push(upgradeEvent(event));
+          heads.set(event.origin, event.seq);
+        }
+        if (applicable.length === 0) return heads;
         const batch = new RegisterBatch();
         await batch.read(tx, applicable);
         for (const event of applicable) {
@@ -219,11 +221,29 @@ export class Replicator implements ReplicationHooks {
         }
         await insertEvents(tx, applicable);
         await batch.write(tx, touched);
-      }, { timeout: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS, maxWait: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS }));
-      for (const [origin, seq] of heads) this.heads.set(origin, seq);
+        return heads;
+      }, { timeout: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS, maxWait: TRACKER.APPLY_TRANSACTION_TIMEOUT_MS });
+      for (const [origin, seq] of heads) this.heads.set(origin, Math.max(seq, this.heads.get(origin) ?? 0));
       this.options.onApplied?.(touched);
     }
     return { heads: this.headsObject(), gap };
+  }
+
+  /**
+   * Reads every origin's head from the log. On a shared log (several API
+   * processes on one PostgreSQL database) the others' writes and applied
+   * batches move the heads behind this process's back: read before answering
+   * a peer's question about them, and on every anti-entropy round (which then
+   * pushes what another process committed and could not deliver).
+   */
+  async refreshHeads(): Promise<void> {
+    for (const [origin, seq] of await allHeads(this.db)) this.heads.set(origin, Math.max(seq, this.heads.get(origin) ?? 0));
+  }
+
+  /** The heads as a peer may rely on them: read from the log first on a shared log. */
+  async currentHeads(): Promise<Heads> {
+    if (this.outbox.sharedLog) await this.refreshHeads();
+    return this.headsObject();
   }
 
   headsObject(): Heads {

@@ -71,8 +71,8 @@ export function replicationRouter(replicator: Replicator, options: ReplicationRo
     res.json({ origin, events: await replicator.eventsAfter(origin, after, limit) });
   });
 
-  router.get("/heads", raw, signed, (_req, res) => {
-    res.json({ trackerId: replicator.origin, heads: replicator.headsObject() });
+  router.get("/heads", raw, signed, async (_req, res) => {
+    res.json({ trackerId: replicator.origin, heads: await replicator.currentHeads() });
   });
 
   // Signed, as it reads the whole state (anyone else has /health's kept digest); not a delivery, so a cut link does not stop it.

@@ -4,9 +4,12 @@ import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
+import pg from "pg";
 import { request } from "undici";
 import { freePort } from "../../../core/free-port.js";
 import { sign } from "../../src/replication/signing.js";
+import { newPostgresDatabase, onPostgres } from "../support/test-database.js";
 
 export const SECRET = "test-cluster-secret-0123456789";
 
@@ -26,7 +29,8 @@ export class Cluster {
   ) {}
 
   /** `startTimeoutMs`: how long each tracker gets to answer (a long run on a loaded machine wants more). */
-  static async start(count = 2, options: { startTimeoutMs?: number } = {}): Promise<Cluster> {
+  /** `workers`: API processes behind each tracker's port, by tracker number (PostgreSQL only). */
+  static async start(count = 2, options: { startTimeoutMs?: number; workers?: Record<number, number> } = {}): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), "tracker-sync-"));
     const ports: number[] = [];
     for (let i = 0; i < count; i++) ports.push(await freePort());
@@ -34,7 +38,10 @@ export class Cluster {
     await writeFile(info, ports.map((p) => `127.0.0.1:${p}`).join("\n") + "\n");
     const cluster = new Cluster(dir, info, ports.map((port, i) => ({ number: i + 1, url: `http://127.0.0.1:${port}`, child: undefined, output: "" })));
     if (options.startTimeoutMs) cluster.startTimeoutMs = options.startTimeoutMs;
-    const started = await Promise.allSettled(cluster.trackers.map((t) => cluster.startTracker(t.number)));
+    const started = await Promise.allSettled(cluster.trackers.map((t) => {
+      const workers = options.workers?.[t.number];
+      return cluster.startTracker(t.number, workers !== undefined ? { workers } : {});
+    }));
     const failed = started.find((result) => result.status === "rejected");
     if (failed) {
       // Nobody else holds the cluster yet: stop the trackers that did start, or they outlive the test.
@@ -51,18 +58,35 @@ export class Cluster {
     return this.trackers[number - 1]!;
   }
 
-  /** Starts tracker `number`; waits until it answers and, unless told not to, until it no longer recovers (a new database pulls back first). */
-  async startTracker(number: number, options: { waitRecovered?: boolean } = {}): Promise<void> {
+  /** On PostgreSQL (support/test-database.ts): each tracker's database, made at its first start, made anew by wipe(). */
+  readonly #databases = new Map<number, string>();
+
+  /**
+   * Starts tracker `number`; waits until it answers and, unless told not to,
+   * until it no longer recovers (a new database pulls back first). `workers`:
+   * API processes behind its port (PostgreSQL only).
+   */
+  async startTracker(number: number, options: { waitRecovered?: boolean; workers?: number; extraArgs?: string[] } = {}): Promise<void> {
     const tracker = this.tracker(number);
+    const database: string[] = [];
+    if (onPostgres) {
+      if (!this.#databases.has(number)) this.#databases.set(number, await newPostgresDatabase());
+      database.push("--database-url", this.#databases.get(number)!);
+    }
+    if (options.workers !== undefined) database.push("--workers", String(options.workers));
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "tracker-api/src/main.ts", this.info, String(number), "--data-dir", join(this.dir, `data-${number}`), "--cluster-secret", SECRET],
+      ["--import", "tsx", "tracker-api/src/main.ts", this.info, String(number), "--data-dir", join(this.dir, `data-${number}`), "--cluster-secret", SECRET, ...database, ...(options.extraArgs ?? [])],
       { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, P2P_TEST_SWITCHES: "1", P2P_LOG_LEVEL: "warn" } },
     );
     tracker.child = child;
     tracker.output = "";
     child.stdout.on("data", (chunk) => (tracker.output += chunk));
     child.stderr.on("data", (chunk) => (tracker.output += chunk));
+    // A tracker that ends on its own fails the test later with ECONNREFUSED: say why here.
+    child.once("exit", (code, signal) => {
+      if (signal === null) process.stderr.write(`tracker ${number} exited ${code}:\n${tracker.output}\n`);
+    });
     await waitUntil(async () => {
       if (child.exitCode !== null) throw new Error(`tracker ${number} exited ${child.exitCode}:\n${tracker.output}`);
       const view = await health(tracker.url).catch(() => undefined);
@@ -73,6 +97,62 @@ export class Cluster {
   /** Where tracker `number` keeps its database. */
   dataDir(number: number): string {
     return join(this.dir, `data-${number}`);
+  }
+
+  readonly #siblings: TrackerProcess[] = [];
+
+  /**
+   * One more API process of tracker `number`, started on its own (not by
+   * --workers): the same database and data dir, listening on another port
+   * (as behind a reverse proxy). Stopped with the cluster.
+   */
+  async startSibling(number: number): Promise<TrackerProcess> {
+    const url = this.#databases.get(number);
+    if (!url) throw new Error("a sibling process needs tracker's PostgreSQL database (start it first)");
+    const port = await freePort();
+    const sibling: TrackerProcess = { number, url: `http://127.0.0.1:${port}`, child: undefined, output: "" };
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "tracker-api/src/main.ts", this.info, String(number), "--data-dir", this.dataDir(number), "--cluster-secret", SECRET,
+        "--database-url", url, "--port", String(port)],
+      { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, P2P_TEST_SWITCHES: "1", P2P_LOG_LEVEL: "warn" } },
+    );
+    sibling.child = child;
+    this.#siblings.push(sibling);
+    child.stdout.on("data", (chunk) => (sibling.output += chunk));
+    child.stderr.on("data", (chunk) => (sibling.output += chunk));
+    await waitUntil(async () => {
+      if (child.exitCode !== null) throw new Error(`sibling of tracker ${number} exited ${child.exitCode}:\n${sibling.output}`);
+      return (await health(sibling.url).catch(() => undefined))?.status === "ok";
+    }, this.startTimeoutMs, `sibling of tracker ${number} to start`);
+    return sibling;
+  }
+
+  /** Tracker `number`'s PostgreSQL database (undefined on SQLite). */
+  databaseUrl(number: number): string | undefined {
+    return this.#databases.get(number);
+  }
+
+  /** Runs a statement on tracker `number`'s database behind its back, whichever kind it is. */
+  async execute(number: number, sql: string): Promise<void> {
+    const url = this.#databases.get(number);
+    if (url) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+      return;
+    }
+    const db = new Database(join(this.dataDir(number), "tracker.db"));
+    try {
+      db.pragma("busy_timeout = 5000");
+      db.prepare(sql).run();
+    } finally {
+      db.close();
+    }
   }
 
   /** kill -9 */
@@ -90,6 +170,7 @@ export class Cluster {
   async wipe(number: number): Promise<void> {
     await this.kill(number);
     await rm(this.dataDir(number), { recursive: true, force: true });
+    this.#databases.delete(number);
   }
 
   /** SIGSTOP: the process stays, its sockets still accept, nothing is answered. */
@@ -114,6 +195,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
+    for (const sibling of this.#siblings) sibling.child?.kill("SIGKILL");
     for (const t of this.trackers) this.thaw(t.number);
     for (const t of this.trackers) await this.kill(t.number);
     await rm(this.dir, { recursive: true, force: true });

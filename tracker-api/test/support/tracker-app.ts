@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type express from "express";
 import { openDatabase, type TrackerDb } from "../../src/db/open.js";
+import { openTrackerDatabase } from "../../src/db/tracker-database.js";
+import { newPostgresDatabase, onPostgres } from "./test-database.js";
 import type { StatementWatcher } from "../../src/db/serial-adapter.js";
 import { createApp } from "../../src/http/app.js";
 import { createTracker, type Tracker } from "../../src/tracker.js";
@@ -21,15 +23,22 @@ export async function startTrackerApp(
   options: { quotas?: Partial<Quotas>; watchStatements?: StatementWatcher } = {},
 ): Promise<{ app: express.Express; db: TrackerDb; tracker: Tracker; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "tracker-app-"));
-  const db = await openDatabase(join(dir, "tracker.db"), options.watchStatements ? { watchStatements: options.watchStatements } : {});
-  const tracker = createTracker({ db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test"), ...(options.quotas ? { quotas: options.quotas } : {}) });
+  // On PostgreSQL (support/test-database.ts) statements are not watched: the watcher checks SQLite's limit of bound values.
+  const database = onPostgres
+    ? await openTrackerDatabase({ databaseUrl: await newPostgresDatabase(), dataDir: dir })
+    : { db: await openDatabase(join(dir, "tracker.db"), options.watchStatements ? { watchStatements: options.watchStatements } : {}), siblings: undefined };
+  const { db } = database;
+  const tracker = createTracker({
+    db, id: "tracker-test", grantKey: await loadGrantKey("tracker-test"),
+    ...(options.quotas ? { quotas: options.quotas } : {}), ...(database.siblings ? { siblings: database.siblings } : {}),
+  });
   const { app, violations } = await conformanceChecked(createApp(tracker));
   return {
     app,
     db,
     tracker,
     async close() {
-      await db.$disconnect();
+      await ("close" in database ? database.close() : db.$disconnect());
       await rm(dir, { recursive: true, force: true });
       if (violations.length > 0) throw new Error(`answers that do not match openapi.yaml:\n${[...new Set(violations)].join("\n")}`);
     },
