@@ -168,6 +168,10 @@ export const AGENT = Object.freeze({
   SEND_CHUNK_BYTES: 512 * 1024,
   /** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
   MAX_FREE_SEND_BUFFERS: 8,
+  /** Bytes copied per read when a downloaded folder's stream is laid out as its files: one buffer, large reads. */
+  FOLDER_COPY_BYTES: 1024 * 1024,
+  /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */
+  MAX_PATH_BYTES: 4095,
   /**
    * How many pieces are sent at once and how many requests may wait
    * (upload-slots.ts, UploadSlotsOptions says what each is): a few dozen
