@@ -13,18 +13,11 @@ import type { FolderLayout } from "./layout.js";
  */
 export function folderReadAt(root: string, layout: FolderLayout): ReadAt {
   return (_fd, buffer, offset, length, position, callback) => {
-    let index: number;
-    try {
-      index = layout.fileAt(position);
-    } catch (error) {
-      return callback(error as NodeJS.ErrnoException, 0);
-    }
-    const entry = layout.entries[index]!;
-    const inFile = position - layout.startOf(index);
-    const take = Math.min(length, entry.size - inFile);
-    open(join(root, ...entry.path.split("/")), "r", (openError, fd) => {
+    const [run] = position < layout.size ? layout.segments(position, length) : [];
+    if (!run) return callback(null, 0);
+    open(join(root, ...layout.entries[run.index]!.path.split("/")), "r", (openError, fd) => {
       if (openError) return callback(openError, 0);
-      read(fd, buffer, offset, take, inFile, (readError, bytesRead) => {
+      read(fd, buffer, offset, run.length, run.offset, (readError, bytesRead) => {
         close(fd, () => callback(readError, bytesRead));
       });
     });
