@@ -17,7 +17,7 @@ import { request } from "undici";
 import { freePort } from "../../core/free-port.js";
 import { TrackerClient } from "../../core/tracker-client.js";
 import { parseTrackerInfo } from "../../core/tracker-info.js";
-import type { RemotePeerNode } from "../src/control/client.js";
+import { stopAgent, type RemotePeerNode } from "../src/control/client.js";
 import { AgentProcesses } from "./support/agent-processes.js";
 
 const dir = await mkdtemp(join(tmpdir(), "folders-"));
@@ -166,6 +166,30 @@ test("a folder downloaded by one member is served to the next from its files", a
   assert.equal(done.state, "complete", JSON.stringify(done.error));
   assert.deepEqual(await tree(join(dir, "carol", "course")), expected);
   assert.ok(done.summary!.perPeer.every((peer) => peer.userId === "bob" || peer.bytes === 0));
+});
+
+test("a folder download stopped with its agent resumes at the next login with the pieces it had", async () => {
+  // Slow enough (3 pieces at 256 KiB/s) to be stopped after its first piece.
+  const first = await agents.start("frank", trackerInfo, ["--max-download-rate", "256K"]);
+  await member(first.api, "frank", alice!.api);
+  await mkdir(join(dir, "frank"));
+  const started = await first.api.downloadFile("class", "course", join(dir, "frank"));
+  for (let waited = 0; ; waited += 50) {
+    const [now] = await first.api.listDownloads();
+    if (now!.piecesDone > 0) break;
+    assert.ok(waited < 60_000, "no piece within 60 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await stopAgent(first.api);
+  const again = await agents.start("frank", trackerInfo);
+  const outcome = await again.api.login("frank", "pw");
+  assert.equal(outcome.resumed, 1);
+  const [resumed] = await again.api.listDownloads();
+  assert.ok(resumed!.piecesDone > 0, "the verified pieces were kept");
+  const done = await finished(again.api, started.id);
+  assert.equal(done.state, "complete", JSON.stringify(done.error));
+  assert.ok(done.summary!.perPeer.reduce((sum, peer) => sum + peer.bytes, 0) < done.size, "only the missing pieces were fetched");
+  assert.deepEqual(await tree(join(dir, "frank", "course")), expected);
 });
 
 test("a manifest with a path out of the destination is refused before anything is written", async () => {
