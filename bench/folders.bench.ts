@@ -83,17 +83,20 @@ try {
 
   /** The engine's own time of the last download (for a folder, what is left is laying the tree out). */
   let engineMs: number | undefined;
-  const rows: Record<string, (round: number) => Promise<void>> = {
+  /** A row downloads and returns its check and clean-up, which run after its time is taken. */
+  const rows: Record<string, (round: number) => Promise<() => Promise<void>>> = {
     folder: async (round) => {
       const out = join(dir, `out-folder-${round}`);
       const info = await downloader.api.downloadFile(GROUP, "course", out);
       const done = await downloader.api.waitForDownload(info.id);
       if (done.state !== "complete") throw new Error(`folder download ${done.state}: ${done.error?.message}`);
       engineMs = done.summary?.durationMs;
-      const got = await countFiles(out);
-      if (got.files !== paths.length || got.bytes !== bytes) throw new Error(`folder download holds ${got.files} files, ${got.bytes} bytes`);
-      await downloader.api.stopShare(GROUP, "course");
-      await rm(out, { recursive: true, force: true });
+      return async () => {
+        const got = await countFiles(out);
+        if (got.files !== paths.length || got.bytes !== bytes) throw new Error(`folder download holds ${got.files} files, ${got.bytes} bytes`);
+        await downloader.api.stopShare(GROUP, "course");
+        await rm(out, { recursive: true, force: true });
+      };
     },
     file: async (round) => {
       const out = join(dir, `out-file-${round}.bin`);
@@ -101,8 +104,10 @@ try {
       const done = await downloader.api.waitForDownload(info.id);
       if (done.state !== "complete") throw new Error(`file download ${done.state}: ${done.error?.message}`);
       engineMs = done.summary?.durationMs;
-      await downloader.api.stopShare(GROUP, "course.bin");
-      await rm(out, { force: true });
+      return async () => {
+        await downloader.api.stopShare(GROUP, "course.bin");
+        await rm(out, { force: true });
+      };
     },
     ...(nginx ? {
       "aria2c -i": async (round: number) => {
@@ -114,9 +119,11 @@ try {
           "--console-log-level=warn", "--summary-interval=0", "--download-result=hide",
         ]);
         if (result.code !== 0) throw new Error(`aria2c failed: ${result.stdout}${result.stderr}`);
-        const got = await countFiles(out);
-        if (got.files !== paths.length || got.bytes !== bytes) throw new Error(`aria2c -i left ${got.files} files, ${got.bytes} bytes`);
-        await rm(out, { recursive: true, force: true });
+        return async () => {
+          const got = await countFiles(out);
+          if (got.files !== paths.length || got.bytes !== bytes) throw new Error(`aria2c -i left ${got.files} files, ${got.bytes} bytes`);
+          await rm(out, { recursive: true, force: true });
+        };
       },
     } : {}),
   };
@@ -127,8 +134,9 @@ try {
       await warmPageCache(dir, bytes);
       engineMs = undefined;
       const started = performance.now();
-      await rows[row]!(round);
+      const checkAndClean = await rows[row]!(round);
       const ms = Math.round(performance.now() - started);
+      await checkAndClean();
       results.push({ round, row, ms });
       console.log(JSON.stringify({ round, row, ms, engineMs, load: loadavg()[0]!.toFixed(2) }));
       await downloader.api.clearDownloads().catch(() => undefined);

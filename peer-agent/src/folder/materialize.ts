@@ -1,4 +1,5 @@
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { Codes, ConflictError, ValidationError } from "../../../core/errors.js";
@@ -32,6 +33,12 @@ export function checkPathsFit(destination: string, entries: readonly ManifestEnt
  * (O_EXCL: nothing there is followed or overwritten), then renamed into
  * place in one step, so the destination is either absent or whole. The
  * manifest was checked (core/manifest.ts) before the download began.
+ *
+ * The files are written with synchronous calls, a turn's worth at a time
+ * (AGENT.FOLDER_LAYOUT_TURN_*), then the event loop runs: one call through
+ * libuv's pool per open, read, write and close made 10,000 small files take
+ * 12 s on a loaded machine (bench:folders), while a turn of 256 of them holds
+ * the event loop for milliseconds.
  */
 export async function layOutFolder(destination: string, entries: readonly ManifestEntry[]): Promise<void> {
   const { complete, tree } = folderWorkPaths(destination);
@@ -43,30 +50,64 @@ export async function layOutFolder(destination: string, entries: readonly Manife
   }
   // Shortest first: a parent is made before its children, each exactly once.
   for (const dir of [...directories].sort((a, b) => a.length - b.length)) await mkdir(join(tree, ...dir.split("/")));
-  const stream = await open(complete, "r");
+  const stream = new StreamReader(openSync(complete, "r"));
   try {
-    const buffer = Buffer.allocUnsafe(AGENT.FOLDER_COPY_BYTES);
-    let position = 0;
+    let files = 0;
+    let bytes = 0;
     for (const entry of entries) {
-      const file = await open(join(tree, ...entry.path.split("/")), "wx");
+      const fd = openSync(join(tree, ...entry.path.split("/")), "wx");
       try {
         for (let left = entry.size; left > 0; ) {
-          const { bytesRead } = await stream.read(buffer, 0, Math.min(buffer.length, left), position);
-          if (bytesRead === 0) throw new Error(`the downloaded stream ends inside ${entry.path}`);
-          await file.write(buffer, 0, bytesRead);
-          position += bytesRead;
-          left -= bytesRead;
+          const chunk = stream.next(left);
+          for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+          left -= chunk.length;
         }
       } finally {
-        await file.close();
+        closeSync(fd);
+      }
+      bytes += entry.size;
+      if (++files >= AGENT.FOLDER_LAYOUT_TURN_FILES || bytes >= AGENT.FOLDER_LAYOUT_TURN_BYTES) {
+        files = bytes = 0;
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }
   } finally {
-    await stream.close();
+    stream.close();
   }
   if (await stat(destination).catch(() => undefined)) {
     throw new ConflictError(`${destination} appeared meanwhile; not overwriting it (the folder is in ${tree})`, Codes.DESTINATION_EXISTS);
   }
   await rename(tree, destination);
   await rm(folderWorkPaths(destination).dir, { recursive: true, force: true });
+}
+
+/** Reads a stream file front to back in large reads, handing out the bytes of each file in turn. */
+class StreamReader {
+  readonly #fd: number;
+  readonly #buffer = Buffer.allocUnsafe(AGENT.FOLDER_COPY_BYTES);
+  #position = 0;
+  #start = 0;
+  #end = 0;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** The next up to `most` bytes of the stream (a view, valid until the next call). */
+  next(most: number): Buffer {
+    if (this.#start === this.#end) {
+      this.#end = readSync(this.#fd, this.#buffer, 0, this.#buffer.length, this.#position);
+      this.#start = 0;
+      if (this.#end === 0) throw new Error("the downloaded stream is shorter than its folder's files");
+    }
+    const take = Math.min(most, this.#end - this.#start);
+    const chunk = this.#buffer.subarray(this.#start, this.#start + take);
+    this.#start += take;
+    this.#position += take;
+    return chunk;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
 }

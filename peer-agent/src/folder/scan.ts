@@ -1,8 +1,10 @@
+import { statSync } from "node:fs";
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { Codes, ValidationError } from "../../../core/errors.js";
 import { manifestProblem } from "../../../core/manifest.js";
+import { AGENT } from "../config.js";
 
 /** A file of a folder being shared: its manifest entry and where it is on this machine. */
 export interface ScannedFile extends ManifestEntry {
@@ -52,12 +54,16 @@ export async function scanFolder(root: string): Promise<ScannedFile[]> {
   return found;
 }
 
-/** Size and latest modification time of a folder's files as they are now, to notice a change since it was shared; undefined when one is gone. */
+/**
+ * Size and latest modification time of a folder's files as they are now, to notice a change since it was shared;
+ * undefined when one is gone or has another size. Synchronous stats, a turn's worth at a time (see layOutFolder).
+ */
 export async function folderFingerprint(root: string, entries: readonly ManifestEntry[]): Promise<{ size: number; mtimeMs: number } | undefined> {
   let size = 0;
   let mtimeMs = 0;
-  for (const entry of entries) {
-    const info = await stat(join(root, ...entry.path.split("/"))).catch(() => undefined);
+  for (const [index, entry] of entries.entries()) {
+    if (index > 0 && index % AGENT.FOLDER_LAYOUT_TURN_FILES === 0) await new Promise((resolve) => setImmediate(resolve));
+    const info = statSync(join(root, ...entry.path.split("/")), { throwIfNoEntry: false });
     if (!info?.isFile() || info.size !== entry.size) return undefined;
     size += info.size;
     mtimeMs = Math.max(mtimeMs, info.mtimeMs);
