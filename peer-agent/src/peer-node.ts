@@ -657,8 +657,7 @@ export class PeerNode implements PeerNodeApi {
       if (work) {
         served.path = work.complete;
         served.verified = Bitfield.full(file.pieceHashes.length);
-        await layOutFolder(state.destination, record.manifest!);
-        done = await folderFingerprint(state.destination, record.manifest!);
+        done = await layOutFolder(state.destination, record.manifest!);
         served.folder = new FolderLayout(record.manifest!);
       }
       done ??= await stat(state.destination);

@@ -158,8 +158,12 @@ test("a shared folder is listed as one entry with its file count and size, and d
   assert.deepEqual(await readdir(join(dir, "bob")), ["course"], "the work folder is gone");
 });
 
-test("a folder downloaded by one member is served to the next from its files", async () => {
+test("a folder downloaded by one member is served to the next from its files, also after that member logs in again", async () => {
   await alice!.api.stopShare("class", "course");
+  await bob!.api.logout();
+  const again = await bob!.api.login("bob", "pw");
+  assert.deepEqual(again.dropped, []);
+  assert.equal(again.restored, 1);
   await mkdir(join(dir, "carol"));
   const started = await carol!.api.downloadFile("class", "course", join(dir, "carol"));
   const done = await finished(carol!.api, started.id);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ManifestEntry } from "../../../core/api-types.js";
@@ -38,9 +38,11 @@ export function checkPathsFit(destination: string, entries: readonly ManifestEnt
  * (AGENT.FOLDER_LAYOUT_TURN_*), then the event loop runs: one call through
  * libuv's pool per open, read, write and close made 10,000 small files take
  * 12 s on a loaded machine (bench:folders), while a turn of 256 of them holds
- * the event loop for milliseconds.
+ * the event loop for milliseconds. Returns the folder's fingerprint as
+ * folderFingerprint reads it (each file's times taken from its descriptor as
+ * it is closed, not by a second pass over its paths).
  */
-export async function layOutFolder(destination: string, entries: readonly ManifestEntry[]): Promise<void> {
+export async function layOutFolder(destination: string, entries: readonly ManifestEntry[]): Promise<{ size: number; mtimeMs: number }> {
   const { complete, tree } = folderWorkPaths(destination);
   await rm(tree, { recursive: true, force: true });
   await mkdir(tree);
@@ -51,6 +53,8 @@ export async function layOutFolder(destination: string, entries: readonly Manife
   // Shortest first: a parent is made before its children, each exactly once.
   for (const dir of [...directories].sort((a, b) => a.length - b.length)) await mkdir(join(tree, ...dir.split("/")));
   const stream = new StreamReader(openSync(complete, "r"));
+  let mtimeMs = 0;
+  let size = 0;
   try {
     let files = 0;
     let bytes = 0;
@@ -62,6 +66,8 @@ export async function layOutFolder(destination: string, entries: readonly Manife
           for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
           left -= chunk.length;
         }
+        mtimeMs = Math.max(mtimeMs, fstatSync(fd).mtimeMs);
+        size += entry.size;
       } finally {
         closeSync(fd);
       }
@@ -79,6 +85,7 @@ export async function layOutFolder(destination: string, entries: readonly Manife
   }
   await rename(tree, destination);
   await rm(folderWorkPaths(destination).dir, { recursive: true, force: true });
+  return { size, mtimeMs };
 }
 
 /** Reads a stream file front to back in large reads, handing out the bytes of each file in turn. */
