@@ -233,7 +233,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "download_file",
     params: [groupId, fileName, { name: "destination_path", kind: "path" }],
     flags: [{ name: "sequential", summary: "fetch from the start of the file first, to play it while it downloads" }],
-    summary: "download a file from the peers of a group, in the background",
+    summary: "download a file (or a shared folder, recreating its tree) from the peers of a group, in the background",
     async run(ctx, [group, file, destination], flags) {
       const order = flags.has("sequential") ? "sequential" : "rarest";
       const download = await ctx.node.downloadFile(group!, file!, resolvePath(ctx.cwd, destination!), order);

@@ -718,29 +718,29 @@ export class PeerNode implements PeerNodeApi {
     const state = record.download!;
     const start = first ?? (await refresh());
     entry.download = new Download({
-        groupId: file.groupId,
-        file,
-        peers: start.peers,
-        grant: start.grant,
-        partPath: record.path,
-        finalPath: record.manifest ? folderWorkPaths(state.destination).complete : state.destination,
-        have: served.verified,
-        ownAddress: this.peerAddress,
-        ...(this.certSha256 ? { ownCertSha256: this.certSha256 } : {}),
-        sequential: state.sequential === true,
-        downloadLimit: this.#downloadLimit,
-        workers: this.#workers,
-        tlsSessions: this.#tlsSessions,
-        refreshPeers: refresh,
-        signal: entry.controller.signal,
-        trace,
-        onPieceVerified: (index) => {
-          this.#served.pieceVerified(served, index);
-          record.verified = served.verified.toBase64();
-          this.#store.changed();
-          this.#announceProgress();
-        },
-      });
+      groupId: file.groupId,
+      file,
+      peers: start.peers,
+      grant: start.grant,
+      partPath: record.path,
+      finalPath: record.manifest ? folderWorkPaths(state.destination).complete : state.destination,
+      have: served.verified,
+      ownAddress: this.peerAddress,
+      ...(this.certSha256 ? { ownCertSha256: this.certSha256 } : {}),
+      sequential: state.sequential === true,
+      downloadLimit: this.#downloadLimit,
+      workers: this.#workers,
+      tlsSessions: this.#tlsSessions,
+      refreshPeers: refresh,
+      signal: entry.controller.signal,
+      trace,
+      onPieceVerified: (index) => {
+        this.#served.pieceVerified(served, index);
+        record.verified = served.verified.toBase64();
+        this.#store.changed();
+        this.#announceProgress();
+      },
+    });
     return entry.download.run();
   }
 
