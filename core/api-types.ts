@@ -268,6 +268,34 @@ export interface ShareFileRequest {
   pieceSize: number;
   /** SHA1 of every piece in order; length is ceil(size / pieceSize) (0 for an empty file). */
   pieceHashes: Sha1Hex[];
+  /**
+   * Present when the shared item is a folder (`fileName` is the folder's name): its files in the
+   * order their bytes follow each other in the one stream that `size`, `sha1` and the pieces describe.
+   */
+  manifest?: ManifestEntry[];
+}
+
+/**
+ * One file of a shared folder. `path` is relative to the folder, `/`-separated; each component is a
+ * safe base name (see FileName) and the whole path at most 4000 bytes in UTF-8.
+ * @example {"path": "week-1/slides.pdf", "size": 48213}
+ */
+export interface ManifestEntry {
+  /** @minLength 1 @maxLength 4000 */
+  path: string;
+  /** Size in bytes. @isInt @minimum 0 @maximum 1099511627776 */
+  size: number;
+}
+
+/**
+ * A shared folder's files, in stream order (see ShareFileRequest.manifest).
+ * @example {"groupId": "course", "fileName": "materials", "sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "files": [{"path": "notes.txt", "size": 1200}, {"path": "week-1/slides.pdf", "size": 48213}]}
+ */
+export interface FolderManifest {
+  groupId: Identifier;
+  fileName: FileName;
+  sha1: Sha1Hex;
+  files: ManifestEntry[];
 }
 
 /**
@@ -285,6 +313,8 @@ export interface FileView {
   peersOnline: number;
   /** Users who hold it (online or not). */
   sharedBy: Identifier[];
+  /** How many files a shared folder holds; absent for a plain file. @isInt */
+  fileCount?: number;
 }
 
 /**
@@ -307,6 +337,8 @@ export interface FileMetadata {
   /** @isInt */
   pieceSize: number;
   pieceHashes: Sha1Hex[];
+  /** How many files a shared folder holds (its manifest is at …/files/{fileName}/manifest); absent for a plain file. @isInt */
+  fileCount?: number;
 }
 
 /** @example {"userId": "bob", "address": "192.168.1.20:7001", "piecesHeld": 1, "complete": false} */

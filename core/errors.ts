@@ -139,6 +139,10 @@ export const Codes = Object.freeze({
   BAD_PERCENT_ENCODING: "BAD_PERCENT_ENCODING",
   /** 400: a file name that is not a safe base name: a path, `.`/`..`, too many UTF-8 bytes for a filesystem with `.part`, or a control or bidi character (core/validation.ts says which). */
   BAD_FILE_NAME: "BAD_FILE_NAME",
+  /** 400: a folder's manifest that cannot be recreated safely or does not add up: an unsafe path (`..`, absolute, a control or bidi character, too long), two paths that collide, a file that is also a directory, sizes that do not sum to the size (core/manifest.ts says which). */
+  BAD_MANIFEST: "BAD_MANIFEST",
+  /** 404: the manifest of a shared item that is a plain file, not a folder. */
+  NOT_A_FOLDER: "NOT_A_FOLDER",
   /** 404: no route has this path. */
   ROUTE_NOT_FOUND: "ROUTE_NOT_FOUND",
   /** 405: the path exists but not with this method (the answer's `Allow` lists those it has). */
@@ -303,6 +307,8 @@ export const Codes = Object.freeze({
   ALREADY_LOGGED_IN: "ALREADY_LOGGED_IN",
   /** 400: upload_file of a path that is not a readable file. */
   NOT_A_FILE: "NOT_A_FILE",
+  /** 400: upload_file of a folder holding an entry that cannot be shared: a symlink out of the folder or to a directory, a device, a socket or FIFO, or a name another filesystem cannot hold. */
+  UNSHAREABLE_ENTRY: "UNSHAREABLE_ENTRY",
   /** 409: a file that changed while it was being hashed. */
   FILE_CHANGED: "FILE_CHANGED",
   /** 409: upload_file of a name this user already shares in the group. */

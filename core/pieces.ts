@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { PIECE_SIZE } from "./api-types.js";
 
 export { PIECE_SIZE };
@@ -40,30 +39,59 @@ export async function hashFile(
   pieceSize = PIECE_SIZE,
 ): Promise<FileDigest> {
   const { size } = await stat(path);
+  return hashStream([{ path, size }], onProgress, pieceSize);
+}
+
+/**
+ * Hashes files as one stream, their bytes one after the other in the order
+ * given (a shared folder: pieces span files), as hashFile does one file.
+ * Each file must still have the size given: one that changed meanwhile is an
+ * error, not a digest of other bytes.
+ */
+export async function hashStream(
+  files: readonly { path: string; size: number }[],
+  onProgress?: (bytesDone: number, size: number) => void,
+  pieceSize = PIECE_SIZE,
+): Promise<FileDigest> {
+  const size = files.reduce((sum, file) => sum + file.size, 0);
   const whole = createHash("sha1");
   const pieceHashes: string[] = [];
   let piece = createHash("sha1");
   let inPiece = 0;
   let done = 0;
-  const stream = createReadStream(path, { highWaterMark: HASH_READ_BYTES });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    whole.update(chunk);
-    let offset = 0;
-    while (offset < chunk.length) {
-      const take = Math.min(pieceSize - inPiece, chunk.length - offset);
-      piece.update(chunk.subarray(offset, offset + take));
-      inPiece += take;
-      offset += take;
-      if (inPiece === pieceSize) {
-        pieceHashes.push(piece.digest("hex"));
-        piece = createHash("sha1");
-        inPiece = 0;
+  const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+  for (const file of files) {
+    const handle = await open(file.path, "r");
+    try {
+      let left = file.size;
+      for (;;) {
+        // One byte past the expected end tells a file that grew from one that did not.
+        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, left + 1), null);
+        if (bytesRead === 0) break;
+        if (bytesRead > left) throw new Error(`${file.path} changed while it was being hashed`);
+        const chunk = buffer.subarray(0, bytesRead);
+        left -= bytesRead;
+        whole.update(chunk);
+        let offset = 0;
+        while (offset < chunk.length) {
+          const take = Math.min(pieceSize - inPiece, chunk.length - offset);
+          piece.update(chunk.subarray(offset, offset + take));
+          inPiece += take;
+          offset += take;
+          if (inPiece === pieceSize) {
+            pieceHashes.push(piece.digest("hex"));
+            piece = createHash("sha1");
+            inPiece = 0;
+          }
+        }
+        done += bytesRead;
+        onProgress?.(done, size);
       }
+      if (left !== 0) throw new Error(`${file.path} changed while it was being hashed`);
+    } finally {
+      await handle.close();
     }
-    done += chunk.length;
-    onProgress?.(done, size);
   }
   if (inPiece > 0) pieceHashes.push(piece.digest("hex"));
-  if (done !== size) throw new Error(`${path} changed while it was being hashed`);
   return { size, sha1: whole.digest("hex"), pieceSize, pieceHashes };
 }

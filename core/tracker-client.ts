@@ -14,6 +14,7 @@ import {
   type LoginRequest,
   type LoginResult,
   type MemberView,
+  type FolderManifest,
   type PeerList,
   type ShareFileRequest,
   type UserView,
@@ -272,6 +273,11 @@ export class TrackerClient {
 
   getPeers(groupId: string, fileName: string): Promise<PeerList> {
     return this.send("GET", `/groups/${enc(groupId)}/files/${enc(fileName)}/peers`);
+  }
+
+  /** A shared folder's files in stream order (NOT_A_FOLDER for a plain file). */
+  getManifest(groupId: string, fileName: string): Promise<FolderManifest> {
+    return this.send("GET", `/groups/${enc(groupId)}/files/${enc(fileName)}/manifest`);
   }
 
   /** Whether grants this agent serves still stand (see GrantsController.status). */

@@ -215,7 +215,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   define<FileView>({
     name: "upload_file",
     params: [{ name: "file_path", kind: "path" }, groupId],
-    summary: "share a file with a group (only its name and hashes go to the tracker)",
+    summary: "share a file, or a folder with everything in it, with a group (only names, sizes and hashes go to the tracker)",
     async run(ctx, [path, group]) {
       const progress = ctx.uploadProgress?.();
       try {
@@ -224,13 +224,16 @@ export const COMMANDS: readonly CommandSpec[] = [
         progress?.stop();
       }
     },
-    render: (file) => `sharing ${file.fileName} (${formatBytes(file.size)}, sha1 ${shortSha1(file.sha1)}) in ${file.groupId}`,
+    render: (file) => {
+      const files = file.fileCount === undefined ? "" : `${plural(file.fileCount, "file")}, `;
+      return `sharing ${file.fileName}${files ? "/" : ""} (${files}${formatBytes(file.size)}, sha1 ${shortSha1(file.sha1)}) in ${file.groupId}`;
+    },
   }),
   define<DownloadInfo>({
     name: "download_file",
     params: [groupId, fileName, { name: "destination_path", kind: "path" }],
     flags: [{ name: "sequential", summary: "fetch from the start of the file first, to play it while it downloads" }],
-    summary: "download a file from the peers of a group, in the background",
+    summary: "download a file (or a shared folder, recreating its tree) from the peers of a group, in the background",
     async run(ctx, [group, file, destination], flags) {
       const order = flags.has("sequential") ? "sequential" : "rarest";
       const download = await ctx.node.downloadFile(group!, file!, resolvePath(ctx.cwd, destination!), order);

@@ -96,8 +96,13 @@ export function formatFiles(groupId: string, files: readonly FileView[]): string
   if (files.length === 0) return `no files are shared in ${groupId}; share one with upload_file <file_path> ${groupId}`;
   return formatTable(
     [{ header: "FILE" }, { header: "SIZE", align: "right" }, { header: "SHA1" }, { header: "PEERS ONLINE", align: "right" }],
-    files.map((file) => [file.fileName, formatBytes(file.size), shortSha1(file.sha1), String(file.peersOnline)]),
+    files.map((file) => [fileLabel(file), formatBytes(file.size), shortSha1(file.sha1), String(file.peersOnline)]),
   );
+}
+
+/** A file by its name; a folder as `name/ (3 files)`, so it reads as one entry that holds several. */
+export function fileLabel(file: Pick<FileView, "fileName" | "fileCount">): string {
+  return file.fileCount === undefined ? file.fileName : `${file.fileName}/ (${plural(file.fileCount, "file")})`;
 }
 
 export function formatRequests(groupId: string, requests: readonly JoinRequestView[]): string {

@@ -139,6 +139,18 @@ test("files are listed with size, short sha1 and peers online", () => {
   assert.equal(text, "FILE          SIZE  SHA1        PEERS ONLINE\nbig.iso  256.0 MiB  2fd4e1c67a             3");
 });
 
+test("a shared folder is one line of list_files, its name marked as a folder with its file count, beside plain files as before", () => {
+  const text = formatFiles("class", [
+    { groupId: "class", fileName: "course", size: 340 * MiB, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", pieceCount: 680, peersOnline: 4, sharedBy: ["a"], fileCount: 10_000 },
+    { groupId: "class", fileName: "notes.pdf", size: MiB, sha1: "a9993e364706816aba3e25717850c26c9cd0d89d", pieceCount: 2, peersOnline: 1, sharedBy: ["a"] },
+  ]);
+  assert.equal(text, [
+    "FILE                        SIZE  SHA1        PEERS ONLINE",
+    "course/ (10000 files)  340.0 MiB  2fd4e1c67a             4",
+    "notes.pdf                1.0 MiB  a9993e3647             1",
+  ].join("\n"));
+});
+
 test("empty lists say so and what to do", () => {
   assert.match(formatGroups([]), /create_group <group_id>/);
   assert.match(formatFiles("movies", []), /no files are shared in movies; share one with upload_file <file_path> movies/);

@@ -26,7 +26,7 @@ test("help needs no agent and exits 0", async () => {
     code: 0,
     stdout:
       "usage: download_file <group_id> <file_name> <destination_path> [--sequential]\n" +
-      "  download a file from the peers of a group, in the background\n" +
+      "  download a file (or a shared folder, recreating its tree) from the peers of a group, in the background\n" +
       "  --sequential: fetch from the start of the file first, to play it while it downloads\n",
     stderr: "",
     connected: false,

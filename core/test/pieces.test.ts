@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashFile, pieceBounds, pieceCount, PIECE_SIZE } from "../pieces.js";
+import { hashFile, hashStream, pieceBounds, pieceCount, PIECE_SIZE } from "../pieces.js";
 import { Bitfield } from "../bitfield.js";
 
 test("hashing a file gives the whole-file SHA1 and one SHA1 per 512 KiB piece", async () => {
@@ -20,6 +20,26 @@ test("hashing a file gives the whole-file SHA1 and one SHA1 per 512 KiB piece", 
     const last = pieceBounds(2, data.length);
     assert.equal(digest.pieceHashes[2], createHash("sha1").update(data.subarray(last.start, last.end)).digest("hex"));
     assert.equal(seen.at(-1), data.length);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("files hashed as one stream give the digest of their bytes one after the other, pieces spanning files", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "pieces-"));
+  try {
+    const parts = [randomBytes(1000), Buffer.alloc(0), randomBytes(PIECE_SIZE), randomBytes(77)];
+    const files = await Promise.all(parts.map(async (data, i) => {
+      const path = join(dir, `f${i}`);
+      await writeFile(path, data);
+      return { path, size: data.length };
+    }));
+    await writeFile(join(dir, "all"), Buffer.concat(parts));
+    assert.deepEqual(await hashStream(files), await hashFile(join(dir, "all")));
+    await writeFile(files[3]!.path, randomBytes(78));
+    await assert.rejects(hashStream(files), /changed while it was being hashed/);
+    await writeFile(files[3]!.path, randomBytes(76));
+    await assert.rejects(hashStream(files), /changed while it was being hashed/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -168,6 +168,14 @@ export const AGENT = Object.freeze({
   SEND_CHUNK_BYTES: 512 * 1024,
   /** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
   MAX_FREE_SEND_BUFFERS: 8,
+  /** Bytes read per read when a downloaded folder's stream is laid out as its files: one buffer, large reads, many small files each. */
+  FOLDER_COPY_BYTES: 4 * 1024 * 1024,
+  /** Files laid out (or checked by stat) per turn of the event loop: a few milliseconds of synchronous calls (folder/materialize.ts). */
+  FOLDER_LAYOUT_TURN_FILES: 256,
+  /** Bytes laid out per turn of the event loop, for folders of large files: ~10 ms of copying. */
+  FOLDER_LAYOUT_TURN_BYTES: 16 * 1024 * 1024,
+  /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */
+  MAX_PATH_BYTES: 4095,
   /**
    * How many pieces are sent at once and how many requests may wait
    * (upload-slots.ts, UploadSlotsOptions says what each is): a few dozen

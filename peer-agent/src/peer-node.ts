@@ -1,21 +1,27 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { rm, stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, resolve } from "node:path";
-import type { FileMetadata, FileView, GroupView, JoinRequestView, MemberView, PeerView, UserView } from "../../core/api-types.js";
+import type { FileMetadata, FileView, GroupView, JoinRequestView, ManifestEntry, MemberView, PeerView, UserView } from "../../core/api-types.js";
+import { manifestProblem } from "../../core/manifest.js";
 import { Bitfield } from "../../core/bitfield.js";
 import { Download, type DownloadSummary } from "./download/engine.js";
 import { PieceWorkers } from "./download/piece-store.js";
 import { TlsSessions } from "./download/reused-buffer-connector.js";
 import { StartupTrace } from "./download/startup-trace.js";
 import { AppError, Codes, ConflictError, UnauthorizedError, UnavailableError, ValidationError } from "../../core/errors.js";
-import { hashFile, PIECE_SIZE, pieceBounds } from "../../core/pieces.js";
+import { hashFile, PIECE_SIZE, pieceBounds, type FileDigest } from "../../core/pieces.js";
 import { TrackerClient } from "../../core/tracker-client.js";
 import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
+import { hashFolder } from "./folder/hash.js";
+import { FolderLayout } from "./folder/layout.js";
+import { checkPathsFit, folderWorkPaths, layOutFolder } from "./folder/materialize.js";
+import { folderFingerprint } from "./folder/scan.js";
 import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
 import { GrantStatus } from "./grant-status.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -312,7 +318,8 @@ export class PeerNode implements PeerNodeApi {
     const userId = this.#requireLogin();
     const localPath = resolve(path);
     const before = await stat(localPath).catch(() => undefined);
-    if (!before?.isFile()) throw new ValidationError(`${localPath} is not a readable file`, Codes.NOT_A_FILE);
+    const folder = before?.isDirectory() === true;
+    if (!before?.isFile() && !folder) throw new ValidationError(`${localPath} is not a readable file or folder`, Codes.NOT_A_FILE);
     const fileName = basename(localPath);
     const problem = fileNameProblem(fileName);
     if (problem) throw new ValidationError(`cannot share ${localPath}: ${problem}; rename the file first`, Codes.BAD_FILE_NAME);
@@ -321,12 +328,8 @@ export class PeerNode implements PeerNodeApi {
       throw new ConflictError(`"${fileName}" is being downloaded into "${groupId}"; wait for it or stop_share it first`, Codes.DOWNLOAD_RUNNING);
     }
 
-    const digest = await hashFile(localPath, onProgress);
-    const after = await stat(localPath);
-    if (after.mtimeMs !== before.mtimeMs || after.size !== digest.size) {
-      throw new ConflictError(`${localPath} changed while it was being hashed; try again`, Codes.FILE_CHANGED);
-    }
-    const view = await this.tracker.shareFile(groupId, { fileName, ...digest });
+    const { digest, manifest, checked } = folder ? await hashFolder(localPath, onProgress) : await hashOneFile(localPath, before!, onProgress);
+    const view = await this.tracker.shareFile(groupId, { fileName, ...digest, ...(manifest ? { manifest } : {}) });
     if (this.#userId !== userId) return view;
     const file: FileMetadata = { groupId, fileName, ...digest };
     if (existing) this.#served.remove(groupId, existing.file.sha1);
@@ -334,9 +337,10 @@ export class PeerNode implements PeerNodeApi {
       userId,
       file,
       path: localPath,
+      ...(manifest ? { manifest } : {}),
       verified: Bitfield.full(digest.pieceHashes.length).toBase64(),
-      checkedSize: after.size,
-      checkedMtimeMs: after.mtimeMs,
+      checkedSize: checked.size,
+      checkedMtimeMs: checked.mtimeMs,
     };
     this.#store.put(record);
     this.#served.add(record);
@@ -367,14 +371,19 @@ export class PeerNode implements PeerNodeApi {
     if (list.peers.length === 0) {
       throw new UnavailableError(`no peer holding "${fileName}" is online now; try again later`, Codes.NO_PEER_ONLINE);
     }
-    const partPath = `${finalPath}.part`;
-    if (!existing && (await stat(partPath).catch(() => undefined))) {
-      throw new ConflictError(`${partPath} already exists and is not a download of this agent; remove it first`, Codes.DESTINATION_EXISTS);
+    // A folder's paths are checked before anything is written: its manifest comes from another member's agent.
+    const manifest = existing ? existing.manifest : file.fileCount !== undefined ? await this.#folderManifest(file) : undefined;
+    if (manifest) checkPathsFit(finalPath, manifest);
+    const partPath = manifest ? folderWorkPaths(finalPath).stream : `${finalPath}.part`;
+    const claimed = manifest ? folderWorkPaths(finalPath).dir : partPath;
+    if (!existing && (await stat(claimed).catch(() => undefined))) {
+      throw new ConflictError(`${claimed} already exists and is not a download of this agent; remove it first`, Codes.DESTINATION_EXISTS);
     }
     const record: ShareRecord = existing ?? {
       userId,
       file,
       path: partPath,
+      ...(manifest ? { manifest } : {}),
       verified: new Bitfield(file.pieceHashes.length).toBase64(),
       checkedSize: 0,
       checkedMtimeMs: 0,
@@ -390,6 +399,16 @@ export class PeerNode implements PeerNodeApi {
     void this.#store.flush();
     this.#served.add(record);
     return { ...this.#startDownload(record, list, requestedAt, trace).info };
+  }
+
+  /** A shared folder's manifest from the tracker, checked like any other input: this folder's, and safe to lay out. */
+  async #folderManifest(file: FileMetadata): Promise<ManifestEntry[]> {
+    const folder = await this.tracker.getManifest(file.groupId, file.fileName);
+    const problem = folder.sha1 !== file.sha1 || folder.files.length !== file.fileCount
+      ? "it does not describe the folder the peer list names"
+      : manifestProblem(folder.files, file.size, Number.POSITIVE_INFINITY);
+    if (problem) throw new ValidationError(`refusing the manifest of "${file.fileName}" from the tracker: ${problem}`, Codes.BAD_MANIFEST);
+    return folder.files.map(({ path, size }) => ({ path, size }));
   }
 
   async waitForDownload(id: string): Promise<DownloadInfo> {
@@ -625,39 +644,26 @@ export class PeerNode implements PeerNodeApi {
       giveTurnBack = await this.#queue.take(entry.controller.signal);
       entry.info.state = "downloading";
       if (waited) first = undefined; // the peers listed when it was asked for may be gone by its turn
-      if (!(await stat(record.path).catch(() => undefined))) {
+      const work = record.manifest ? folderWorkPaths(state.destination) : undefined;
+      if (work) await mkdir(work.dir, { recursive: true });
+      // A folder whose stream was whole and checked when the agent stopped is only laid out again.
+      const streamDone = work !== undefined && (await stat(work.complete).catch(() => undefined)) !== undefined;
+      if (!streamDone && !(await stat(record.path).catch(() => undefined))) {
         served.verified = new Bitfield(file.pieceHashes.length);
         record.verified = served.verified.toBase64();
       }
-      const start = first ?? (await refresh());
-      entry.download = new Download({
-        groupId: file.groupId,
-        file,
-        peers: start.peers,
-        grant: start.grant,
-        partPath: record.path,
-        finalPath: state.destination,
-        have: served.verified,
-        ownAddress: this.peerAddress,
-        ...(this.certSha256 ? { ownCertSha256: this.certSha256 } : {}),
-        sequential: state.sequential === true,
-        downloadLimit: this.#downloadLimit,
-        workers: this.#workers,
-        tlsSessions: this.#tlsSessions,
-        refreshPeers: refresh,
-        signal: entry.controller.signal,
-        trace,
-        onPieceVerified: (index) => {
-          this.#served.pieceVerified(served, index);
-          record.verified = served.verified.toBase64();
-          this.#store.changed();
-          this.#announceProgress();
-        },
-      });
-      summary = await entry.download.run();
-      const done = await stat(state.destination);
+      if (!streamDone) summary = await this.#fetch(entry, record, served, first, trace, refresh);
+      let done: { size: number; mtimeMs: number } | undefined;
+      if (work) {
+        served.path = work.complete;
+        served.verified = Bitfield.full(file.pieceHashes.length);
+        done = await layOutFolder(state.destination, record.manifest!);
+        served.folder = new FolderLayout(record.manifest!);
+      }
+      done ??= await stat(state.destination);
       record.path = state.destination;
       served.path = state.destination;
+      record.verified = served.verified.toBase64();
       record.checkedSize = done.size;
       record.checkedMtimeMs = done.mtimeMs;
       delete record.download;
@@ -699,6 +705,45 @@ export class PeerNode implements PeerNodeApi {
     return entry.info;
   }
 
+  /** Runs the engine: the file's pieces (a folder's stream) from its peers into record.path, renamed when whole and checked. */
+  async #fetch(
+    entry: DownloadEntry,
+    record: ShareRecord,
+    served: ServedFile,
+    first: { peers: PeerView[]; grant: string } | undefined,
+    trace: StartupTrace,
+    refresh: () => Promise<{ peers: PeerView[]; grant: string }>,
+  ): Promise<DownloadSummary> {
+    const { file } = record;
+    const state = record.download!;
+    const start = first ?? (await refresh());
+    entry.download = new Download({
+      groupId: file.groupId,
+      file,
+      peers: start.peers,
+      grant: start.grant,
+      partPath: record.path,
+      finalPath: record.manifest ? folderWorkPaths(state.destination).complete : state.destination,
+      have: served.verified,
+      ownAddress: this.peerAddress,
+      ...(this.certSha256 ? { ownCertSha256: this.certSha256 } : {}),
+      sequential: state.sequential === true,
+      downloadLimit: this.#downloadLimit,
+      workers: this.#workers,
+      tlsSessions: this.#tlsSessions,
+      refreshPeers: refresh,
+      signal: entry.controller.signal,
+      trace,
+      onPieceVerified: (index) => {
+        this.#served.pieceVerified(served, index);
+        record.verified = served.verified.toBase64();
+        this.#store.changed();
+        this.#announceProgress();
+      },
+    });
+    return entry.download.run();
+  }
+
   #refreshInfo(entry: DownloadEntry): DownloadInfo {
     const progress = entry.download?.progress();
     if (progress) {
@@ -724,7 +769,8 @@ export class PeerNode implements PeerNodeApi {
     }
     this.#served.remove(record.file.groupId, record.file.sha1);
     this.#store.remove(record.userId, record.file.groupId, record.file.fileName);
-    if (record.download) await rm(record.path, { force: true });
+    if (record.download && record.manifest) await rm(folderWorkPaths(record.download.destination).dir, { recursive: true, force: true });
+    else if (record.download) await rm(record.path, { force: true });
     await this.#store.flush();
   }
 
@@ -732,7 +778,7 @@ export class PeerNode implements PeerNodeApi {
     this.#store.remove(record.userId, record.file.groupId, record.file.fileName);
     // Reported through the login outcome, which every caller prints.
     outcome.dropped.push({ groupId: record.file.groupId, fileName: record.file.fileName, reason });
-    if (reason.startsWith("the file")) {
+    if (reason.startsWith("the file") || reason.startsWith("the folder")) {
       void this.tracker.stopSharing(record.file.groupId, record.file.fileName).catch(() => undefined);
     }
   }
@@ -783,12 +829,32 @@ export function startPeerNode(options: PeerNodeOptions): Promise<PeerNode> {
 /** Why a shared file cannot be served as recorded, or undefined when it is as it was. */
 async function changedOnDisk(record: ShareRecord): Promise<string | undefined> {
   if (record.download) return undefined;
+  if (record.manifest) {
+    const now = await folderFingerprint(record.path, record.manifest);
+    if (!now) return `the folder ${record.path} lost a file or one changed size`;
+    if (now.size !== record.checkedSize || now.mtimeMs !== record.checkedMtimeMs) return `the folder ${record.path} changed on disk since it was shared`;
+    return undefined;
+  }
   const info = await stat(record.path).catch(() => undefined);
   if (!info) return `the file ${record.path} disappeared`;
   if (info.size !== record.checkedSize || info.mtimeMs !== record.checkedMtimeMs) {
     return `the file ${record.path} changed on disk since it was shared`;
   }
   return undefined;
+}
+
+/** Hashes one file for sharing; refused when it changed while it was hashed. */
+async function hashOneFile(
+  path: string,
+  before: Stats,
+  onProgress?: (bytesDone: number, size: number) => void,
+): Promise<{ digest: FileDigest; manifest?: undefined; checked: { size: number; mtimeMs: number } }> {
+  const digest = await hashFile(path, onProgress);
+  const after = await stat(path);
+  if (after.mtimeMs !== before.mtimeMs || after.size !== digest.size) {
+    throw new ConflictError(`${path} changed while it was being hashed; try again`, Codes.FILE_CHANGED);
+  }
+  return { digest, checked: { size: after.size, mtimeMs: after.mtimeMs } };
 }
 
 /** How many bytes of the file the verified pieces hold. */

@@ -1,5 +1,6 @@
 import type { HoldingReport } from "../../core/api-types.js";
 import { Bitfield } from "../../core/bitfield.js";
+import { FolderLayout } from "./folder/layout.js";
 import type { ServedFile, ServedFiles } from "./http/served-file.js";
 import type { SwarmEvents } from "./http/swarm-events.js";
 import type { ShareRecord } from "./state/agent-state.js";
@@ -36,6 +37,7 @@ export class ServedRegistry implements ServedFiles {
       pieceSize: file.pieceSize,
       path: record.path,
       verified: Bitfield.fromBase64(file.pieceHashes.length, record.verified),
+      ...(record.manifest && !record.download ? { folder: new FolderLayout(record.manifest) } : {}),
     };
     this.#entries.set(key(file.groupId, file.sha1), entry);
     return entry;

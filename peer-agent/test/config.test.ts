@@ -19,6 +19,7 @@ testTunables({
     "export const DEFAULT_PAGE_LIMIT = 200;",
     "export const MAX_PAGE_LIMIT = 1000;",
     'export const MAX_FILE_NAME_BYTES = 255 - ".part".length;',
+    "export const MAX_MANIFEST_PATH_BYTES = 4000;",
     // Set by the tracker that issues grants; it lives beside the grant format.
     "export const GRANT_TTL_SECONDS = 600;",
     // An HTTP status for an answer without one, not a tunable.

@@ -100,8 +100,10 @@ export function parseTrackerArgs(argv: string[], env: NodeJS.ProcessEnv = proces
  * changed here, never where it is used.
  */
 export const TRACKER = Object.freeze({
-  /** 8 MiB admits the piece list of a file of about 80 GiB. */
+  /** 8 MiB admits the piece list of a file of about 80 GiB, or the manifest of a folder of MAX_FOLDER_FILES files with ~60-byte paths. */
   BODY_LIMIT: "8mb",
+  /** Files one shared folder may list: its manifest travels in every share event and fits BODY_LIMIT. */
+  MAX_FOLDER_FILES: 100_000,
   /** The API's deepest body nests 3 levels; anything past this is an attack on recursive code, refused before parsing. */
   MAX_JSON_DEPTH: 32,
   /** A login lasts a day: long enough for a working day of downloads, short enough that a leaked token dies on its own. */

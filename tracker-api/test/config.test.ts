@@ -14,6 +14,7 @@ testTunables({
     'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",',
     'groupId: "movies", fileName: "holiday.mp4", size: 1048576, sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", pieceSize: 524288,',
     "@Example<AnnounceResult>({ intervalSeconds: 15, rejected: [] })",
+    'files: [{ path: "notes.txt", size: 1200 }, { path: "week-1/slides.pdf", size: 48213 }],',
     'detail: "too many failed logins; try again in 60 s", code: "LOGIN_THROTTLED", retryAfterSeconds: 60,',
     // 2 ** 30 bounds the exponent so the delay never overflows to Infinity; the cap that matters is maxDelayMs.
     "const delay = Math.min(this.config.maxDelayMs, this.config.baseDelayMs * 2 ** Math.min(30, counter.failures - free));",

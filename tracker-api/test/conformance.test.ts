@@ -71,6 +71,11 @@ test("every operation of openapi.yaml, driven on a listening tracker, answers as
   try {
     const alice = await login("alice");
     const bob = await login("bob");
+    const carol = await login("carol");
+    const folder = {
+      fileName: "course", size: 1024, sha1: "d".repeat(40), pieceSize: 524288, pieceHashes: ["b".repeat(40)],
+      manifest: [{ path: "week-1/notes.txt", size: 1000 }, { path: "readme.txt", size: 24 }],
+    };
     const file = { fileName: "a.bin", size: 1024, sha1: "a".repeat(40), pieceSize: 524288, pieceHashes: ["b".repeat(40)] };
     const steps: [string, string, string, { token?: string; body?: unknown; headers?: Record<string, string> }, number][] = [
       ["GET", "/health", "/health", {}, 200],
@@ -96,6 +101,11 @@ test("every operation of openapi.yaml, driven on a listening tracker, answers as
       ["POST", "/groups/{groupId}/files", "/groups/movies/files", { token: bob, body: { ...file, sha1: "c".repeat(40) } }, 409],
       ["POST", "/groups/{groupId}/files", "/groups/movies/files", { token: bob, body: { ...file, fileName: "invoice\u202efdp.exe" } }, 400],
       ["GET", "/groups/{groupId}/files", "/groups/movies/files", { token: bob }, 200],
+      ["POST", "/groups/{groupId}/files", "/groups/movies/files", { token: alice, body: folder }, 201],
+      ["POST", "/groups/{groupId}/files", "/groups/movies/files", { token: alice, body: { ...folder, fileName: "evil", manifest: [{ path: "../x", size: 1024 }] } }, 400],
+      ["GET", "/groups/{groupId}/files/{fileName}/manifest", "/groups/movies/files/course/manifest", { token: bob }, 200],
+      ["GET", "/groups/{groupId}/files/{fileName}/manifest", "/groups/movies/files/course/manifest", { token: carol }, 403],
+      ["GET", "/groups/{groupId}/files/{fileName}/manifest", "/groups/movies/files/a.bin/manifest", { token: bob }, 404],
       ["GET", "/groups/{groupId}/files/{fileName}/peers", "/groups/movies/files/a.bin/peers", { token: bob }, 200],
       ["GET", "/groups/{groupId}/files/{fileName}/peers", "/groups/movies/files/none.bin/peers", { token: bob }, 404],
       ["POST", "/peers/announce", "/peers/announce", { token: bob, body: { holdings: [] } }, 200],

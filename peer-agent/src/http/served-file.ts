@@ -1,4 +1,5 @@
 import type { Bitfield } from "../../../core/bitfield.js";
+import type { FolderLayout } from "../folder/layout.js";
 
 /** What the agent needs to serve one shared file; looked up by (group, sha1), never by a path from a request. */
 export interface ServedFile {
@@ -8,6 +9,8 @@ export interface ServedFile {
   pieceSize: number;
   /** Local path chosen by this machine's user (or the .part file of a download). */
   path: string;
+  /** A complete shared folder: `path` is its root and its stream is read across its files. Absent for a file, and for a folder still downloading (its stream is one .part file). */
+  folder?: FolderLayout;
   /** Verified pieces: only these are served. */
   verified: Bitfield;
 }

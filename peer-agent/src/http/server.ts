@@ -7,6 +7,7 @@ import { ifRangeHolds, parseRange, type Validators } from "../../../core/range.j
 import { isCertFingerprint, isIdentifier, isPeerAddress, isSha1Hex } from "../../../core/validation.js";
 import { sendProblem } from "./problem.js";
 import { sendRange } from "./send-range.js";
+import { folderReadAt } from "../folder/read.js";
 import { SwarmEvents } from "./swarm-events.js";
 import { UploadSlots, type UploadSlotsOptions } from "./upload-slots.js";
 import type { RateLimiter } from "../rate-limiter.js";
@@ -191,9 +192,16 @@ async function sendBytes(
     res.end();
     return;
   }
+  const sending = () => context.events.sending(file.groupId, file.sha1, Math.floor(start / file.pieceSize), Math.floor(end / file.pieceSize), requester);
+  if (file.folder) {
+    // A folder's stream is read across its files, each opened per read (folder/read.ts): no descriptor to hold.
+    sending();
+    sendRange(-1, start, end, res, () => {}, { mayPump, limiter: context.options.uploadLimit, readAt: folderReadAt(file.path, file.folder) });
+    return;
+  }
   const opened = await context.files.acquire(file.path);
   if (res.destroyed) return opened.release();
-  context.events.sending(file.groupId, file.sha1, Math.floor(start / file.pieceSize), Math.floor(end / file.pieceSize), requester);
+  sending();
   sendRange(opened.fd, start, end, res, opened.release, { mayPump, limiter: context.options.uploadLimit });
 }
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { FileMetadata } from "../../../core/api-types.js";
+import type { FileMetadata, ManifestEntry } from "../../../core/api-types.js";
 import { AppError, Codes } from "../../../core/errors.js";
 import { previousCopyPath, writeFileAtomic } from "./atomic-file.js";
 import { AGENT } from "../config.js";
@@ -13,11 +13,13 @@ import { AGENT } from "../config.js";
 export interface ShareRecord {
   userId: string;
   file: FileMetadata;
-  /** Where the bytes are: the user's file, or the `.part` file while downloading. */
+  /** Where the bytes are: the user's file (or folder), or the `.part` file (a folder's stream in `.part/`) while downloading. */
   path: string;
+  /** A shared folder's files in stream order; absent for a file. */
+  manifest?: ManifestEntry[];
   /** Verified pieces, base64 bitfield (see core/bitfield.ts). */
   verified: string;
-  /** Size and modification time when last checked, to notice changes on disk. */
+  /** Size and modification time when last checked, to notice changes on disk (a folder: its files' total size and latest time). */
   checkedSize: number;
   checkedMtimeMs: number;
   /** Present while the share is a download that has not finished. */

@@ -1,10 +1,10 @@
 import type { Request as ExpressRequest } from "express";
 import { Body, Controller, Delete, Example, Get, Path, Post, Query, Request, Response, Route, Security, SuccessResponse, Tags, Header } from "@tsoa/runtime";
 import { DEFAULT_PAGE_LIMIT } from "../../../core/api-types.js";
-import type { FileName, FilePage, FileView, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
+import type { FileName, FilePage, FileView, FolderManifest, Identifier, PeerList, ShareFileRequest } from "../../../core/api-types.js";
 import { GRANT_TTL_SECONDS, grantSessionId, signGrant } from "../../../core/grant.js";
 import type { IdempotencyKey, Problem } from "../http/problem.js";
-import { BAD_FILE_NAME, BAD_IDEMPOTENCY_KEY, FILE_NAME_TAKEN, FILES_SHARED_QUOTA, FILE_NOT_FOUND, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_SHARING, PROBLEM_JSON, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
+import { BAD_FILE_NAME, BAD_IDEMPOTENCY_KEY, BAD_MANIFEST, NOT_A_FOLDER, FILE_NAME_TAKEN, FILES_SHARED_QUOTA, FILE_NOT_FOUND, GROUP_NOT_FOUND, IDEMPOTENCY_KEY_REUSED, INVALID_CURSOR, NOT_MEMBER, NOT_SHARING, PROBLEM_JSON, UNAUTHENTICATED, VALIDATION_FAILED } from "../http/problem.js";
 import type { Tracker } from "../tracker.js";
 import { asBody } from "../serialized-json.js";
 import * as files from "../services/files.js";
@@ -63,7 +63,11 @@ export class FilesController extends Controller {
    * Shares a file's metadata (never its bytes): base name, size, SHA1 of the
    * whole file and of every 512 KiB piece. Sharing the same name and SHA1 again
    * adds the caller as a holder (200); the same name with other content is a 409.
-   * @summary Share a file
+   * A folder is shared as one item: its files' bytes one after the other in
+   * the manifest's order are the stream that size, SHA1 and pieces describe,
+   * and `manifest` lists the files (checked: BAD_MANIFEST when a path is unsafe
+   * or the sizes do not add up; the same bytes with another manifest are other content).
+   * @summary Share a file or a folder
    */
   @Post()
   @SuccessResponse(201, "Shared, new in the group")
@@ -74,6 +78,7 @@ export class FilesController extends Controller {
   })
   @Response<Problem>(400, "Bad name, piece size or piece list, or a bad Idempotency-Key", BAD_FILE_NAME, PROBLEM_JSON)
   @Response<Problem>(400, "Bad name, piece size or piece list, or a bad Idempotency-Key", BAD_IDEMPOTENCY_KEY, PROBLEM_JSON)
+  @Response<Problem>(400, "Bad name, piece size or piece list, or a bad Idempotency-Key", BAD_MANIFEST, PROBLEM_JSON)
   @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
   @Response<Problem>(403, "Not a member, or the caller shares as many files as one user may (QUOTA_EXCEEDED; a quota, not a rate)", NOT_MEMBER, PROBLEM_JSON)
   @Response<Problem>(403, "Not a member, or the caller shares as many files as one user may (QUOTA_EXCEEDED; a quota, not a rate)", FILES_SHARED_QUOTA, PROBLEM_JSON)
@@ -98,6 +103,26 @@ export class FilesController extends Controller {
   public async stopSharing(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest, @Header("Idempotency-Key") _idempotencyKey?: IdempotencyKey): Promise<void> {
     await files.stopSharing(this.tracker, actor(request), groupId, fileName);
     this.setStatus(204);
+  }
+
+  /**
+   * A shared folder's files, in the order their bytes follow each other in
+   * its stream (members only). A download checks every path before it writes
+   * anything: a manifest comes from another member's agent.
+   * @summary Files of a folder
+   */
+  @Get("{fileName}/manifest")
+  @Example<FolderManifest>({
+    groupId: "course", fileName: "materials", sha1: "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",
+    files: [{ path: "notes.txt", size: 1200 }, { path: "week-1/slides.pdf", size: 48213 }],
+  })
+  @Response<Problem>(401, "No valid session", UNAUTHENTICATED, PROBLEM_JSON)
+  @Response<Problem>(403, "Not a member", NOT_MEMBER, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or file, or a plain file (no manifest)", FILE_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or file, or a plain file (no manifest)", GROUP_NOT_FOUND, PROBLEM_JSON)
+  @Response<Problem>(404, "No such group or file, or a plain file (no manifest)", NOT_A_FOLDER, PROBLEM_JSON)
+  public async manifest(@Path() groupId: Identifier, @Path() fileName: FileName, @Request() request: ExpressRequest): Promise<FolderManifest> {
+    return files.folderManifest(this.tracker, actor(request), groupId, fileName);
   }
 
   /**

@@ -118,6 +118,13 @@ export const BAD_FILE_NAME: Problem = {
   type: "urn:p2p-share:problem:bad-file-name", title: "Bad Request", status: 400,
   detail: "file name is 400 bytes in UTF-8; at most 250 fit on a filesystem with the \".part\" of a download", code: "BAD_FILE_NAME",
 };
+export const BAD_MANIFEST: Problem = {
+  type: "urn:p2p-share:problem:bad-manifest", title: "Bad Request", status: 400,
+  detail: "manifest entry 3 (\"../notes.txt\"): a path may not contain \"..\"", code: "BAD_MANIFEST",
+};
+export const NOT_A_FOLDER: Problem = {
+  type: "urn:p2p-share:problem:not-a-folder", title: "Not Found", status: 404, detail: "\"holiday.mp4\" in \"movies\" is a file, not a folder; it has no manifest", code: "NOT_A_FOLDER",
+};
 export const METHOD_NOT_ALLOWED: Problem = {
   type: "urn:p2p-share:problem:method-not-allowed", title: "Method Not Allowed", status: 405,
   detail: "PUT is not allowed here; this resource answers GET, HEAD, POST", code: "METHOD_NOT_ALLOWED", allow: "GET, HEAD, POST",

@@ -172,9 +172,10 @@ export function registerWrites(event: LoggedEvent): RegisterWrite[] {
       return [lww(key("request", groupId, groupHlc, "", userId), false, { outcome: event.type.slice("joinRequest.".length) })];
     }
     case "file.shared": {
-      const { groupId, groupHlc, fileName, size, sha1, pieceSize, pieceHashes, sharedAt, userId, piecesHeld } = event.payload;
+      const { groupId, groupHlc, fileName, size, sha1, pieceSize, pieceHashes, sharedAt, userId, piecesHeld, fileCount, manifest } = event.payload;
+      const folder = manifest !== undefined ? { fileCount, manifest } : {};
       return [
-        lww(key("file", groupId, groupHlc, fileName), true, { size, sha1, pieceSize, pieceHashes, sharedAt }),
+        lww(key("file", groupId, groupHlc, fileName), true, { size, sha1, pieceSize, pieceHashes, sharedAt, ...folder }),
         lww(key("holding", groupId, groupHlc, fileName, userId), true, { sha1, piecesHeld, updatedAt: sharedAt }),
       ];
     }
@@ -437,7 +438,8 @@ export function requestState(group: Register | undefined, request: Register | un
 }
 
 export interface FileState {
-  file: { size: number; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: string };
+  /** fileCount and manifest: null for a plain file. */
+  file: { size: number; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: string; fileCount: number | null; manifest: string | null };
   holdings: { userId: string; piecesHeld: number; updatedAt: string }[];
 }
 
@@ -455,7 +457,10 @@ export function fileState(group: Register | undefined, file: Register | undefine
   if (holders.length === 0) return undefined;
   const v = file!.value;
   return {
-    file: { size: Number(v.size), sha1, pieceSize: Number(v.pieceSize), pieceHashes: String(v.pieceHashes), sharedAt: String(v.sharedAt) },
+    file: {
+      size: Number(v.size), sha1, pieceSize: Number(v.pieceSize), pieceHashes: String(v.pieceHashes), sharedAt: String(v.sharedAt),
+      fileCount: typeof v.manifest === "string" ? Number(v.fileCount) : null, manifest: typeof v.manifest === "string" ? v.manifest : null,
+    },
     holdings: holders,
   };
 }

@@ -40,6 +40,8 @@ export type DomainEvent =
         groupId: string; groupHlc: string; fileName: string; size: number; sha1: string; pieceSize: number;
         /** JSON array of piece SHA1s, as stored. */
         pieceHashes: string; sharedAt: string; userId: string; piecesHeld: number;
+        /** A shared folder: its file count and manifest (JSON, as stored). Absent for a plain file (and in events from before folders). */
+        fileCount?: number; manifest?: string;
       };
     }
   | {

@@ -76,10 +76,13 @@ async function materializeFile(tx: Tx, group: Register, fileName: string): Promi
     return;
   }
   const f = state.file;
-  const data = { size: BigInt(f.size), sha1: f.sha1, pieceSize: f.pieceSize, pieceHashes: f.pieceHashes, sharedAt: new Date(f.sharedAt) };
-  const existing = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } }, select: { sha1: true, sharedAt: true } });
+  const data = {
+    size: BigInt(f.size), sha1: f.sha1, pieceSize: f.pieceSize, pieceHashes: f.pieceHashes, sharedAt: new Date(f.sharedAt),
+    fileCount: f.fileCount, manifest: f.manifest,
+  };
+  const existing = await tx.sharedFile.findUnique({ where: { groupId_fileName: { groupId, fileName } }, select: { sha1: true, sharedAt: true, manifest: true } });
   if (!existing) await tx.sharedFile.create({ data: { groupId, fileName, ...data } });
-  else if (existing.sha1 !== f.sha1 || existing.sharedAt.getTime() !== data.sharedAt.getTime()) {
+  else if (existing.sha1 !== f.sha1 || existing.sharedAt.getTime() !== data.sharedAt.getTime() || existing.manifest !== f.manifest) {
     await tx.sharedFile.update({ where: { groupId_fileName: { groupId, fileName } }, data });
   }
   const held = new Map((await tx.holding.findMany({ where: { groupId, fileName } })).map((h) => [h.userId, h.piecesHeld]));

@@ -592,7 +592,7 @@ export class RegisterBatch {
       const f = state.file;
       // Piece lists can be large: a file row is written only when it is new or its content or share changed.
       if (had === undefined || had !== f.sha1 || (file !== undefined && this.#changed.has(keyString(file)))) {
-        files.push(Prisma.sql`(${groupId}, ${fileName}, ${BigInt(f.size)}, ${f.sha1}, ${f.pieceSize}, ${f.pieceHashes}, ${new Date(f.sharedAt)})`);
+        files.push(Prisma.sql`(${groupId}, ${fileName}, ${BigInt(f.size)}, ${f.sha1}, ${f.pieceSize}, ${f.pieceHashes}, ${new Date(f.sharedAt)}, ${f.fileCount}, ${f.manifest})`);
       }
       for (const h of state.holdings) {
         holdings.push(Prisma.sql`(${groupId}, ${fileName}, ${h.userId}, ${h.piecesHeld}, ${new Date(h.updatedAt)})`);
@@ -601,9 +601,10 @@ export class RegisterBatch {
     for (const part of chunks(gone)) await tx.$executeRaw`DELETE FROM "SharedFile" WHERE ${where(part)}`;
     for (const part of chunks(files, 20)) {
       await tx.$executeRaw`
-        INSERT INTO "SharedFile" ("groupId", "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt") VALUES ${Prisma.join(part)}
+        INSERT INTO "SharedFile" ("groupId", "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt", "fileCount", "manifest") VALUES ${Prisma.join(part)}
         ON CONFLICT ("groupId", "fileName") DO UPDATE SET "size" = excluded."size", "sha1" = excluded."sha1",
-          "pieceSize" = excluded."pieceSize", "pieceHashes" = excluded."pieceHashes", "sharedAt" = excluded."sharedAt"`;
+          "pieceSize" = excluded."pieceSize", "pieceHashes" = excluded."pieceHashes", "sharedAt" = excluded."sharedAt",
+          "fileCount" = excluded."fileCount", "manifest" = excluded."manifest"`;
     }
     for (const part of chunks(holdings)) {
       await tx.$executeRaw`INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(part)}`;

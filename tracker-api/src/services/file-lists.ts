@@ -6,7 +6,7 @@ import { TRACKER } from "../config.js";
 import { SerializedJson } from "../serialized-json.js";
 
 /** `sharedBy`: the holders' names, as listed; `holders`: their internal ids, in the same order. */
-type ListedFile = { fileName: string; size: number; sha1: string; pieceCount: number; sharedBy: string[]; holders: string[] };
+type ListedFile = { fileName: string; size: number; sha1: string; pieceCount: number; fileCount?: number; sharedBy: string[]; holders: string[] };
 
 /** A page of the file list as last answered: its holders, and its body for the holders then online. */
 interface CachedPage {
@@ -159,7 +159,7 @@ export class FileListCache {
 async function loadFileList(db: TrackerDb, name: string, groupId: string, version: number): Promise<{ files: GroupFiles; nameNow: string | undefined }> {
   // One snapshot of the three tables; piece hashes stay in the database.
   const [files, holdings, group] = await db.$transaction([
-    db.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" }, select: { fileName: true, size: true, sha1: true, pieceSize: true } }),
+    db.sharedFile.findMany({ where: { groupId }, orderBy: { fileName: "asc" }, select: { fileName: true, size: true, sha1: true, pieceSize: true, fileCount: true } }),
     db.$queryRaw<{ fileName: string; userId: string; name: string }[]>`
       SELECT h."fileName", h."userId", u."name" FROM "Holding" h JOIN "User" u ON u."id" = h."userId" WHERE h."groupId" = ${groupId}`,
     db.group.findUnique({ where: { id: groupId }, select: { name: true } }),
@@ -177,6 +177,7 @@ async function loadFileList(db: TrackerDb, name: string, groupId: string, versio
     size: Number(file.size),
     sha1: file.sha1,
     pieceCount: pieceCount(Number(file.size), file.pieceSize),
+    ...(file.fileCount !== null ? { fileCount: file.fileCount } : {}),
     sharedBy: holdersByFile.get(file.fileName)?.sharedBy ?? [],
     holders: holdersByFile.get(file.fileName)?.holders ?? [],
   }));

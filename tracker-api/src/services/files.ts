@@ -1,11 +1,11 @@
-import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView, PeerView, ShareFileRequest } from "../../../core/api-types.js";
+import type { AnnounceRequest, AnnounceResult, FileMetadata, FilePage, FileView, FolderManifest, ManifestEntry, PeerView, ShareFileRequest } from "../../../core/api-types.js";
 import { Codes, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../../../core/errors.js";
 import { pieceCount } from "../../../core/pieces.js";
 import type { TrackerDb, Tx } from "../db/open.js";
 import { inChunks } from "../db/chunks.js";
 import { Prisma } from "../generated/prisma/client.js";
 import { keyAfter, type PageRequest } from "../domain/paging.js";
-import { checkShareMetadata, shareOutcome } from "../domain/share-rules.js";
+import { checkShareMetadata, shareOutcome, storedManifest } from "../domain/share-rules.js";
 import { TRACKER } from "../config.js";
 import type { SerializedJson } from "../serialized-json.js";
 import type { NewEvent } from "../replication/events.js";
@@ -18,7 +18,9 @@ import type { Actor } from "./sessions.js";
 // and PostgreSQL): Prisma's model API costs several times as much per query.
 
 /** A file as listed (its group by name), with its holders and how many of them are online, in one query. */
-async function toView(tx: Tx, groupName: string, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceSize: number }, now: number): Promise<FileView> {
+async function toView(
+  tx: Tx, groupName: string, file: { groupId: string; fileName: string; size: bigint; sha1: string; pieceSize: number; fileCount: number | null }, now: number,
+): Promise<FileView> {
   const holders = await tx.$queryRaw<{ userId: string; name: string; online: bigint | number | boolean }[]>`
     SELECT h."userId", u."name", EXISTS (
       SELECT 1 FROM "Session" s
@@ -34,10 +36,13 @@ async function toView(tx: Tx, groupName: string, file: { groupId: string; fileNa
     pieceCount: pieceCount(Number(file.size), file.pieceSize),
     peersOnline: holders.filter((h) => Boolean(Number(h.online))).length,
     sharedBy: holders.map((h) => h.name),
+    ...(file.fileCount !== null ? { fileCount: file.fileCount } : {}),
   };
 }
 
-type ExistingFile = { fileName: string; size: bigint; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: Date };
+type ExistingFile = {
+  fileName: string; size: bigint; sha1: string; pieceSize: number; pieceHashes: string; sharedAt: Date; fileCount: number | null; manifest: string | null;
+};
 
 export async function shareFile(
   tracker: ServiceContext,
@@ -53,7 +58,7 @@ export async function shareFile(
     // holds the file already, how many files the caller shares (the quota), in one query: each statement costs
     // 0.3-0.7 ms of Prisma's client here, and shares are the tracker's most frequent write (bench:tracker).
     const [row] = await tx.$queryRaw<({ groupId: string; member: string | null; online: unknown; shares: number | bigint | null } & Partial<ExistingFile>)[]>`
-      SELECT g."id" AS "groupId", m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt",
+      SELECT g."id" AS "groupId", m."userId" AS "member", f."fileName", f."size", f."sha1", f."pieceSize", f."pieceHashes", f."sharedAt", f."fileCount", f."manifest",
         EXISTS (
           SELECT 1 FROM "Session" s
           WHERE s."userId" = m."userId" AND s."lastSeenAt" > ${new Date(now.getTime() - TRACKER.ONLINE_WINDOW_MS)} AND s."expiresAt" > ${now}
@@ -67,16 +72,18 @@ export async function shareFile(
     if (!row) await requireMember(tx, actor, groupName);
     groupId = row!.groupId;
     const existing = row?.fileName != null ? (row as ExistingFile) : undefined;
-    const outcome = shareOutcome(existing?.sha1, input.sha1);
+    const manifest = storedManifest(input);
+    const outcome = shareOutcome(existing && { sha1: existing.sha1, manifest: existing.manifest ?? null }, { sha1: input.sha1, manifest });
     if (outcome === "name-taken") {
       throw new ConflictError(
         `"${input.fileName}" is already shared in "${groupName}" with different content; rename your file`,
         Codes.FILE_NAME_TAKEN,
       );
     }
-    const file = existing ?? {
+    const file: ExistingFile = existing ? { ...existing, fileCount: existing.fileCount === null ? null : Number(existing.fileCount), manifest: existing.manifest ?? null } : {
       fileName: input.fileName, size: BigInt(input.size), sha1: input.sha1,
       pieceSize: input.pieceSize, pieceHashes: JSON.stringify(input.pieceHashes), sharedAt: now,
+      fileCount: input.manifest?.length ?? null, manifest,
     };
     // Only a new holding counts against the quota (shares is null when the caller holds the file already).
     const shares = row!.shares === null ? undefined : Number(row!.shares);
@@ -89,6 +96,7 @@ export async function shareFile(
       payload: {
         groupId, fileName: file.fileName, size: Number(file.size), sha1: file.sha1, pieceSize: file.pieceSize,
         pieceHashes: file.pieceHashes, sharedAt: file.sharedAt.toISOString(), userId: actor.userId, piecesHeld,
+        ...(file.manifest !== null ? { fileCount: file.fileCount!, manifest: file.manifest } : {}),
       },
     });
     // Read back from the rows the projection wrote: holders of the same content who had left count again.
@@ -154,9 +162,12 @@ export async function peersOf(
   const now = tracker.clock();
   // Asked at every download's start and every peer refresh: two statements instead of a transaction of five
   // (each costs 0.3-0.7 ms of Prisma's client here; the peer list is the first step of a download's fixed cost).
-  const [row] = await db.$queryRaw<{ groupId: string; member: unknown; size: bigint | number | null; sha1: string | null; pieceSize: bigint | number | null; pieceHashes: string | null }[]>`
+  const [row] = await db.$queryRaw<{
+    groupId: string; member: unknown; size: bigint | number | null; sha1: string | null; pieceSize: bigint | number | null; pieceHashes: string | null;
+    fileCount: bigint | number | null;
+  }[]>`
     SELECT g."id" AS "groupId", EXISTS (SELECT 1 FROM "Membership" m WHERE m."groupId" = g."id" AND m."userId" = ${actor.userId}) AS "member",
-      f."size", f."sha1", f."pieceSize", f."pieceHashes"
+      f."size", f."sha1", f."pieceSize", f."pieceHashes", f."fileCount"
     FROM "Group" g LEFT JOIN "SharedFile" f ON f."groupId" = g."id" AND f."fileName" = ${fileName}
     WHERE g."name" = ${groupName}`;
   if (!row || !Boolean(Number(row.member))) await requireMember(db, actor, groupName);
@@ -172,7 +183,10 @@ export async function peersOf(
     ORDER BY s."lastSeenAt" ASC`;
   const online = new Map(sessions.map((s) => [s.userId, s]));
   return {
-    file: { groupId: groupName, fileName, size: Number(row!.size), sha1: row!.sha1, pieceSize: Number(row!.pieceSize), pieceHashes },
+    file: {
+      groupId: groupName, fileName, size: Number(row!.size), sha1: row!.sha1, pieceSize: Number(row!.pieceSize), pieceHashes,
+      ...(row!.fileCount !== null ? { fileCount: Number(row!.fileCount) } : {}),
+    },
     peers: [...online.values()]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((h) => ({
@@ -180,6 +194,20 @@ export async function peersOf(
         piecesHeld: Number(h.piecesHeld), complete: Number(h.piecesHeld) === pieceHashes.length,
       })),
   };
+}
+
+/** A shared folder's manifest (members only): its files in stream order. A plain file has none (NOT_A_FOLDER). */
+export async function folderManifest(tracker: ServiceContext, actor: Actor, groupName: string, fileName: string): Promise<FolderManifest> {
+  const { db } = tracker;
+  const [row] = await db.$queryRaw<{ groupId: string; member: unknown; sha1: string | null; manifest: string | null }[]>`
+    SELECT g."id" AS "groupId", EXISTS (SELECT 1 FROM "Membership" m WHERE m."groupId" = g."id" AND m."userId" = ${actor.userId}) AS "member",
+      f."sha1", f."manifest"
+    FROM "Group" g LEFT JOIN "SharedFile" f ON f."groupId" = g."id" AND f."fileName" = ${fileName}
+    WHERE g."name" = ${groupName}`;
+  if (!row || !Boolean(Number(row.member))) await requireMember(db, actor, groupName);
+  if (row!.sha1 === null) throw new NotFoundError(`"${fileName}" is not shared in "${groupName}"; list_files shows what is`, Codes.FILE_NOT_FOUND);
+  if (row!.manifest === null) throw new NotFoundError(`"${fileName}" in "${groupName}" is a file, not a folder; it has no manifest`, Codes.NOT_A_FOLDER);
+  return { groupId: groupName, fileName, sha1: row!.sha1, files: JSON.parse(row!.manifest) as ManifestEntry[] };
 }
 
 /**

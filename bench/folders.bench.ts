@@ -1,0 +1,158 @@
+/**
+ * npm run bench:folders -- [--files 10000] [--rounds 3] [--aria-jobs 16]
+ *
+ * Issue 18's folder goal: a folder of many small files (10,000 of 4–64 KiB,
+ * ≈ 340 MiB) against one file of the same size, both shared by the same 4
+ * seeder agents and downloaded by one agent through real processes, as
+ * `client --agent` drives them (goal: folder ≤ 1.5 × file). And the same
+ * folder from nginx with `aria2c -i` (one URL per file, --aria-jobs files at
+ * once), as people fetch many files over HTTP. Each round runs the rows side
+ * by side, in an order that alternates, each after the same page cache
+ * warm-up; a row's time is from download_file to the download's end (for a
+ * folder: its tree laid out). Agents serve TLS, as users run them
+ * (BENCH_AGENT_ARGS=--plain-http for plain HTTP). No tc: loopback as it is.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Cluster, GROUP } from "./swarm/cluster.js";
+import { startNginx } from "./swarm/anchors.js";
+import { Children, atExit, has, run } from "./support/processes.js";
+import { generate, warmPageCache } from "./support/files.js";
+
+const { values: args } = parseArgs({
+  options: { files: { type: "string" }, rounds: { type: "string" }, "aria-jobs": { type: "string" } },
+});
+const fileCount = Number(args.files ?? 10_000);
+const rounds = Number(args.rounds ?? 3);
+const ariaJobs = Number(args["aria-jobs"] ?? 16);
+const SMALL = 4 << 10;
+const LARGE = 64 << 10;
+const PER_DIRECTORY = 100;
+
+const dir = await mkdtemp(join(tmpdir(), "bench-folders-"));
+const children = new Children();
+atExit(() => children.killAll());
+
+/** The folder: fileCount files of SMALL–LARGE random bytes, PER_DIRECTORY to a directory. Returns the relative paths and the total size. */
+async function makeFolder(root: string): Promise<{ paths: string[]; bytes: number }> {
+  const paths: string[] = [];
+  let bytes = 0;
+  for (let i = 0; i < fileCount; i++) {
+    const sub = `d${String(Math.floor(i / PER_DIRECTORY)).padStart(3, "0")}`;
+    if (i % PER_DIRECTORY === 0) await mkdir(join(root, sub), { recursive: true });
+    const size = SMALL + Math.floor(Math.random() * (LARGE - SMALL + 1));
+    const path = `${sub}/f${String(i).padStart(5, "0")}.bin`;
+    await writeFile(join(root, path), randomBytes(size));
+    paths.push(path);
+    bytes += size;
+  }
+  return { paths, bytes };
+}
+
+async function countFiles(root: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    files++;
+    bytes += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return { files, bytes };
+}
+
+const results: { round: number; row: string; ms: number }[] = [];
+const cluster = await Cluster.start(join(dir, "c"), children);
+try {
+  const folder = join(dir, "course");
+  const { paths, bytes } = await makeFolder(folder);
+  const single = join(dir, "course.bin");
+  await generate(single, bytes);
+  console.error(`folder: ${paths.length} files, ${(bytes / 2 ** 20).toFixed(1)} MiB; single file of the same size`);
+  for (let i = 0; i < 4; i++) {
+    const seeder = await cluster.agent(`seed${i}`);
+    await seeder.api.uploadFile(folder, GROUP);
+    await seeder.api.uploadFile(single, GROUP);
+  }
+  const downloader = await cluster.agent("dl");
+  const aria = (await has("aria2c")) && (await has("nginx"));
+  if (!aria) console.error("aria2c or nginx is missing (apt-get install -y aria2 nginx-light): no aria2c -i row");
+  const nginx = aria ? await startNginx(children, dir, dir) : undefined;
+
+  /** The engine's own time of the last download (for a folder, what is left is laying the tree out). */
+  let engineMs: number | undefined;
+  /** A row downloads and returns its check and clean-up, which run after its time is taken. */
+  const rows: Record<string, (round: number) => Promise<() => Promise<void>>> = {
+    folder: async (round) => {
+      const out = join(dir, `out-folder-${round}`);
+      const info = await downloader.api.downloadFile(GROUP, "course", out);
+      const done = await downloader.api.waitForDownload(info.id);
+      if (done.state !== "complete") throw new Error(`folder download ${done.state}: ${done.error?.message}`);
+      engineMs = done.summary?.durationMs;
+      return async () => {
+        const got = await countFiles(out);
+        if (got.files !== paths.length || got.bytes !== bytes) throw new Error(`folder download holds ${got.files} files, ${got.bytes} bytes`);
+        await downloader.api.stopShare(GROUP, "course");
+        await rm(out, { recursive: true, force: true });
+      };
+    },
+    file: async (round) => {
+      const out = join(dir, `out-file-${round}.bin`);
+      const info = await downloader.api.downloadFile(GROUP, "course.bin", out);
+      const done = await downloader.api.waitForDownload(info.id);
+      if (done.state !== "complete") throw new Error(`file download ${done.state}: ${done.error?.message}`);
+      engineMs = done.summary?.durationMs;
+      return async () => {
+        await downloader.api.stopShare(GROUP, "course.bin");
+        await rm(out, { force: true });
+      };
+    },
+    ...(nginx ? {
+      "aria2c -i": async (round: number) => {
+        const out = join(dir, `out-aria-${round}`);
+        const list = join(dir, "aria-input.txt");
+        await writeFile(list, paths.map((path) => `http://${nginx.address}/course/${path}\n  out=${path}\n`).join(""));
+        const result = await run("aria2c", [
+          "-i", list, "-d", out, `-j${ariaJobs}`, "--file-allocation=none", "--allow-overwrite=true", "--auto-file-renaming=false",
+          "--console-log-level=warn", "--summary-interval=0", "--download-result=hide",
+        ]);
+        if (result.code !== 0) throw new Error(`aria2c failed: ${result.stdout}${result.stderr}`);
+        return async () => {
+          const got = await countFiles(out);
+          if (got.files !== paths.length || got.bytes !== bytes) throw new Error(`aria2c -i left ${got.files} files, ${got.bytes} bytes`);
+          await rm(out, { recursive: true, force: true });
+        };
+      },
+    } : {}),
+  };
+  for (let round = 0; round < rounds; round++) {
+    const order = Object.keys(rows);
+    if (round % 2 === 1) order.reverse();
+    for (const row of order) {
+      await warmPageCache(dir, bytes);
+      engineMs = undefined;
+      const started = performance.now();
+      const checkAndClean = await rows[row]!(round);
+      const ms = Math.round(performance.now() - started);
+      await checkAndClean();
+      results.push({ round, row, ms });
+      console.log(JSON.stringify({ round, row, ms, engineMs, load: loadavg()[0]!.toFixed(2) }));
+      await downloader.api.clearDownloads().catch(() => undefined);
+    }
+  }
+  const of = (row: string, round: number) => results.find((r) => r.row === row && r.round === round)?.ms ?? NaN;
+  const best = (row: string) => Math.min(...results.filter((r) => r.row === row).map((r) => r.ms));
+  console.log("\n| round | folder ms | file ms | aria2c -i ms | folder / file | folder / aria2c -i |\n| --- | --- | --- | --- | --- | --- |");
+  for (let round = 0; round < rounds; round++) {
+    const [f, s, a] = [of("folder", round), of("file", round), of("aria2c -i", round)];
+    console.log(`| ${round} | ${f} | ${s} | ${a} | ${(f / s).toFixed(2)} | ${(f / a).toFixed(2)} |`);
+  }
+  const ratio = best("folder") / best("file");
+  console.log(`\nbest against best: folder / file = ${ratio.toFixed(2)} (goal <= 1.5: ${ratio <= 1.5 ? "met" : "NOT met"}), folder / aria2c -i = ${(best("folder") / best("aria2c -i")).toFixed(2)}`);
+} finally {
+  await cluster.close();
+  children.killAll();
+  await rm(dir, { recursive: true, force: true });
+}
