@@ -113,6 +113,9 @@ export interface DownloadInfo {
     durationMs: number;
     averageBytesPerSecond: number;
     perPeer: PeerTransfer[];
+    /** Range requests sent, and how many of them were given up as stalled (each costs its connection). */
+    requests?: number;
+    timeouts?: number;
     /** From the download_file command to the first verified piece (a resumed download: from its restart). */
     firstPieceMs?: number;
     /** The steps to the first verified piece, ms after the command (see StartupTrace). */

@@ -697,6 +697,8 @@ export class PeerNode implements PeerNodeApi {
         durationMs: summary.durationMs,
         averageBytesPerSecond: summary.averageBytesPerSecond,
         perPeer: summary.perPeer,
+        requests: summary.requests,
+        timeouts: summary.timeouts,
         firstPieceMs: summary.firstPieceAt !== undefined ? summary.firstPieceAt - requestedAt : undefined,
         startup: summary.startup,
       };

@@ -12,6 +12,7 @@ import { Bitfield } from "../../core/bitfield.js";
 import { UnauthorizedError } from "../../core/errors.js";
 import { signGrant, verifyGrant } from "../../core/grant.js";
 import { createPeerServer } from "../src/http/server.js";
+import { AGENT } from "../src/config.js";
 import type { ServedFile } from "../src/http/served-file.js";
 
 const PIECE = 1024; // small pieces keep the fixture tiny; the server takes the size from the file record
@@ -68,6 +69,13 @@ test("the bitfield lists exactly the verified pieces", async () => {
   assert.equal(body.piecesHeld, 3);
   const field = Bitfield.fromBase64(5, body.bitfield);
   assert.deepEqual(field.missing(), [3, 4]);
+});
+
+test("an idle connection is kept open longer than a downloader keeps it, so the downloader is the one that closes it", async () => {
+  const response = await get(`/groups/team/files/${file.sha1}`, { range: "bytes=0-99" });
+  await response.body.arrayBuffer();
+  const seconds = Number(/timeout=(\d+)/.exec(String(response.headers["keep-alive"]))?.[1]);
+  assert.ok(seconds * 1000 > AGENT.PEER_KEEP_ALIVE_MS, `keep-alive: ${response.headers["keep-alive"]}`);
 });
 
 test("a range inside verified pieces is answered 206 with the exact bytes", async () => {

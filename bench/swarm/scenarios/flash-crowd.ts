@@ -91,7 +91,7 @@ async function oursRound(options: SeederOptions, downloaders: number, round: num
       eachMs: ended.map((e) => e.at),
       seederCopies,
       fromEachOther,
-      note: `agents' peak RSS ${range(rss, 0)} MiB; CPU per GiB uploaded: seeder ${Math.round(cpu[0]! / (seederServed / 2 ** 30))} ms, all agents (downloading too) ${Math.round(cpu.reduce((a, b) => a + b, 0) / (total / 2 ** 30))} ms; first piece after ${range(firstPiece, 0)} ms`,
+      note: `agents' peak RSS ${range(rss, 0)} MiB; CPU per GiB uploaded: seeder ${Math.round(cpu[0]! / (seederServed / 2 ** 30))} ms, all agents (downloading too) ${Math.round(cpu.reduce((a, b) => a + b, 0) / (total / 2 ** 30))} ms; first piece after ${range(firstPiece, 0)} ms; ${ended.reduce((sum, { info }) => sum + (info.summary?.requests ?? 0), 0)} requests, ${ended.reduce((sum, { info }) => sum + (info.summary?.timeouts ?? 0), 0)} given up as stalled`,
     };
   } finally {
     shaping?.remove();

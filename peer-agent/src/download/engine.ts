@@ -389,6 +389,7 @@ export class Download {
         latencyMs: peer.latencyMs,
         banned: peer.banned,
         busyUntil: peer.busyUntil,
+        deliveredAt: peer.deliveredAt,
       })),
       inTransit: (piece) => this.#transit.count(piece, now),
       rank: this.#rank,
@@ -587,7 +588,7 @@ export class Download {
         if (settled) return;
         peer.received += chunk.length;
         flight.bytesLeft -= chunk.length;
-        flight.progressAt = Date.now();
+        flight.progressAt = peer.deliveredAt = Date.now();
         if (!consume(chunk) && !settled) {
           body.pause();
           waitForBuffer();
@@ -721,7 +722,6 @@ export class Download {
   #cancelCopies(winner: Flight, piece: number): void {
     for (const flight of this.#flights) {
       if (flight === winner || piece < flight.next || piece >= flight.piece + flight.count) continue;
-      if (this.#runAlreadyDone(flight)) flight.controller.abort();
     }
   }
 

@@ -32,6 +32,8 @@ export class PeerConnection {
   bytesPerSecond = 0;
   /** Piece bytes received from this peer so far, all requests together. */
   received = 0;
+  /** When its last piece bytes arrived (Date.now()); undefined before the first. */
+  deliveredAt: number | undefined;
   latencyMs = 0;
   /** Pieces that failed their SHA1, and requests that failed or timed out. */
   failures = 0;

@@ -3,7 +3,7 @@ import { connect as connectTls, type TLSSocket } from "node:tls";
 import type { buildConnector } from "undici";
 import { AppError, Codes } from "../../../core/errors.js";
 import { certFingerprint } from "../tls/self-signed.js";
-import { TLS_PROTOCOL } from "../tls/tls-options.js";
+import { clientSecureContext } from "../tls/tls-options.js";
 import { ReadArena } from "./read-arena.js";
 import { AGENT } from "../config.js";
 
@@ -70,7 +70,7 @@ export function reusedBufferConnector(options: { timeoutMs: number; pin?: string
     const socket: Socket = pin
       ? connectTls({
           ...common,
-          ...TLS_PROTOCOL,
+          secureContext: clientSecureContext(),
           // No CA: the certificate is self-signed and accepted only if it hashes to the fingerprint the tracker handed out (checked below, before undici writes anything).
           rejectUnauthorized: false,
           ...(session ? { session } : {}),

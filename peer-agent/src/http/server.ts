@@ -69,6 +69,7 @@ export function createPeerServer(options: PeerServerOptions): Server {
     : createServer({ connectionsCheckingInterval: AGENT.SERVER_CONNECTIONS_CHECK_MS }, onRequest);
   server.headersTimeout = options.headersTimeoutMs ?? AGENT.SERVER_HEADERS_TIMEOUT_MS;
   server.requestTimeout = AGENT.SERVER_REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = AGENT.SERVER_KEEP_ALIVE_MS;
   server.on("close", () => {
     context.files.closeAll();
     if (!options.events) context.events.close();

@@ -1,4 +1,4 @@
-import type { SecureContextOptions, TlsOptions } from "node:tls";
+import { createSecureContext, type SecureContext, type SecureContextOptions, type TlsOptions } from "node:tls";
 
 /**
  * TLS between agents, both ends. TLS 1.3 only (one round trip, no
@@ -13,3 +13,14 @@ export const TLS_PROTOCOL: SecureContextOptions = {
 };
 
 export const TLS_SERVER_OPTIONS: TlsOptions = { ...TLS_PROTOCOL, honorCipherOrder: true };
+
+let clientContext: SecureContext | undefined;
+
+/**
+ * One secure context for every connection this agent opens. Without it each
+ * connection built its own (Node does when a `connect` call names no context),
+ * loading OpenSSL's settings again: 2 % of all agents' CPU in a crowd of 12.
+ */
+export function clientSecureContext(): SecureContext {
+  return (clientContext ??= createSecureContext(TLS_PROTOCOL));
+}

@@ -197,6 +197,18 @@ test("a request whose bytes keep arriving is not handed back, however long it ha
   assert.equal(stopped.timedOut.length, 1, "one that stopped delivering is");
 });
 
+test("a request waiting its turn behind another one the same peer is still delivering is not handed back", () => {
+  const input = (deliveredAt: number | undefined) => ({
+    pieceCount: 2, pieceSize: PIECE, verified: () => false, verifiedCount: 0,
+    inFlight: [{ piece: 1, peerId: "busy", startedAt: 0 }],
+    peers: [peer("busy", [0, 1], { bytesPerSecond: 1024 * 1024, latencyMs: 10, deliveredAt }), peer("ok", [0, 1])],
+    now: 60_000, random: seeded(3),
+  });
+  assert.deepEqual(pickRequests(input(59_900)).timedOut, []);
+  assert.equal(pickRequests(input(1000)).timedOut.length, 1, "once the peer has delivered nothing for its timeout, it is");
+  assert.equal(pickRequests(input(undefined)).timedOut.length, 1, "as when it never delivered");
+});
+
 test("a banned peer is never asked", () => {
   const peers = [peer("bad", range(10), { banned: true, bytesPerSecond: 1e9 }), peer("good", range(10))];
   const { requests } = pickRequests({
