@@ -211,6 +211,8 @@ export const TRACKER = Object.freeze({
   SIGNATURE_WINDOW_MS: 5 * 60 * 1000,
   /** Conditions per statement, so that no statement nears a database's limit of bound parameters. */
   REGISTER_CONDITIONS_PER_STATEMENT: 100,
+  /** Idempotency answers stored per statement: each carries a whole answer body, so fewer than conditions. */
+  ANSWERS_PER_STATEMENT: 20,
   /**
    * Connections per API process to PostgreSQL: each write holds one for its
    * transaction (writes run side by side, taking turns only for the state they

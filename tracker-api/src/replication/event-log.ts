@@ -23,12 +23,9 @@ export function insertEventsSql(events: readonly LoggedEvent[]): Prisma.Sql {
 
 type AnswerRow = (LoggedEvent & { type: "idempotency.answered" })["payload"];
 
-/** Answers per statement (each carries a whole answer body). */
-const ANSWERS_PER_STATEMENT = 20;
-
 /** Stores idempotency answers (a later answer under the same caller and key replaces an earlier one). */
 export async function writeAnswers(tx: Tx, answers: readonly AnswerRow[]): Promise<void> {
-  for (const part of chunks(answers, ANSWERS_PER_STATEMENT)) await tx.$executeRaw(writeAnswersSql(part));
+  for (const part of chunks(answers, TRACKER.ANSWERS_PER_STATEMENT)) await tx.$executeRaw(writeAnswersSql(part));
 }
 
 /** The statement keeping a few idempotency answers. */
@@ -95,7 +92,7 @@ export async function lockForApply(tx: Tx): Promise<void> {
  * other writes wait a round trip longer (bench:tracker, docs/postgresql.md).
  */
 export async function appendToSharedLog(tx: Tx, origin: string, events: readonly LoggedEvent[], answers: readonly AnswerRow[]): Promise<number> {
-  if (events.length > TRACKER.REGISTER_CONDITIONS_PER_STATEMENT || answers.length > ANSWERS_PER_STATEMENT) {
+  if (events.length > TRACKER.REGISTER_CONDITIONS_PER_STATEMENT || answers.length > TRACKER.ANSWERS_PER_STATEMENT) {
     const { last } = await logPosition(tx, origin);
     await insertEvents(tx, events.map((e) => ({ ...e, seq: last + e.seq })));
     await writeAnswers(tx, answers);
