@@ -20,7 +20,7 @@ import { TRACKER } from "../config.js";
 export interface ReplicationHooks {
   origin: string;
   clock: HybridClock;
-  /** Told right after each commit, in log order, which events were appended. */
+  /** Told right after each commit which events were appended: in log order on SQLite; on a shared log, writes of one process that commit at once may be told the other way round. */
   appended?(events: readonly LoggedEvent[]): void;
   /** Throws when the tracker may not take writes now (a new database recovering from the others). */
   checkWritable?(): void;
@@ -87,8 +87,8 @@ export class Outbox {
 
   /**
    * Runs `work` in a transaction holding the lock of recording transactions
-   * (this process's, and the log's on a shared log), so that it never
-   * interleaves with a local write: used to apply batches from other trackers
+   * (this process's; on a shared log the apply lock, exclusive, then the
+   * log's), so that it never interleaves with a local write: used to apply batches from other trackers
    * (their register reads and writes must not race a local write's on a
    * database with several connections; SQLite's single connection serializes them anyway).
    */
