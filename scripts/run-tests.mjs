@@ -47,10 +47,13 @@ const POSTGRES_FILES = [
   "tracker-api/test/replication/sync.test.ts",
   "tracker-api/test/replication/recovery.test.ts",
   "tracker-api/test/replication/workers.test.ts",
+  "tracker-api/test/replication/shared-log.test.ts",
   "tracker-api/test/db/postgres-migrations.test.ts",
 ];
 /** Files that only make sense on PostgreSQL: not run in the SQLite runner. */
-const POSTGRES_ONLY = new Set(["tracker-api/test/replication/workers.test.ts", "tracker-api/test/db/postgres-migrations.test.ts"]);
+const POSTGRES_ONLY = new Set([
+  "tracker-api/test/replication/workers.test.ts", "tracker-api/test/replication/shared-log.test.ts", "tracker-api/test/db/postgres-migrations.test.ts",
+]);
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith("-"));

@@ -211,11 +211,14 @@ export const TRACKER = Object.freeze({
   SIGNATURE_WINDOW_MS: 5 * 60 * 1000,
   /** Conditions per statement, so that no statement nears a database's limit of bound parameters. */
   REGISTER_CONDITIONS_PER_STATEMENT: 100,
+  /** Idempotency answers stored per statement: each carries a whole answer body, so fewer than conditions. */
+  ANSWERS_PER_STATEMENT: 20,
   /**
-   * Connections per API process to PostgreSQL: writes take turns anyway (one
-   * recording transaction at a time per process, the log's lock across
-   * processes), so a few connections serve the reads beside them; 4 processes
-   * stay far below PostgreSQL's default of 100 connections.
+   * Connections per API process to PostgreSQL: each write holds one for its
+   * transaction (writes run side by side, taking turns only for the state they
+   * share and for the log's last statements), the reads take the rest; 10
+   * serve the 10 connections of bench:tracker, and 4 processes stay far below
+   * PostgreSQL's default of 100 connections.
    */
   POSTGRES_POOL_SIZE: 10,
   /** A pooled PostgreSQL connection idle this long is closed (a quiet tracker holds none). */

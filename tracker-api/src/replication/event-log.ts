@@ -6,6 +6,8 @@ import { chunks } from "../db/chunks.js";
 import type { TrackerDb, Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import type { LoggedEvent } from "./events.js";
+import { lockNumber } from "./write-locks.js";
+import { TRACKER } from "../config.js";
 
 /** Appends events to the log (one statement per hundred). */
 export async function insertEvents(tx: Tx, events: readonly LoggedEvent[]): Promise<void> {
@@ -23,7 +25,7 @@ type AnswerRow = (LoggedEvent & { type: "idempotency.answered" })["payload"];
 
 /** Stores idempotency answers (a later answer under the same caller and key replaces an earlier one). */
 export async function writeAnswers(tx: Tx, answers: readonly AnswerRow[]): Promise<void> {
-  for (const part of chunks(answers, 20)) await tx.$executeRaw(writeAnswersSql(part));
+  for (const part of chunks(answers, TRACKER.ANSWERS_PER_STATEMENT)) await tx.$executeRaw(writeAnswersSql(part));
 }
 
 /** The statement keeping a few idempotency answers. */
@@ -45,6 +47,72 @@ export function writeAnswersSql(answers: readonly AnswerRow[]): Prisma.Sql {
  */
 export async function lockLog(tx: Tx): Promise<void> {
   await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtext('p2p-tracker.event-log'))::text AS "locked"`;
+}
+
+/** The two spaces of write locks (two-integer advisory locks, apart from the log's one-number lock): the apply lock, and the locks of state keys (write-locks.ts). */
+const APPLY_SPACE = lockNumber("p2p-tracker.apply");
+const KEY_SPACE = lockNumber("p2p-tracker.write-locks");
+
+/**
+ * Takes, until the transaction ends, the locks a local write's projection
+ * needs (PostgreSQL only; write-locks.ts), in one statement: the apply lock
+ * shared (a batch from another tracker takes it exclusive, lockForApply),
+ * then each key's lock in the order given.
+ */
+export async function lockForWrite(tx: Tx, locks: readonly { number: number; exclusive: boolean }[]): Promise<void> {
+  const calls = [
+    Prisma.sql`pg_advisory_xact_lock_shared(${APPLY_SPACE}::int4, 0)::text`,
+    ...locks.map((l) => (l.exclusive
+      ? Prisma.sql`pg_advisory_xact_lock(${KEY_SPACE}::int4, ${l.number}::int4)::text`
+      : Prisma.sql`pg_advisory_xact_lock_shared(${KEY_SPACE}::int4, ${l.number}::int4)::text`)),
+  ];
+  // A select list is evaluated left to right: the locks are taken in the order given.
+  await tx.$queryRaw`SELECT ${Prisma.join(calls, ", ")}`;
+}
+
+/**
+ * Takes the apply lock exclusive, then the log's lock, until the transaction
+ * ends (PostgreSQL only): a batch from another tracker reads and writes
+ * registers of any key, so it waits for the local writes in flight, which
+ * wait for it.
+ */
+export async function lockForApply(tx: Tx): Promise<void> {
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(${APPLY_SPACE}::int4, 0)::text AS "locked"`;
+  await lockLog(tx);
+}
+
+/**
+ * Appends a write's events to a shared log, numbered after the origin's last
+ * one, with the idempotency answers they carry, in one statement (PostgreSQL:
+ * a data-modifying WITH), after lockLog: the statement's snapshot is taken
+ * once the lock is held, so it sees every number handed out before. The
+ * events' `seq` counts from 1 within the write; returns the number the log
+ * stood at, which the caller adds. One statement instead of three, because
+ * every statement run while the log's lock is held makes all the tracker's
+ * other writes wait a round trip longer (bench:tracker, docs/postgresql.md).
+ */
+export async function appendToSharedLog(tx: Tx, origin: string, events: readonly LoggedEvent[], answers: readonly AnswerRow[]): Promise<number> {
+  if (events.length > TRACKER.REGISTER_CONDITIONS_PER_STATEMENT || answers.length > TRACKER.ANSWERS_PER_STATEMENT) {
+    const { last } = await logPosition(tx, origin);
+    await insertEvents(tx, events.map((e) => ({ ...e, seq: last + e.seq })));
+    await writeAnswers(tx, answers);
+    return last;
+  }
+  const createdAt = new Date();
+  const last = Prisma.sql`(SELECT "seq" FROM "last")`;
+  const values = events.map((e) => Prisma.sql`(${e.origin}, ${last} + ${e.seq}::int, ${e.hlc}, ${e.type}, ${JSON.stringify(e.payload)}, ${createdAt})`);
+  const kept = answers.length === 0 ? Prisma.empty : Prisma.sql`, "answers" AS (${writeAnswersSql(answers)})`;
+  const [row] = await tx.$queryRaw<{ last: number | bigint }[]>`
+    WITH "last" AS (SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "Event" WHERE "origin" = ${origin})${kept},
+    "appended" AS (INSERT INTO "Event" ("origin", "seq", "hlc", "type", "payload", "createdAt") VALUES ${Prisma.join(values)} RETURNING "seq")
+    SELECT (SELECT "seq" FROM "last") AS "last" FROM "appended" LIMIT 1`;
+  return Number(row!.last);
+}
+
+/** The latest HLC of the whole log (null when it is empty). */
+export async function latestHlc(tx: Tx): Promise<string | null> {
+  const [row] = await tx.$queryRaw<{ hlc: string | null }[]>`SELECT MAX("hlc") AS "hlc" FROM "Event"`;
+  return row?.hlc ?? null;
 }
 
 /** This origin's last sequence number and the latest HLC of the whole log (read after lockLog, so no other process moves them until commit). */

@@ -11,7 +11,8 @@ import type { TrackerDb, Tx } from "../db/open.js";
 import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
-import { insertEvents, insertEventsSql, lockLog, logPosition, writeAnswers, writeAnswersSql } from "./event-log.js";
+import { appendToSharedLog, insertEvents, insertEventsSql, latestHlc, lockForApply, lockForWrite, lockLog, logPosition, writeAnswers, writeAnswersSql } from "./event-log.js";
+import { locksOf, lockOrder, type WriteLock } from "./write-locks.js";
 import { nothingTouched, RegisterBatch, type Touched } from "./register-batch.js";
 import { TRACKER } from "../config.js";
 
@@ -19,7 +20,7 @@ import { TRACKER } from "../config.js";
 export interface ReplicationHooks {
   origin: string;
   clock: HybridClock;
-  /** Told right after each commit, in log order, which events were appended. */
+  /** Told right after each commit which events were appended: in log order on SQLite; on a shared log, writes of one process that commit at once may be told the other way round. */
   appended?(events: readonly LoggedEvent[]): void;
   /** Throws when the tracker may not take writes now (a new database recovering from the others). */
   checkWritable?(): void;
@@ -40,11 +41,14 @@ function localHooks(): ReplicationHooks {
  *
  * On SQLite the tracker is the only process on its database: the number is
  * read from the log once and kept here, and the lock is this process's. On a
- * shared log (PostgreSQL, where several API processes serve one tracker) every
- * recording transaction first takes the database's lock of the log (a
- * transaction-level advisory lock, event-log.ts), then reads the last number
- * and the latest HLC from the log itself: whichever process writes next
- * continues where the last one, in any process, stopped.
+ * shared log (PostgreSQL, where several API processes serve one tracker)
+ * writes run side by side, in this process and in the others: a write's
+ * projection first takes the locks of the state its events touch
+ * (write-locks.ts), and only its last statements hold the database's lock of
+ * the log (a transaction-level advisory lock, event-log.ts): they read the
+ * last number from the log itself, number the events and insert them, so
+ * whichever write commits next continues where the last one, in any process,
+ * stopped (docs/postgresql.md says why this keeps the log's rules).
  */
 export class Outbox {
   #hooks: ReplicationHooks;
@@ -83,16 +87,16 @@ export class Outbox {
 
   /**
    * Runs `work` in a transaction holding the lock of recording transactions
-   * (this process's, and the log's on a shared log), so that it never
-   * interleaves with a local write: used to apply batches from other trackers
+   * (this process's; on a shared log the apply lock, exclusive, then the
+   * log's), so that it never interleaves with a local write: used to apply batches from other trackers
    * (their register reads and writes must not race a local write's on a
    * database with several connections; SQLite's single connection serializes them anyway).
    */
   async logTransaction<T>(work: (tx: Tx) => Promise<T>, options?: { timeout: number; maxWait: number }): Promise<T> {
-    const release = await this.#lock();
+    const release = this.sharedLog ? () => {} : await this.#lock();
     try {
       return await this.db.$transaction(async (tx) => {
-        if (this.sharedLog) await lockLog(tx);
+        if (this.sharedLog) await lockForApply(tx);
         return work(tx);
       }, options);
     } finally {
@@ -110,13 +114,13 @@ export class Outbox {
    * event and the stored answer then commit together (one transaction, one
    * insert of events), and are delivered together.
    */
-  async write<T>(work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
+  async write<T>(work: (tx: Tx, record: RecordEvents) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     this.#hooks.checkWritable?.();
     const held = this.#held.getStore();
-    if (held?.open()) return held.commitWithAnswer(work);
+    if (held?.open()) return held.commitWithAnswer(work, options);
     // A second write of the same request must not queue behind the first one's open transaction.
     held?.answerLater();
-    const { result, logged } = await this.commit(work);
+    const { result, logged } = await this.commit(work, undefined, options);
     if (logged.length > 0) {
       if (held && !held.released) held.events.push(...logged);
       else await this.#hooks.committed(logged);
@@ -152,7 +156,9 @@ export class Outbox {
   async commit<T>(
     work: (tx: Tx, record: RecordEvents) => Promise<T>,
     answer?: (result: T) => Promise<AnswerEvent | undefined>,
+    options: WriteOptions = {},
   ): Promise<{ result: T; logged: LoggedEvent[]; answered: boolean }> {
+    if (this.sharedLog) return this.#commitShared(work, answer, options);
     const hooks = this.#hooks;
     const release = await this.#lock();
     const logged: LoggedEvent[] = [];
@@ -191,13 +197,63 @@ export class Outbox {
   }
 
   /**
+   * `commit` on a shared log, where writes run side by side: the service's
+   * reads and checks take no lock (but those of `options.lock`, taken first);
+   * each `record` takes the locks of the state its events touch and moves the
+   * clock past every HLC committed, then projects them; the answer is waited
+   * for; only then the log's lock is taken, held by one statement and the
+   * commit: the events are numbered after the last one committed, by any
+   * process, and inserted with the answer.
+   */
+  async #commitShared<T>(
+    work: (tx: Tx, record: RecordEvents) => Promise<T>,
+    answer: ((result: T) => Promise<AnswerEvent | undefined>) | undefined,
+    options: WriteOptions,
+  ): Promise<{ result: T; logged: LoggedEvent[]; answered: boolean }> {
+    const hooks = this.#hooks;
+    const logged: LoggedEvent[] = [];
+    const touched = nothingTouched();
+    let answered = false;
+    const result = await this.db.$transaction(async (tx) => {
+      if (options.lock && options.lock.length > 0) await lockForWrite(tx, lockOrder(options.lock));
+      const result = await work(tx, async (...events) => {
+        if (events.length === 0) return;
+        await lockForWrite(tx, lockOrder(locksOf(events)));
+        // Every write that touched these keys before has committed (it held their locks): its HLC is in the log,
+        // and this write's HLCs come after it, so the last writer by HLC is the last writer.
+        const latest = await latestHlc(tx);
+        if (latest !== null) hooks.clock.observe(latest);
+        logged.push(...(await recordEvents(tx, hooks, events, 0, touched)));
+      });
+      if (logged.length === 0) return result;
+      const given = await answer?.(result);
+      if (given) {
+        logged.push({ ...given, origin: hooks.origin, seq: 0, hlc: hooks.clock.tick() } as LoggedEvent);
+        answered = true;
+      }
+      // Numbered within the write, then after the log's last number, read under its lock.
+      logged.forEach((event, i) => { event.seq = i + 1; });
+      await lockLog(tx);
+      const last = await appendToSharedLog(tx, hooks.origin, logged, given ? [given.payload] : []);
+      for (const event of logged) event.seq += last;
+      return result;
+    });
+    if (logged.length > 0) {
+      hooks.appended?.(logged);
+      this.onApplied(touched);
+    }
+    return { result, logged, answered };
+  }
+
+  /**
    * Logs an idempotency answer and keeps it, in one transaction of two
    * statements (a batch: it reads nothing, so it needs no interactive
    * transaction), then delivers it. For an answer that could not commit with its write.
    */
   async recordAnswer(answer: AnswerEvent): Promise<void> {
     const hooks = this.#hooks;
-    const release = await this.#lock();
+    // On a shared log the log's lock orders it (#continueLog).
+    const release = this.sharedLog ? () => {} : await this.#lock();
     let logged: LoggedEvent;
     try {
       if (this.sharedLog) {
@@ -232,6 +288,11 @@ export class Outbox {
     if (latestHlc !== null) hooks.clock.observe(latestHlc);
     return last;
   }
+}
+
+/** What a write locks before its work runs (shared log only; SQLite runs one write at a time): the state its checks read, e.g. whether a name is free. */
+export interface WriteOptions {
+  lock?: readonly WriteLock[];
 }
 
 /** Records a service's events: logged, and projected into registers and rows, within the write's transaction (the rows are there when it resolves). */
@@ -274,7 +335,7 @@ class HeldRequest {
     this.#waiting?.give(undefined);
   }
 
-  commitWithAnswer<T>(work: (tx: Tx, record: RecordEvents) => Promise<T>): Promise<T> {
+  commitWithAnswer<T>(work: (tx: Tx, record: RecordEvents) => Promise<T>, options: WriteOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let handedOut = false;
       let given!: (answer: AnswerEvent | undefined) => void;
@@ -286,7 +347,7 @@ class HeldRequest {
         const timer = setTimeout(() => this.answerLater(), TRACKER.ANSWER_WAIT_MS);
         resolve(result);
         return answer.finally(() => clearTimeout(timer));
-      });
+      }, options);
       const waiting = {
         committed,
         give: (a: AnswerEvent | undefined) => {
@@ -359,7 +420,9 @@ async function lastSeq(tx: Tx | TrackerDb, origin: string): Promise<number> {
 
 /**
  * Logs a service's events (filling in the incarnations they act under) and
- * projects them into registers and rows.
+ * projects them into registers and rows, numbered after `last` (on a shared
+ * log they are numbered again, under the log's lock, just before the commit:
+ * the projection reads their HLCs, never their numbers).
  */
 async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[], last: number, touched: Touched): Promise<LoggedEvent[]> {
   const batch = new RegisterBatch();

@@ -7,6 +7,7 @@ import { cursorAfter, cursorTime, keyAfter, pageOf, type PageRequest } from "../
 import { Prisma } from "../generated/prisma/client.js";
 import { chosenName } from "../replication/apply-rules.js";
 import { newGroupId } from "../replication/events.js";
+import { groupQuotaLock, nameLock } from "../replication/write-locks.js";
 import type { ServiceContext } from "./context.js";
 import { randomId } from "./users.js";
 import type { Actor } from "./sessions.js";
@@ -75,7 +76,7 @@ export async function createGroup(tracker: ServiceContext, actor: Actor, name: s
     }
     await record({ type: "group.created", payload: { groupId, name, ownerId: actor.userId, createdAt: createdAt.toISOString(), by: actor.tokenHash } });
     return { groupId: name, owner: actor.name, memberCount: 1, createdAt: createdAt.toISOString() };
-  });
+  }, { lock: [nameLock("group", name), groupQuotaLock(actor.userId)] });
 }
 
 /** One page of all groups, by id, each with its owner and member count. */
