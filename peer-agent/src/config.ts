@@ -168,12 +168,13 @@ export const AGENT = Object.freeze({
   SEND_CHUNK_BYTES: 512 * 1024,
   /** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
   MAX_FREE_SEND_BUFFERS: 8,
-  /** Bytes read per read when a downloaded folder's stream is laid out as its files: one buffer, large reads, many small files each. */
-  FOLDER_COPY_BYTES: 4 * 1024 * 1024,
-  /** Files laid out (or checked by stat) per turn of the event loop: a few milliseconds of synchronous calls (folder/materialize.ts). */
-  FOLDER_LAYOUT_TURN_FILES: 256,
-  /** Bytes laid out per turn of the event loop, for folders of large files: ~10 ms of copying. */
-  FOLDER_LAYOUT_TURN_BYTES: 16 * 1024 * 1024,
+  /**
+   * Descriptors a folder download keeps open in its piece worker (folder/tree-files.ts, least recently used closed
+   * first): a piece spans a few dozen small files at most, and the next piece starts in the last one's file.
+   */
+  FOLDER_OPEN_FILES: 64,
+  /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */
+  FOLDER_STAT_TURN_FILES: 256,
   /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */
   MAX_PATH_BYTES: 4095,
   /**
@@ -265,6 +266,8 @@ export const AGENT = Object.freeze({
   BUSY_DEFAULT_MS: 1000,
   /** While pieces handed to the store have no outcome yet, a download looks again this often in case a wake-up was missed. */
   STORE_IDLE_POLL_MS: 1000,
+  /** How long a download's end waits for its piece worker to close its files before terminating it anyway (it answers in microseconds unless stuck). */
+  PIECE_WORKER_CLOSE_MS: 2000,
   /**
    * How a download follows each peer's event stream: a peer that sends no
    * answer head within 2 s is hung (SIGSTOPped, overloaded) and tried again
