@@ -169,10 +169,18 @@ export const AGENT = Object.freeze({
   /** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
   MAX_FREE_SEND_BUFFERS: 8,
   /**
-   * Descriptors a folder download keeps open in its piece worker (folder/tree-files.ts, least recently used closed
-   * first): a piece spans a few dozen small files at most, and the next piece starts in the last one's file.
+   * Descriptors a folder download keeps open in its piece worker (folder/tree-files.ts): a file stays open until the
+   * whole-stream SHA1 has read it, so pieces that came out of order are read back without reopening their files;
+   * beyond this many, the least recently used is closed. With 4 seeders the hash fell behind by more than 1,024 files
+   * of 4-64 KiB (8,000 reopens in bench:folders) and touched 4,096; half of a 4,096 hard limit leaves room for sockets
+   * (node raises its soft limit to the hard one; a lower one is met by closing half of these, tree-files.ts).
    */
-  FOLDER_OPEN_FILES: 64,
+  FOLDER_OPEN_FILES: 2048,
+  /**
+   * Files of a folder download created at once through libuv's pool, ahead of the pieces (folder/tree-files.ts):
+   * creating one costs ~100 µs of the kernel, which on the piece worker's thread held every piece behind it.
+   */
+  FOLDER_CREATE_AHEAD: 64,
   /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */
   FOLDER_STAT_TURN_FILES: 256,
   /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */

@@ -106,7 +106,7 @@ export class PieceStore {
         memory,
         waiting: this.#waiting,
         catchUpPieces: AGENT.PREFIX_CATCH_UP_PIECES,
-        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES } } : {}),
+        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createAhead: AGENT.FOLDER_CREATE_AHEAD } } : {}),
       },
     });
     this.#worker.on("message", (message: FromPieceWorker) => {

@@ -43,7 +43,7 @@ export interface PieceWorkerOpen {
    * A folder: `path` is its part tree, and each piece is written into the
    * files it spans (folder/tree-files.ts), at most `maxOpenFiles` of them open.
    */
-  folder?: { entries: ManifestEntry[]; maxOpenFiles: number };
+  folder?: { entries: ManifestEntry[]; maxOpenFiles: number; createAhead: number };
 }
 
 export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
@@ -82,6 +82,7 @@ export function pieceWorkerMain(): void {
       }
       whole.update(scratch.subarray(0, length));
       next++;
+      tree?.release(next * job.pieceSize);
     }
   };
   // Catching up with pieces written ahead of the prefix (one that fills a gap may be followed by
@@ -111,6 +112,7 @@ export function pieceWorkerMain(): void {
       if (job.folder) {
         const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(job.folder.entries), job.folder.maxOpenFiles);
         tree = files;
+        files.createAhead(job.folder.createAhead);
         writeAt = (data, length, position) => files.write(data, length, position);
         readAt = (buffer, length, position) => files.read(buffer, length, position);
       } else {
@@ -144,7 +146,8 @@ export function pieceWorkerMain(): void {
     }
     if ("close" in message) {
       closeFiles();
-      send({ closed: true });
+      if (tree) tree.whenIdle(() => send({ closed: true }));
+      else send({ closed: true });
       return;
     }
     const { piece, slot, length, checked } = message;
@@ -160,6 +163,7 @@ export function pieceWorkerMain(): void {
         if (piece === next) {
           whole.update(data);
           next++;
+          tree?.release(next * job.pieceSize);
         }
       } else if (!checked && createHash("sha1").update(data).digest("hex") !== job.pieceHashes[piece]) {
         outcome = { piece, ok: false };
@@ -171,6 +175,7 @@ export function pieceWorkerMain(): void {
         if (piece === next) {
           whole.update(data);
           next++;
+          tree?.release(next * job.pieceSize);
         }
       }
     } catch (error) {

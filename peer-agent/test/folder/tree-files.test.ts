@@ -111,3 +111,35 @@ test("a symlink planted where a directory goes is not written through", async ()
   files.close();
   assert.deepEqual(await readdir(elsewhere), []);
 });
+
+test("files created ahead are empty until their bytes come, and a name already taken is left to the writer's rules", async () => {
+  const { root, files } = await fresh();
+  const target = path.join(dir, "ahead-victim.txt");
+  await writeFile(target, "untouched");
+  await symlink(target, path.join(root, "z.bin"));
+  files.createAhead(2);
+  await new Promise<void>((resolve) => {
+    files.close(); // stops creating; whenIdle waits for the creations under way
+    files.whenIdle(resolve);
+  });
+  const made = new TreeFiles({ fs, path }, root, new FolderLayout(entries), 64);
+  made.createAhead(2);
+  await new Promise<void>((resolve) => made.whenIdle(resolve));
+  for (const entry of entries.filter((e) => e.path !== "z.bin")) assert.equal((await readFile(path.join(root, ...entry.path.split("/")))).length, 0, entry.path);
+  made.write(stream, 8, 0);
+  assert.throws(() => made.write(stream.subarray(8), 8, 8), /not a file this download made/);
+  made.close();
+  assert.deepEqual(await readFile(path.join(root, "sub", "deep", "b.bin")), stream.subarray(5, 8));
+  assert.equal(await readFile(target, "utf8"), "untouched");
+});
+
+test("files wholly before the hashed position are closed, and the ones after it stay open", async () => {
+  const { counted, files } = await fresh();
+  files.write(stream, 16, 0);
+  assert.equal(counted.open, 3);
+  files.release(8); // a.bin and sub/deep/b.bin end by byte 8; z.bin goes on to 16
+  assert.equal(counted.open, 1);
+  files.release(16);
+  assert.equal(counted.open, 0);
+  files.close();
+});
