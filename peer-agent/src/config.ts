@@ -171,11 +171,12 @@ export const AGENT = Object.freeze({
   /**
    * Descriptors a folder download keeps open in its piece worker (folder/tree-files.ts): a file stays open until the
    * whole-stream SHA1 has read it, so pieces that came out of order are read back without reopening their files;
-   * beyond this many, the least recently used is closed. With 4 seeders the hash fell behind by more than 1,024 files
-   * of 4-64 KiB (8,000 reopens in bench:folders) and touched 4,096; half of a 4,096 hard limit leaves room for sockets
-   * (node raises its soft limit to the hard one; a lower one is met by closing half of these, tree-files.ts).
+   * beyond this many, the least recently used is closed. With 4 seeders the hash fell thousands of files of 4-64 KiB
+   * behind (bench:folders: 1,024 kept meant 8,000 reopens a download, 2,048 about as many, 4,096 about 2,000, and each
+   * open cost 40-190 us there). Node raises its soft limit to the hard one; a lower limit is met by closing half of
+   * these and trying again (tree-files.ts).
    */
-  FOLDER_OPEN_FILES: 2048,
+  FOLDER_OPEN_FILES: 4096,
   /**
    * Files of a folder download created at once through libuv's pool, ahead of the pieces (folder/tree-files.ts):
    * creating one costs ~100 µs of the kernel, which on the piece worker's thread held every piece behind it.
