@@ -1,5 +1,5 @@
 /**
- * npm run bench:folders -- [--files 10000] [--rounds 3] [--aria-jobs 16]
+ * npm run bench:folders -- [--files 10000] [--rounds 3] [--aria-jobs 16 (0: no aria2c row)]
  *
  * Issue 18's folder goal: a folder of many small files (10,000 of 4–64 KiB,
  * ≈ 340 MiB) against one file of the same size, both shared by the same 4
@@ -9,7 +9,7 @@
  * once), as people fetch many files over HTTP. Each round runs the rows side
  * by side, in an order that alternates, each after the same page cache
  * warm-up; a row's time is from download_file to the download's end (for a
- * folder: its tree laid out). Agents serve TLS, as users run them
+ * folder: its tree renamed into place and checked). Agents serve TLS, as users run them
  * (BENCH_AGENT_ARGS=--plain-http for plain HTTP). No tc: loopback as it is.
  */
 import { randomBytes } from "node:crypto";
@@ -77,11 +77,12 @@ try {
     await seeder.api.uploadFile(single, GROUP);
   }
   const downloader = await cluster.agent("dl");
-  const aria = (await has("aria2c")) && (await has("nginx"));
-  if (!aria) console.error("aria2c or nginx is missing (apt-get install -y aria2 nginx-light): no aria2c -i row");
+  // --aria-jobs 0 leaves the aria2c row out: a run that compares the agent's two rows takes a minute, not five.
+  const aria = ariaJobs > 0 && (await has("aria2c")) && (await has("nginx"));
+  if (!aria && ariaJobs > 0) console.error("aria2c or nginx is missing (apt-get install -y aria2 nginx-light): no aria2c -i row");
   const nginx = aria ? await startNginx(children, dir, dir) : undefined;
 
-  /** The engine's own time of the last download (for a folder, what is left is laying the tree out). */
+  /** The engine's own time of the last download (what is left of a row's time: the agent putting it in place and recording it, for a folder a stat of each file). */
   let engineMs: number | undefined;
   /** A row downloads and returns its check and clean-up, which run after its time is taken. */
   const rows: Record<string, (round: number) => Promise<() => Promise<void>>> = {

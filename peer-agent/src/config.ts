@@ -176,12 +176,22 @@ export const AGENT = Object.freeze({
   SEND_CHUNK_BYTES: 512 * 1024,
   /** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
   MAX_FREE_SEND_BUFFERS: 8,
-  /** Bytes read per read when a downloaded folder's stream is laid out as its files: one buffer, large reads, many small files each. */
-  FOLDER_COPY_BYTES: 4 * 1024 * 1024,
-  /** Files laid out (or checked by stat) per turn of the event loop: a few milliseconds of synchronous calls (folder/materialize.ts). */
-  FOLDER_LAYOUT_TURN_FILES: 256,
-  /** Bytes laid out per turn of the event loop, for folders of large files: ~10 ms of copying. */
-  FOLDER_LAYOUT_TURN_BYTES: 16 * 1024 * 1024,
+  /**
+   * Descriptors a folder download keeps open in its piece worker (folder/tree-files.ts): a file stays open until the
+   * whole-stream SHA1 has read it, so pieces that came out of order are read back without reopening their files;
+   * beyond this many, the least recently used is closed. With 4 seeders the hash fell thousands of files of 4-64 KiB
+   * behind (bench:folders: 1,024 kept meant 8,000 reopens a download, 2,048 about as many, 4,096 about 2,000, and each
+   * open cost 40-190 us there). Node raises its soft limit to the hard one; a lower limit is met by closing half of
+   * these and trying again (tree-files.ts).
+   */
+  FOLDER_OPEN_FILES: 4096,
+  /**
+   * Files of a folder download created at once through libuv's pool, ahead of the pieces (folder/tree-files.ts):
+   * creating one costs ~100 µs of the kernel, which on the piece worker's thread held every piece behind it.
+   */
+  FOLDER_CREATE_AHEAD: 64,
+  /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */
+  FOLDER_STAT_TURN_FILES: 256,
   /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */
   MAX_PATH_BYTES: 4095,
   /**
@@ -273,6 +283,8 @@ export const AGENT = Object.freeze({
   BUSY_DEFAULT_MS: 1000,
   /** While pieces handed to the store have no outcome yet, a download looks again this often in case a wake-up was missed. */
   STORE_IDLE_POLL_MS: 1000,
+  /** How long a download's end waits for its piece worker to close its files before terminating it anyway (it answers in microseconds unless stuck). */
+  PIECE_WORKER_CLOSE_MS: 2000,
   /**
    * How a download follows each peer's event stream: a peer that sends no
    * answer head within 2 s is hung (SIGSTOPped, overloaded) and tried again

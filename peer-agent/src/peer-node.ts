@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { mkdir, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,8 +19,7 @@ import type { TrackerAddress } from "../../core/tracker-info.js";
 import { fileNameProblem } from "../../core/validation.js";
 import { resolveDestination } from "./destination.js";
 import { hashFolder } from "./folder/hash.js";
-import { FolderLayout } from "./folder/layout.js";
-import { checkPathsFit, folderWorkPaths, layOutFolder } from "./folder/materialize.js";
+import { checkPathsFit, folderWorkPaths, prepareWorkTree } from "./folder/work-paths.js";
 import { folderFingerprint } from "./folder/scan.js";
 import { createGrantCheck, type PrefetchingGrantCheck } from "./grant-check.js";
 import { GrantStatus } from "./grant-status.js";
@@ -374,7 +373,7 @@ export class PeerNode implements PeerNodeApi {
     // A folder's paths are checked before anything is written: its manifest comes from another member's agent.
     const manifest = existing ? existing.manifest : file.fileCount !== undefined ? await this.#folderManifest(file) : undefined;
     if (manifest) checkPathsFit(finalPath, manifest);
-    const partPath = manifest ? folderWorkPaths(finalPath).stream : `${finalPath}.part`;
+    const partPath = manifest ? folderWorkPaths(finalPath).tree : `${finalPath}.part`;
     const claimed = manifest ? folderWorkPaths(finalPath).dir : partPath;
     if (!existing && (await stat(claimed).catch(() => undefined))) {
       throw new ConflictError(`${claimed} already exists and is not a download of this agent; remove it first`, Codes.DESTINATION_EXISTS);
@@ -645,24 +644,23 @@ export class PeerNode implements PeerNodeApi {
       entry.info.state = "downloading";
       if (waited) first = undefined; // the peers listed when it was asked for may be gone by its turn
       const work = record.manifest ? folderWorkPaths(state.destination) : undefined;
-      if (work) await mkdir(work.dir, { recursive: true });
-      // A folder whose stream was whole and checked when the agent stopped is only laid out again.
-      const streamDone = work !== undefined && (await stat(work.complete).catch(() => undefined)) !== undefined;
-      if (!streamDone && !(await stat(record.path).catch(() => undefined))) {
+      if (work && record.path !== work.tree) {
+        // Recorded by an agent that downloaded a folder as one stream file, then laid it out: start over in a tree.
+        await rm(work.dir, { recursive: true, force: true });
+        record.path = served.path = work.tree;
+      }
+      if (!(await stat(record.path).catch(() => undefined))) {
         served.verified = new Bitfield(file.pieceHashes.length);
         record.verified = served.verified.toBase64();
       }
-      if (!streamDone) summary = await this.#fetch(entry, record, served, first, trace, refresh);
-      let done: { size: number; mtimeMs: number } | undefined;
-      if (work) {
-        served.path = work.complete;
-        served.verified = Bitfield.full(file.pieceHashes.length);
-        done = await layOutFolder(state.destination, record.manifest!);
-        served.folder = new FolderLayout(record.manifest!);
-      }
-      done ??= await stat(state.destination);
-      record.path = state.destination;
+      if (work) await prepareWorkTree(state.destination);
+      summary = await this.#fetch(entry, record, served, first, trace, refresh);
+      // The engine renamed the file or the folder's tree to the destination once it checked.
       served.path = state.destination;
+      const done = record.manifest ? await folderFingerprint(state.destination, record.manifest) : await stat(state.destination);
+      if (!done) throw new AppError(500, Codes.DOWNLOAD_FAILED, `${state.destination} lost a file as it was put in place`);
+      if (work) await rm(work.dir, { recursive: true, force: true });
+      record.path = state.destination;
       record.verified = served.verified.toBase64();
       record.checkedSize = done.size;
       record.checkedMtimeMs = done.mtimeMs;
@@ -707,7 +705,7 @@ export class PeerNode implements PeerNodeApi {
     return entry.info;
   }
 
-  /** Runs the engine: the file's pieces (a folder's stream) from its peers into record.path, renamed when whole and checked. */
+  /** Runs the engine: the file's pieces (a folder's stream, into its files) from its peers into record.path, renamed when whole and checked. */
   async #fetch(
     entry: DownloadEntry,
     record: ShareRecord,
@@ -725,7 +723,8 @@ export class PeerNode implements PeerNodeApi {
       peers: start.peers,
       grant: start.grant,
       partPath: record.path,
-      finalPath: record.manifest ? folderWorkPaths(state.destination).complete : state.destination,
+      finalPath: state.destination,
+      ...(record.manifest ? { folder: record.manifest } : {}),
       have: served.verified,
       ownAddress: this.peerAddress,
       ...(this.certSha256 ? { ownCertSha256: this.certSha256 } : {}),

@@ -37,7 +37,7 @@ export class ServedRegistry implements ServedFiles {
       pieceSize: file.pieceSize,
       path: record.path,
       verified: Bitfield.fromBase64(file.pieceHashes.length, record.verified),
-      ...(record.manifest && !record.download ? { folder: new FolderLayout(record.manifest) } : {}),
+      ...(record.manifest ? { folder: new FolderLayout(record.manifest) } : {}),
     };
     this.#entries.set(key(file.groupId, file.sha1), entry);
     return entry;

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { request } from "undici";
@@ -194,6 +194,91 @@ test("a folder download stopped with its agent resumes at the next login with th
   assert.equal(done.state, "complete", JSON.stringify(done.error));
   assert.ok(done.summary!.perPeer.reduce((sum, peer) => sum + peer.bytes, 0) < done.size, "only the missing pieces were fetched");
   assert.deepEqual(await tree(join(dir, "frank", "course")), expected);
+});
+
+/** Waits until `ready()` holds, polling; fails after a minute. */
+async function until(what: string, ready: () => Promise<boolean>): Promise<void> {
+  for (let waited = 0; !(await ready()); waited += 20) {
+    assert.ok(waited < 60_000, `${what} within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test("a folder's pieces are written straight into its files under the part folder, with no stream file and no second copy", async () => {
+  // Slow (128 KiB/s for ~1.2 MiB) so it is looked at many times while it downloads.
+  const grace = await agents.start("grace", trackerInfo, ["--max-download-rate", "128K"]);
+  await member(grace.api, "grace", alice!.api);
+  await mkdir(join(dir, "grace"));
+  const size = [...files.values()].reduce((sum, data) => sum + data.length, 0);
+  const part = join(dir, "grace", "course.part");
+  const started = await grace.api.downloadFile("class", "course", join(dir, "grace"));
+  let looked = 0;
+  for (;;) {
+    const [now] = await grace.api.listDownloads();
+    if (now!.state !== "downloading") break;
+    const names = await readdir(part).catch(() => undefined);
+    if (names && now!.piecesDone > 0 && now!.piecesDone < now!.pieceCount) {
+      assert.deepEqual(names, ["tree"], "nothing but the tree in the part folder");
+      let bytes = 0;
+      for (const entry of await readdir(join(part, "tree"), { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const path = relative(join(part, "tree"), join(entry.parentPath, entry.name)).split(sep).join("/");
+        const info = await stat(join(entry.parentPath, entry.name));
+        assert.ok(files.has(path), `${path} is one of the folder's files`);
+        assert.ok(info.size <= files.get(path)!.length, `${path} is no longer than the folder's file`);
+        bytes += info.size;
+      }
+      assert.ok(bytes > 0 && bytes <= size, `the tree holds ${bytes} bytes, at most the folder's ${size}`);
+      looked++;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const done = await finished(grace.api, started.id);
+  assert.equal(done.state, "complete", JSON.stringify(done.error));
+  assert.ok(looked > 0, "the part folder was looked at while pieces were in it");
+  assert.deepEqual(await tree(join(dir, "grace", "course")), expected);
+  assert.deepEqual(await readdir(join(dir, "grace")), ["course"], "the part folder is gone");
+});
+
+test("a folder download resumes after its agent is killed mid-download, fetching only the pieces it did not have", async () => {
+  const heidi = await agents.start("heidi", trackerInfo, ["--max-download-rate", "128K"]);
+  await member(heidi.api, "heidi", alice!.api);
+  await mkdir(join(dir, "heidi"));
+  const started = await heidi.api.downloadFile("class", "course", join(dir, "heidi"));
+  await until("a verified piece", async () => ((await heidi.api.listDownloads())[0]?.piecesDone ?? 0) > 0);
+  // Past the state file's save delay (AGENT.STATE_SAVE_DELAY_MS), so the verified piece is on record.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await agents.kill("heidi");
+  const again = await agents.start("heidi", trackerInfo);
+  const outcome = await again.api.login("heidi", "pw");
+  assert.equal(outcome.resumed, 1);
+  const [resumed] = await again.api.listDownloads();
+  assert.ok(resumed!.piecesDone > 0, "the verified pieces were kept");
+  const done = await finished(again.api, started.id);
+  assert.equal(done.state, "complete", JSON.stringify(done.error));
+  assert.ok(done.summary!.perPeer.reduce((sum, peer) => sum + peer.bytes, 0) < done.size, "only the missing pieces were fetched");
+  assert.deepEqual(await tree(join(dir, "heidi", "course")), expected);
+  assert.deepEqual(await readdir(join(dir, "heidi")), ["course"], "the part folder is gone");
+});
+
+test("a symlink planted in a folder download's part tree does not redirect a write", async () => {
+  // Slow (64 KiB/s), so the link is in place long before the last piece, which holds the last file, arrives.
+  const ivan = await agents.start("ivan", trackerInfo, ["--max-download-rate", "64K"]);
+  await member(ivan.api, "ivan", alice!.api);
+  await mkdir(join(dir, "ivan"));
+  const victim = join(dir, "victim.txt");
+  await writeFile(victim, "not to be overwritten");
+  const partTree = join(dir, "ivan", "course.part", "tree");
+  const started = await ivan.api.downloadFile("class", "course", join(dir, "ivan"));
+  await until("the part tree", async () => (await stat(partTree).catch(() => undefined)) !== undefined);
+  await symlink(victim, join(partTree, "Übung ñ.txt"));
+  const done = await finished(ivan.api, started.id);
+  assert.equal(done.state, "failed");
+  assert.equal(done.error!.code, "WRITE_FAILED");
+  assert.match(done.error!.message, /not a file this download made/);
+  assert.equal(await readFile(victim, "utf8"), "not to be overwritten");
+  await ivan.api.cancelDownload("class", "course");
+  assert.deepEqual(await readdir(join(dir, "ivan")), [], "cancelling removes the part folder");
 });
 
 test("a manifest with a path out of the destination is refused before anything is written", async () => {

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { writeSync } from "node:fs";
 import { access, open, rename, type FileHandle } from "node:fs/promises";
-import type { FileMetadata, PeerView } from "../../../core/api-types.js";
+import type { FileMetadata, ManifestEntry, PeerView } from "../../../core/api-types.js";
 import { Bitfield } from "../../../core/bitfield.js";
 import { AppError, Codes, ConflictError, FileChecksumError, NoSourceError } from "../../../core/errors.js";
 import { pieceBounds } from "../../../core/pieces.js";
@@ -22,9 +22,11 @@ export interface DownloadOptions {
   file: FileMetadata;
   peers: PeerView[];
   grant: string;
-  /** Where verified pieces are written; renamed to finalPath once the whole file checks. */
+  /** Where verified pieces are written; renamed to finalPath once the whole file checks. For a folder: its part tree, made by the caller. */
   partPath: string;
   finalPath: string;
+  /** A folder's files in stream order: each piece is written into the files it spans under partPath (folder/tree-files.ts). */
+  folder?: readonly ManifestEntry[];
   /** Pieces already verified in partPath (resume). */
   have?: Bitfield;
   /**
@@ -180,11 +182,12 @@ export class Download {
     this.#startedAt = Date.now();
     this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, Codes.DESTINATION_EXISTS);
-    const handle = await open(partPath, (await exists(partPath)) ? "r+" : "w+");
+    // A folder's files are opened by the piece worker alone, as pieces reach them; a file is also written here (#writeHere).
+    const handle = this.#options.folder ? undefined : await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     let actual: string;
     try {
       this.#part = handle;
-      await handle.truncate(file.size);
+      await handle?.truncate(file.size);
       this.#trace.mark("partReady");
       this.#lastRefresh = Date.now();
       this.#syncPeers(this.#options.peers, false);
@@ -210,7 +213,7 @@ export class Download {
       await this.#untilStoreIdle();
       await this.#store?.close();
       this.#part = undefined;
-      await handle.close();
+      await handle?.close();
       await Promise.all([...this.#seen.values()].map((peer) => peer.close()));
     }
     if (actual !== file.sha1) {
@@ -227,7 +230,16 @@ export class Download {
   #openStore(): PieceStore {
     const { file, partPath } = this.#options;
     const store = new PieceStore(
-      { path: partPath, size: file.size, pieceSize: file.pieceSize, pieceHashes: file.pieceHashes, have: this.#have, slots: AGENT.MAX_PIECE_BUFFERS, workers: this.#options.workers },
+      {
+        path: partPath,
+        size: file.size,
+        pieceSize: file.pieceSize,
+        pieceHashes: file.pieceHashes,
+        have: this.#have,
+        slots: AGENT.MAX_PIECE_BUFFERS,
+        workers: this.#options.workers,
+        ...(this.#options.folder ? { folder: this.#options.folder } : {}),
+      },
       (outcome, buffer) => this.#pieceStored(outcome, buffer),
       (error) => {
         this.#fatal ??= new AppError(500, Codes.PIECE_STORE_FAILED, `checking and writing pieces failed: ${error.message}`);
@@ -243,11 +255,12 @@ export class Download {
    * Reserves the .part file's blocks once the first piece is written, not
    * before: spawning `fallocate` holds this thread for ~15 ms (a fork of the
    * whole process) that the first requests would otherwise wait behind. A
-   * full disk still stops the download early.
+   * full disk still stops the download early. A folder's files are not
+   * reserved: one `fallocate` per file would cost more than it saves.
    */
   #reserveSpace(): void {
     const { file, partPath } = this.#options;
-    if (this.#reservation || file.size < AGENT.RESERVE_SPACE_FROM_BYTES) return;
+    if (this.#reservation || this.#options.folder || file.size < AGENT.RESERVE_SPACE_FROM_BYTES) return;
     this.#reservation = reserveSpace(partPath, file.size).catch((error: unknown) => {
       this.#fatal ??= error;
       this.#wake?.();

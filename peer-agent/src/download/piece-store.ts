@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import type { ManifestEntry } from "../../../core/api-types.js";
 import { AGENT } from "../config.js";
 import type { Bitfield } from "../../../core/bitfield.js";
 import { pieceWorkerSource, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
@@ -72,9 +73,20 @@ export class PieceStore {
   readonly #onOutcome: (outcome: PieceOutcome, buffer: Buffer) => void;
   #digest: { resolve: (sha1: string) => void; reject: (error: Error) => void } | undefined;
   #failure: Error | undefined;
+  #closed: (() => void) | undefined;
 
   constructor(
-    options: { path: string; size: number; pieceSize: number; pieceHashes: string[]; have: Bitfield; slots: number; workers?: PieceWorkers },
+    options: {
+      path: string;
+      size: number;
+      pieceSize: number;
+      pieceHashes: string[];
+      have: Bitfield;
+      slots: number;
+      workers?: PieceWorkers;
+      /** A folder's files in stream order: `path` is then its part tree, and pieces are written into the files (folder/tree-files.ts). */
+      folder?: readonly ManifestEntry[];
+    },
     onOutcome: (outcome: PieceOutcome, buffer: Buffer) => void,
     onFailure: (error: Error) => void,
   ) {
@@ -94,10 +106,12 @@ export class PieceStore {
         memory,
         waiting: this.#waiting,
         catchUpPieces: AGENT.PREFIX_CATCH_UP_PIECES,
+        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createAhead: AGENT.FOLDER_CREATE_AHEAD } } : {}),
       },
     });
     this.#worker.on("message", (message: FromPieceWorker) => {
-      if ("sha1" in message) this.#digest?.resolve(message.sha1);
+      if ("closed" in message) this.#closed?.();
+      else if ("sha1" in message) this.#digest?.resolve(message.sha1);
       else if ("digestError" in message) this.#digest?.reject(new Error(message.digestError));
       else this.#onOutcome(message.outcome, this.#slots[message.slot]!);
     });
@@ -148,8 +162,20 @@ export class PieceStore {
     });
   }
 
+  /** Has the worker close its files (terminate() alone would leave their descriptors open in this process), then stops it. */
   async close(): Promise<void> {
+    const running = this.#failure === undefined;
     this.#failure ??= new Error("the piece store is closed");
+    if (running) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#closed = resolve;
+        this.#worker.once("exit", () => resolve());
+        timer = setTimeout(resolve, AGENT.PIECE_WORKER_CLOSE_MS);
+        this.#post({ close: true });
+      });
+      clearTimeout(timer);
+    }
     await this.#worker.terminate();
   }
 

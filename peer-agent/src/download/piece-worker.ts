@@ -7,14 +7,24 @@
  * (pieceWorkerSource()), in a worker started with `eval`: that runs the same
  * from TypeScript (tsx), from the compiled dist/ and from a bundle, with no
  * worker file to locate. So the function must not use anything from the
- * module around it: it `require`s what it needs.
+ * module around it: it `require`s what it needs, and a folder's classes
+ * (FolderLayout, TreeFiles) are put in front of it as source text too.
  */
+import type { ManifestEntry } from "../../../core/api-types.js";
+import { FolderLayout } from "../folder/layout.js";
+import { TreeFiles } from "../folder/tree-files.js";
+
+/** Bound by pieceWorkerSource() in the worker: the classes' own source text, since the worker cannot import. */
+declare const WorkerFolderLayout: typeof FolderLayout;
+declare const WorkerTreeFiles: typeof TreeFiles;
 
 /** Sent to the worker: once to open a download, then a piece at a time, then the digest request. */
 export type ToPieceWorker =
   | { open: PieceWorkerOpen }
   | { piece: number; slot: number; length: number; checked: boolean; written?: boolean }
-  | { digest: true };
+  | { digest: true }
+  /** Closes the file(s) before the worker is terminated (terminate() runs no exit handler, and descriptors belong to the process). */
+  | { close: true };
 
 export interface PieceWorkerOpen {
   path: string;
@@ -29,11 +39,16 @@ export interface PieceWorkerOpen {
   waiting: Int32Array;
   /** Pieces read back for the whole-file SHA1 per turn of the worker's event loop (AGENT.PREFIX_CATCH_UP_PIECES). */
   catchUpPieces: number;
+  /**
+   * A folder: `path` is its part tree, and each piece is written into the
+   * files it spans (folder/tree-files.ts), at most `maxOpenFiles` of them open.
+   */
+  folder?: { entries: ManifestEntry[]; maxOpenFiles: number; createAhead: number };
 }
 
 export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
 
-export type FromPieceWorker = { sha1: string } | { digestError: string } | { outcome: PieceOutcome; slot: number };
+export type FromPieceWorker = { sha1: string } | { digestError: string } | { outcome: PieceOutcome; slot: number } | { closed: true };
 
 export function pieceWorkerMain(): void {
   const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
@@ -43,6 +58,10 @@ export function pieceWorkerMain(): void {
   const port = parentPort;
   let job: PieceWorkerOpen;
   let fd = -1;
+  let tree: TreeFiles | undefined;
+  /** Where the stream's bytes go and come back from: one file, or a folder's files (each piece cut at their boundaries). */
+  let writeAt: (data: Buffer, length: number, position: number) => void;
+  let readAt: (buffer: Buffer, length: number, position: number) => number;
   let written: Uint8Array;
   let whole: import("node:crypto").Hash;
   let next = 0;
@@ -57,12 +76,13 @@ export function pieceWorkerMain(): void {
       const length = lengthOf(next);
       let done = 0;
       while (done < length) {
-        const read = readSync(fd, scratch, done, length - done, next * job.pieceSize + done);
-        if (read === 0) throw new Error(`the file ends inside piece ${next}`);
+        const read = readAt(scratch.subarray(done), length - done, next * job.pieceSize + done);
+        if (read === 0) throw new Error(`the ${job.folder ? "folder's files end" : "file ends"} inside piece ${next}`);
         done += read;
       }
       whole.update(scratch.subarray(0, length));
       next++;
+      tree?.release(next * job.pieceSize);
     }
   };
   // Catching up with pieces written ahead of the prefix (one that fills a gap may be followed by
@@ -89,7 +109,20 @@ export function pieceWorkerMain(): void {
   port.on("message", (message: ToPieceWorker) => {
     if ("open" in message) {
       job = message.open;
-      fd = openSync(job.path, "r+");
+      if (job.folder) {
+        const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(job.folder.entries), job.folder.maxOpenFiles);
+        tree = files;
+        files.createAhead(job.folder.createAhead);
+        writeAt = (data, length, position) => files.write(data, length, position);
+        readAt = (buffer, length, position) => files.read(buffer, length, position);
+      } else {
+        const file = openSync(job.path, "r+");
+        fd = file;
+        writeAt = (data, length, position) => {
+          for (let done = 0; done < length; ) done += writeSync(file, data, done, length - done, position + done);
+        };
+        readAt = (buffer, length, position) => readSync(file, buffer, 0, length, position);
+      }
       written = new Uint8Array(job.pieceHashes.length);
       for (let i = 0; i < written.length; i++) if (job.have[i >> 3]! & (0x80 >> (i & 7))) written[i] = 1;
       whole = createHash("sha1");
@@ -99,11 +132,22 @@ export function pieceWorkerMain(): void {
       try {
         if (catchUpError) throw catchUpError;
         hashWrittenAhead(Infinity);
-        if (next !== written.length) send({ digestError: `only ${next} of ${written.length} pieces are written` });
-        else send({ sha1: whole.digest("hex") });
+        if (next !== written.length) {
+          send({ digestError: `only ${next} of ${written.length} pieces are written` });
+          return;
+        }
+        // Every piece is written: a folder's tree lacks only its empty files, which no piece touches.
+        tree?.createEmptyFiles();
+        send({ sha1: whole.digest("hex") });
       } catch (error) {
         send({ digestError: (error as Error).message });
       }
+      return;
+    }
+    if ("close" in message) {
+      closeFiles();
+      if (tree) tree.whenIdle(() => send({ closed: true }));
+      else send({ closed: true });
       return;
     }
     const { piece, slot, length, checked } = message;
@@ -119,18 +163,19 @@ export function pieceWorkerMain(): void {
         if (piece === next) {
           whole.update(data);
           next++;
+          tree?.release(next * job.pieceSize);
         }
       } else if (!checked && createHash("sha1").update(data).digest("hex") !== job.pieceHashes[piece]) {
         outcome = { piece, ok: false };
       } else {
-        let done = 0;
-        while (done < length) done += writeSync(fd, data, done, length - done, piece * job.pieceSize + done);
+        writeAt(data, length, piece * job.pieceSize);
         written[piece] = 1;
         outcome = { piece, ok: true };
         // The piece that extends the hashed prefix is hashed from memory; later ones are read back.
         if (piece === next) {
           whole.update(data);
           next++;
+          tree?.release(next * job.pieceSize);
         }
       }
     } catch (error) {
@@ -140,9 +185,12 @@ export function pieceWorkerMain(): void {
     send({ outcome, slot });
     scheduleCatchUp();
   });
-  process.on("exit", () => {
+  const closeFiles = () => {
     if (fd >= 0) closeSync(fd);
-  });
+    fd = -1;
+    tree?.close();
+  };
+  process.on("exit", closeFiles);
 }
 
 /**
@@ -151,5 +199,10 @@ export function pieceWorkerMain(): void {
  * `__require` stands for require in a bundle); in the worker they are plain.
  */
 export function pieceWorkerSource(): string {
-  return `const __name = (target) => target; const __require = require; (${pieceWorkerMain.toString()})();`;
+  return [
+    "const __name = (target) => target; const __require = require;",
+    `const WorkerFolderLayout = (${FolderLayout.toString()});`,
+    `const WorkerTreeFiles = (${TreeFiles.toString()});`,
+    `(${pieceWorkerMain.toString()})();`,
+  ].join("\n");
 }

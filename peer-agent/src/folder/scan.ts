@@ -56,13 +56,13 @@ export async function scanFolder(root: string): Promise<ScannedFile[]> {
 
 /**
  * Size and latest modification time of a folder's files as they are now, to notice a change since it was shared;
- * undefined when one is gone or has another size. Synchronous stats, a turn's worth at a time (see layOutFolder).
+ * undefined when one is gone or has another size. Synchronous stats, a turn's worth at a time: a round trip through libuv's pool per file costs more than the stat itself.
  */
 export async function folderFingerprint(root: string, entries: readonly ManifestEntry[]): Promise<{ size: number; mtimeMs: number } | undefined> {
   let size = 0;
   let mtimeMs = 0;
   for (const [index, entry] of entries.entries()) {
-    if (index > 0 && index % AGENT.FOLDER_LAYOUT_TURN_FILES === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (index > 0 && index % AGENT.FOLDER_STAT_TURN_FILES === 0) await new Promise((resolve) => setImmediate(resolve));
     const info = statSync(join(root, ...entry.path.split("/")), { throwIfNoEntry: false });
     if (!info?.isFile() || info.size !== entry.size) return undefined;
     size += info.size;

@@ -9,7 +9,7 @@ export interface ServedFile {
   pieceSize: number;
   /** Local path chosen by this machine's user (or the .part file of a download). */
   path: string;
-  /** A complete shared folder: `path` is its root and its stream is read across its files. Absent for a file, and for a folder still downloading (its stream is one .part file). */
+  /** A shared folder: `path` is its root (a download's part tree until it is whole) and its stream is read across its files. Absent for a file. */
   folder?: FolderLayout;
   /** Verified pieces: only these are served. */
   verified: Bitfield;

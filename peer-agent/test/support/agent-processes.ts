@@ -1,15 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { freePort } from "../../../core/free-port.js";
 import { connectToAgent, type RemotePeerNode } from "../../src/control/client.js";
+import { controlFilePath } from "../../src/control/control-file.js";
 
 /** Real peer-agent processes for a test (run with tsx), each on a free loopback port with its state in `dir`. */
 export class AgentProcesses {
   readonly #dir: string;
   readonly #children: ChildProcess[] = [];
   readonly #apis: RemotePeerNode[] = [];
+  /** The latest process started under each name. */
+  readonly #byName = new Map<string, ChildProcess>();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -24,6 +27,7 @@ export class AgentProcesses {
       env: { ...process.env, P2P_LOG_LEVEL: "warn" },
     });
     this.#children.push(child);
+    this.#byName.set(name, child);
     let output = "";
     child.stdout!.on("data", (chunk) => (output += chunk));
     child.stderr!.on("data", (chunk) => (output += chunk));
@@ -39,11 +43,24 @@ export class AgentProcesses {
     return { address: `127.0.0.1:${port}`, api };
   }
 
+  /**
+   * Kills the agent started as `name` with SIGKILL, as a crash or the OOM killer would: nothing of its own
+   * shutdown runs. Its control.json is removed, so the next start() under that name waits for the new agent's.
+   */
+  async kill(name: string): Promise<void> {
+    const child = this.#byName.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill("SIGKILL");
+    await exited;
+    await rm(controlFilePath(join(this.#dir, `agent-${name}`)), { force: true });
+  }
+
   /** Closes every control connection and stops every agent (SIGTERM), waiting for each to exit. */
   async stopAll(): Promise<void> {
     for (const api of this.#apis) await api.close().catch(() => undefined);
     for (const child of this.#children) {
-      if (child.exitCode !== null) continue;
+      if (child.exitCode !== null || child.signalCode !== null) continue;
       child.kill("SIGTERM");
       await once(child, "exit");
     }

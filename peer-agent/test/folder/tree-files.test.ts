@@ -1,0 +1,145 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { link, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { tmpdir } from "node:os";
+import { FolderLayout } from "../../src/folder/layout.js";
+import { TreeFiles } from "../../src/folder/tree-files.js";
+
+const dir = await mkdtemp(path.join(tmpdir(), "tree-files-"));
+after(() => rm(dir, { recursive: true, force: true }));
+
+const entries = [
+  { path: "a.bin", size: 5 },
+  { path: "empty", size: 0 },
+  { path: "sub/deep/b.bin", size: 3 },
+  { path: "sub/c.bin", size: 0 },
+  { path: "z.bin", size: 8 },
+];
+const stream = randomBytes(16);
+let trees = 0;
+
+/** A fresh part tree, and fs calls counted: opens, and descriptors open now. */
+async function fresh(maxOpen = 64) {
+  const root = path.join(dir, `tree-${trees++}`);
+  await mkdir(root);
+  const counted = { opens: 0, open: 0, most: 0 };
+  const countingFs = {
+    ...fs,
+    openSync: (...args: Parameters<typeof fs.openSync>) => {
+      const fd = fs.openSync(...args);
+      counted.opens++;
+      counted.most = Math.max(counted.most, ++counted.open);
+      return fd;
+    },
+    closeSync: (fd: number) => {
+      counted.open--;
+      fs.closeSync(fd);
+    },
+  } as typeof fs;
+  return { root, counted, files: new TreeFiles({ fs: countingFs, path }, root, new FolderLayout(entries), maxOpen) };
+}
+
+test("a write spanning several files lands in each file at its offset, empty files made at the end", async () => {
+  const { root, files } = await fresh();
+  // Two "pieces" of 10 and 6 bytes, the second first: each is cut at the files' boundaries.
+  files.write(stream.subarray(10), 6, 10);
+  files.write(stream, 10, 0);
+  files.createEmptyFiles();
+  files.close();
+  assert.deepEqual(await readFile(path.join(root, "a.bin")), stream.subarray(0, 5));
+  assert.deepEqual(await readFile(path.join(root, "sub", "deep", "b.bin")), stream.subarray(5, 8));
+  assert.deepEqual(await readFile(path.join(root, "z.bin")), stream.subarray(8, 16));
+  assert.equal((await readFile(path.join(root, "empty"))).length, 0);
+  assert.equal((await readFile(path.join(root, "sub", "c.bin"))).length, 0);
+  assert.deepEqual((await readdir(root, { recursive: true })).sort(), ["a.bin", "empty", "sub", "sub/c.bin", "sub/deep", "sub/deep/b.bin", "z.bin"]);
+});
+
+test("bytes written are read back across files, also by a new instance after a restart", async () => {
+  const { root, files } = await fresh();
+  files.write(stream, 16, 0);
+  files.close();
+  const again = new TreeFiles({ fs, path }, root, new FolderLayout(entries), 64);
+  const back = Buffer.alloc(16);
+  assert.equal(again.read(back, 12, 3), 12);
+  again.close();
+  assert.deepEqual(back.subarray(0, 12), stream.subarray(3, 15));
+});
+
+test("no more descriptors are open at once than the bound, and a file is not reopened per write while it is cached", async () => {
+  const bounded = await fresh(2);
+  for (let position = 0; position < 16; position++) bounded.files.write(stream.subarray(position), 1, position);
+  bounded.files.close();
+  assert.equal(bounded.counted.most, 2);
+  assert.equal(bounded.counted.open, 0, "close() closes every descriptor");
+  assert.deepEqual(await readFile(path.join(bounded.root, "z.bin")), stream.subarray(8, 16));
+
+  const roomy = await fresh(64);
+  for (let position = 0; position < 16; position++) roomy.files.write(stream.subarray(position), 1, position);
+  roomy.files.close();
+  assert.equal(roomy.counted.opens, 3, "one open per file written to, not per write");
+});
+
+test("a symlink planted where a file goes is not written through", async () => {
+  const { root, files } = await fresh();
+  const target = path.join(dir, "victim.txt");
+  await writeFile(target, "keep me");
+  await symlink(target, path.join(root, "a.bin"));
+  assert.throws(() => files.write(stream, 5, 0), /not a file this download made/);
+  files.close();
+  assert.equal(await readFile(target, "utf8"), "keep me");
+});
+
+test("a hard link planted where a file goes is not written through", async () => {
+  const { root, files } = await fresh();
+  const target = path.join(dir, "linked.txt");
+  await writeFile(target, "keep me too");
+  await link(target, path.join(root, "z.bin"));
+  assert.throws(() => files.write(stream.subarray(8), 8, 8), /not a file this download made/);
+  files.close();
+  assert.equal(await readFile(target, "utf8"), "keep me too");
+});
+
+test("a symlink planted where a directory goes is not written through", async () => {
+  const { root, files } = await fresh();
+  const elsewhere = path.join(dir, "elsewhere");
+  await mkdir(elsewhere);
+  await symlink(elsewhere, path.join(root, "sub"));
+  assert.throws(() => files.write(stream.subarray(5), 3, 5), /not a directory this download made/);
+  files.close();
+  assert.deepEqual(await readdir(elsewhere), []);
+});
+
+test("files created ahead are empty until their bytes come, and a name already taken is left to the writer's rules", async () => {
+  const { root, files } = await fresh();
+  const target = path.join(dir, "ahead-victim.txt");
+  await writeFile(target, "untouched");
+  await symlink(target, path.join(root, "z.bin"));
+  files.createAhead(2);
+  await new Promise<void>((resolve) => {
+    files.close(); // stops creating; whenIdle waits for the creations under way
+    files.whenIdle(resolve);
+  });
+  const made = new TreeFiles({ fs, path }, root, new FolderLayout(entries), 64);
+  made.createAhead(2);
+  await new Promise<void>((resolve) => made.whenIdle(resolve));
+  for (const entry of entries.filter((e) => e.path !== "z.bin")) assert.equal((await readFile(path.join(root, ...entry.path.split("/")))).length, 0, entry.path);
+  made.write(stream, 8, 0);
+  assert.throws(() => made.write(stream.subarray(8), 8, 8), /not a file this download made/);
+  made.close();
+  assert.deepEqual(await readFile(path.join(root, "sub", "deep", "b.bin")), stream.subarray(5, 8));
+  assert.equal(await readFile(target, "utf8"), "untouched");
+});
+
+test("files wholly before the hashed position are closed, and the ones after it stay open", async () => {
+  const { counted, files } = await fresh();
+  files.write(stream, 16, 0);
+  assert.equal(counted.open, 3);
+  files.release(8); // a.bin and sub/deep/b.bin end by byte 8; z.bin goes on to 16
+  assert.equal(counted.open, 1);
+  files.release(16);
+  assert.equal(counted.open, 0);
+  files.close();
+});
