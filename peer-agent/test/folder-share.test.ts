@@ -185,16 +185,21 @@ test("a folder download stopped with its agent resumes at the next login with th
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await stopAgent(first.api);
-  const again = await agents.start("frank", trackerInfo);
-  const outcome = await again.api.login("frank", "pw");
+  await resumesAndCompletes("frank", started.id);
+});
+
+/** Starts `name`'s agent again: its folder download resumes with the pieces it had, fetches only the rest and lays out the tree. */
+async function resumesAndCompletes(name: string, downloadId: string): Promise<void> {
+  const again = await agents.start(name, trackerInfo);
+  const outcome = await again.api.login(name, "pw");
   assert.equal(outcome.resumed, 1);
   const [resumed] = await again.api.listDownloads();
   assert.ok(resumed!.piecesDone > 0, "the verified pieces were kept");
-  const done = await finished(again.api, started.id);
+  const done = await finished(again.api, downloadId);
   assert.equal(done.state, "complete", JSON.stringify(done.error));
   assert.ok(done.summary!.perPeer.reduce((sum, peer) => sum + peer.bytes, 0) < done.size, "only the missing pieces were fetched");
-  assert.deepEqual(await tree(join(dir, "frank", "course")), expected);
-});
+  assert.deepEqual(await tree(join(dir, name, "course")), expected);
+}
 
 /** Waits until `ready()` holds, polling; fails after a minute. */
 async function until(what: string, ready: () => Promise<boolean>): Promise<void> {
@@ -249,15 +254,7 @@ test("a folder download resumes after its agent is killed mid-download, fetching
   // Past the state file's save delay (AGENT.STATE_SAVE_DELAY_MS), so the verified piece is on record.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await agents.kill("heidi");
-  const again = await agents.start("heidi", trackerInfo);
-  const outcome = await again.api.login("heidi", "pw");
-  assert.equal(outcome.resumed, 1);
-  const [resumed] = await again.api.listDownloads();
-  assert.ok(resumed!.piecesDone > 0, "the verified pieces were kept");
-  const done = await finished(again.api, started.id);
-  assert.equal(done.state, "complete", JSON.stringify(done.error));
-  assert.ok(done.summary!.perPeer.reduce((sum, peer) => sum + peer.bytes, 0) < done.size, "only the missing pieces were fetched");
-  assert.deepEqual(await tree(join(dir, "heidi", "course")), expected);
+  await resumesAndCompletes("heidi", started.id);
   assert.deepEqual(await readdir(join(dir, "heidi")), ["course"], "the part folder is gone");
 });
 
