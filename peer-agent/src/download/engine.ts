@@ -735,6 +735,7 @@ export class Download {
   #cancelCopies(winner: Flight, piece: number): void {
     for (const flight of this.#flights) {
       if (flight === winner || piece < flight.next || piece >= flight.piece + flight.count) continue;
+      if (this.#runAlreadyDone(flight)) flight.controller.abort();
     }
   }
 
