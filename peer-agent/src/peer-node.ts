@@ -373,8 +373,9 @@ export class PeerNode implements PeerNodeApi {
     // A folder's paths are checked before anything is written: its manifest comes from another member's agent.
     const manifest = existing ? existing.manifest : file.fileCount !== undefined ? await this.#folderManifest(file) : undefined;
     if (manifest) checkPathsFit(finalPath, manifest);
-    const partPath = manifest ? folderWorkPaths(finalPath).tree : `${finalPath}.part`;
-    const claimed = manifest ? folderWorkPaths(finalPath).dir : partPath;
+    const work = manifest ? folderWorkPaths(finalPath) : undefined;
+    const partPath = work?.tree ?? `${finalPath}.part`;
+    const claimed = work?.dir ?? partPath;
     if (!existing && (await stat(claimed).catch(() => undefined))) {
       throw new ConflictError(`${claimed} already exists and is not a download of this agent; remove it first`, Codes.DESTINATION_EXISTS);
     }

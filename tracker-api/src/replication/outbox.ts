@@ -167,7 +167,6 @@ export class Outbox {
     try {
       let last = this.#last;
       const result = await this.db.$transaction(async (tx) => {
-        if (this.sharedLog) last = await this.#continueLog(tx, hooks);
         last ??= await lastSeq(tx, hooks.origin);
         const result = await work(tx, async (...events) => {
           if (events.length === 0) return;
