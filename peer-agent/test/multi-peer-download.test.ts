@@ -153,12 +153,19 @@ test("a download fails clearly when no peer holds some piece", async () => {
 const stallers: Server[] = [];
 after(() => stallers.forEach((server) => server.closeAllConnections()));
 
-/** A peer that answers byte requests with `lie(start, end)` instead of the truth. */
-async function liar(userId: string, lie: (start: number, end: number, res: import("node:http").ServerResponse) => void): Promise<PeerView> {
+/** A peer holding `held` that answers byte requests with `lie(start, end)` instead of the truth. */
+async function liar(userId: string, lie: (start: number, end: number, res: import("node:http").ServerResponse) => void, held = all): Promise<PeerView> {
+  const bitfield = new Bitfield(PIECES);
+  for (const piece of held) bitfield.set(piece);
   const server = createServer((req, res) => {
     if (req.url?.endsWith("/bitfield")) {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ sha1: metadata.sha1, pieceCount: PIECES, piecesHeld: PIECES, bitfield: Bitfield.full(PIECES).toBase64() }));
+      res.end(JSON.stringify({ sha1: metadata.sha1, pieceCount: PIECES, piecesHeld: held.length, bitfield: bitfield.toBase64() }));
+      return;
+    }
+    if (req.url?.endsWith("/events")) {
+      // No event stream: the downloader reads the bitfield instead.
+      res.writeHead(404).end();
       return;
     }
     const [, start = "0", end = "0"] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "") ?? [];
@@ -167,15 +174,16 @@ async function liar(userId: string, lie: (start: number, end: number, res: impor
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   servers.push(server);
   stallers.push(server);
-  return { userId, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: PIECES, complete: true };
+  return { userId, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: held.length, complete: held.length === PIECES };
 }
 
-/** A peer that starts every answer and then never finishes it. */
-function staller(userId: string): Promise<PeerView> {
+/** A peer that starts every answer and then never finishes it; `onClose` hears when the downloader hangs up. */
+function staller(userId: string, held = all, onClose?: () => void): Promise<PeerView> {
   return liar(userId, (start, end, res) => {
     res.writeHead(206, { "content-range": `bytes ${start}-${end}/${data.length}`, "content-length": end - start + 1 });
     res.write(data.subarray(start, start + 1000));
-  });
+    if (onClose) res.on("close", onClose);
+  }, held);
 }
 
 test("with a peer corrupting some pieces and one stalling mid-response, the download completes correctly in bounded time and names the banned peer", async () => {
@@ -211,6 +219,31 @@ test("pieces stuck on a stalled peer are asked of another peer once the timeout 
   assert.ok(summary.timeouts >= 1, JSON.stringify(summary));
   assert.equal(summary.perPeer.find((p) => p.userId === "sloth")?.pieces, 0);
   assert.ok(Date.now() - started < 10_000);
+});
+
+test("an endgame copy that is verified first cancels the request still stalled on another peer, before the download ends", async () => {
+  const last = PIECES - 1;
+  const allButLast = all.slice(0, last);
+  let stallerHungUpAt = 0;
+  // The last piece comes only from a peer that answers after a while, so the download lasts well past the endgame copies.
+  const late = await liar("late", (start, end, res) => {
+    setTimeout(() => {
+      res.writeHead(206, { "content-range": `bytes ${start}-${end}/${data.length}` });
+      res.end(data.subarray(start, end + 1));
+    }, 1500);
+  }, [last]);
+  const peers = [await staller("sloth", allButLast, () => { stallerHungUpAt ||= Date.now(); }), await seeder("alice", allButLast), late];
+  const finalPath = join(dir, "out-endgame.bin");
+  const summary = await new Download({
+    groupId: "team", file: metadata, peers, grant: "g", partPath: `${finalPath}.part`, finalPath,
+    // A long timeout: only the endgame copy's win can end the stalled request early.
+    picker: { maxRunPieces: 2, minTimeoutMs: 60_000 },
+  }).run();
+  const endedAt = Date.now();
+  assert.equal(await sha1Of(finalPath), metadata.sha1);
+  assert.equal(summary.perPeer.find((p) => p.userId === "sloth")?.pieces, 0);
+  assert.ok(stallerHungUpAt > 0, "the stalled request was never cancelled");
+  assert.ok(endedAt - stallerHungUpAt >= 1000, `the stalled request was cancelled only ${endedAt - stallerHungUpAt} ms before the end`);
 });
 
 test("a refreshed peer list brings in a seeder that appeared mid-download and drops one that vanished", async () => {
