@@ -12,6 +12,7 @@ import { Download } from "../src/download/engine.js";
 import { hashFile } from "../../core/pieces.js";
 import type { FileMetadata, PeerView } from "../../core/api-types.js";
 import { createPeerServer } from "../src/http/server.js";
+import { slowLink } from "./support/slow-link.js";
 
 const PIECE = 64 * 1024;
 const PIECES = 40;
@@ -268,7 +269,11 @@ test("a refreshed peer list brings in a seeder that appeared mid-download and dr
 });
 
 test("two downloads at once from the same seeders progress fairly", async () => {
-  const peers = [await seeder("alice", all), await seeder("bob", all)];
+  // Capped seeders, so the downloads last long enough (~0.7 s) that one starting a little late on a busy machine
+  // does not decide the outcome: unshaped, both ended within milliseconds and the test failed at load 3.
+  const links = await Promise.all([await seeder("alice", all), await seeder("bob", all)].map((view) => slowLink(view.address, 4_000_000)));
+  after(() => Promise.all(links.map((link) => link.close())));
+  const peers = links.map((link, i) => ({ userId: ["alice", "bob"][i]!, address: link.address, piecesHeld: PIECES, complete: true }));
   const paths = [join(dir, "fair-a.bin"), join(dir, "fair-b.bin")];
   const downloads = paths.map((finalPath, i) => new Download({
     groupId: "team", file: metadata, peers, grant: `requester-${i}`, partPath: `${finalPath}.part`, finalPath,

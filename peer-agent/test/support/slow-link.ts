@@ -55,7 +55,9 @@ export async function slowLink(target: string, bytesPerSecond: number): Promise<
       }
     });
     const end = () => {
-      queues.splice(queues.indexOf(queue), 1);
+      // Runs once per close and error of either side: splice(-1) would drop another connection's queue, starving it.
+      const index = queues.indexOf(queue);
+      if (index >= 0) queues.splice(index, 1);
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
