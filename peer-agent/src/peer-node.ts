@@ -156,7 +156,7 @@ export class PeerNode implements PeerNodeApi {
     }
     await store.createDir();
     await tls?.save();
-    node.#workers.warm();
+    void node.#workers.warm();
     return node;
   }
 
@@ -688,7 +688,7 @@ export class PeerNode implements PeerNodeApi {
       giveTurnBack?.();
     }
     await this.#store.flush();
-    this.#workers.warm(); // for the next download
+    void this.#workers.warm(); // for the next download
     this.#refreshInfo(entry);
     entry.info.finishedAt = new Date().toISOString();
     if (summary) {

@@ -16,13 +16,27 @@ export class PieceWorkers {
   #spare: Worker | undefined;
   #closed = false;
 
-  /** Starts the spare now (an agent calls this at start, while nothing waits for it). */
-  warm(): void {
-    if (this.#closed || this.#spare) return;
-    this.#spare = startPieceWorker();
-    this.#spare.unref();
+  /**
+   * Starts the spare now (an agent calls this at start, while nothing waits for it). Resolves once its thread
+   * runs, or at once when there is nothing to start.
+   */
+  warm(): Promise<void> {
+    if (this.#closed || this.#spare) return Promise.resolve();
+    const spare = startPieceWorker();
+    this.#spare = spare;
     // A spare that dies (it should not) is simply replaced at the next take.
-    this.#spare.once("exit", () => (this.#spare = undefined));
+    spare.once("exit", () => {
+      if (this.#spare === spare) this.#spare = undefined;
+    });
+    // Held until its thread runs, so that waiting for it keeps the process alive; an idle spare does not.
+    return new Promise((resolve) => {
+      const started = () => {
+        if (this.#spare === spare) spare.unref();
+        resolve();
+      };
+      spare.once("online", started);
+      spare.once("exit", started);
+    });
   }
 
   /** A started worker for a download, its own from now on. */
