@@ -253,12 +253,19 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
 /** Waits until every running tracker reports ok with the same digest of its current state; returns it. */
 export async function converged(cluster: Cluster, timeoutMs = 15_000): Promise<string> {
   let digests: (string | undefined)[] = [];
-  await waitUntil(async () => {
-    const running = cluster.trackers.filter((t) => t.child);
-    const views = await Promise.all(running.map((t) => health(t.url)));
-    digests = views.map((v) => v.digest);
-    return views.every((v) => v.status === "ok" && v.digest !== undefined) && new Set(digests).size === 1;
-  }, timeoutMs, "equal digests");
+  let seen = "nothing yet";
+  try {
+    await waitUntil(async () => {
+      const running = cluster.trackers.filter((t) => t.child);
+      const views = await Promise.all(running.map((t) => health(t.url)));
+      digests = views.map((v) => v.digest);
+      seen = JSON.stringify(views.map((v) => ({ status: v.status, digest: v.digest, peers: v.peers })));
+      return views.every((v) => v.status === "ok" && v.digest !== undefined) && new Set(digests).size === 1;
+    }, timeoutMs, "equal digests");
+  } catch (error) {
+    // Which tracker was behind, recovering or different is what tells a slow machine from a lost event.
+    throw new Error(`${(error as Error).message}; last health: ${seen}`);
+  }
   return digests[0]!;
 }
 
