@@ -285,6 +285,8 @@ export const AGENT = Object.freeze({
   STORE_IDLE_POLL_MS: 1000,
   /** How long a download's end waits for its piece worker to close its files before terminating it anyway (it answers in microseconds unless stuck). */
   PIECE_WORKER_CLOSE_MS: 2000,
+  /** A complete peer's event stream waits for a download's first piece, or this long at most (engine.ts, #addPeer). */
+  COMPLETE_PEER_WATCH_DELAY_MS: 250,
   /**
    * How a download follows each peer's event stream: a peer that sends no
    * answer head within 2 s is hung (SIGSTOPped, overloaded) and tried again

@@ -145,6 +145,9 @@ export class Download {
   #closed = false;
   #reservation: Promise<void> | undefined;
   #firstPieceAt: number | undefined;
+  /** Complete peers' event streams that wait for the first piece (see #addPeer), while #holdingWatches. */
+  readonly #watchesAfterFirstPiece: PeerWatch[] = [];
+  #holdingWatches = true;
   #trace: StartupTrace | undefined;
   /** The .part file, open while the download runs: its first pieces are written here (see #pieceArrived). */
   #part: FileHandle | undefined;
@@ -185,6 +188,7 @@ export class Download {
     // A folder's files are opened by the piece worker alone, as pieces reach them; a file is also written here (#writeHere).
     const handle = this.#options.folder ? undefined : await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     let actual: string;
+    let heldWatches: NodeJS.Timeout | undefined;
     try {
       this.#part = handle;
       await handle?.truncate(file.size);
@@ -194,6 +198,7 @@ export class Download {
       // The first requests go out before the piece store is made: their answers are a connection and a round trip
       // away, and nothing reads into a piece buffer before this function returns to the event loop.
       this.#step();
+      heldWatches = setTimeout(() => this.#startHeldWatches(), AGENT.COMPLETE_PEER_WATCH_DELAY_MS);
       this.#store = this.#openStore();
       while (!this.#have.complete) {
         signal?.throwIfAborted();
@@ -206,6 +211,7 @@ export class Download {
       actual = await this.#store.digest();
     } finally {
       this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
+      clearTimeout(heldWatches);
       for (const watch of this.#watches.values()) watch.close();
       for (const flight of this.#flights) flight.controller.abort();
       while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
@@ -348,9 +354,25 @@ export class Download {
       },
     });
     this.#watches.set(peer, watch);
-    watch.start();
+    // A complete peer's stream only tells who else downloads and what it is sending; started with the first
+    // requests, it took each such peer's first connection (or a second TLS handshake with it) and its first
+    // moments, in front of the first piece. It waits for that piece, or COMPLETE_PEER_WATCH_DELAY_MS.
+    // Any other peer's stream brings the bitfield nothing can be asked before: after this turn's requests.
+    if (complete && this.#holdingWatches) this.#watchesAfterFirstPiece.push(watch);
+    else setImmediate(() => this.#startWatch(peer, watch));
     this.#wake?.();
     return peer;
+  }
+
+  #startWatch(peer: PeerConnection, watch: PeerWatch): void {
+    if (!this.#closed && this.#watches.get(peer) === watch) watch.start();
+  }
+
+  /** Starts the complete peers' streams held back for the first piece (see #addPeer). */
+  #startHeldWatches(): void {
+    this.#holdingWatches = false;
+    const held = this.#watchesAfterFirstPiece.splice(0);
+    for (const [peer, watch] of this.#watches) if (held.includes(watch)) this.#startWatch(peer, watch);
   }
 
   /** Other downloaders of this file exist: from now on equally rare pieces go in this download's own random order. */
@@ -690,6 +712,7 @@ export class Download {
     this.#have.set(piece);
     if (this.#firstPieceAt === undefined) {
       this.#firstPieceAt = Date.now();
+      this.#startHeldWatches();
       this.#trace?.mark("firstPiece");
       this.#reserveSpace();
     }
