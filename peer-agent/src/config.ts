@@ -185,11 +185,6 @@ export const AGENT = Object.freeze({
    * these and trying again (tree-files.ts).
    */
   FOLDER_OPEN_FILES: 4096,
-  /**
-   * Files of a folder download created at once through libuv's pool, ahead of the pieces (folder/tree-files.ts):
-   * creating one costs ~100 µs of the kernel, which on the piece worker's thread held every piece behind it.
-   */
-  FOLDER_CREATE_AHEAD: 64,
   /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */
   FOLDER_STAT_TURN_FILES: 256,
   /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */

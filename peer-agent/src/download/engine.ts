@@ -11,6 +11,7 @@ import { pickRequests, randomRanks, type InFlightRequest, type PickerConfig } fr
 import { describeFailure, discard, PeerConnection, peerId, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
+import type { FolderFingerprint } from "./piece-worker.js";
 import type { TlsSessions } from "./reused-buffer-connector.js";
 import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
@@ -148,6 +149,7 @@ export class Download {
   #trace: StartupTrace | undefined;
   /** The .part file, open while the download runs: its first pieces are written here (see #pieceArrived). */
   #part: FileHandle | undefined;
+  #folderFingerprint: FolderFingerprint | undefined;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -160,6 +162,11 @@ export class Download {
 
   get have(): Bitfield {
     return this.#have;
+  }
+
+  /** A folder's size and latest modification time as its files were written, once run() has returned (from the piece worker: no stat pass needed). */
+  get folderFingerprint(): FolderFingerprint | undefined {
+    return this.#folderFingerprint;
   }
 
   progress(): DownloadProgress {
@@ -195,6 +202,7 @@ export class Download {
       // away, and nothing reads into a piece buffer before this function returns to the event loop.
       this.#step();
       this.#store = this.#openStore();
+      for (const flight of this.#flights) this.#store.requested(flight.piece * file.pieceSize, flight.bytesLeft);
       while (!this.#have.complete) {
         signal?.throwIfAborted();
         if (this.#fatal !== undefined) throw this.#fatal;
@@ -204,6 +212,7 @@ export class Download {
         if (!this.#have.complete) await this.#sleepUntilSomethingHappens();
       }
       actual = await this.#store.digest();
+      this.#folderFingerprint = this.#store.fingerprint;
     } finally {
       this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
       for (const watch of this.#watches.values()) watch.close();
@@ -436,6 +445,7 @@ export class Download {
         timedOut: false,
       };
       this.#flights.add(flight);
+      if (!request.duplicate) this.#store?.requested(request.piece * this.#options.file.pieceSize, flight.bytesLeft);
       this.#requests++;
       peer.active++;
       const task = this.#fetchRun(flight).finally(() => {

@@ -1,8 +1,9 @@
 import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { AGENT } from "../config.js";
+import { FolderCreator } from "../folder/create-ahead.js";
 import type { Bitfield } from "../../../core/bitfield.js";
-import { pieceWorkerSource, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
+import { pieceWorkerSource, type FolderFingerprint, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
 
 export type { PieceOutcome };
 
@@ -74,6 +75,9 @@ export class PieceStore {
   #digest: { resolve: (sha1: string) => void; reject: (error: Error) => void } | undefined;
   #failure: Error | undefined;
   #closed: (() => void) | undefined;
+  #fingerprint: FolderFingerprint | undefined;
+  /** A folder's files are made ahead of their pieces by this thread (folder/create-ahead.ts). */
+  readonly #creator: FolderCreator | undefined;
 
   constructor(
     options: {
@@ -96,6 +100,7 @@ export class PieceStore {
     this.#slots = Array.from({ length: options.slots }, (_, slot) => Buffer.from(memory, slot * options.pieceSize, options.pieceSize));
     this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
     this.#worker = options.workers?.take() ?? startPieceWorker();
+    this.#creator = options.folder ? new FolderCreator(options.path, options.folder) : undefined;
     this.#post({
       open: {
         path: options.path,
@@ -106,12 +111,15 @@ export class PieceStore {
         memory,
         waiting: this.#waiting,
         catchUpPieces: AGENT.PREFIX_CATCH_UP_PIECES,
-        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createAhead: AGENT.FOLDER_CREATE_AHEAD } } : {}),
+        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createState: this.#creator!.state } } : {}),
       },
     });
     this.#worker.on("message", (message: FromPieceWorker) => {
       if ("closed" in message) this.#closed?.();
-      else if ("sha1" in message) this.#digest?.resolve(message.sha1);
+      else if ("sha1" in message) {
+        this.#fingerprint = message.fingerprint;
+        this.#digest?.resolve(message.sha1);
+      }
       else if ("digestError" in message) this.#digest?.reject(new Error(message.digestError));
       else this.#onOutcome(message.outcome, this.#slots[message.slot]!);
     });
@@ -153,6 +161,11 @@ export class PieceStore {
     this.#post({ piece, slot, length, checked, ...(written ? { written: true } : {}) });
   }
 
+  /** Stream bytes [start, start + length) were asked of a peer: a folder's files there are made first. */
+  requested(start: number, length: number): void {
+    this.#creator?.requested(start, length);
+  }
+
   /** The SHA1 of the whole file; call once every piece's outcome has come back ok. */
   digest(): Promise<string> {
     if (this.#failure) return Promise.reject(this.#failure);
@@ -160,6 +173,11 @@ export class PieceStore {
       this.#digest = { resolve, reject };
       this.#post({ digest: true });
     });
+  }
+
+  /** A folder's size and latest modification time, from the worker as digest() answered; undefined before, and for a file. */
+  get fingerprint(): FolderFingerprint | undefined {
+    return this.#fingerprint;
   }
 
   /** Has the worker close its files (terminate() alone would leave their descriptors open in this process), then stops it. */
@@ -177,6 +195,7 @@ export class PieceStore {
       clearTimeout(timer);
     }
     await this.#worker.terminate();
+    await this.#creator?.close();
   }
 
   #post(message: ToPieceWorker): void {

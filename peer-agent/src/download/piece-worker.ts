@@ -43,12 +43,18 @@ export interface PieceWorkerOpen {
    * A folder: `path` is its part tree, and each piece is written into the
    * files it spans (folder/tree-files.ts), at most `maxOpenFiles` of them open.
    */
-  folder?: { entries: ManifestEntry[]; maxOpenFiles: number; createAhead: number };
+  folder?: { entries: ManifestEntry[]; maxOpenFiles: number; createState?: Int32Array };
 }
 
 export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
 
-export type FromPieceWorker = { sha1: string } | { digestError: string } | { outcome: PieceOutcome; slot: number } | { closed: true };
+/** A folder's size and latest modification time as its files are when every piece is written (TreeFiles.fingerprint). */
+export interface FolderFingerprint {
+  size: number;
+  mtimeMs: number;
+}
+
+export type FromPieceWorker = { sha1: string; fingerprint?: FolderFingerprint } | { digestError: string } | { outcome: PieceOutcome; slot: number } | { closed: true };
 
 export function pieceWorkerMain(): void {
   const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
@@ -110,9 +116,8 @@ export function pieceWorkerMain(): void {
     if ("open" in message) {
       job = message.open;
       if (job.folder) {
-        const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(job.folder.entries), job.folder.maxOpenFiles);
+        const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(job.folder.entries), job.folder.maxOpenFiles, job.folder.createState);
         tree = files;
-        files.createAhead(job.folder.createAhead);
         writeAt = (data, length, position) => files.write(data, length, position);
         readAt = (buffer, length, position) => files.read(buffer, length, position);
       } else {
@@ -138,7 +143,8 @@ export function pieceWorkerMain(): void {
         }
         // Every piece is written: a folder's tree lacks only its empty files, which no piece touches.
         tree?.createEmptyFiles();
-        send({ sha1: whole.digest("hex") });
+        const fingerprint = tree?.fingerprint();
+        send({ sha1: whole.digest("hex"), ...(fingerprint ? { fingerprint } : {}) });
       } catch (error) {
         send({ digestError: (error as Error).message });
       }
@@ -146,8 +152,7 @@ export function pieceWorkerMain(): void {
     }
     if ("close" in message) {
       closeFiles();
-      if (tree) tree.whenIdle(() => send({ closed: true }));
-      else send({ closed: true });
+      send({ closed: true });
       return;
     }
     const { piece, slot, length, checked } = message;

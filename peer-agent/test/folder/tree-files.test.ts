@@ -7,6 +7,8 @@ import * as path from "node:path";
 import { tmpdir } from "node:os";
 import { FolderLayout } from "../../src/folder/layout.js";
 import { TreeFiles } from "../../src/folder/tree-files.js";
+import { CreateState, FolderCreator } from "../../src/folder/create-ahead.js";
+import { folderFingerprint } from "../../src/folder/scan.js";
 
 const dir = await mkdtemp(path.join(tmpdir(), "tree-files-"));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -112,25 +114,64 @@ test("a symlink planted where a directory goes is not written through", async ()
   assert.deepEqual(await readdir(elsewhere), []);
 });
 
-test("files created ahead are empty until their bytes come, and a name already taken is left to the writer's rules", async () => {
-  const { root, files } = await fresh();
+test("files made ahead by the creator thread are empty until their bytes come, and a name already taken is left to the writer's rules", async () => {
+  const { root } = await fresh();
   const target = path.join(dir, "ahead-victim.txt");
   await writeFile(target, "untouched");
   await symlink(target, path.join(root, "z.bin"));
-  files.createAhead(2);
-  await new Promise<void>((resolve) => {
-    files.close(); // stops creating; whenIdle waits for the creations under way
-    files.whenIdle(resolve);
-  });
-  const made = new TreeFiles({ fs, path }, root, new FolderLayout(entries), 64);
-  made.createAhead(2);
-  await new Promise<void>((resolve) => made.whenIdle(resolve));
+  const creator = new FolderCreator(root, entries);
+  await creator.done;
   for (const entry of entries.filter((e) => e.path !== "z.bin")) assert.equal((await readFile(path.join(root, ...entry.path.split("/")))).length, 0, entry.path);
-  made.write(stream, 8, 0);
-  assert.throws(() => made.write(stream.subarray(8), 8, 8), /not a file this download made/);
-  made.close();
+  assert.deepEqual([...creator.state.subarray(0, entries.length)], [CreateState.MADE, CreateState.MADE, CreateState.MADE, CreateState.MADE, CreateState.FAILED]);
+  const files = new TreeFiles({ fs, path }, root, new FolderLayout(entries), 64, creator.state);
+  files.write(stream, 8, 0);
+  assert.throws(() => files.write(stream.subarray(8), 8, 8), /not a file this download made/);
+  files.close();
   assert.deepEqual(await readFile(path.join(root, "sub", "deep", "b.bin")), stream.subarray(5, 8));
   assert.equal(await readFile(target, "utf8"), "untouched");
+});
+
+test("the writer claims the files the creator has not touched, and opens the ones it made without creating them again", async () => {
+  const { root, counted } = await fresh();
+  const creates = { count: 0 };
+  const state = new Int32Array(new SharedArrayBuffer(4 * (entries.length + 1)));
+  state[0] = CreateState.MADE; // a.bin, as the creator leaves it
+  await writeFile(path.join(root, "a.bin"), "");
+  const watchingFs = {
+    ...fs,
+    openSync: (file: fs.PathLike, flags: number) => {
+      if (flags & fs.constants.O_CREAT) creates.count++;
+      counted.opens++;
+      return fs.openSync(file, flags);
+    },
+  } as typeof fs;
+  const files = new TreeFiles({ fs: watchingFs, path }, root, new FolderLayout(entries), 64, state);
+  files.write(stream, 16, 0);
+  files.close();
+  assert.equal(creates.count, 2, "sub/deep/b.bin and z.bin created, a.bin only opened");
+  assert.equal(counted.opens, 3);
+  assert.deepEqual([state[0], state[2], state[4]], [CreateState.MADE, CreateState.WRITER, CreateState.WRITER]);
+  assert.deepEqual(await readFile(path.join(root, "a.bin")), stream.subarray(0, 5));
+});
+
+test("the fingerprint taken as files are released is the one a stat pass finds", async () => {
+  const { root, files } = await fresh();
+  files.write(stream, 16, 0);
+  files.createEmptyFiles();
+  files.release(16);
+  const fingerprint = files.fingerprint();
+  files.close();
+  assert.ok(fingerprint);
+  assert.deepEqual(fingerprint, await folderFingerprint(root, entries));
+});
+
+test("a file of another size than the manifest says leaves no fingerprint", async () => {
+  const { root, files } = await fresh();
+  files.write(stream, 16, 0);
+  files.createEmptyFiles();
+  files.close(); // nothing released: every file is stat'ed
+  await writeFile(path.join(root, "empty"), "now it is not");
+  assert.equal(files.fingerprint(), undefined);
 });
 
 test("files wholly before the hashed position are closed, and the ones after it stay open", async () => {
