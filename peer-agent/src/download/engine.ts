@@ -189,7 +189,7 @@ export class Download {
     this.#startedAt = Date.now();
     this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, Codes.DESTINATION_EXISTS);
-    // A folder's files are opened by the piece worker alone, as pieces reach them; a file is also written here (#writeHere).
+    // A folder's files are made and written by the piece store's threads (piece worker, creator, hashing thread); a file is also written here (#writeHere).
     const handle = this.#options.folder ? undefined : await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     let actual: string;
     try {

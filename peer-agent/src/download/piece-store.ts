@@ -2,6 +2,7 @@ import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { AGENT } from "../config.js";
 import { FolderCreator } from "../folder/create-ahead.js";
+import { StreamHash } from "../folder/stream-hash.js";
 import type { Bitfield } from "../../../core/bitfield.js";
 import { pieceWorkerSource, type FolderFingerprint, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
 
@@ -78,6 +79,8 @@ export class PieceStore {
   #fingerprint: FolderFingerprint | undefined;
   /** A folder's files are made ahead of their pieces by this thread (folder/create-ahead.ts). */
   readonly #creator: FolderCreator | undefined;
+  /** A folder's whole-stream SHA1, read back from its files in a thread of its own (folder/stream-hash.ts). */
+  readonly #hash: StreamHash | undefined;
 
   constructor(
     options: {
@@ -101,6 +104,7 @@ export class PieceStore {
     this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
     this.#worker = options.workers?.take() ?? startPieceWorker();
     this.#creator = options.folder ? new FolderCreator(options.path, options.folder) : undefined;
+    this.#hash = options.folder ? new StreamHash(options.path, options.folder, options.pieceSize, (piece) => options.have.has(piece)) : undefined;
     this.#post({
       open: {
         path: options.path,
@@ -111,14 +115,16 @@ export class PieceStore {
         memory,
         waiting: this.#waiting,
         catchUpPieces: AGENT.PREFIX_CATCH_UP_PIECES,
-        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createState: this.#creator!.state } } : {}),
+        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createState: this.#creator!.state, hashing: this.#hash!.pieces } } : {}),
       },
     });
     this.#worker.on("message", (message: FromPieceWorker) => {
       if ("closed" in message) this.#closed?.();
       else if ("sha1" in message) {
         this.#fingerprint = message.fingerprint;
-        this.#digest?.resolve(message.sha1);
+        if (message.sha1 !== null) this.#digest?.resolve(message.sha1);
+        else if (this.#hash) this.#hash.digest().then((sha1) => this.#digest?.resolve(sha1), (error: Error) => this.#digest?.reject(error));
+        else this.#digest?.reject(new Error("the piece worker left the SHA1 to a hashing thread that is not there"));
       }
       else if ("digestError" in message) this.#digest?.reject(new Error(message.digestError));
       else this.#onOutcome(message.outcome, this.#slots[message.slot]!);
@@ -196,6 +202,7 @@ export class PieceStore {
     }
     await this.#worker.terminate();
     await this.#creator?.close();
+    await this.#hash?.close();
   }
 
   #post(message: ToPieceWorker): void {

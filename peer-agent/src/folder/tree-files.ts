@@ -50,9 +50,9 @@ export class TreeFiles {
   readonly #createState: Int32Array | undefined;
   /** Files this instance opened before: made or checked by it, so reopening one after its descriptor was closed skips the attempt to create it. */
   readonly #seen: Uint8Array;
-  /** Files before this index were released (see release()). */
-  #released = 0;
-  /** Each file's size and modification time once its last byte was written (taken as it is released), NaN before: the fingerprint without a stat pass. */
+  /** Bytes of each file not written yet (by this instance, or by an earlier run: markWritten()). */
+  readonly #unwritten: Float64Array;
+  /** Each file's size and modification time once its last byte was written (taken as it is closed then), NaN before: the fingerprint without a stat pass. */
   readonly #sizes: Float64Array;
   readonly #mtimes: Float64Array;
 
@@ -64,11 +64,18 @@ export class TreeFiles {
     this.#maxOpen = Math.max(1, maxOpen);
     this.#createState = createState;
     this.#seen = new Uint8Array(layout.entries.length);
+    this.#unwritten = Float64Array.from(layout.entries, (entry) => entry.size);
     this.#sizes = new Float64Array(layout.entries.length).fill(NaN);
     this.#mtimes = new Float64Array(layout.entries.length).fill(NaN);
   }
 
-  /** Writes `length` bytes of `data` at stream position `position`, into every file they span. */
+  /**
+   * Writes `length` bytes of `data` at stream position `position`, into every
+   * file they span. A file whose last byte this writes is closed at once: no
+   * piece touches it again (the whole stream's SHA1 reads it back in a thread
+   * of its own, folder/stream-hash.ts), so its descriptor makes room for the
+   * files still being filled, and its size and modification time are final.
+   */
   write(data: Uint8Array, length: number, position: number): void {
     let done = 0;
     for (const run of this.#layout.segments(position, length)) {
@@ -77,53 +84,22 @@ export class TreeFiles {
         written += this.#fs.writeSync(fd, data, done + written, run.length - written, run.offset + written);
       }
       done += run.length;
+      if ((this.#unwritten[run.index]! -= run.length) <= 0) this.#finish(run.index, fd);
     }
   }
 
-  /** Reads up to `length` stream bytes at `position` into `buffer`; fewer only when a file is shorter than the manifest says. */
-  read(buffer: Uint8Array, length: number, position: number): number {
-    let done = 0;
-    for (const run of this.#layout.segments(position, length)) {
-      const fd = this.#fd(run.index);
-      for (let read = 0; read < run.length; ) {
-        const got = this.#fs.readSync(fd, buffer, done + read, run.length - read, run.offset + read);
-        if (got === 0) return done + read;
-        read += got;
-      }
-      done += run.length;
-    }
-    return done;
-  }
-
-  /**
-   * Closes the files that lie wholly before stream position `hashed`: the
-   * whole-stream SHA1 has read them, and every piece there is written, so
-   * nothing opens them again. Files ahead of it stay open until then, so the
-   * SHA1 reads back pieces that came out of order without reopening their
-   * files (that was 10,000 more opens in bench:folders). A file closed here
-   * is written for good, so its size and modification time are taken now,
-   * from its descriptor, for fingerprint().
-   */
-  release(hashed: number): void {
-    const entries = this.#layout.entries;
-    while (this.#released < entries.length && this.#layout.startOf(this.#released + 1) <= hashed) {
-      const fd = this.#open.get(this.#released);
-      if (fd !== undefined) {
-        this.#open.delete(this.#released);
-        this.#noteFinal(this.#released, fd);
-        this.#fs.closeSync(fd);
-      }
-      this.#released++;
-    }
+  /** Stream bytes [position, position + length) were written by an earlier run (a resumed download's verified pieces): they are not written again. */
+  markWritten(position: number, length: number): void {
+    for (const run of this.#layout.segments(position, length)) this.#unwritten[run.index]! -= run.length;
   }
 
   /**
    * The folder's size and its files' latest modification time, as
    * folderFingerprint (folder/scan.ts) would find them, once every piece is
-   * written and released: taken from the descriptors as the files were
-   * released, so the 10,000 stats of a pass after the download are not needed
-   * (0.1–0.4 s in bench:folders). A file not open when it was released (closed
-   * earlier, or an empty one) is stat'ed here, without following a symlink.
+   * written: taken from each file's descriptor as its last byte was written,
+   * so the 10,000 stats of a pass after the download are not needed (0.1–0.4 s
+   * in bench:folders). A file this instance did not finish (one an earlier run
+   * wrote) is stat'ed here, without following a symlink.
    * Undefined when a file is missing, not a regular file, or of another size.
    */
   fingerprint(): { size: number; mtimeMs: number } | undefined {
@@ -146,15 +122,17 @@ export class TreeFiles {
   /** Makes the files no piece writes (empty ones), so the tree is whole once every piece is written. */
   createEmptyFiles(): void {
     this.#layout.entries.forEach((entry, index) => {
-      if (entry.size === 0) this.#fd(index);
+      if (entry.size === 0) this.#finish(index, this.#fd(index));
     });
   }
 
-  /** Records a released file's size and modification time: no byte will be written to it again. */
-  #noteFinal(index: number, fd: number): void {
+  /** Closes a file no byte will be written to again, taking its size and modification time for fingerprint(). */
+  #finish(index: number, fd: number): void {
     const info = this.#fs.fstatSync(fd);
     this.#sizes[index] = info.size;
     this.#mtimes[index] = info.mtimeMs;
+    this.#open.delete(index);
+    this.#fs.closeSync(fd);
   }
 
   close(): void {
