@@ -11,7 +11,7 @@ import { FolderLayout } from "./layout.js";
 export const CreateState = Object.freeze({
   /** Neither thread has claimed it. */
   UNTOUCHED: 0,
-  /** The creator is creating it: the writer waits (Atomics.wait) for the few microseconds that take. */
+  /** The creator is creating it: the writer tries to create it too, and O_EXCL lets only one of them. */
   CREATING: 1,
   /** The creator made it, empty, and closed it: the writer opens it by the rules for a file found there (tree-files.ts). */
   MADE: 2,
@@ -138,7 +138,6 @@ function creatorMain(): void {
       }
     }
     Atomics.store(state, index, made);
-    Atomics.notify(state, index);
   }
 }
 

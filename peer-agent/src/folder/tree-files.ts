@@ -164,22 +164,19 @@ export class TreeFiles {
   /**
    * Whether file `index` is there already (opened before by this instance, or
    * made by the creator thread), so opening it skips the attempt to create it.
-   * Claims an untouched file from the creator; one the creator is making is
-   * waited for (one create: microseconds).
+   * Claims an untouched file from the creator. One the creator is making is
+   * not waited for (a creator thread descheduled mid-create, on a busy
+   * machine, would hold the writer for its time slice): the writer's own
+   * O_EXCL create settles it, and whichever thread loses finds the name
+   * taken (the writer then opens it by the rules for a file found there).
    */
   #exists(index: number): boolean {
     if (this.#seen[index] === 1) return true;
     const state = this.#createState;
     if (!state) return false;
     // The values of CreateState (create-ahead.ts), repeated: this class runs as source text in the piece worker.
-    const [UNTOUCHED, CREATING, MADE, WRITER] = [0, 1, 2, 4];
-    let found = Atomics.compareExchange(state, index, UNTOUCHED, WRITER);
-    if (found === CREATING) {
-      // Still being made after a second (a creator stopped mid-way): the attempt to create it settles it, as for any name taken.
-      Atomics.wait(state, index, CREATING, 1000);
-      found = Atomics.load(state, index);
-    }
-    return found === MADE;
+    const [UNTOUCHED, MADE, WRITER] = [0, 2, 4];
+    return Atomics.compareExchange(state, index, UNTOUCHED, WRITER) === MADE;
   }
 
   /** Makes the directory `parts` (its parents are checked already), or takes the one there if it is a real directory. */
