@@ -58,6 +58,8 @@ function startPieceWorker(): Worker {
  *   prefix is hashed from memory, pieces written ahead of it (or verified by
  *   an earlier run) are read back when the prefix reaches them. The final
  *   check is then a real SHA1 of every byte in the file, nearly free at the end.
+ *   A folder's stream is hashed by a thread of its own (folder/stream-hash.ts),
+ *   and its files are made ahead by another (folder/create-ahead.ts).
  *
  * Piece buffers are slots of one SharedArrayBuffer that both threads see:
  * a message names a slot, no bytes are copied or transferred. (Transferring
