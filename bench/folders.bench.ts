@@ -17,7 +17,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Cluster, GROUP } from "./swarm/cluster.js";
+import { Cluster, GROUP, type AgentHandle } from "./swarm/cluster.js";
 import { startNginx } from "./swarm/anchors.js";
 import { Children, atExit, has, run } from "./support/processes.js";
 import { generate, warmPageCache } from "./support/files.js";
@@ -71,8 +71,10 @@ try {
   const single = join(dir, "course.bin");
   await generate(single, bytes);
   console.error(`folder: ${paths.length} files, ${(bytes / 2 ** 20).toFixed(1)} MiB; single file of the same size`);
+  const seeders: AgentHandle[] = [];
   for (let i = 0; i < 4; i++) {
     const seeder = await cluster.agent(`seed${i}`);
+    seeders.push(seeder);
     await seeder.api.uploadFile(folder, GROUP);
     await seeder.api.uploadFile(single, GROUP);
   }
@@ -82,6 +84,10 @@ try {
   if (!aria && ariaJobs > 0) console.error("aria2c or nginx is missing (apt-get install -y aria2 nginx-light): no aria2c -i row");
   const nginx = aria ? await startNginx(children, dir, dir) : undefined;
 
+  const cpuOf = () => ({
+    downloader: downloader.usage()?.cpuMs ?? NaN,
+    seeders: seeders.reduce((sum, seeder) => sum + (seeder.usage()?.cpuMs ?? NaN), 0),
+  });
   /** The engine's own time of the last download (what is left of a row's time: the agent putting it in place and recording it, for a folder a stat of each file). */
   let engineMs: number | undefined;
   /** A row downloads and returns its check and clean-up, which run after its time is taken. */
@@ -134,12 +140,16 @@ try {
     for (const row of order) {
       await warmPageCache(dir, bytes);
       engineMs = undefined;
+      const cpuBefore = cpuOf();
       const started = performance.now();
       const checkAndClean = await rows[row]!(round);
       const ms = Math.round(performance.now() - started);
+      const cpuAfter = cpuOf();
       await checkAndClean();
       results.push({ round, row, ms });
-      console.log(JSON.stringify({ round, row, ms, engineMs, load: loadavg()[0]!.toFixed(2) }));
+      // CPU of the downloading agent and of the 4 seeders together during the row (all threads; aria2c's row: none of them).
+      const cpuMs = { downloader: cpuAfter.downloader - cpuBefore.downloader, seeders: cpuAfter.seeders - cpuBefore.seeders };
+      console.log(JSON.stringify({ round, row, ms, engineMs, cpuMs, load: loadavg()[0]!.toFixed(2) }));
       await downloader.api.clearDownloads().catch(() => undefined);
     }
   }

@@ -74,7 +74,9 @@ export class Cluster {
     const info = `127.0.0.1:${(server.address() as AddressInfo).port}\n`;
     const trackerInfoPath = join(dir, "tracker_info.txt");
     await writeFile(trackerInfoPath, info);
-    const agentArgv = await bundled("peer-agent/src/main.ts", "peer-agent");
+    // BENCH_AGENT_ROOT (a directory holding another commit's tree, e.g. from `git archive main`) runs that code's agents instead: two commits side by side in one session.
+    const otherRoot = process.env.BENCH_AGENT_ROOT;
+    const agentArgv = await bundled("peer-agent/src/main.ts", otherRoot ? "peer-agent-other" : "peer-agent", otherRoot);
     return new Cluster(dir, children, server, db, parseTrackerInfo(info), agentArgv, trackerInfoPath);
   }
 

@@ -177,19 +177,14 @@ export const AGENT = Object.freeze({
   /** Free chunk buffers kept for the next responses (4 MiB); more are left to the garbage collector. */
   MAX_FREE_SEND_BUFFERS: 8,
   /**
-   * Descriptors a folder download keeps open in its piece worker (folder/tree-files.ts): a file stays open until the
-   * whole-stream SHA1 has read it, so pieces that came out of order are read back without reopening their files;
-   * beyond this many, the least recently used is closed. With 4 seeders the hash fell thousands of files of 4-64 KiB
-   * behind (bench:folders: 1,024 kept meant 8,000 reopens a download, 2,048 about as many, 4,096 about 2,000, and each
-   * open cost 40-190 us there). Node raises its soft limit to the hard one; a lower limit is met by closing half of
-   * these and trying again (tree-files.ts).
+   * Descriptors a folder download keeps open in its piece worker (folder/tree-files.ts): a file stays open from its
+   * first write to its last, so a file cut by a piece's edge is not reopened for the piece that brings the rest; beyond
+   * this many, the least recently used is closed (and reopened if more of it comes). Files wholly inside one piece are
+   * closed as soon as they are written, so only the files at the edges of pieces are ever held: with 4 seeders filling
+   * runs far apart, up to two per piece written ahead. Node raises its soft limit to the hard one; a lower limit is met
+   * by closing half of these and trying again (tree-files.ts).
    */
   FOLDER_OPEN_FILES: 4096,
-  /**
-   * Files of a folder download created at once through libuv's pool, ahead of the pieces (folder/tree-files.ts):
-   * creating one costs ~100 µs of the kernel, which on the piece worker's thread held every piece behind it.
-   */
-  FOLDER_CREATE_AHEAD: 64,
   /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */
   FOLDER_STAT_TURN_FILES: 256,
   /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */
@@ -349,7 +344,8 @@ export const AGENT = Object.freeze({
    * The piece worker reads back and hashes at most this many pieces written
    * ahead of the whole-file SHA1's prefix per turn (4 MiB at 512 KiB), so a
    * piece that fills a gap in the prefix never keeps the pieces queued behind
-   * it waiting for a catch-up of hundreds of MiB (piece-worker.ts).
+   * it waiting for a catch-up of hundreds of MiB (piece-worker.ts). A file's
+   * only: a folder's SHA1 has a thread of its own (folder/stream-hash.ts).
    */
   PREFIX_CATCH_UP_PIECES: 8,
 

@@ -658,7 +658,10 @@ export class PeerNode implements PeerNodeApi {
       summary = await this.#fetch(entry, record, served, first, trace, refresh);
       // The engine renamed the file or the folder's tree to the destination once it checked.
       served.path = state.destination;
-      const done = record.manifest ? await folderFingerprint(state.destination, record.manifest) : await stat(state.destination);
+      // A folder's fingerprint comes from the piece worker, which saw each file written for good; the rename moved the files, not their times.
+      const done = record.manifest
+        ? (entry.download?.folderFingerprint ?? (await folderFingerprint(state.destination, record.manifest)))
+        : await stat(state.destination);
       if (!done) throw new AppError(500, Codes.DOWNLOAD_FAILED, `${state.destination} lost a file as it was put in place`);
       if (work) await rm(work.dir, { recursive: true, force: true });
       record.path = state.destination;

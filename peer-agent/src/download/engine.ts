@@ -11,6 +11,7 @@ import { pickRequests, randomRanks, type InFlightRequest, type PickerConfig } fr
 import { describeFailure, discard, PeerConnection, peerId, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
 import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.js";
+import type { FolderFingerprint } from "./piece-worker.js";
 import type { TlsSessions } from "./reused-buffer-connector.js";
 import { RateMeter } from "./rate-meter.js";
 import { reserveSpace } from "./reserve-space.js";
@@ -151,6 +152,7 @@ export class Download {
   #trace: StartupTrace | undefined;
   /** The .part file, open while the download runs: its first pieces are written here (see #pieceArrived). */
   #part: FileHandle | undefined;
+  #folderFingerprint: FolderFingerprint | undefined;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -163,6 +165,11 @@ export class Download {
 
   get have(): Bitfield {
     return this.#have;
+  }
+
+  /** A folder's size and latest modification time as its files were written, once run() has returned (from the piece worker: no stat pass needed). */
+  get folderFingerprint(): FolderFingerprint | undefined {
+    return this.#folderFingerprint;
   }
 
   progress(): DownloadProgress {
@@ -185,7 +192,7 @@ export class Download {
     this.#startedAt = Date.now();
     this.#rate = new RateMeter(this.#startedAt);
     if (await exists(finalPath)) throw new ConflictError(`${finalPath} already exists; not overwriting it`, Codes.DESTINATION_EXISTS);
-    // A folder's files are opened by the piece worker alone, as pieces reach them; a file is also written here (#writeHere).
+    // A folder's files are made and written by the piece store's threads (piece worker, creator, hashing thread); a file is also written here (#writeHere).
     const handle = this.#options.folder ? undefined : await open(partPath, (await exists(partPath)) ? "r+" : "w+");
     let actual: string;
     let heldWatches: NodeJS.Timeout | undefined;
@@ -200,6 +207,7 @@ export class Download {
       this.#step();
       heldWatches = setTimeout(() => this.#startHeldWatches(), AGENT.COMPLETE_PEER_WATCH_DELAY_MS);
       this.#store = this.#openStore();
+      for (const flight of this.#flights) this.#store.requested(flight.piece * file.pieceSize, flight.bytesLeft);
       while (!this.#have.complete) {
         signal?.throwIfAborted();
         if (this.#fatal !== undefined) throw this.#fatal;
@@ -209,6 +217,7 @@ export class Download {
         if (!this.#have.complete) await this.#sleepUntilSomethingHappens();
       }
       actual = await this.#store.digest();
+      this.#folderFingerprint = this.#store.fingerprint;
     } finally {
       this.#closed = true; // a peer list refresh still in flight is ignored, not awaited
       clearTimeout(heldWatches);
@@ -458,6 +467,7 @@ export class Download {
         timedOut: false,
       };
       this.#flights.add(flight);
+      if (!request.duplicate) this.#store?.requested(request.piece * this.#options.file.pieceSize, flight.bytesLeft);
       this.#requests++;
       peer.active++;
       const task = this.#fetchRun(flight).finally(() => {

@@ -1,8 +1,10 @@
 import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { AGENT } from "../config.js";
+import { FolderCreator } from "../folder/create-ahead.js";
+import { StreamHash } from "../folder/stream-hash.js";
 import type { Bitfield } from "../../../core/bitfield.js";
-import { pieceWorkerSource, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
+import { pieceWorkerSource, type FolderFingerprint, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
 
 export type { PieceOutcome };
 
@@ -70,6 +72,8 @@ function startPieceWorker(): Worker {
  *   prefix is hashed from memory, pieces written ahead of it (or verified by
  *   an earlier run) are read back when the prefix reaches them. The final
  *   check is then a real SHA1 of every byte in the file, nearly free at the end.
+ *   A folder's stream is hashed by a thread of its own (folder/stream-hash.ts),
+ *   and its files are made ahead by another (folder/create-ahead.ts).
  *
  * Piece buffers are slots of one SharedArrayBuffer that both threads see:
  * a message names a slot, no bytes are copied or transferred. (Transferring
@@ -88,6 +92,11 @@ export class PieceStore {
   #digest: { resolve: (sha1: string) => void; reject: (error: Error) => void } | undefined;
   #failure: Error | undefined;
   #closed: (() => void) | undefined;
+  #fingerprint: FolderFingerprint | undefined;
+  /** A folder's files are made ahead of their pieces by this thread (folder/create-ahead.ts). */
+  readonly #creator: FolderCreator | undefined;
+  /** A folder's whole-stream SHA1, read back from its files in a thread of its own (folder/stream-hash.ts). */
+  readonly #hash: StreamHash | undefined;
 
   constructor(
     options: {
@@ -110,6 +119,8 @@ export class PieceStore {
     this.#slots = Array.from({ length: options.slots }, (_, slot) => Buffer.from(memory, slot * options.pieceSize, options.pieceSize));
     this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
     this.#worker = options.workers?.take() ?? startPieceWorker();
+    this.#creator = options.folder ? new FolderCreator(options.path, options.folder) : undefined;
+    this.#hash = options.folder ? new StreamHash(options.path, options.folder, options.pieceSize, (piece) => options.have.has(piece)) : undefined;
     this.#post({
       open: {
         path: options.path,
@@ -120,12 +131,17 @@ export class PieceStore {
         memory,
         waiting: this.#waiting,
         catchUpPieces: AGENT.PREFIX_CATCH_UP_PIECES,
-        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createAhead: AGENT.FOLDER_CREATE_AHEAD } } : {}),
+        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createState: this.#creator!.state, hashing: this.#hash!.pieces } } : {}),
       },
     });
     this.#worker.on("message", (message: FromPieceWorker) => {
       if ("closed" in message) this.#closed?.();
-      else if ("sha1" in message) this.#digest?.resolve(message.sha1);
+      else if ("sha1" in message) {
+        this.#fingerprint = message.fingerprint;
+        if (message.sha1 !== null) this.#digest?.resolve(message.sha1);
+        else if (this.#hash) this.#hash.digest().then((sha1) => this.#digest?.resolve(sha1), (error: Error) => this.#digest?.reject(error));
+        else this.#digest?.reject(new Error("the piece worker left the SHA1 to a hashing thread that is not there"));
+      }
       else if ("digestError" in message) this.#digest?.reject(new Error(message.digestError));
       else this.#onOutcome(message.outcome, this.#slots[message.slot]!);
     });
@@ -167,6 +183,11 @@ export class PieceStore {
     this.#post({ piece, slot, length, checked, ...(written ? { written: true } : {}) });
   }
 
+  /** Stream bytes [start, start + length) were asked of a peer: a folder's files there are made first. */
+  requested(start: number, length: number): void {
+    this.#creator?.requested(start, length);
+  }
+
   /** The SHA1 of the whole file; call once every piece's outcome has come back ok. */
   digest(): Promise<string> {
     if (this.#failure) return Promise.reject(this.#failure);
@@ -174,6 +195,11 @@ export class PieceStore {
       this.#digest = { resolve, reject };
       this.#post({ digest: true });
     });
+  }
+
+  /** A folder's size and latest modification time, from the worker as digest() answered; undefined before, and for a file. */
+  get fingerprint(): FolderFingerprint | undefined {
+    return this.#fingerprint;
   }
 
   /** Has the worker close its files (terminate() alone would leave their descriptors open in this process), then stops it. */
@@ -191,6 +217,8 @@ export class PieceStore {
       clearTimeout(timer);
     }
     await this.#worker.terminate();
+    await this.#creator?.close();
+    await this.#hash?.close();
   }
 
   #post(message: ToPieceWorker): void {

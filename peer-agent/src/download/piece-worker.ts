@@ -1,7 +1,8 @@
 /**
  * The piece worker's program (see piece-store.ts): checks a piece's SHA1
  * unless the main thread did, writes it at its offset, and keeps the
- * whole-file SHA1 following the written prefix.
+ * whole-file SHA1 following the written prefix (a folder's: its hashing
+ * thread, folder/stream-hash.ts, told of each piece written).
  *
  * It is typed code, but it runs as the source text of `pieceWorkerMain`
  * (pieceWorkerSource()), in a worker started with `eval`: that runs the same
@@ -13,6 +14,7 @@
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { FolderLayout } from "../folder/layout.js";
 import { TreeFiles } from "../folder/tree-files.js";
+import type { WrittenPieces } from "../folder/stream-hash.js";
 
 /** Bound by pieceWorkerSource() in the worker: the classes' own source text, since the worker cannot import. */
 declare const WorkerFolderLayout: typeof FolderLayout;
@@ -41,14 +43,23 @@ export interface PieceWorkerOpen {
   catchUpPieces: number;
   /**
    * A folder: `path` is its part tree, and each piece is written into the
-   * files it spans (folder/tree-files.ts), at most `maxOpenFiles` of them open.
+   * files it spans (folder/tree-files.ts), at most `maxOpenFiles` of them open;
+   * `createState` is shared with the creator thread (folder/create-ahead.ts),
+   * `hashing` with the hashing thread, which reads each piece marked written.
    */
-  folder?: { entries: ManifestEntry[]; maxOpenFiles: number; createAhead: number };
+  folder?: { entries: ManifestEntry[]; maxOpenFiles: number; createState?: Int32Array; hashing: WrittenPieces };
 }
 
 export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
 
-export type FromPieceWorker = { sha1: string } | { digestError: string } | { outcome: PieceOutcome; slot: number } | { closed: true };
+/** A folder's size and latest modification time as its files are when every piece is written (TreeFiles.fingerprint). */
+export interface FolderFingerprint {
+  size: number;
+  mtimeMs: number;
+}
+
+/** `sha1` is null for a folder: its hashing thread (folder/stream-hash.ts) has the stream's SHA1. */
+export type FromPieceWorker = { sha1: string | null; fingerprint?: FolderFingerprint } | { digestError: string } | { outcome: PieceOutcome; slot: number } | { closed: true };
 
 export function pieceWorkerMain(): void {
   const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
@@ -62,6 +73,8 @@ export function pieceWorkerMain(): void {
   /** Where the stream's bytes go and come back from: one file, or a folder's files (each piece cut at their boundaries). */
   let writeAt: (data: Buffer, length: number, position: number) => void;
   let readAt: (buffer: Buffer, length: number, position: number) => number;
+  /** Called once piece `piece` (its bytes in `data`) is in the file(s): a file's SHA1 follows the prefix here, a folder's hashing thread is told. */
+  let pieceWritten: (piece: number, data: Buffer) => void;
   let written: Uint8Array;
   let whole: import("node:crypto").Hash;
   let next = 0;
@@ -82,7 +95,6 @@ export function pieceWorkerMain(): void {
       }
       whole.update(scratch.subarray(0, length));
       next++;
-      tree?.release(next * job.pieceSize);
     }
   };
   // Catching up with pieces written ahead of the prefix (one that fills a gap may be followed by
@@ -101,7 +113,7 @@ export function pieceWorkerMain(): void {
     else catchingUp = false;
   };
   const scheduleCatchUp = () => {
-    if (catchingUp || catchUpError !== undefined || next >= written.length || !written[next]) return;
+    if (job.folder || catchingUp || catchUpError !== undefined || next >= written.length || !written[next]) return;
     catchingUp = true;
     setImmediate(catchUp);
   };
@@ -109,12 +121,20 @@ export function pieceWorkerMain(): void {
   port.on("message", (message: ToPieceWorker) => {
     if ("open" in message) {
       job = message.open;
+      written = job.folder?.hashing.written ?? new Uint8Array(job.pieceHashes.length);
       if (job.folder) {
-        const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(job.folder.entries), job.folder.maxOpenFiles);
+        const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(job.folder.entries), job.folder.maxOpenFiles, job.folder.createState);
         tree = files;
-        files.createAhead(job.folder.createAhead);
         writeAt = (data, length, position) => files.write(data, length, position);
-        readAt = (buffer, length, position) => files.read(buffer, length, position);
+        readAt = () => 0; // a folder's pieces are read back by its hashing thread, not here
+        const { signal } = job.folder.hashing;
+        pieceWritten = (piece) => {
+          Atomics.store(written, piece, 1);
+          Atomics.add(signal, 0, 1);
+          Atomics.notify(signal, 0);
+        };
+        // Pieces an earlier run wrote are not written again: their files' bytes are counted as written.
+        for (let i = 0; i < written.length; i++) if (job.have[i >> 3]! & (0x80 >> (i & 7))) files.markWritten(i * job.pieceSize, lengthOf(i));
       } else {
         const file = openSync(job.path, "r+");
         fd = file;
@@ -122,8 +142,15 @@ export function pieceWorkerMain(): void {
           for (let done = 0; done < length; ) done += writeSync(file, data, done, length - done, position + done);
         };
         readAt = (buffer, length, position) => readSync(file, buffer, 0, length, position);
+        pieceWritten = (piece, data) => {
+          written[piece] = 1;
+          // The piece that extends the hashed prefix is hashed from memory; later ones are read back.
+          if (piece === next) {
+            whole.update(data);
+            next++;
+          }
+        };
       }
-      written = new Uint8Array(job.pieceHashes.length);
       for (let i = 0; i < written.length; i++) if (job.have[i >> 3]! & (0x80 >> (i & 7))) written[i] = 1;
       whole = createHash("sha1");
       return;
@@ -131,14 +158,16 @@ export function pieceWorkerMain(): void {
     if ("digest" in message) {
       try {
         if (catchUpError) throw catchUpError;
-        hashWrittenAhead(Infinity);
-        if (next !== written.length) {
-          send({ digestError: `only ${next} of ${written.length} pieces are written` });
+        if (!job.folder) hashWrittenAhead(Infinity);
+        const count = written.reduce((sum, piece) => sum + piece, 0);
+        if (count !== written.length) {
+          send({ digestError: `only ${count} of ${written.length} pieces are written` });
           return;
         }
         // Every piece is written: a folder's tree lacks only its empty files, which no piece touches.
         tree?.createEmptyFiles();
-        send({ sha1: whole.digest("hex") });
+        const fingerprint = tree?.fingerprint();
+        send({ sha1: job.folder ? null : whole.digest("hex"), ...(fingerprint ? { fingerprint } : {}) });
       } catch (error) {
         send({ digestError: (error as Error).message });
       }
@@ -146,8 +175,7 @@ export function pieceWorkerMain(): void {
     }
     if ("close" in message) {
       closeFiles();
-      if (tree) tree.whenIdle(() => send({ closed: true }));
-      else send({ closed: true });
+      send({ closed: true });
       return;
     }
     const { piece, slot, length, checked } = message;
@@ -158,25 +186,14 @@ export function pieceWorkerMain(): void {
         outcome = { piece, ok: true };
       } else if (message.written) {
         // Checked and written by the main thread (a download's first pieces): only followed by the whole-file SHA1.
-        written[piece] = 1;
+        pieceWritten(piece, data);
         outcome = { piece, ok: true };
-        if (piece === next) {
-          whole.update(data);
-          next++;
-          tree?.release(next * job.pieceSize);
-        }
       } else if (!checked && createHash("sha1").update(data).digest("hex") !== job.pieceHashes[piece]) {
         outcome = { piece, ok: false };
       } else {
         writeAt(data, length, piece * job.pieceSize);
-        written[piece] = 1;
+        pieceWritten(piece, data);
         outcome = { piece, ok: true };
-        // The piece that extends the hashed prefix is hashed from memory; later ones are read back.
-        if (piece === next) {
-          whole.update(data);
-          next++;
-          tree?.release(next * job.pieceSize);
-        }
       }
     } catch (error) {
       outcome = { piece, error: (error as Error).message };

@@ -17,9 +17,9 @@ export interface TreeFilesDeps {
  * code did not make is refused rather than followed or written through:
  * - a directory is made with mkdir, or, when it exists (a resumed download),
  *   taken only if lstat says it is a directory (a symlink is not);
- * - a file is created with O_CREAT|O_EXCL|O_NOFOLLOW; when it exists (a
- *   resumed download, or a file evicted from the descriptor cache) it is
- *   reopened with O_NOFOLLOW (a symlink fails with ELOOP) and taken only if
+ * - a file is created with O_CREAT|O_EXCL|O_NOFOLLOW; when it exists (made
+ *   by the creator thread, folder/create-ahead.ts; a resumed download; or a
+ *   file evicted from the descriptor cache) it is reopened with O_NOFOLLOW (a symlink fails with ELOOP) and taken only if
  *   it is a regular file with one link (a hard link planted there would make
  *   a write land in another file of the user's).
  * Node has no openat, so a directory swapped for a symlink between its check
@@ -43,24 +43,39 @@ export class TreeFiles {
   readonly #open = new Map<number, number>();
   /** Directories (relative, `/`-separated) made or checked by this instance. */
   readonly #checkedDirs = new Set<string>();
-  /** Files made by createAhead(), empty and closed: opened by the rules for a file found there. */
-  #madeAhead: Uint8Array | undefined;
-  /** Creations of createAhead() under way; close() stops new ones, whenIdle() waits for these. */
-  #creating = 0;
-  #stopped = false;
-  /** Files before this index were released (see release()). */
-  #released = 0;
-  #idle: (() => void)[] = [];
+  /**
+   * The creator thread's and this writer's claims on each file (folder/create-ahead.ts), or none when no creator
+   * runs: then this writer makes every file.
+   */
+  readonly #createState: Int32Array | undefined;
+  /** Files this instance opened before: made or checked by it, so reopening one after its descriptor was closed skips the attempt to create it. */
+  readonly #seen: Uint8Array;
+  /** Bytes of each file not written yet (by this instance, or by an earlier run: markWritten()). */
+  readonly #unwritten: Float64Array;
+  /** Each file's size and modification time once its last byte was written (taken as it is closed then), NaN before: the fingerprint without a stat pass. */
+  readonly #sizes: Float64Array;
+  readonly #mtimes: Float64Array;
 
-  constructor(deps: TreeFilesDeps, root: string, layout: FolderLayout, maxOpen: number) {
+  constructor(deps: TreeFilesDeps, root: string, layout: FolderLayout, maxOpen: number, createState?: Int32Array) {
     this.#fs = deps.fs;
     this.#path = deps.path;
     this.#root = root;
     this.#layout = layout;
     this.#maxOpen = Math.max(1, maxOpen);
+    this.#createState = createState;
+    this.#seen = new Uint8Array(layout.entries.length);
+    this.#unwritten = Float64Array.from(layout.entries, (entry) => entry.size);
+    this.#sizes = new Float64Array(layout.entries.length).fill(NaN);
+    this.#mtimes = new Float64Array(layout.entries.length).fill(NaN);
   }
 
-  /** Writes `length` bytes of `data` at stream position `position`, into every file they span. */
+  /**
+   * Writes `length` bytes of `data` at stream position `position`, into every
+   * file they span. A file whose last byte this writes is closed at once: no
+   * piece touches it again (the whole stream's SHA1 reads it back in a thread
+   * of its own, folder/stream-hash.ts), so its descriptor makes room for the
+   * files still being filled, and its size and modification time are final.
+   */
   write(data: Uint8Array, length: number, position: number): void {
     let done = 0;
     for (const run of this.#layout.segments(position, length)) {
@@ -69,98 +84,58 @@ export class TreeFiles {
         written += this.#fs.writeSync(fd, data, done + written, run.length - written, run.offset + written);
       }
       done += run.length;
+      if ((this.#unwritten[run.index]! -= run.length) <= 0) this.#finish(run.index, fd);
     }
   }
 
-  /** Reads up to `length` stream bytes at `position` into `buffer`; fewer only when a file is shorter than the manifest says. */
-  read(buffer: Uint8Array, length: number, position: number): number {
-    let done = 0;
-    for (const run of this.#layout.segments(position, length)) {
-      const fd = this.#fd(run.index);
-      for (let read = 0; read < run.length; ) {
-        const got = this.#fs.readSync(fd, buffer, done + read, run.length - read, run.offset + read);
-        if (got === 0) return done + read;
-        read += got;
-      }
-      done += run.length;
-    }
-    return done;
+  /** Stream bytes [position, position + length) were written by an earlier run (a resumed download's verified pieces): they are not written again. */
+  markWritten(position: number, length: number): void {
+    for (const run of this.#layout.segments(position, length)) this.#unwritten[run.index]! -= run.length;
   }
 
   /**
-   * Creates the files in stream order, empty, `parallel` at a time through
-   * libuv's thread pool, ahead of the pieces that will fill them: creating a
-   * file costs ~100 µs of the kernel (bench:folders, 10,000 files), which on
-   * the piece worker's thread would hold every piece behind it. Creating is
-   * all it does (O_CREAT|O_EXCL|O_NOFOLLOW: a name taken is left alone and
-   * met by the writer's rules); the directories are made first, here, on this
-   * thread. Returns at once; a failure is left to the writer to meet.
+   * The folder's size and its files' latest modification time, as
+   * folderFingerprint (folder/scan.ts) would find them, once every piece is
+   * written: taken from each file's descriptor as its last byte was written,
+   * so the 10,000 stats of a pass after the download are not needed (0.1–0.4 s
+   * in bench:folders). A file this instance did not finish (one an earlier run
+   * wrote) is stat'ed here, without following a symlink.
+   * Undefined when a file is missing, not a regular file, or of another size.
    */
-  createAhead(parallel: number): void {
-    const entries = this.#layout.entries;
-    const made = new Uint8Array(entries.length);
-    this.#madeAhead = made;
-    for (const entry of entries) {
-      const parts = entry.path.split("/");
-      for (let depth = 1; depth < parts.length; depth++) this.#directory(parts.slice(0, depth));
-    }
-    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = this.#fs.constants;
-    let next = 0;
-    const createNext = (): void => {
-      let index = next++;
-      while (index < entries.length && this.#open.has(index)) index = next++; // the writer got there first
-      if (this.#stopped || index >= entries.length) return;
-      this.#creating++;
-      const done = () => {
-        createNext();
-        // Each chain starts its next creation before it ends this one: none under way means all made, or stopped.
-        if (--this.#creating === 0) for (const resolve of this.#idle.splice(0)) resolve();
-      };
-      this.#fs.open(this.#path.join(this.#root, ...entries[index]!.path.split("/")), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, (error, fd) => {
-        if (error) return done();
-        // Closed here, not through the pool: a second round trip would wait for another turn of this thread's loop.
-        this.#fs.closeSync(fd);
-        made[index] = 1;
-        done();
-      });
-    };
-    for (let i = 0; i < parallel; i++) createNext();
-  }
-
-  /** Calls `then` once no creation of createAhead() is under way: every file made, or close() stopped them, none leaving a descriptor open. */
-  whenIdle(then: () => void): void {
-    if (this.#creating === 0) then();
-    else this.#idle.push(then);
-  }
-
-  /**
-   * Closes the files that lie wholly before stream position `hashed`: the
-   * whole-stream SHA1 has read them, and every piece there is written, so
-   * nothing opens them again. Files ahead of it stay open until then, so the
-   * SHA1 reads back pieces that came out of order without reopening their
-   * files (that was 10,000 more opens in bench:folders).
-   */
-  release(hashed: number): void {
-    const entries = this.#layout.entries;
-    while (this.#released < entries.length && this.#layout.startOf(this.#released + 1) <= hashed) {
-      const fd = this.#open.get(this.#released);
-      if (fd !== undefined) {
-        this.#open.delete(this.#released);
-        this.#fs.closeSync(fd);
+  fingerprint(): { size: number; mtimeMs: number } | undefined {
+    let size = 0;
+    let mtimeMs = 0;
+    for (const [index, entry] of this.#layout.entries.entries()) {
+      if (Number.isNaN(this.#mtimes[index]!)) {
+        const info = this.#fs.lstatSync(this.#path.join(this.#root, ...entry.path.split("/")), { throwIfNoEntry: false });
+        if (!info?.isFile()) return undefined;
+        this.#sizes[index] = info.size;
+        this.#mtimes[index] = info.mtimeMs;
       }
-      this.#released++;
+      if (this.#sizes[index] !== entry.size) return undefined;
+      size += entry.size;
+      mtimeMs = Math.max(mtimeMs, this.#mtimes[index]!);
     }
+    return { size, mtimeMs };
   }
 
   /** Makes the files no piece writes (empty ones), so the tree is whole once every piece is written. */
   createEmptyFiles(): void {
     this.#layout.entries.forEach((entry, index) => {
-      if (entry.size === 0) this.#fd(index);
+      if (entry.size === 0) this.#finish(index, this.#fd(index));
     });
   }
 
+  /** Closes a file no byte will be written to again, taking its size and modification time for fingerprint(). */
+  #finish(index: number, fd: number): void {
+    const info = this.#fs.fstatSync(fd);
+    this.#sizes[index] = info.size;
+    this.#mtimes[index] = info.mtimeMs;
+    this.#open.delete(index);
+    this.#fs.closeSync(fd);
+  }
+
   close(): void {
-    this.#stopped = true;
     for (const fd of this.#open.values()) this.#fs.closeSync(fd);
     this.#open.clear();
   }
@@ -180,9 +155,28 @@ export class TreeFiles {
     const entry = this.#layout.entries[index]!;
     const parts = entry.path.split("/");
     for (let depth = 1; depth < parts.length; depth++) this.#directory(parts.slice(0, depth));
-    const fd = this.#openFile(this.#path.join(this.#root, ...parts), entry.size, this.#madeAhead?.[index] === 1);
+    const fd = this.#openFile(this.#path.join(this.#root, ...parts), entry.size, this.#exists(index));
     this.#open.set(index, fd);
+    this.#seen[index] = 1;
     return fd;
+  }
+
+  /**
+   * Whether file `index` is there already (opened before by this instance, or
+   * made by the creator thread), so opening it skips the attempt to create it.
+   * Claims an untouched file from the creator. One the creator is making is
+   * not waited for (a creator thread descheduled mid-create, on a busy
+   * machine, would hold the writer for its time slice): the writer's own
+   * O_EXCL create settles it, and whichever thread loses finds the name
+   * taken (the writer then opens it by the rules for a file found there).
+   */
+  #exists(index: number): boolean {
+    if (this.#seen[index] === 1) return true;
+    const state = this.#createState;
+    if (!state) return false;
+    // The values of CreateState (create-ahead.ts), repeated: this class runs as source text in the piece worker.
+    const [UNTOUCHED, MADE, WRITER] = [0, 2, 4];
+    return Atomics.compareExchange(state, index, UNTOUCHED, WRITER) === MADE;
   }
 
   /** Makes the directory `parts` (its parents are checked already), or takes the one there if it is a real directory. */
