@@ -63,7 +63,9 @@ async function benchSetup(setup: Setup, postgres: PostgresCluster, options: { se
   const databaseUrl = setup.database === "postgresql" ? await postgres.createDatabase(`bench_${randomUUID().replaceAll("-", "")}`) : undefined;
   const children: ChildProcess[] = [];
   const start = (number: number, args: string[]) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "tracker-api/src/main.ts", info, String(number), "--data-dir", join(dir, `data-${number}`), "--cluster-secret", SECRET, ...args],
+    // e.g. BENCH_TRACKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the trackers (node:cluster passes them on to the workers)
+    const nodeArgs = (process.env.BENCH_TRACKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "tracker-api/src/main.ts", info, String(number), "--data-dir", join(dir, `data-${number}`), "--cluster-secret", SECRET, ...args],
       { stdio: ["pipe", "ignore", "inherit"], env: { ...process.env, P2P_LOG_LEVEL: "warn" } });
     children.push(child);
     return child;

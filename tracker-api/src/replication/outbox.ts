@@ -14,6 +14,7 @@ import { HybridClock } from "./hlc.js";
 import { appendToSharedLog, insertEvents, insertEventsSql, latestHlc, lockForApply, lockForWrite, lockLog, logPosition, writeAnswers, writeAnswersSql } from "./event-log.js";
 import { locksOf, lockOrder, type WriteLock } from "./write-locks.js";
 import { nothingTouched, RegisterBatch, type Touched } from "./register-batch.js";
+import type { CommitNotice } from "./siblings.js";
 import { TRACKER } from "../config.js";
 
 /** What the outbox needs from the replicator: who we are, and a push after each commit. */
@@ -63,6 +64,8 @@ export class Outbox {
     hooks: ReplicationHooks = localHooks(),
     /** Other processes append to the same log (PostgreSQL): numbers and clock are read from it under its lock. */
     readonly sharedLog = false,
+    /** On a shared log: the notification that tells the other processes of a commit, sent by the commit's last statement (siblings.ts). */
+    private readonly commitNotice?: (touched: Touched, events: readonly LoggedEvent[]) => CommitNotice,
   ) {
     this.#hooks = hooks;
   }
@@ -233,7 +236,7 @@ export class Outbox {
       // Numbered within the write, then after the log's last number, read under its lock.
       logged.forEach((event, i) => { event.seq = i + 1; });
       await lockLog(tx);
-      const last = await appendToSharedLog(tx, hooks.origin, logged, given ? [given.payload] : []);
+      const last = await appendToSharedLog(tx, hooks.origin, logged, given ? [given.payload] : [], this.commitNotice?.(touched, logged));
       for (const event of logged) event.seq += last;
       return result;
     });
