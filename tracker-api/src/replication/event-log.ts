@@ -118,12 +118,6 @@ export async function appendToSharedLog(
   return Number(row!.last);
 }
 
-/** The latest HLC of the whole log (null when it is empty). */
-export async function latestHlc(tx: Tx): Promise<string | null> {
-  const [row] = await tx.$queryRaw<{ hlc: string | null }[]>`SELECT MAX("hlc") AS "hlc" FROM "Event"`;
-  return row?.hlc ?? null;
-}
-
 /** This origin's last sequence number and the latest HLC of the whole log (read after lockLog, so no other process moves them until commit). */
 export async function logPosition(tx: Tx, origin: string): Promise<{ last: number; latestHlc: string | null }> {
   const [row] = await tx.$queryRaw<{ seq: number | bigint | null; hlc: string | null }[]>`

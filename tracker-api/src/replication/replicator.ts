@@ -218,7 +218,8 @@ export class Replicator implements ReplicationHooks {
           heads.set(event.origin, event.seq);
         }
         if (applicable.length === 0) return heads;
-        const batch = new RegisterBatch();
+        // A shared log is on PostgreSQL, whose statements can hold several writes.
+        const batch = new RegisterBatch(this.outbox.sharedLog);
         await batch.read(tx, applicable);
         for (const event of applicable) {
           this.clock.observe(event.hlc);

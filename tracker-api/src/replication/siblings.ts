@@ -79,29 +79,36 @@ export async function postgresSiblings(database: PostgresDatabase): Promise<Sibl
       }
       void database.db.$queryRaw`SELECT pg_notify(${CHANNEL}, ${payload})::text AS "sent"`.catch(() => undefined);
   };
-  const commitNotice = (touched: Touched, events: readonly LoggedEvent[]): CommitNotice => {
-    // The largest the log's position can add ("-" and 16 digits would not be reached).
-    const room = TRACKER.SIBLING_MESSAGE_BYTES - 20;
-    const message = touchedMessage(touched) ?? null;
-    const notice = (m: Omit<Extract<SiblingMessage, { kind: "committed" }>, "after">): CommitNotice => {
-      const head = JSON.stringify({ from: self, message: m });
-      // {"from":…,"message":{…}} → {"from":…,"message":{…,"after":<n>}}
-      return { channel: CHANNEL, head: `${head.slice(0, -2)},"after":`, tail: "}}" };
-    };
-    const fits = (n: CommitNotice) => Buffer.byteLength(n.head) + Buffer.byteLength(n.tail) <= room;
-    let full = notice({ kind: "committed", touched: message, events: [...events] });
-    if (fits(full)) return full;
-    full = notice({ kind: "committed", touched: message, events: [] });
-    if (fits(full)) return full;
-    return notice({ kind: "committed", touched: { kind: "touched-all" }, events: [] });
-  };
   return {
     publish,
     subscribe(handler) {
       handlers.push(handler);
     },
-    commitNotice,
+    commitNotice: (touched, events) => commitNotice(self, touched, events),
   };
+}
+
+/**
+ * The notification of a local commit from process `from`: what it touched and
+ * its events, numbered within the write. Left out when they would not fit in
+ * one notification: the events (the pushes read them from the log), then what
+ * was touched (the siblings then drop every cached list and session).
+ */
+export function commitNotice(from: string, touched: Touched, events: readonly LoggedEvent[]): CommitNotice {
+  // Room for the log's position, which the statement adds.
+  const room = TRACKER.SIBLING_MESSAGE_BYTES - 20;
+  const notice = (message: Omit<Extract<SiblingMessage, { kind: "committed" }>, "after">): CommitNotice => {
+    const head = JSON.stringify({ from, message });
+    // {"from":…,"message":{…}} → {"from":…,"message":{…,"after":<n>}}
+    return { channel: CHANNEL, head: `${head.slice(0, -2)},"after":`, tail: "}}" };
+  };
+  const fits = (n: CommitNotice) => Buffer.byteLength(n.head) + Buffer.byteLength(n.tail) <= room;
+  const changed = touchedMessage(touched) ?? null;
+  for (const message of [{ touched: changed, events: [...events] }, { touched: changed, events: [] }]) {
+    const n = notice({ kind: "committed", ...message });
+    if (fits(n)) return n;
+  }
+  return notice({ kind: "committed", touched: { kind: "touched-all" }, events: [] });
 }
 
 /** The message telling the siblings what a commit touched (undefined when it touched nothing cached). */
