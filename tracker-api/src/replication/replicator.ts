@@ -196,7 +196,9 @@ export class Replicator implements ReplicationHooks {
   }
 
   async #receive(events: LoggedEvent[]): Promise<{ heads: Heads; gap: boolean }> {
-    const sorted = [...events].filter((e) => e.origin !== this.origin)
+    // Events at or below a head known here are applied already (heads only grow): a push that repeats them, as
+    // the API processes of a tracker on PostgreSQL each push what their siblings committed, needs no transaction.
+    const sorted = [...events].filter((e) => e.origin !== this.origin && e.seq > (this.heads.get(e.origin) ?? 0))
       .sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
     const touched = nothingTouched();
     let gap = false;
