@@ -63,7 +63,9 @@ async function benchSetup(setup: Setup, postgres: PostgresCluster, options: { se
   const databaseUrl = setup.database === "postgresql" ? await postgres.createDatabase(`bench_${randomUUID().replaceAll("-", "")}`) : undefined;
   const children: ChildProcess[] = [];
   const start = (number: number, args: string[]) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "tracker-api/src/main.ts", info, String(number), "--data-dir", join(dir, `data-${number}`), "--cluster-secret", SECRET, ...args],
+    // e.g. BENCH_TRACKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the trackers (node:cluster passes them on to the workers)
+    const nodeArgs = (process.env.BENCH_TRACKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "tracker-api/src/main.ts", info, String(number), "--data-dir", join(dir, `data-${number}`), "--cluster-secret", SECRET, ...args],
       { stdio: ["pipe", "ignore", "inherit"], env: { ...process.env, P2P_LOG_LEVEL: "warn" } });
     children.push(child);
     return child;
@@ -85,6 +87,9 @@ async function benchSetup(setup: Setup, postgres: PostgresCluster, options: { se
     await seedFiles(databaseUrl, join(dir, "data-1", "tracker.db"), options.files);
     const auth = { authorization: `Bearer ${token}` };
 
+    // Each API process loads the group's 10,000-file list at its first listing (services/file-lists.ts), as the
+    // in-process rows' setup does before they are timed: an untimed second first, so p99 is the steady state's.
+    await autocannon({ url: `${one}/groups/big/files`, headers: auth, duration: 1, connections: options.connections });
     const list = await autocannon({ url: `${one}/groups/big/files`, headers: auth, duration: options.seconds, connections: options.connections });
     const pids = processTree(tracker.pid!);
     const server = processTree(postgres.pid());

@@ -16,7 +16,8 @@
  * 1 and with 4 API processes (tracker-processes.ts).
  * BENCH_SECONDS sets the length of each run (default 5); BENCH_WALKS the walks
  * timed per row (default 30); BENCH_ONLY=writes (or listing) runs only the write (or listing) rows;
- * BENCH_ONLY=processes only the rows of tracker processes, BENCH_PROCESSES=0 leaves them out.
+ * BENCH_ONLY=processes only the rows of tracker processes, BENCH_PROCESSES=0 leaves them out;
+ * BENCH_TRACKER_NODE_ARGS passes node flags to those processes (e.g. "--cpu-prof --cpu-prof-dir=DIR").
  */
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";

@@ -17,7 +17,7 @@ import { Outbox } from "./replication/outbox.js";
 import { SharedLoginThrottle } from "./replication/login-attempts.js";
 import { Replicator, type PeerTracker } from "./replication/replicator.js";
 import { nothingTouched, type Touched } from "./replication/register-batch.js";
-import { type Siblings, touchedMessage } from "./replication/siblings.js";
+import { type SiblingMessage, type Siblings, touchedMessage } from "./replication/siblings.js";
 import type { Quotas, ServiceContext } from "./services/context.js";
 import { FileListCache } from "./services/file-lists.js";
 import { HeartbeatCoalescer } from "./services/heartbeats.js";
@@ -90,15 +90,24 @@ export function createTracker(options: TrackerOptions): Tracker {
     const message = siblings && touchedMessage(touched);
     if (message) siblings.publish(message);
   };
-  siblings?.subscribe((message) => {
+  const forgetTouched = (message: SiblingMessage): void => {
     if (message.kind === "touched") {
       forgetLocally({
         groups: new Set(message.groups), endedSessions: new Set(message.endedSessions), usersSignedOut: new Set(message.usersSignedOut), renamed: message.renamed,
       });
     } else if (message.kind === "touched-all") forgetLocally({ ...nothingTouched(), renamed: true });
+  };
+  siblings?.subscribe((message) => {
+    if (message.kind !== "committed") return forgetTouched(message);
+    if (message.touched) forgetTouched(message.touched);
+    // A sibling's events, kept with this process's own for the pushes to the other trackers.
+    if (message.events.length > 0) replicator?.appended(message.events.map((event) => ({ ...event, seq: message.after + event.seq })));
   });
 
-  const outbox = new Outbox(db, forgetCachedState, undefined, siblings !== undefined);
+  // On a shared log a local commit tells the siblings itself, in its last statement (Outbox, siblings.commitNotice).
+  const outbox = siblings
+    ? new Outbox(db, forgetLocally, undefined, true, (touched, events) => siblings.commitNotice(touched, events))
+    : new Outbox(db, forgetCachedState);
   const sync = options.replication;
   const replicator = sync && new Replicator(db, {
     selfId: options.id,

@@ -6,6 +6,7 @@ import { chunks } from "../db/chunks.js";
 import type { TrackerDb, Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import type { LoggedEvent } from "./events.js";
+import type { CommitNotice } from "./siblings.js";
 import { lockNumber } from "./write-locks.js";
 import { TRACKER } from "../config.js";
 
@@ -90,29 +91,31 @@ export async function lockForApply(tx: Tx): Promise<void> {
  * stood at, which the caller adds. One statement instead of three, because
  * every statement run while the log's lock is held makes all the tracker's
  * other writes wait a round trip longer (bench:tracker, docs/postgresql.md).
+ * With `notice`, the same statement notifies the tracker's other processes
+ * of the commit (siblings.ts).
  */
-export async function appendToSharedLog(tx: Tx, origin: string, events: readonly LoggedEvent[], answers: readonly AnswerRow[]): Promise<number> {
+export async function appendToSharedLog(
+  tx: Tx, origin: string, events: readonly LoggedEvent[], answers: readonly AnswerRow[], notice?: CommitNotice,
+): Promise<number> {
   if (events.length > TRACKER.REGISTER_CONDITIONS_PER_STATEMENT || answers.length > TRACKER.ANSWERS_PER_STATEMENT) {
     const { last } = await logPosition(tx, origin);
     await insertEvents(tx, events.map((e) => ({ ...e, seq: last + e.seq })));
     await writeAnswers(tx, answers);
+    if (notice) await tx.$queryRaw`SELECT pg_notify(${notice.channel}, ${`${notice.head}${last}${notice.tail}`})::text AS "notified"`;
     return last;
   }
   const createdAt = new Date();
   const last = Prisma.sql`(SELECT "seq" FROM "last")`;
   const values = events.map((e) => Prisma.sql`(${e.origin}, ${last} + ${e.seq}::int, ${e.hlc}, ${e.type}, ${JSON.stringify(e.payload)}, ${createdAt})`);
   const kept = answers.length === 0 ? Prisma.empty : Prisma.sql`, "answers" AS (${writeAnswersSql(answers)})`;
+  // Sent by PostgreSQL when the transaction commits (never if it rolls back), with the log's position in it.
+  const notified = notice === undefined ? Prisma.empty
+    : Prisma.sql`, pg_notify(${notice.channel}, ${notice.head} || (SELECT "seq" FROM "last")::text || ${notice.tail})::text AS "notified"`;
   const [row] = await tx.$queryRaw<{ last: number | bigint }[]>`
     WITH "last" AS (SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "Event" WHERE "origin" = ${origin})${kept},
     "appended" AS (INSERT INTO "Event" ("origin", "seq", "hlc", "type", "payload", "createdAt") VALUES ${Prisma.join(values)} RETURNING "seq")
-    SELECT (SELECT "seq" FROM "last") AS "last" FROM "appended" LIMIT 1`;
+    SELECT (SELECT "seq" FROM "last") AS "last"${notified} FROM "appended" LIMIT 1`;
   return Number(row!.last);
-}
-
-/** The latest HLC of the whole log (null when it is empty). */
-export async function latestHlc(tx: Tx): Promise<string | null> {
-  const [row] = await tx.$queryRaw<{ hlc: string | null }[]>`SELECT MAX("hlc") AS "hlc" FROM "Event"`;
-  return row?.hlc ?? null;
 }
 
 /** This origin's last sequence number and the latest HLC of the whole log (read after lockLog, so no other process moves them until commit). */

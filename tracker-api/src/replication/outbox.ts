@@ -11,9 +11,10 @@ import type { TrackerDb, Tx } from "../db/open.js";
 import { replacedIncarnation } from "./apply-rules.js";
 import type { LoggedEvent, NewEvent } from "./events.js";
 import { HybridClock } from "./hlc.js";
-import { appendToSharedLog, insertEvents, insertEventsSql, latestHlc, lockForApply, lockForWrite, lockLog, logPosition, writeAnswers, writeAnswersSql } from "./event-log.js";
+import { appendToSharedLog, insertEvents, insertEventsSql, lockForApply, lockForWrite, lockLog, logPosition, writeAnswers, writeAnswersSql } from "./event-log.js";
 import { locksOf, lockOrder, type WriteLock } from "./write-locks.js";
 import { nothingTouched, RegisterBatch, type Touched } from "./register-batch.js";
+import type { CommitNotice } from "./siblings.js";
 import { TRACKER } from "../config.js";
 
 /** What the outbox needs from the replicator: who we are, and a push after each commit. */
@@ -63,6 +64,8 @@ export class Outbox {
     hooks: ReplicationHooks = localHooks(),
     /** Other processes append to the same log (PostgreSQL): numbers and clock are read from it under its lock. */
     readonly sharedLog = false,
+    /** On a shared log: the notification that tells the other processes of a commit, sent by the commit's last statement (siblings.ts). */
+    private readonly commitNotice?: (touched: Touched, events: readonly LoggedEvent[]) => CommitNotice,
   ) {
     this.#hooks = hooks;
   }
@@ -170,7 +173,7 @@ export class Outbox {
         last ??= await lastSeq(tx, hooks.origin);
         const result = await work(tx, async (...events) => {
           if (events.length === 0) return;
-          const recorded = await recordEvents(tx, hooks, events, last!, touched);
+          const recorded = await recordEvents(tx, hooks, events, last!, touched, false);
           last = recorded.at(-1)!.seq;
           logged.push(...recorded);
         });
@@ -218,11 +221,7 @@ export class Outbox {
       const result = await work(tx, async (...events) => {
         if (events.length === 0) return;
         await lockForWrite(tx, lockOrder(locksOf(events)));
-        // Every write that touched these keys before has committed (it held their locks): its HLC is in the log,
-        // and this write's HLCs come after it, so the last writer by HLC is the last writer.
-        const latest = await latestHlc(tx);
-        if (latest !== null) hooks.clock.observe(latest);
-        logged.push(...(await recordEvents(tx, hooks, events, 0, touched)));
+        logged.push(...(await recordEvents(tx, hooks, events, 0, touched, true)));
       });
       if (logged.length === 0) return result;
       const given = await answer?.(result);
@@ -233,7 +232,7 @@ export class Outbox {
       // Numbered within the write, then after the log's last number, read under its lock.
       logged.forEach((event, i) => { event.seq = i + 1; });
       await lockLog(tx);
-      const last = await appendToSharedLog(tx, hooks.origin, logged, given ? [given.payload] : []);
+      const last = await appendToSharedLog(tx, hooks.origin, logged, given ? [given.payload] : [], this.commitNotice?.(touched, logged));
       for (const event of logged) event.seq += last;
       return result;
     });
@@ -423,9 +422,13 @@ async function lastSeq(tx: Tx | TrackerDb, origin: string): Promise<number> {
  * log they are numbered again, under the log's lock, just before the commit:
  * the projection reads their HLCs, never their numbers).
  */
-async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[], last: number, touched: Touched): Promise<LoggedEvent[]> {
-  const batch = new RegisterBatch();
-  await batch.readKeys(tx, events);
+async function recordEvents(tx: Tx, hooks: ReplicationHooks, events: NewEvent[], last: number, touched: Touched, sharedLog: boolean): Promise<LoggedEvent[]> {
+  // A shared log is on PostgreSQL, whose statements can hold several writes.
+  const batch = new RegisterBatch(sharedLog);
+  // On a shared log, read after the keys' locks: every write that touched these keys before has committed (it held
+  // their locks), so its HLC is in the log, and this write's HLCs come after it: the last writer by HLC is the last writer.
+  const latest = await batch.readKeys(tx, events, { latestHlc: sharedLog });
+  if (latest !== null) hooks.clock.observe(latest);
   const logged: LoggedEvent[] = [];
   for (const event of events) {
     const payload: Record<string, unknown> = { ...event.payload };

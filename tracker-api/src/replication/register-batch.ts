@@ -10,6 +10,7 @@
  * query API.
  */
 import { chunks, inChunks } from "../db/chunks.js";
+import { DeferredWrites } from "../db/deferred-writes.js";
 import type { Tx } from "../db/open.js";
 import { Prisma } from "../generated/prisma/client.js";
 import {
@@ -17,10 +18,11 @@ import {
   requestState, sessionGroupKey, sessionKey, sessionLives, userNameKey, voidCreations, type RegisterWrite,
   type Register, type RegisterKey, type RegisterKind,
 } from "./apply-rules.js";
-import { writeAnswers } from "./event-log.js";
+import { writeAnswersSql } from "./event-log.js";
 import type { LoggedEvent } from "./events.js";
 import { materializeGroup } from "./rebuild.js";
 import { toRegister, type Row } from "./registers.js";
+import { TRACKER } from "../config.js";
 
 
 /** What applying events changed, for the in-memory caches to forget. */
@@ -90,6 +92,11 @@ export class RegisterBatch {
   readonly #sessions: SessionOp[] = [];
   readonly #answers: (LoggedEvent & { type: "idempotency.answered" })["payload"][] = [];
 
+  constructor(
+    /** PostgreSQL: the rows' writes that need not see each other go in one statement (DeferredWrites). */
+    private readonly writesTogether = false,
+  ) {}
+
   /** The register under a key read before (undefined when there is none). */
   get(key: RegisterKey): Register | undefined {
     const k = keyString(key);
@@ -110,9 +117,10 @@ export class RegisterBatch {
    * Reads, in one query, what a service's events (before their incarnations
    * are filled in) need: the group and user registers they name, and the
    * registers of the file or members they touch under the group's current
-   * incarnation. `read` afterwards finds them read.
+   * incarnation. `read` afterwards finds them read. With `latestHlc`, the
+   * same query also reads the latest HLC of the whole log, and returns it.
    */
-  async readKeys(tx: Tx, events: readonly { type: string; payload: object }[]): Promise<void> {
+  async readKeys(tx: Tx, events: readonly { type: string; payload: object }[], options: { latestHlc?: boolean } = {}): Promise<string | null> {
     const keys: RegisterKey[] = [];
     const current: { groupId: string; fileName?: string; userId?: string }[] = [];
     const removals: { groupId: string; userId: string }[] = [];
@@ -135,12 +143,12 @@ export class RegisterBatch {
     }
     const incarnation = (groupId: string) => Prisma.sql`(SELECT g."hlc" FROM "Register" g
       WHERE g."kind" = 'group' AND g."groupId" = ${groupId} AND g."incarnation" = '' AND g."fileName" = '' AND g."userId" = '')`;
-    await this.#load(tx, keys, [], current.flatMap((c) => c.fileName === undefined
+    const latestHlc = await this.#load(tx, keys, [], current.flatMap((c) => c.fileName === undefined
       ? [Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "kind" IN ('owner', 'member'))`]
       : [
         Prisma.sql`("groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "fileName" = ${c.fileName} AND "kind" IN ('file', 'holding'))`,
         ...(c.userId === undefined ? [] : [Prisma.sql`("kind" = 'member' AND "groupId" = ${c.groupId} AND "incarnation" = ${incarnation(c.groupId)} AND "fileName" = '' AND "userId" = ${c.userId})`]),
-      ]));
+      ]), options.latestHlc === true);
     // Those scopes, under the incarnation now known (nothing under a group that does not exist).
     const inc = (groupId: string) => this.#registers.get(keyString(groupKey(groupId)))?.hlc ?? "";
     for (const c of current) {
@@ -148,6 +156,7 @@ export class RegisterBatch {
       if (c.fileName !== undefined && c.userId !== undefined) this.#read.add(keyString(memberKey(c.groupId, inc(c.groupId), c.userId)));
     }
     await this.#loadHoldingsOf(tx, removals.map((r) => ({ ...r, incarnation: inc(r.groupId) })));
+    return latestHlc;
   }
 
   /**
@@ -217,7 +226,9 @@ export class RegisterBatch {
 
   async #load(
     tx: Tx, keys: RegisterKey[], scopes: { scope: string; groupId: string; incarnation: string; fileName?: string }[], more: Prisma.Sql[] = [],
-  ): Promise<void> {
+    /** Also read the latest HLC of the log, returned (null when not asked, or the log is empty). */
+    latestHlc = false,
+  ): Promise<string | null> {
     const conditions: Prisma.Sql[] = [...more];
     const seen = new Set<string>();
     for (const key of keys) {
@@ -234,11 +245,26 @@ export class RegisterBatch {
         ? Prisma.sql`("groupId" = ${s.groupId} AND "incarnation" = ${s.incarnation} AND "kind" IN ('owner', 'member'))`
         : Prisma.sql`("groupId" = ${s.groupId} AND "incarnation" = ${s.incarnation} AND "fileName" = ${s.fileName} AND "kind" IN ('file', 'holding'))`);
     }
-    for (const part of chunks(conditions)) {
-      const rows = await tx.$queryRaw<(Omit<Row, "live"> & { live: unknown })[]>`
-        SELECT "kind", "groupId", "incarnation", "fileName", "userId", "hlc", "live", "value" FROM "Register" WHERE ${or(part)}`;
+    const parts = chunks(conditions);
+    if (latestHlc && parts.length === 0) parts.push([]);
+    let latest: string | null = null;
+    for (const [i, part] of parts.entries()) {
+      // The log's latest HLC rides along with the first part, as a row of kind '' (no register has one): one statement less per write.
+      const log = latestHlc && i === 0
+        ? Prisma.sql`SELECT '' AS "kind", '' AS "groupId", '' AS "incarnation", '' AS "fileName", '' AS "userId", MAX("hlc") AS "hlc", NULL AS "live", NULL AS "value" FROM "Event"`
+        : undefined;
+      const registers = part.length === 0 ? undefined
+        : Prisma.sql`SELECT "kind", "groupId", "incarnation", "fileName", "userId", "hlc", "live", "value" FROM "Register" WHERE ${or(part)}`;
+      const rows = await tx.$queryRaw<(Omit<Row, "live" | "hlc"> & { hlc: string | null; live: unknown })[]>(
+        registers && log ? Prisma.sql`${registers} UNION ALL ${log}` : (registers ?? log!),
+      );
       for (const row of rows) {
-        const register = toRegister({ ...row, live: Boolean(Number(row.live)) });
+        if (row.kind === "") {
+          latest = row.hlc;
+          continue;
+        }
+        // A register's HLC is never null (only the log's row can be).
+        const register = toRegister({ ...row, hlc: row.hlc!, live: Boolean(Number(row.live)) });
         const k = keyString(register);
         // A register changed in memory already is newer than the stored one.
         if (this.#registers.has(k)) continue;
@@ -248,6 +274,7 @@ export class RegisterBatch {
       }
     }
     for (const k of seen) this.#read.add(k);
+    return latest;
   }
 
   /** Merges one event's register writes (in memory) and notes the rows they affect. */
@@ -332,20 +359,22 @@ export class RegisterBatch {
 
   /** Writes the changed registers and brings the affected rows in line with them; `touched` collects what changed, for the caches. */
   async write(tx: Tx, touched: Touched): Promise<void> {
-    await this.#writeRegisters(tx);
+    const writes = new DeferredWrites(tx, this.writesTogether);
+    await this.#writeRegisters(writes);
     for (const { groupId } of [...this.#members.values(), ...this.#requests.values()]) touched.groups.add(groupId);
     for (const groupId of [...this.#groups, ...this.#listsChanged]) touched.groups.add(groupId);
-    await this.#writeUsers(tx);
-    await this.#writeSessions(tx, touched);
-    await writeAnswers(tx, this.#answers);
+    await this.#writeUsers(writes);
+    await this.#writeSessions(tx, writes, touched);
+    for (const part of chunks(this.#answers, TRACKER.ANSWERS_PER_STATEMENT)) await writes.add("IdempotencyKey", writeAnswersSql(part));
     const rebuilt = new Set<string>();
     // A group first seen in this batch whose requests or files arrived before its creation
     // (from other trackers, by another path) is rebuilt whole as well.
-    const early = await this.#earlyRegisters(tx);
+    const early = await this.#earlyRegisters(tx, writes);
     for (const groupId of this.#groups) {
       // Rows of a group seen before this batch are rebuilt whole (a replaced creation, a deletion, a lost creation).
       if (!this.#existedBefore.has(keyString(groupKey(groupId))) && !early.has(groupId)) continue;
       rebuilt.add(groupId);
+      await writes.flush();
       await materializeGroup(tx, groupId, this.group(groupId), false);
     }
     const current = <T extends { groupId: string; incarnation: string }>(items: Iterable<T>) => [...items].filter((item) => {
@@ -354,10 +383,11 @@ export class RegisterBatch {
       // Writes under an incarnation that is not the group's current one change no rows.
       return group?.live === true && group.hlc === item.incarnation;
     });
-    await this.#writeMembers(tx, current(this.#members.values()));
-    await this.#writeRequests(tx, current(this.#requests.values()));
-    await this.#writeFiles(tx, current(this.#files.values()));
-    await this.#writeNames(tx, touched);
+    await this.#writeMembers(writes, current(this.#members.values()));
+    await this.#writeRequests(writes, current(this.#requests.values()));
+    await this.#writeFiles(tx, writes, current(this.#files.values()));
+    await this.#writeNames(tx, writes, touched);
+    await writes.flush();
   }
 
   /**
@@ -368,7 +398,7 @@ export class RegisterBatch {
    * to the winner) and a name is unique: the rows that change first take
    * their internal id (which no name can equal), then their new names.
    */
-  async #writeNames(tx: Tx, touched: Touched): Promise<void> {
+  async #writeNames(tx: Tx, writes: DeferredWrites, touched: Touched): Promise<void> {
     for (const table of ["User", "Group"] as const) {
       const wanted = new Map<string, string>();
       for (const k of this.#names) {
@@ -378,6 +408,7 @@ export class RegisterBatch {
         for (const [id, name] of names) if (!this.#namedAtInsert.has(id)) wanted.set(id, name);
       }
       if (wanted.size === 0) continue;
+      await writes.flush();
       const moving: string[] = [];
       const current = new Map<string, string>();
       for (const part of chunks([...wanted.keys()])) {
@@ -404,13 +435,14 @@ export class RegisterBatch {
   }
 
   /** Groups first seen in this batch, alive, with request or file registers under their incarnation from earlier batches. */
-  async #earlyRegisters(tx: Tx): Promise<Set<string>> {
+  async #earlyRegisters(tx: Tx, writes: DeferredWrites): Promise<Set<string>> {
     const fresh: Register[] = [];
     for (const groupId of this.#groups) {
       const group = this.group(groupId);
       if (group?.live && !this.#existedBefore.has(keyString(groupKey(groupId))) && !this.#createdHere.has(groupId)) fresh.push(group);
     }
     const early = new Set<string>();
+    if (fresh.length > 0) await writes.flush();
     for (const part of chunks(fresh)) {
       const rows = await tx.$queryRaw<Pick<Row, "kind" | "groupId" | "incarnation" | "fileName" | "userId">[]>`
         SELECT "kind", "groupId", "incarnation", "fileName", "userId" FROM "Register" WHERE "kind" IN ('request', 'file')
@@ -421,33 +453,35 @@ export class RegisterBatch {
     return early;
   }
 
-  async #writeRegisters(tx: Tx): Promise<void> {
+  async #writeRegisters(writes: DeferredWrites): Promise<void> {
     const dirty = [...this.#dirty].map((k) => this.#registers.get(k)!);
     for (const part of chunks(dirty)) {
       const values = part.map((r) => Prisma.sql`(${r.kind}, ${r.groupId}, ${r.incarnation}, ${r.fileName}, ${r.userId}, ${r.hlc}, ${r.live}, ${JSON.stringify(r.value)})`);
-      await tx.$executeRaw`
+      await writes.add("Register", Prisma.sql`
         INSERT INTO "Register" ("kind", "groupId", "incarnation", "fileName", "userId", "hlc", "live", "value") VALUES ${Prisma.join(values)}
         ON CONFLICT ("kind", "groupId", "incarnation", "fileName", "userId")
-        DO UPDATE SET "hlc" = excluded."hlc", "live" = excluded."live", "value" = excluded."value"`;
+        DO UPDATE SET "hlc" = excluded."hlc", "live" = excluded."live", "value" = excluded."value"`);
     }
     for (const k of this.#dirty) this.#inDatabase.add(k);
     this.#dirty.clear();
   }
 
-  async #writeUsers(tx: Tx): Promise<void> {
+  async #writeUsers(writes: DeferredWrites): Promise<void> {
     // A password change seen before the account's creation waits for it (the creation reads the change back).
     const users = [...this.#users].flatMap((userId) => this.user(userId) ?? []);
     for (const part of chunks(users)) {
       // The name is written by #writeNames; the internal id stands in for it until then, unless the row is new and alone under its name.
       const values = part.map((u) => Prisma.sql`(${u.userId}, ${this.#nameAtInsert(u.userId, userKey(u.userId), userNameKey(String(u.value.name)))}, ${currentPasswordHash(u, this.get(passwordKey(u.userId)))}, ${new Date(String(u.value.createdAt))})`);
-      await tx.$executeRaw`
+      await writes.add("User", Prisma.sql`
         INSERT INTO "User" ("id", "name", "passwordHash", "createdAt") VALUES ${Prisma.join(values)}
-        ON CONFLICT ("id") DO UPDATE SET "passwordHash" = excluded."passwordHash", "createdAt" = excluded."createdAt"`;
+        ON CONFLICT ("id") DO UPDATE SET "passwordHash" = excluded."passwordHash", "createdAt" = excluded."createdAt"`);
     }
   }
 
   /** Session changes in event order (rare next to the rest: logins, logouts, a heartbeat per session every 10 s). */
-  async #writeSessions(tx: Tx, touched: Touched): Promise<void> {
+  async #writeSessions(tx: Tx, writes: DeferredWrites, touched: Touched): Promise<void> {
+    // Model queries that read and write: after the writes held before them.
+    if (this.#sessions.length > 0) await writes.flush();
     for (const op of this.#sessions) {
       if (op.op === "recheck") {
         const rows = await tx.session.findMany({ where: { userId: op.userId }, select: { tokenHash: true } });
@@ -519,7 +553,7 @@ export class RegisterBatch {
     return index;
   }
 
-  async #writeMembers(tx: Tx, items: { groupId: string; incarnation: string }[]): Promise<void> {
+  async #writeMembers(writes: DeferredWrites, items: { groupId: string; incarnation: string }[]): Promise<void> {
     if (items.length === 0) return;
     const index = this.#index();
     const groups: Prisma.Sql[] = [];
@@ -537,33 +571,33 @@ export class RegisterBatch {
       for (const m of state.members) members.push(Prisma.sql`(${groupId}, ${m.userId}, ${new Date(m.joinedAt)})`);
     }
     for (const part of chunks(groups)) {
-      await tx.$executeRaw`
+      await writes.add("Group", Prisma.sql`
         INSERT INTO "Group" ("id", "name", "ownerId", "createdAt") VALUES ${Prisma.join(part)}
-        ON CONFLICT ("id") DO UPDATE SET "ownerId" = excluded."ownerId"`;
+        ON CONFLICT ("id") DO UPDATE SET "ownerId" = excluded."ownerId"`);
     }
     // A group first seen in this batch has no membership rows yet.
     const seenBefore = ids.filter((id) => this.#existedBefore.has(keyString(groupKey(id))));
-    for (const part of chunks(seenBefore)) await tx.$executeRaw`DELETE FROM "Membership" WHERE "groupId" IN (${Prisma.join(part)})`;
+    for (const part of chunks(seenBefore)) await writes.add("Membership", Prisma.sql`DELETE FROM "Membership" WHERE "groupId" IN (${Prisma.join(part)})`);
     for (const part of chunks(members)) {
-      await tx.$executeRaw`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES ${Prisma.join(part)}`;
+      await writes.add("Membership", Prisma.sql`INSERT INTO "Membership" ("groupId", "userId", "joinedAt") VALUES ${Prisma.join(part)}`);
     }
   }
 
-  async #writeRequests(tx: Tx, items: { groupId: string; incarnation: string; userId: string }[]): Promise<void> {
+  async #writeRequests(writes: DeferredWrites, items: { groupId: string; incarnation: string; userId: string }[]): Promise<void> {
     const pending: Prisma.Sql[] = [];
     for (const part of chunks(items)) {
-      await tx.$executeRaw`DELETE FROM "JoinRequest" WHERE ${or(part.map((r) => Prisma.sql`("groupId" = ${r.groupId} AND "userId" = ${r.userId})`))}`;
+      await writes.add("JoinRequest", Prisma.sql`DELETE FROM "JoinRequest" WHERE ${or(part.map((r) => Prisma.sql`("groupId" = ${r.groupId} AND "userId" = ${r.userId})`))}`);
     }
     for (const r of items) {
       const state = requestState(this.group(r.groupId), this.get({ kind: "request", groupId: r.groupId, incarnation: r.incarnation, fileName: "", userId: r.userId }));
       if (state) pending.push(Prisma.sql`(${r.groupId}, ${r.userId}, ${new Date(state.requestedAt)})`);
     }
     for (const part of chunks(pending)) {
-      await tx.$executeRaw`INSERT INTO "JoinRequest" ("groupId", "userId", "requestedAt") VALUES ${Prisma.join(part)}`;
+      await writes.add("JoinRequest", Prisma.sql`INSERT INTO "JoinRequest" ("groupId", "userId", "requestedAt") VALUES ${Prisma.join(part)}`);
     }
   }
 
-  async #writeFiles(tx: Tx, items: { groupId: string; incarnation: string; fileName: string }[]): Promise<void> {
+  async #writeFiles(tx: Tx, writes: DeferredWrites, items: { groupId: string; incarnation: string; fileName: string }[]): Promise<void> {
     if (items.length === 0) return;
     const index = this.#index();
     const where = (part: typeof items) => or(part.map((f) => Prisma.sql`("groupId" = ${f.groupId} AND "fileName" = ${f.fileName})`));
@@ -571,10 +605,11 @@ export class RegisterBatch {
     // Rows follow registers: a file none of whose registers existed before this batch has no rows to read or clear (a new share).
     const seenBefore = items.filter((f) => (index.get(fileScope(f.groupId, f.incarnation, f.fileName)) ?? []).some((r) => this.#existedBefore.has(keyString(r))));
     for (const part of chunks(seenBefore)) {
+      await writes.flush();
       const rows = await tx.$queryRaw<{ groupId: string; fileName: string; sha1: string }[]>`
         SELECT "groupId", "fileName", "sha1" FROM "SharedFile" WHERE ${where(part)}`;
       for (const row of rows) existing.set(`${row.groupId}${SEP}${row.fileName}`, row.sha1);
-      await tx.$executeRaw`DELETE FROM "Holding" WHERE ${where(part)}`;
+      await writes.add("Holding", Prisma.sql`DELETE FROM "Holding" WHERE ${where(part)}`);
     }
     const gone: typeof items = [];
     const files: Prisma.Sql[] = [];
@@ -598,16 +633,16 @@ export class RegisterBatch {
         holdings.push(Prisma.sql`(${groupId}, ${fileName}, ${h.userId}, ${h.piecesHeld}, ${new Date(h.updatedAt)})`);
       }
     }
-    for (const part of chunks(gone)) await tx.$executeRaw`DELETE FROM "SharedFile" WHERE ${where(part)}`;
+    for (const part of chunks(gone)) await writes.add("SharedFile", Prisma.sql`DELETE FROM "SharedFile" WHERE ${where(part)}`);
     for (const part of chunks(files, 20)) {
-      await tx.$executeRaw`
+      await writes.add("SharedFile", Prisma.sql`
         INSERT INTO "SharedFile" ("groupId", "fileName", "size", "sha1", "pieceSize", "pieceHashes", "sharedAt", "fileCount", "manifest") VALUES ${Prisma.join(part)}
         ON CONFLICT ("groupId", "fileName") DO UPDATE SET "size" = excluded."size", "sha1" = excluded."sha1",
           "pieceSize" = excluded."pieceSize", "pieceHashes" = excluded."pieceHashes", "sharedAt" = excluded."sharedAt",
-          "fileCount" = excluded."fileCount", "manifest" = excluded."manifest"`;
+          "fileCount" = excluded."fileCount", "manifest" = excluded."manifest"`);
     }
     for (const part of chunks(holdings)) {
-      await tx.$executeRaw`INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(part)}`;
+      await writes.add("Holding", Prisma.sql`INSERT INTO "Holding" ("groupId", "fileName", "userId", "piecesHeld", "updatedAt") VALUES ${Prisma.join(part)}`);
     }
   }
 }

@@ -67,6 +67,8 @@ export class Replicator implements ReplicationHooks {
   #applying: Promise<unknown> = Promise.resolve();
   /** This tracker's latest events by seq, so pushes and pulls of recent events need no database read. */
   readonly #recent = new Map<number, LoggedEvent>();
+  /** The highest seq of this tracker's own events known in this process (committed here or told by a sibling). */
+  #newestKnown = 0;
   #catchingUp = true;
   #recovering: boolean;
   #timer: NodeJS.Timeout | undefined;
@@ -160,9 +162,12 @@ export class Replicator implements ReplicationHooks {
     void this.#dispatcher.close();
   }
 
-  /** Keeps this tracker's newest events in memory (called in log order). */
+  /** Keeps this tracker's newest events in memory: its own after each commit, and on a shared log its sibling processes' (told by their commits). */
   appended(events: readonly LoggedEvent[]): void {
-    for (const event of events) this.#recent.set(event.seq, event);
+    for (const event of events) {
+      this.#recent.set(event.seq, event);
+      this.#newestKnown = Math.max(this.#newestKnown, event.seq);
+    }
     while (this.#recent.size > TRACKER.RECENT_EVENTS) this.#recent.delete(this.#recent.keys().next().value!);
   }
 
@@ -191,7 +196,9 @@ export class Replicator implements ReplicationHooks {
   }
 
   async #receive(events: LoggedEvent[]): Promise<{ heads: Heads; gap: boolean }> {
-    const sorted = [...events].filter((e) => e.origin !== this.origin)
+    // Events at or below a head known here are applied already (heads only grow): a push that repeats them, as
+    // the API processes of a tracker on PostgreSQL each push what their siblings committed, needs no transaction.
+    const sorted = [...events].filter((e) => e.origin !== this.origin && e.seq > (this.heads.get(e.origin) ?? 0))
       .sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
     const touched = nothingTouched();
     let gap = false;
@@ -213,7 +220,8 @@ export class Replicator implements ReplicationHooks {
           heads.set(event.origin, event.seq);
         }
         if (applicable.length === 0) return heads;
-        const batch = new RegisterBatch();
+        // A shared log is on PostgreSQL, whose statements can hold several writes.
+        const batch = new RegisterBatch(this.outbox.sharedLog);
         await batch.read(tx, applicable);
         for (const event of applicable) {
           this.clock.observe(event.hlc);
@@ -248,6 +256,17 @@ export class Replicator implements ReplicationHooks {
 
   headsObject(): Heads {
     return Object.fromEntries(this.heads);
+  }
+
+  /**
+   * Whether this process knows of events of its own origin after `seq`: a
+   * push that has delivered all of them stops without asking the log. Events
+   * a sibling process committed and this one has not heard of are pushed by
+   * that process after its commit, and by every process's anti-entropy round
+   * once the heads are read again.
+   */
+  knowsOwnEventsAfter(seq: number): boolean {
+    return seq < Math.max(this.#newestKnown, this.heads.get(this.origin) ?? 0);
   }
 
   /** This origin's events after `after`, for a peer that pulls. */
@@ -439,6 +458,8 @@ class PeerLink {
     if (this.acked === undefined) await this.#readHeads();
     for (;;) {
       const before = this.acked!;
+      // Asking the log whether anything came after the last event pushed cost a query at the end of every push.
+      if (!replicator.knowsOwnEventsAfter(before)) return;
       const events = await replicator.eventsAfter(replicator.origin, before, TRACKER.PUSH_BATCH);
       if (events.length === 0) return;
       const answer = await replicator.call<{ heads: Heads }>(this.peer, "POST", "/replication/events", { from: replicator.selfId, events });

@@ -13,19 +13,46 @@ import { randomUUID } from "node:crypto";
 import type { LoginAttempt } from "../domain/login-throttle.js";
 import type { PostgresDatabase } from "../db/postgres.js";
 import { TRACKER } from "../config.js";
+import type { LoggedEvent } from "./events.js";
 import type { Touched } from "./register-batch.js";
 
+type TouchedMessage = { kind: "touched"; groups: string[]; endedSessions: string[]; usersSignedOut: string[]; renamed: boolean };
+
 export type SiblingMessage =
-  | { kind: "touched"; groups: string[]; endedSessions: string[]; usersSignedOut: string[]; renamed: boolean }
+  | TouchedMessage
   /** Too much changed to name it in one notification: drop every cached list and session. */
   | { kind: "touched-all" }
-  | { kind: "logins"; attempts: LoginAttempt[] };
+  | { kind: "logins"; attempts: LoginAttempt[] }
+  /**
+   * A local write committed (sent by its own last statement, so PostgreSQL delivers it at its commit):
+   * what it touched, and its events, numbered 1..n within the write, after the log's `after`
+   * (left out when they would not fit in one notification: the push then reads them from the log).
+   */
+  | { kind: "committed"; touched: TouchedMessage | { kind: "touched-all" } | null; events: LoggedEvent[]; after: number };
+
+/**
+ * The notification a commit sends from its own statement (Outbox on a shared
+ * log): the payload is `head`, then the number the log stood at before the
+ * write (known only inside that statement, which appends it), then `tail`.
+ */
+export interface CommitNotice {
+  channel: string;
+  head: string;
+  tail: string;
+}
 
 export interface Siblings {
   /** Tells the other processes (never this one); fire and forget. */
   publish(message: SiblingMessage): void;
   /** Calls `handler` with every message another process publishes. */
   subscribe(handler: (message: SiblingMessage) => void): void;
+  /**
+   * The notification of a local commit, for the commit's own last statement
+   * to send: one round trip less per write than a publish after it, and the
+   * siblings get the write's events, so their pushes to the other trackers
+   * need not read them back from the log (bench:tracker, docs/postgresql.md).
+   */
+  commitNotice(touched: Touched, events: readonly LoggedEvent[]): CommitNotice;
 }
 
 const CHANNEL = "p2p_tracker_siblings";
@@ -57,11 +84,35 @@ export async function postgresSiblings(database: PostgresDatabase): Promise<Sibl
     subscribe(handler) {
       handlers.push(handler);
     },
+    commitNotice: (touched, events) => commitNotice(self, touched, events),
   };
 }
 
+/**
+ * The notification of a local commit from process `from`: what it touched and
+ * its events, numbered within the write. Left out when they would not fit in
+ * one notification: the events (the pushes read them from the log), then what
+ * was touched (the siblings then drop every cached list and session).
+ */
+export function commitNotice(from: string, touched: Touched, events: readonly LoggedEvent[]): CommitNotice {
+  // Room for the log's position, which the statement adds.
+  const room = TRACKER.SIBLING_MESSAGE_BYTES - 20;
+  const notice = (message: Omit<Extract<SiblingMessage, { kind: "committed" }>, "after">): CommitNotice => {
+    const head = JSON.stringify({ from, message });
+    // {"from":…,"message":{…}} → {"from":…,"message":{…,"after":<n>}}
+    return { channel: CHANNEL, head: `${head.slice(0, -2)},"after":`, tail: "}}" };
+  };
+  const fits = (n: CommitNotice) => Buffer.byteLength(n.head) + Buffer.byteLength(n.tail) <= room;
+  const changed = touchedMessage(touched) ?? null;
+  for (const message of [{ touched: changed, events: [...events] }, { touched: changed, events: [] }]) {
+    const n = notice({ kind: "committed", ...message });
+    if (fits(n)) return n;
+  }
+  return notice({ kind: "committed", touched: { kind: "touched-all" }, events: [] });
+}
+
 /** The message telling the siblings what a commit touched (undefined when it touched nothing cached). */
-export function touchedMessage(touched: Touched): SiblingMessage | undefined {
+export function touchedMessage(touched: Touched): TouchedMessage | undefined {
   if (touched.groups.size === 0 && touched.endedSessions.size === 0 && touched.usersSignedOut.size === 0 && !touched.renamed) return undefined;
   return {
     kind: "touched", groups: [...touched.groups], endedSessions: [...touched.endedSessions], usersSignedOut: [...touched.usersSignedOut], renamed: touched.renamed,

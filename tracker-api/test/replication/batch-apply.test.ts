@@ -1,7 +1,12 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../../src/db/open.js";
 import type { LoggedEvent } from "../../src/replication/events.js";
+import { Replicator } from "../../src/replication/replicator.js";
 import { at, createApplier, cutIntoBatches, event, hlc, interleave, sha } from "./support/events.js";
 
 // Events of two trackers that wrote while cut off from each other (every kind of
@@ -118,4 +123,25 @@ test("a share made after a rejoin stands, whatever came before it", async () => 
   assert.notEqual(withShare, await applied([[...setUp, leave, rejoin]]));
   assert.equal(await applied([[...setUp, lateShare, leave, rejoin, afterRejoin]]), withShare);
   assert.equal(await applied([[...setUp, leave, rejoin, afterRejoin], [lateShare]]), withShare);
+});
+
+test("a batch delivered again is skipped without a transaction, and only its new events are applied", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "batch-again-"));
+  let statements = 0;
+  const db = await openDatabase(join(dir, "t.db"), { watchStatements: () => { statements++; } });
+  const replicator = new Replicator(db, { selfId: "tracker-3", peers: [], secret: "x".repeat(32) });
+  try {
+    await replicator.receive(fromA.slice(0, 3));
+    statements = 0;
+    // The API processes of a tracker on PostgreSQL each push what their siblings committed: the same events again.
+    const again = await replicator.receive(fromA.slice(0, 3));
+    assert.equal(statements, 0, "nothing read or written for events applied already");
+    assert.deepEqual(again, { heads: { [A]: 3 }, gap: false });
+    const more = await replicator.receive(fromA.slice(0, 4));
+    assert.deepEqual(more, { heads: { [A]: 4 }, gap: false });
+    assert.equal((await db.membership.findMany()).length, 2, "the new event was applied");
+  } finally {
+    await db.$disconnect();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

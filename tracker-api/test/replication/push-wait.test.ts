@@ -67,3 +67,28 @@ test("a write waits for the other tracker to take its own events, not for a push
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a push that delivered every event the tracker knows of stops without asking the log for more", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "push-wait-"));
+  const reads: string[] = [];
+  const db = await openDatabase(join(dir, "t1.db"), { watchStatements: ({ sql }) => { if (/\bEvent\b/.test(sql)) reads.push(sql); } });
+  const peer = await slowPeer("tracker-1", 0);
+  const replicator = new Replicator(db, { selfId: "tracker-1", peers: [{ id: "tracker-2", url: peer.url }], secret: "x".repeat(32) });
+  try {
+    for (let seq = 1; seq <= 5; seq++) {
+      const logged = event("tracker-1", seq, seq, { type: "session.ended", payload: { tokenHash: `t${seq}` } });
+      replicator.appended([logged]);
+      await replicator.committed([logged]);
+    }
+    // Until the push loop has stopped.
+    await replicator.links[0]!.kick();
+    assert.equal(peer.head(), 5);
+    // Before, each push ended by asking the log for events after the last one it pushed: one read per push.
+    assert.deepEqual(reads, []);
+  } finally {
+    replicator.stop();
+    peer.close();
+    await db.$disconnect();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -127,3 +127,14 @@ test("two API processes writing the same state take turns, the later write with 
   const mine = events.filter((e) => JSON.parse(e.payload).name === name);
   assert.ok(mine[1]!.hlc > mine[0]!.hlc, "the write that committed second has the later HLC");
 });
+
+test("a write of the same state through a process whose clock is behind still gets the later HLC, read from the log with its registers", async () => {
+  const behind = new Outbox(databases[1]!.db, () => {}, { origin: ORIGIN, clock: new HybridClock(ORIGIN, () => Date.now() - 60_000), committed: async () => {} }, true);
+  const name = "behind-name";
+  await one.write(async (_tx, record) => { await record(createUser(name)); });
+  await behind.write(async (_tx, record) => { await record(createUser(name)); });
+  const events = await databases[0]!.db.event.findMany({ where: { origin: ORIGIN, type: "user.created" }, orderBy: { seq: "asc" } });
+  const mine = events.filter((e) => JSON.parse(e.payload).name === name);
+  assert.equal(mine.length, 2);
+  assert.ok(mine[1]!.hlc > mine[0]!.hlc, "the later write has the later HLC, though its process's clock is a minute behind");
+});
