@@ -152,12 +152,15 @@ async function seedFiles(databaseUrl: string | undefined, sqlitePath: string, fi
     const big = (await db.group.findUniqueOrThrow({ where: { name: "big" } })).id;
     const user = (await db.user.findUniqueOrThrow({ where: { name: "bench" } })).id;
     const now = new Date();
-    await db.sharedFile.createMany({ data: Array.from({ length: files }, (_, i) => ({
-      groupId: big, fileName: `file-${i}.bin`, size: BigInt(1024), sha1: HASH, pieceSize: 524288, pieceHashes: JSON.stringify([HASH]), sharedAt: now,
-    })) });
-    await db.holding.createMany({ data: Array.from({ length: files }, (_, i) => ({
-      groupId: big, fileName: `file-${i}.bin`, userId: user, piecesHeld: 1, updatedAt: now,
-    })) });
+    // A thousand rows a call: given all 10,000 at once, Prisma splits them into statements it sends together on
+    // one pg client, which pg 8 warns is deprecated (and pg 9 will refuse).
+    for (let first = 0; first < files; first += 1000) {
+      const batch = Array.from({ length: Math.min(1000, files - first) }, (_, i) => `file-${first + i}.bin`);
+      await db.sharedFile.createMany({ data: batch.map((fileName) => ({
+        groupId: big, fileName, size: BigInt(1024), sha1: HASH, pieceSize: 524288, pieceHashes: JSON.stringify([HASH]), sharedAt: now,
+      })) });
+      await db.holding.createMany({ data: batch.map((fileName) => ({ groupId: big, fileName, userId: user, piecesHeld: 1, updatedAt: now })) });
+    }
   } finally {
     await (database ? database.close() : db.$disconnect());
   }
