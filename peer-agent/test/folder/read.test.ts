@@ -1,31 +1,19 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, truncate } from "node:fs/promises";
 import * as path from "node:path";
 import { tmpdir } from "node:os";
 import { FolderLayout } from "../../src/folder/layout.js";
 import { folderReadAt } from "../../src/folder/read.js";
+import { smallFolder } from "./support/small-folder.js";
 
 const dir = await mkdtemp(path.join(tmpdir(), "folder-read-"));
 after(() => rm(dir, { recursive: true, force: true }));
 
-const entries = [
-  { path: "a.bin", size: 5 },
-  { path: "empty", size: 0 },
-  { path: "sub/b.bin", size: 3 },
-  { path: "z.bin", size: 8 },
-];
-const stream = randomBytes(16);
+const { entries, stream, writeTo } = smallFolder();
 
-async function folder(name: string): Promise<string> {
-  const root = path.join(dir, name);
-  await mkdir(path.join(root, "sub"), { recursive: true });
-  await writeFile(path.join(root, "a.bin"), stream.subarray(0, 5));
-  await writeFile(path.join(root, "empty"), "");
-  await writeFile(path.join(root, "sub", "b.bin"), stream.subarray(5, 8));
-  await writeFile(path.join(root, "z.bin"), stream.subarray(8, 16));
-  return root;
+function folder(name: string): Promise<string> {
+  return writeTo(path.join(dir, name));
 }
 
 function readAt(root: string, offset: number, length: number, position: number): Promise<{ bytes: number; buffer: Buffer }> {

@@ -1,33 +1,22 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { tmpdir } from "node:os";
 import { StreamHash } from "../../src/folder/stream-hash.js";
+import { smallFolder } from "./support/small-folder.js";
 
 const dir = await mkdtemp(path.join(tmpdir(), "stream-hash-"));
 after(() => rm(dir, { recursive: true, force: true }));
 
-const entries = [
-  { path: "a.bin", size: 5 },
-  { path: "empty", size: 0 },
-  { path: "sub/b.bin", size: 3 },
-  { path: "z.bin", size: 8 },
-];
+const { entries, stream, writeTo } = smallFolder();
 const PIECE = 4;
-const stream = randomBytes(16);
 const sha1 = createHash("sha1").update(stream).digest("hex");
 let trees = 0;
 
-async function tree(): Promise<string> {
-  const root = path.join(dir, `tree-${trees++}`);
-  await mkdir(path.join(root, "sub"), { recursive: true });
-  await writeFile(path.join(root, "a.bin"), stream.subarray(0, 5));
-  await writeFile(path.join(root, "empty"), "");
-  await writeFile(path.join(root, "sub", "b.bin"), stream.subarray(5, 8));
-  await writeFile(path.join(root, "z.bin"), stream.subarray(8, 16));
-  return root;
+function tree(): Promise<string> {
+  return writeTo(path.join(dir, `tree-${trees++}`));
 }
 
 /** What the piece worker does once a piece is in its files. */
