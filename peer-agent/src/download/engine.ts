@@ -147,7 +147,7 @@ export class Download {
   #reservation: Promise<void> | undefined;
   #firstPieceAt: number | undefined;
   /** Complete peers' event streams that wait for the first piece (see #addPeer), while #holdingWatches. */
-  readonly #watchesAfterFirstPiece: PeerWatch[] = [];
+  readonly #watchesAfterFirstPiece: [PeerConnection, PeerWatch][] = [];
   #holdingWatches = true;
   #trace: StartupTrace | undefined;
   /** The .part file, open while the download runs: its first pieces are written here (see #pieceArrived). */
@@ -367,7 +367,7 @@ export class Download {
     // requests, it took each such peer's first connection (or a second TLS handshake with it) and its first
     // moments, in front of the first piece. It waits for that piece, or COMPLETE_PEER_WATCH_DELAY_MS.
     // Any other peer's stream brings the bitfield nothing can be asked before: after this turn's requests.
-    if (complete && this.#holdingWatches) this.#watchesAfterFirstPiece.push(watch);
+    if (complete && this.#holdingWatches) this.#watchesAfterFirstPiece.push([peer, watch]);
     else setImmediate(() => this.#startWatch(peer, watch));
     this.#wake?.();
     return peer;
@@ -380,8 +380,7 @@ export class Download {
   /** Starts the complete peers' streams held back for the first piece (see #addPeer). */
   #startHeldWatches(): void {
     this.#holdingWatches = false;
-    const held = this.#watchesAfterFirstPiece.splice(0);
-    for (const [peer, watch] of this.#watches) if (held.includes(watch)) this.#startWatch(peer, watch);
+    for (const [peer, watch] of this.#watchesAfterFirstPiece.splice(0)) this.#startWatch(peer, watch);
   }
 
   /** Other downloaders of this file exist: from now on equally rare pieces go in this download's own random order. */

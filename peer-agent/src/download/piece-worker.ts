@@ -14,6 +14,7 @@
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { FolderLayout } from "../folder/layout.js";
 import { TreeFiles } from "../folder/tree-files.js";
+import { workerSource } from "../worker-source.js";
 import type { WrittenPieces } from "../folder/stream-hash.js";
 
 /** Bound by pieceWorkerSource() in the worker: the classes' own source text, since the worker cannot import. */
@@ -210,16 +211,7 @@ export function pieceWorkerMain(): void {
   process.on("exit", closeFiles);
 }
 
-/**
- * The worker's source text. The names bound first are helpers that tsx and
- * esbuild may call from transpiled code (`__name` keeps function names,
- * `__require` stands for require in a bundle); in the worker they are plain.
- */
+/** The worker's source text (worker-source.ts). */
 export function pieceWorkerSource(): string {
-  return [
-    "const __name = (target) => target; const __require = require;",
-    `const WorkerFolderLayout = (${FolderLayout.toString()});`,
-    `const WorkerTreeFiles = (${TreeFiles.toString()});`,
-    `(${pieceWorkerMain.toString()})();`,
-  ].join("\n");
+  return workerSource(pieceWorkerMain, { WorkerFolderLayout: FolderLayout, WorkerTreeFiles: TreeFiles });
 }

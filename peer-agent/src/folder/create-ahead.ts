@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { FolderLayout } from "./layout.js";
+import { workerSource } from "../worker-source.js";
 
 /**
  * What a file of a folder download is to the creator and the writer, in one
@@ -142,5 +143,5 @@ function creatorMain(): void {
 }
 
 function creatorSource(): string {
-  return ["const __name = (target) => target; const __require = require;", `(${creatorMain.toString()})();`].join("\n");
+  return workerSource(creatorMain);
 }

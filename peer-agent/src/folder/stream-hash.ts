@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { FolderLayout } from "./layout.js";
+import { workerSource } from "../worker-source.js";
 
 /** Shared with the piece worker: which pieces are written, and a counter it bumps (and notifies) after each one. */
 export interface WrittenPieces {
@@ -132,9 +133,5 @@ function streamHashMain(): void {
 declare const WorkerFolderLayout: typeof FolderLayout;
 
 function streamHashSource(): string {
-  return [
-    "const __name = (target) => target; const __require = require;",
-    `const WorkerFolderLayout = (${FolderLayout.toString()});`,
-    `(${streamHashMain.toString()})();`,
-  ].join("\n");
+  return workerSource(streamHashMain, { WorkerFolderLayout: FolderLayout });
 }
