@@ -31,6 +31,18 @@ export class Cluster {
   /** `startTimeoutMs`: how long each tracker gets to answer (a long run on a loaded machine wants more). */
   /** `workers`: API processes behind each tracker's port, by tracker number (PostgreSQL only). */
   static async start(count = 2, options: { startTimeoutMs?: number; workers?: Record<number, number> } = {}): Promise<Cluster> {
+    // A port found free can be taken by another test's process before the tracker binds it (the PostgreSQL run goes
+    // on beside this one): that start fails with EADDRINUSE, and the cluster starts again on other ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Cluster.#startOnce(count, options);
+      } catch (error) {
+        if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(count: number, options: { startTimeoutMs?: number; workers?: Record<number, number> }): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), "tracker-sync-"));
     const ports: number[] = [];
     for (let i = 0; i < count; i++) ports.push(await freePort());
@@ -87,10 +99,14 @@ export class Cluster {
     child.once("exit", (code, signal) => {
       if (signal === null) process.stderr.write(`tracker ${number} exited ${code}:\n${tracker.output}\n`);
     });
+    // Ours only if it names this cluster's other trackers as its peers: a tracker that lost its port to another
+    // test's process would otherwise be taken for the process that holds the port.
+    const others = this.trackers.filter((t) => t.number !== number).map((t) => t.url).sort().join(" ");
     await waitUntil(async () => {
       if (child.exitCode !== null) throw new Error(`tracker ${number} exited ${child.exitCode}:\n${tracker.output}`);
       const view = await health(tracker.url).catch(() => undefined);
-      return view !== undefined && (options.waitRecovered === false || view.status !== "recovering");
+      if (view === undefined || (view.peers ?? []).map((p) => p.url).sort().join(" ") !== others) return false;
+      return options.waitRecovered === false || view.status !== "recovering";
     }, this.startTimeoutMs, `tracker ${number} to start`);
   }
 
@@ -228,7 +244,7 @@ export async function call(
 }
 
 /** /health; `digest` is absent while the tracker has not read its state since the last change. */
-export async function health(base: string): Promise<{ status: string; digest?: string; peers: { trackerId: string; behind: number; unacknowledged: number }[] }> {
+export async function health(base: string): Promise<{ status: string; digest?: string; peers: { trackerId: string; url: string; behind: number; unacknowledged: number }[] }> {
   const answer = await call(base, "GET", "/health");
   if (answer.status !== 200) throw new Error(`health ${answer.status}`);
   return answer.body;
