@@ -4,6 +4,7 @@ import type { FileView, GroupView, JoinRequestView, MemberView, UserView } from 
 import { Codes, ValidationError } from "../../core/errors.js";
 import { fileNameProblem, isIdentifier } from "../../core/validation.js";
 import type { DownloadInfo, LoginOutcome, PeerNodeApi, TransferRates } from "../../peer-agent/src/node-api.js";
+import { keepDirectoryMark } from "../../peer-agent/src/destination.js";
 import { parseByteRate } from "../../core/byte-rate.js";
 import {
   formatBytes,
@@ -236,7 +237,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "download a file (or a shared folder, recreating its tree) from the peers of a group, in the background",
     async run(ctx, [group, file, destination], flags) {
       const order = flags.has("sequential") ? "sequential" : "rarest";
-      const download = await ctx.node.downloadFile(group!, file!, resolvePath(ctx.cwd, destination!), order);
+      const download = await ctx.node.downloadFile(group!, file!, keepDirectoryMark(destination!, resolvePath(ctx.cwd, destination!)), order);
       ctx.onDownloadStarted?.(download);
       return download;
     },

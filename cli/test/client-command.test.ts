@@ -131,6 +131,49 @@ test("at the end of piped input the client waits for its download, prints the su
   assert.ok((await readFile(join(destination, "clip.bin"))).equals(content), "the downloaded file differs");
 });
 
+test("download_file to a relative destination ending in / that does not exist makes it a directory, from the shell and from client --agent", async () => {
+  const content = randomBytes(700_000);
+  const source = join(net.dir, "slash.bin");
+  await writeFile(source, content);
+  const owner = await net.node("slash-owner");
+  await owner.createUser("slash-owner", "pw");
+  await owner.login("slash-owner", "pw");
+  await owner.createGroup("slash-group");
+  await owner.uploadFile(source, "slash-group");
+  const joiner = await net.node("slash-joiner-setup");
+  await joiner.createUser("slash-joiner", "pw");
+  await joiner.login("slash-joiner", "pw");
+  await joiner.joinGroup("slash-group");
+  await joiner.close();
+  await owner.acceptRequest("slash-group", "slash-joiner");
+  // Relative to the folder the user types in, which is not the agent's.
+  const cwd = join(net.dir, "slash-cwd");
+  await mkdir(cwd);
+
+  const shell = await client(
+    [`127.0.0.1:${await freePort()}`, infoPath, "--state-dir", join(net.dir, "slash-shell")],
+    ["login slash-joiner pw", "download_file slash-group slash.bin fresh/sub/"],
+    { cwd },
+  );
+  assert.equal(shell.code, 0, shell.stderr);
+  assert.ok((await stat(join(cwd, "fresh", "sub"))).isDirectory(), "fresh/sub/ was not made a directory");
+  assert.ok((await readFile(join(cwd, "fresh", "sub", "slash.bin"))).equals(content));
+
+  const port = await freePort();
+  const stateDir = join(net.dir, "slash-agent");
+  const agent = await startAgent([`127.0.0.1:${port}`, infoPath, "--state-dir", stateDir]);
+  const run = (...words: string[]) => client(["--agent", `127.0.0.1:${port}`, "--state-dir", stateDir, ...words], [], { cwd });
+  assert.equal((await run("login", "slash-joiner", "pw")).code, 0);
+  const started = await run("download_file", "slash-group", "slash.bin", "other/");
+  assert.equal(started.code, 0, started.stderr);
+  const landed = join(cwd, "other", "slash.bin");
+  const deadline = Date.now() + 20_000;
+  while (!(await stat(landed).catch(() => undefined)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.ok((await readFile(landed)).equals(content));
+  agent.child.kill("SIGTERM");
+  await agent.exited;
+});
+
 test("a malformed address exits 2 with one error line and a usage hint", async () => {
   const result = await client(["localhost", infoPath]);
   assert.equal(result.code, 2);

@@ -18,7 +18,7 @@ export async function resolveDestination(destination: string, fileName: string, 
   const info = await stat(target).catch(() => undefined);
   let finalPath: string;
   if (info?.isDirectory()) finalPath = join(target, fileName);
-  else if (destination.endsWith("/") || destination.endsWith(sep)) {
+  else if (namesDirectory(destination)) {
     if (info) throw new ConflictError(`${target} exists and is not a directory; choose another destination`, Codes.DESTINATION_EXISTS);
     await mkdir(target, { recursive: true });
     finalPath = join(target, fileName);
@@ -32,4 +32,20 @@ export async function resolveDestination(destination: string, fileName: string, 
     throw new ValidationError(`directory ${dirname(finalPath)} does not exist; create it first`, Codes.NO_SUCH_DIRECTORY);
   }
   return finalPath;
+}
+
+/** Whether the user's destination ends in a separator: a directory, made when missing (see resolveDestination). */
+function namesDirectory(destination: string): boolean {
+  return destination.endsWith("/") || destination.endsWith(sep);
+}
+
+/**
+ * `absolute`, the user's `destination` made absolute by whoever reads it
+ * (the CLI from its folder, the control client from its own), with the
+ * trailing separator the user typed put back: path.resolve drops it, and
+ * without it `dl/new/` reached the agent as `dl/new`, which became a file
+ * named `new` instead of a directory.
+ */
+export function keepDirectoryMark(destination: string, absolute: string): string {
+  return namesDirectory(destination) && !namesDirectory(absolute) ? `${absolute}${sep}` : absolute;
 }

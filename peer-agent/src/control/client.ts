@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { Agent, request } from "undici";
 import { fromProblem } from "../../../core/errors.js";
+import { keepDirectoryMark } from "../destination.js";
 import type { PeerNodeApi } from "../node-api.js";
 import { findRunningAgent, isAlive, locateAgent } from "./control-file.js";
 import type { CONTROL_METHODS } from "./server.js";
@@ -57,7 +58,7 @@ export async function connectToAgent(options: {
     listGroups: () => call("listGroups"),
     listFiles: (groupId) => call("listFiles", groupId),
     uploadFile: (path, groupId) => call("uploadFile", resolve(path), groupId),
-    downloadFile: (groupId, fileName, destination, order = "rarest") => call("downloadFile", groupId, fileName, resolve(destination), order),
+    downloadFile: (groupId, fileName, destination, order = "rarest") => call("downloadFile", groupId, fileName, keepDirectoryMark(destination, resolve(destination)), order),
     waitForDownload: (id) => call("waitForDownload", id),
     listDownloads: () => call("listDownloads"),
     setRate: (direction, rate) => call("setRate", direction, rate),
