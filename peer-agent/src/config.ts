@@ -158,6 +158,13 @@ export const AGENT = Object.freeze({
   UPLOAD_OFF_RETRY_SECONDS: 60,
   /** An open file is closed after this long without a request for it. */
   OPEN_FILE_IDLE_MS: 5000,
+  /**
+   * A shared file being served is compared with its size and modification
+   * time when hashed at most this often: a file changed on disk stops being
+   * shared within about this long of its next request, instead of sending
+   * pieces that fail their SHA1 until every downloader has banned this agent.
+   */
+  SHARED_FILE_CHECK_MS: 1000,
   /** The piece server enforces its timeouts when it checks its connections: every second, not node's default 30 s. */
   SERVER_CONNECTIONS_CHECK_MS: 1000,
   /** A client that has not sent its request head within this is dropped (slowloris). */

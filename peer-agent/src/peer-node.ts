@@ -128,6 +128,7 @@ export class PeerNode implements PeerNodeApi {
       checkGrant: this.#grantCheck,
       grantStands: this.#grantCheck.stands,
       uploadLimit: this.#uploadLimit,
+      onChangedOnDisk: (file) => void this.#stopServingChanged(file),
       ...(identity ? { tls: identity } : {}),
     });
     this.certSha256 = identity?.fingerprint;
@@ -577,6 +578,23 @@ export class PeerNode implements PeerNodeApi {
     return this.#userId;
   }
 
+  /**
+   * A shared file was found changed on disk while it was served (http/server.ts): its bytes no longer match its
+   * pieces' SHA1s, so it is no longer shared, here and at the trackers, as a login finds such a file (#drop).
+   */
+  async #stopServingChanged(file: ServedFile): Promise<void> {
+    const userId = this.#userId;
+    if (!userId || this.#served.find(file.groupId, file.sha1) !== file) return; // already dropped
+    const record = this.#store.sharesOf(userId).find((share) => share.file.groupId === file.groupId && share.file.sha1 === file.sha1);
+    if (!record) return;
+    const { groupId, fileName } = record.file;
+    this.#served.remove(groupId, file.sha1);
+    this.#store.remove(userId, groupId, fileName);
+    this.#notice(`stopped sharing [${groupId}] ${fileName}: the file ${record.path} changed on disk since it was shared; upload_file shares it again`);
+    await this.tracker.stopSharing(groupId, fileName).catch(() => undefined);
+    await this.#store.flush();
+  }
+
   #notice(line: string): void {
     this.#options.onNotice?.(line);
   }
@@ -668,6 +686,7 @@ export class PeerNode implements PeerNodeApi {
       record.verified = served.verified.toBase64();
       record.checkedSize = done.size;
       record.checkedMtimeMs = done.mtimeMs;
+      if (!record.manifest) served.asHashed = { size: done.size, mtimeMs: done.mtimeMs };
       delete record.download;
       this.#store.changed();
       entry.info.state = "complete";

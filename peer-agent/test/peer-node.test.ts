@@ -1,12 +1,13 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { request } from "undici";
 import { startNetwork } from "./support/network.js";
 import { agentUrl, anyCertificate } from "./support/agent-tls.js";
 import type { PeerNode } from "../src/peer-node.js";
+import { AGENT } from "../src/config.js";
 
 const net = await startNetwork();
 after(() => net.close());
@@ -171,4 +172,40 @@ test("set_rate up 0 makes an agent refuse bytes while it stays a member, and unl
   assert.equal(await piece(), 206);
   await assert.rejects(alice!.setRate("down", "0"), { code: "BAD_RATE" });
   await assert.rejects(alice!.setRate("sideways", "2M"), { code: "BAD_ARGUMENT" });
+});
+
+test("a shared file changed on disk stops being served: its next range is a 404, its owner is told, and the tracker no longer lists it", async () => {
+  const [alice, bob] = await groupOf("g10", ["alice", "bob"]);
+  const { path } = await sourceFile("edited.bin", 2 * 512 * 1024);
+  const view = await alice!.uploadFile(path, "g10");
+  const grant = await grantFor(bob!, "g10", "edited.bin");
+  const range = async () => {
+    const response = await request(`${agentUrl(alice!)}/groups/g10/files/${view.sha1}`, {
+      dispatcher: anyCertificate,
+      headers: { authorization: `Bearer ${grant}`, range: "bytes=0-99" },
+    });
+    const body = await response.body.text();
+    return { status: response.statusCode, body };
+  };
+  assert.equal((await range()).status, 206);
+
+  // Overwritten in place with other bytes of the same size, as an editor saving over it does.
+  await writeFile(path, randomBytes(2 * 512 * 1024));
+  const later = new Date(Date.now() + 5000);
+  await utimes(path, later, later);
+  // A comparison made within the last SHARED_FILE_CHECK_MS may still stand; the next one sees the change.
+  await new Promise((resolve) => setTimeout(resolve, AGENT.SHARED_FILE_CHECK_MS + 100));
+  const refused = await range();
+  assert.equal(refused.status, 404);
+  assert.equal((JSON.parse(refused.body) as { code: string }).code, "FILE_NOT_SHARED");
+
+  assert.ok(net.notices.some((line) => /^g10-alice: stopped sharing \[g10\] edited\.bin: the file .*edited\.bin changed on disk/.test(line)), net.notices.join("\n"));
+  assert.ok(!(await alice!.listShares()).some((share) => share.fileName === "edited.bin"));
+  const deadline = Date.now() + 5000;
+  let listed = true;
+  while (listed && Date.now() < deadline) {
+    listed = await bob!.tracker.getPeers("g10", "edited.bin").then((answer) => answer.peers.some((peer) => peer.userId === "g10-alice"), () => false);
+    if (listed) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(listed, false, "the tracker still lists alice as holding the changed file");
 });

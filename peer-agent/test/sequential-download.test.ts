@@ -14,6 +14,7 @@ import { Download } from "../src/download/engine.js";
 import { createPeerServer } from "../src/http/server.js";
 import { ServedRegistry } from "../src/served-registry.js";
 import { slowLink } from "./support/slow-link.js";
+import { onDisk } from "./support/seeders.js";
 
 const dir = await mkdtemp(join(tmpdir(), "sequential-download-"));
 const closers: (() => Promise<void>)[] = [];
@@ -35,7 +36,7 @@ async function seeders() {
   const addresses: string[] = [];
   for (let i = 0; i < 3; i++) {
     const registry = new ServedRegistry();
-    registry.add({ userId: `seeder${i}`, file, path: sourcePath, verified: Bitfield.full(PIECES).toBase64(), checkedSize: 0, checkedMtimeMs: 0 });
+    registry.add({ userId: `seeder${i}`, file, path: sourcePath, verified: Bitfield.full(PIECES).toBase64(), ...onDisk(sourcePath) });
     const server: Server = createPeerServer({ files: registry, checkGrant: async () => "viewer" });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");

@@ -16,6 +16,7 @@ import { createPeerServer } from "../src/http/server.js";
 import { SwarmEvents } from "../src/http/swarm-events.js";
 import { ServedRegistry } from "../src/served-registry.js";
 import { slowLink } from "./support/slow-link.js";
+import { onDisk } from "./support/seeders.js";
 
 const dir = await mkdtemp(join(tmpdir(), "swarm-download-"));
 const closers: (() => Promise<void>)[] = [];
@@ -37,7 +38,11 @@ const grantNamesRequester = async (token: string | undefined) => token ?? "anony
 async function agentServer(path: string, verified: Bitfield) {
   const events = new SwarmEvents();
   const registry = new ServedRegistry(events);
-  const served = registry.add({ userId: "me", file, path, verified: verified.toBase64(), checkedSize: 0, checkedMtimeMs: 0 });
+  // A seeder shares the file as hashed; a downloader serves the .part file of its download as it fills.
+  const share = verified.complete
+    ? onDisk(path)
+    : { checkedSize: 0, checkedMtimeMs: 0, download: { id: path, destination: path.replace(/\.part$/, ""), startedAt: new Date().toISOString(), state: "downloading" as const } };
+  const served = registry.add({ userId: "me", file, path, verified: verified.toBase64(), ...share });
   const server: Server = createPeerServer({ files: registry, events, checkGrant: grantNamesRequester });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");

@@ -16,6 +16,7 @@ import { createPeerServer } from "../src/http/server.js";
 import { SwarmEvents } from "../src/http/swarm-events.js";
 import { ServedRegistry } from "../src/served-registry.js";
 import type { ServedFile } from "../src/http/served-file.js";
+import { onDisk } from "./support/seeders.js";
 
 const PIECE = 1024;
 const PIECES = 8;
@@ -46,8 +47,7 @@ before(async () => {
     file: { groupId: "team", fileName: "shared.bin", size: data.length, sha1, pieceSize: PIECE, pieceHashes: Array(PIECES).fill("0".repeat(40)) },
     path,
     verified: verified.toBase64(),
-    checkedSize: data.length,
-    checkedMtimeMs: 0,
+    ...onDisk(path),
   });
   server = createPeerServer({ files: registry, events, checkGrant: createGrantCheck(async () => jwks) });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

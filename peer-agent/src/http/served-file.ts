@@ -13,6 +13,12 @@ export interface ServedFile {
   folder?: FolderLayout;
   /** Verified pieces: only these are served. */
   verified: Bitfield;
+  /**
+   * A shared file's size and modification time when it was hashed: found
+   * otherwise on disk, it no longer holds what its pieces' SHA1s say and is
+   * not served. Absent for a download's own file and for a folder.
+   */
+  asHashed?: { size: number; mtimeMs: number };
 }
 
 export interface ServedFiles {

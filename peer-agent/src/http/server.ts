@@ -1,4 +1,4 @@
-import { close, open, stat } from "node:fs";
+import { close, fstat, open, stat } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { TLS_SERVER_OPTIONS } from "../tls/tls-options.js";
@@ -36,6 +36,8 @@ export interface PeerServerOptions {
   uploadLimit?: RateLimiter;
   /** Serve over TLS with this key and self-signed certificate (pinned by downloaders through the tracker); absent: plain HTTP. */
   tls?: { keyPem: string; certPem: string };
+  /** Told when a shared file is found changed on disk since it was hashed (ServedFile.asHashed); it is no longer served. */
+  onChangedOnDisk?: (file: ServedFile) => void;
 }
 
 interface Context {
@@ -180,6 +182,8 @@ async function sendBytes(
     });
   }
   const length = file.size === 0 ? 0 : end - start + 1;
+  // A file's bytes come from one descriptor, checked against the file as it was hashed before anything is answered.
+  const opened = file.folder || length === 0 || req.method === "HEAD" ? undefined : await acquireAsHashed(file, context);
   const headers: Record<string, string | number> = {
     "content-type": "application/octet-stream",
     "content-length": length,
@@ -200,10 +204,34 @@ async function sendBytes(
     sendRange(-1, start, end, res, () => {}, { mayPump, limiter: context.options.uploadLimit, readAt: folderReadAt(file.path, file.folder) });
     return;
   }
-  const opened = await context.files.acquire(file.path);
-  if (res.destroyed) return opened.release();
+  if (res.destroyed || !opened) return opened?.release();
   sending();
   sendRange(opened.fd, start, end, res, opened.release, { mayPump, limiter: context.options.uploadLimit });
+}
+
+/**
+ * The served file's descriptor, once it is known to hold what was hashed: a
+ * shared file changed or gone on disk is refused with 404 and reported
+ * (onChangedOnDisk), so downloaders drop this peer for that file instead of
+ * banning it for pieces that fail their SHA1.
+ */
+async function acquireAsHashed(file: ServedFile, context: Context): Promise<{ fd: number; release: () => void }> {
+  const gone = () => {
+    context.options.onChangedOnDisk?.(file);
+    return new NotFoundError("this peer stopped sharing that file: it changed on disk since it was shared", Codes.FILE_NOT_SHARED);
+  };
+  let opened: { fd: number; release: () => void };
+  try {
+    opened = await context.files.acquire(file.path);
+  } catch (error) {
+    if (file.asHashed && (error as NodeJS.ErrnoException).code === "ENOENT") throw gone();
+    throw error;
+  }
+  if (file.asHashed && !(await context.files.asHashed(file.path, opened.fd, file.asHashed))) {
+    opened.release();
+    throw gone();
+  }
+  return opened;
 }
 
 /**
@@ -283,6 +311,25 @@ function grantExpiry(token: string | undefined): number | undefined {
  */
 class OpenFiles {
   readonly #files = new Map<string, { fd: Promise<number>; users: number; timer?: NodeJS.Timeout }>();
+  /** The last comparison of each open file with its size and time when hashed (see asHashed). */
+  readonly #compared = new Map<string, { at: number; size: number; mtimeMs: number; same: Promise<boolean> }>();
+
+  /**
+   * Whether the file open as `fd` still has the size and modification time it
+   * was hashed with; read from the descriptor at most once per
+   * SHARED_FILE_CHECK_MS, so a request costs no syscall of its own.
+   */
+  asHashed(path: string, fd: number, expected: { size: number; mtimeMs: number }): Promise<boolean> {
+    const known = this.#compared.get(path);
+    const fresh = known && Date.now() - known.at < AGENT.SHARED_FILE_CHECK_MS;
+    // The same file shared twice (two groups, two times) is compared with what each share was hashed with.
+    if (fresh && known.size === expected.size && known.mtimeMs === expected.mtimeMs) return known.same;
+    const same = new Promise<boolean>((resolve) =>
+      fstat(fd, (error, stats) => resolve(!error && stats.size === expected.size && stats.mtimeMs === expected.mtimeMs)),
+    );
+    this.#compared.set(path, { at: Date.now(), ...expected, same });
+    return same;
+  }
 
   async acquire(path: string): Promise<{ fd: number; release: () => void }> {
     let entry = this.#files.get(path);
@@ -311,6 +358,7 @@ class OpenFiles {
         current.timer = setTimeout(() => {
           if (current.users > 0 || this.#files.get(path) !== current) return;
           this.#files.delete(path);
+          this.#compared.delete(path);
           close(fd, () => {});
         }, AGENT.OPEN_FILE_IDLE_MS);
         current.timer.unref();
@@ -319,6 +367,7 @@ class OpenFiles {
   }
 
   closeAll(): void {
+    this.#compared.clear();
     for (const [path, entry] of this.#files) {
       clearTimeout(entry.timer);
       this.#files.delete(path);

@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import { statSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Bitfield } from "../../../core/bitfield.js";
@@ -19,7 +20,7 @@ export async function startSeeder(
 ): Promise<{ peer: { userId: string; address: string; piecesHeld: number; complete: true }; close: () => Promise<void> }> {
   const registry = new ServedRegistry();
   const pieces = file.pieceHashes.length;
-  registry.add({ userId: name, file, path, verified: Bitfield.full(pieces).toBase64(), checkedSize: 0, checkedMtimeMs: 0 });
+  registry.add({ userId: name, file, path, verified: Bitfield.full(pieces).toBase64(), ...onDisk(path) });
   const server: Server = createPeerServer({ files: registry, checkGrant: async (token) => token ?? "anonymous", ...options });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -31,4 +32,10 @@ export async function startSeeder(
       await new Promise((done) => server.close(done));
     },
   };
+}
+
+/** A shared file's size and modification time, as a share records them when it is hashed: the agent serves it only while they hold. */
+export function onDisk(path: string): { checkedSize: number; checkedMtimeMs: number } {
+  const info = statSync(path);
+  return { checkedSize: info.size, checkedMtimeMs: info.mtimeMs };
 }
