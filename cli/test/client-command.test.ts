@@ -99,21 +99,30 @@ test("piped input in which one command fails runs every line, then exits 1", asy
   assert.equal(result.stdout.trimEnd().split("\n").at(-1), "logged out");
 });
 
-test("at the end of piped input the client waits for its download, prints the summary and exits 0", async () => {
-  const content = randomBytes(3 * 1024 * 1024 + 1000);
-  const source = join(net.dir, "clip.bin");
+/**
+ * `<prefix>-owner` shares `fileName` (random bytes) in `<prefix>-group` from an agent that stays up, and
+ * `<prefix>-joiner` (password pw) is an accepted member, not logged in anywhere: for the client to log in as.
+ */
+async function sharedWithJoiner(prefix: string, fileName: string, bytes: number): Promise<Buffer> {
+  const content = randomBytes(bytes);
+  const source = join(net.dir, fileName);
   await writeFile(source, content);
-  const owner = await net.node("dl-owner");
-  await owner.createUser("dl-owner", "pw");
-  await owner.login("dl-owner", "pw");
-  await owner.createGroup("dl-group");
-  await owner.uploadFile(source, "dl-group");
-  const joiner = await net.node("dl-joiner-setup");
-  await joiner.createUser("dl-joiner", "pw");
-  await joiner.login("dl-joiner", "pw");
-  await joiner.joinGroup("dl-group");
+  const owner = await net.node(`${prefix}-owner`);
+  await owner.createUser(`${prefix}-owner`, "pw");
+  await owner.login(`${prefix}-owner`, "pw");
+  await owner.createGroup(`${prefix}-group`);
+  await owner.uploadFile(source, `${prefix}-group`);
+  const joiner = await net.node(`${prefix}-joiner-setup`);
+  await joiner.createUser(`${prefix}-joiner`, "pw");
+  await joiner.login(`${prefix}-joiner`, "pw");
+  await joiner.joinGroup(`${prefix}-group`);
   await joiner.close();
-  await owner.acceptRequest("dl-group", "dl-joiner");
+  await owner.acceptRequest(`${prefix}-group`, `${prefix}-joiner`);
+  return content;
+}
+
+test("at the end of piped input the client waits for its download, prints the summary and exits 0", async () => {
+  const content = await sharedWithJoiner("dl", "clip.bin", 3 * 1024 * 1024 + 1000);
   const destination = join(net.dir, "downloads");
   await mkdir(destination);
 
@@ -132,20 +141,7 @@ test("at the end of piped input the client waits for its download, prints the su
 });
 
 test("download_file to a relative destination ending in / that does not exist makes it a directory, from the shell and from client --agent", async () => {
-  const content = randomBytes(700_000);
-  const source = join(net.dir, "slash.bin");
-  await writeFile(source, content);
-  const owner = await net.node("slash-owner");
-  await owner.createUser("slash-owner", "pw");
-  await owner.login("slash-owner", "pw");
-  await owner.createGroup("slash-group");
-  await owner.uploadFile(source, "slash-group");
-  const joiner = await net.node("slash-joiner-setup");
-  await joiner.createUser("slash-joiner", "pw");
-  await joiner.login("slash-joiner", "pw");
-  await joiner.joinGroup("slash-group");
-  await joiner.close();
-  await owner.acceptRequest("slash-group", "slash-joiner");
+  const content = await sharedWithJoiner("slash", "slash.bin", 700_000);
   // Relative to the folder the user types in, which is not the agent's.
   const cwd = join(net.dir, "slash-cwd");
   await mkdir(cwd);

@@ -53,6 +53,15 @@ async function bitfieldStatus(node: PeerNode, group: string, fileSha1: string, g
   return response.statusCode;
 }
 
+/** What a peer agent answers for the first 100 bytes of a file with a valid grant. */
+async function firstBytes(node: PeerNode, group: string, fileSha1: string, grant: string): Promise<{ status: number; body: string }> {
+  const response = await request(`${agentUrl(node)}/groups/${group}/files/${fileSha1}`, {
+    dispatcher: anyCertificate,
+    headers: { authorization: `Bearer ${grant}`, range: "bytes=0-99" },
+  });
+  return { status: response.statusCode, body: await response.body.text() };
+}
+
 test("a file uploaded by three members is downloaded by a fourth from all three, verified, and then shared by it", async () => {
   const [alice, bob, carol, dave] = await groupOf("g1", ["alice", "bob", "carol", "dave"]);
   const { path, data } = await sourceFile("movie.bin", 6 * 512 * 1024 + 777);
@@ -157,14 +166,7 @@ test("set_rate up 0 makes an agent refuse bytes while it stays a member, and unl
   const { path } = await sourceFile("notes.bin", 512 * 1024);
   const view = await alice!.uploadFile(path, "g9");
   const grant = await grantFor(bob!, "g9", "notes.bin");
-  const piece = async () => {
-    const response = await request(`${agentUrl(alice!)}/groups/g9/files/${view.sha1}`, {
-      dispatcher: anyCertificate,
-      headers: { authorization: `Bearer ${grant}`, range: "bytes=0-99" },
-    });
-    await response.body.dump();
-    return response.statusCode;
-  };
+  const piece = async () => (await firstBytes(alice!, "g9", view.sha1, grant)).status;
   assert.deepEqual(await alice!.setRate("up", "0"), { up: 0 });
   assert.equal(await piece(), 503);
   assert.deepEqual((await alice!.status()).rates, { up: 0 });
@@ -179,14 +181,7 @@ test("a shared file changed on disk stops being served: its next range is a 404,
   const { path } = await sourceFile("edited.bin", 2 * 512 * 1024);
   const view = await alice!.uploadFile(path, "g10");
   const grant = await grantFor(bob!, "g10", "edited.bin");
-  const range = async () => {
-    const response = await request(`${agentUrl(alice!)}/groups/g10/files/${view.sha1}`, {
-      dispatcher: anyCertificate,
-      headers: { authorization: `Bearer ${grant}`, range: "bytes=0-99" },
-    });
-    const body = await response.body.text();
-    return { status: response.statusCode, body };
-  };
+  const range = () => firstBytes(alice!, "g10", view.sha1, grant);
   assert.equal((await range()).status, 206);
 
   // Overwritten in place with other bytes of the same size, as an editor saving over it does.
