@@ -122,12 +122,17 @@ const STATE_LETTER: Record<DownloadInfo["state"], string> = {
   stopped: "S",
 };
 
-/** `3.0 MiB in 1.2 s, average 2.5 MiB/s, from 2 peers`: how a complete download went. */
+/**
+ * `3.0 MiB in 1.2 s, average 2.5 MiB/s, from 2 peers`: how a complete download went. A resumed one says what
+ * this run fetched, and the whole size apart, so the bytes, the time and the speed agree.
+ */
 function formatSummaryLine(download: DownloadInfo): string | undefined {
   const summary = download.summary;
   if (!summary) return undefined;
   const senders = summary.perPeer.filter((peer) => peer.bytes > 0).length;
-  return `${formatBytes(download.size)} in ${formatDuration(summary.durationMs)}, average ${formatSpeed(summary.averageBytesPerSecond)}, from ${plural(senders, "peer")}`;
+  const before = download.size - summary.bytes;
+  const resumed = before > 0 ? ` (${formatBytes(download.size)} with the ${formatBytes(before)} verified before)` : "";
+  return `${formatBytes(summary.bytes)} in ${formatDuration(summary.durationMs)}, average ${formatSpeed(summary.averageBytesPerSecond)}, from ${plural(senders, "peer")}${resumed}`;
 }
 
 /**

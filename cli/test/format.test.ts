@@ -90,9 +90,18 @@ test("a complete download's line says how it went", () => {
   const line = formatDownloadLine(download({
     state: "complete",
     bytesDone: 256 * MiB,
-    summary: { durationMs: 3200, averageBytesPerSecond: 80 * MiB, perPeer: [{ userId: "bob", address: "127.0.0.1:7002", bytes: 256 * MiB, pieces: 512, failures: 0, banned: false }] },
+    summary: { durationMs: 3200, bytes: 256 * MiB, averageBytesPerSecond: 80 * MiB, perPeer: [{ userId: "bob", address: "127.0.0.1:7002", bytes: 256 * MiB, pieces: 512, failures: 0, banned: false }] },
   }));
   assert.equal(line, "[C] [movies] big.iso -> /data/big.iso  256.0 MiB in 3.2 s, average 80.0 MiB/s, from 1 peer");
+});
+
+test("a resumed download's line gives what this run fetched, its time and speed, and the whole size apart", () => {
+  const line = formatDownloadLine(download({
+    state: "complete",
+    bytesDone: 256 * MiB,
+    summary: { durationMs: 2000, bytes: 192 * MiB, averageBytesPerSecond: 96 * MiB, perPeer: [{ userId: "bob", address: "127.0.0.1:7002", bytes: 192 * MiB, pieces: 384, failures: 0, banned: false }] },
+  }));
+  assert.equal(line, "[C] [movies] big.iso -> /data/big.iso  192.0 MiB in 2.0 s, average 96.0 MiB/s, from 1 peer (256.0 MiB with the 64.0 MiB verified before)");
 });
 
 test("two downloads of one file to two folders are told apart by where they go", () => {
@@ -168,6 +177,7 @@ test("the summary of a complete download gives time, speed, senders and bytes pe
     bytesDone: 256 * MiB,
     summary: {
       durationMs: 3200,
+      bytes: 256 * MiB,
       averageBytesPerSecond: 80 * MiB,
       perPeer: [
         { userId: "carol", address: "127.0.0.1:7003", bytes: 100 * MiB, pieces: 200, failures: 0, banned: false },

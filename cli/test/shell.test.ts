@@ -77,7 +77,7 @@ class StandInNode implements PeerNodeApi {
         this.log.push(`finished ${id}`);
         info.state = state;
         info.bytesDone = info.size;
-        info.summary = { durationMs: 1000, averageBytesPerSecond: info.size, perPeer: [] };
+        info.summary = { durationMs: 1000, bytes: info.size, averageBytesPerSecond: info.size, perPeer: [] };
         resolve({ ...info });
       };
     });

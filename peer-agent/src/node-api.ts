@@ -111,6 +111,8 @@ export interface DownloadInfo {
   /** Filled in when the download ends. */
   summary?: {
     durationMs: number;
+    /** Verified bytes this run fetched: less than the size when it resumed with pieces verified before. */
+    bytes: number;
     averageBytesPerSecond: number;
     perPeer: PeerTransfer[];
     /** Range requests sent, and how many of them were given up as stalled (each costs its connection). */

@@ -716,6 +716,7 @@ export class PeerNode implements PeerNodeApi {
     if (summary) {
       entry.info.summary = {
         durationMs: summary.durationMs,
+        bytes: summary.bytes,
         averageBytesPerSecond: summary.averageBytesPerSecond,
         perPeer: summary.perPeer,
         requests: summary.requests,
