@@ -590,7 +590,7 @@ export class PeerNode implements PeerNodeApi {
     const { groupId, fileName } = record.file;
     this.#served.remove(groupId, file.sha1);
     this.#store.remove(userId, groupId, fileName);
-    this.#notice(`stopped sharing [${groupId}] ${fileName}: the file ${record.path} changed on disk since it was shared; upload_file shares it again`);
+    this.#notice(`stopped sharing [${groupId}] ${fileName}: the ${record.manifest ? "folder" : "file"} ${record.path} changed on disk since it was shared; upload_file shares it again`);
     await this.tracker.stopSharing(groupId, fileName).catch(() => undefined);
     await this.#store.flush();
   }
@@ -686,7 +686,7 @@ export class PeerNode implements PeerNodeApi {
       record.verified = served.verified.toBase64();
       record.checkedSize = done.size;
       record.checkedMtimeMs = done.mtimeMs;
-      if (!record.manifest) served.asHashed = { size: done.size, mtimeMs: done.mtimeMs };
+      served.asHashed = { size: done.size, mtimeMs: done.mtimeMs };
       delete record.download;
       this.#store.changed();
       entry.info.state = "complete";

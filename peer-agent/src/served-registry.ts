@@ -38,7 +38,7 @@ export class ServedRegistry implements ServedFiles {
       path: record.path,
       verified: Bitfield.fromBase64(file.pieceHashes.length, record.verified),
       ...(record.manifest ? { folder: new FolderLayout(record.manifest) } : {}),
-      ...(!record.manifest && !record.download ? { asHashed: { size: record.checkedSize, mtimeMs: record.checkedMtimeMs } } : {}),
+      ...(!record.download ? { asHashed: { size: record.checkedSize, mtimeMs: record.checkedMtimeMs } } : {}),
     };
     this.#entries.set(key(file.groupId, file.sha1), entry);
     return entry;

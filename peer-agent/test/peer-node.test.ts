@@ -204,3 +204,32 @@ test("a shared file changed on disk stops being served: its next range is a 404,
   }
   assert.equal(listed, false, "the tracker still lists alice as holding the changed file");
 });
+
+test("a file of a shared folder changed on disk stops the folder being served: a range that meets it is cut, the next is a 404, and its owner is told", async () => {
+  const [alice, bob] = await groupOf("g11", ["alice", "bob"]);
+  const folder = join(net.dir, "album");
+  await mkdir(folder);
+  await writeFile(join(folder, "a.bin"), randomBytes(600 * 1024));
+  await writeFile(join(folder, "b.bin"), randomBytes(600 * 1024));
+  const view = await alice!.uploadFile(folder, "g11");
+  const grant = await grantFor(bob!, "g11", "album");
+  const inB = async () => {
+    const response = await request(`${agentUrl(alice!)}/groups/g11/files/${view.sha1}`, {
+      dispatcher: anyCertificate,
+      headers: { authorization: `Bearer ${grant}`, range: `bytes=${600 * 1024}-${700 * 1024}` },
+    });
+    return { status: response.statusCode, body: await response.body.text() };
+  };
+  assert.equal((await inB()).status, 206);
+
+  await writeFile(join(folder, "b.bin"), randomBytes(600 * 1024));
+  const later = new Date(Date.now() + 5000);
+  await utimes(join(folder, "b.bin"), later, later);
+  // The answer's head goes out before the folder's files are read: the range that finds the change is cut short.
+  await assert.rejects(inB());
+  const refused = await inB();
+  assert.equal(refused.status, 404);
+  assert.equal((JSON.parse(refused.body) as { code: string }).code, "FILE_NOT_SHARED");
+  assert.ok(net.notices.some((line) => /^g11-alice: stopped sharing \[g11\] album: the folder .*album changed on disk/.test(line)), net.notices.join("\n"));
+  assert.ok(!(await alice!.listShares()).some((share) => share.fileName === "album"));
+});

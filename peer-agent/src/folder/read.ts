@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, read } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, read } from "node:fs";
 import { join } from "node:path";
 import type { ReadAt } from "../http/send-range.js";
 import type { FolderLayout } from "./layout.js";
@@ -19,13 +19,18 @@ import type { FolderLayout } from "./layout.js";
  * (docs/performance.md, "Folders"). The reads, which may wait for the disk,
  * still go through the pool, all of a chunk's files at once.
  */
-export function folderReadAt(root: string, layout: FolderLayout): ReadAt {
+export function folderReadAt(root: string, layout: FolderLayout, asHashed?: AsHashed): ReadAt {
   return (_fd, buffer, offset, length, position, callback) => {
     const runs = position < layout.size ? layout.segments(position, length) : [];
     if (runs.length === 0) return callback(null, 0);
     const fds: number[] = [];
     try {
-      for (const run of runs) fds.push(openSync(join(root, ...layout.entries[run.index]!.path.split("/")), constants.O_RDONLY));
+      for (const run of runs) {
+        const entry = layout.entries[run.index]!;
+        const fd = openSync(join(root, ...entry.path.split("/")), constants.O_RDONLY);
+        fds.push(fd);
+        if (asHashed) checkAsHashed(fd, entry.path, entry.size, asHashed);
+      }
     } catch (error) {
       fds.forEach((fd) => closeSync(fd));
       return callback(error as NodeJS.ErrnoException, 0);
@@ -52,4 +57,22 @@ export function folderReadAt(root: string, layout: FolderLayout): ReadAt {
       at += run.length;
     });
   };
+}
+
+/**
+ * What a shared folder's files must still be to be served: each its manifest's
+ * size, none modified after the latest modification time the folder had when
+ * it was hashed. `changed` hears of the first file that is not.
+ */
+export interface AsHashed {
+  mtimeMs: number;
+  changed: () => void;
+}
+
+/** Throws CHANGED_ON_DISK (and tells `asHashed.changed`) when the open file is not as it was hashed; an fstat of a file just opened costs a microsecond. */
+function checkAsHashed(fd: number, path: string, size: number, asHashed: AsHashed): void {
+  const now = fstatSync(fd);
+  if (now.size === size && now.mtimeMs <= asHashed.mtimeMs) return;
+  asHashed.changed();
+  throw Object.assign(new Error(`${path} changed on disk since the folder was shared`), { code: "CHANGED_ON_DISK" });
 }

@@ -14,9 +14,10 @@ export interface ServedFile {
   /** Verified pieces: only these are served. */
   verified: Bitfield;
   /**
-   * A shared file's size and modification time when it was hashed: found
-   * otherwise on disk, it no longer holds what its pieces' SHA1s say and is
-   * not served. Absent for a download's own file and for a folder.
+   * A shared file's size and modification time when it was hashed (a
+   * folder's: its total size and its files' latest time): found otherwise on
+   * disk, it no longer holds what its pieces' SHA1s say and is not served.
+   * Absent while it is a download of this agent's.
    */
   asHashed?: { size: number; mtimeMs: number };
 }

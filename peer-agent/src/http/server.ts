@@ -201,7 +201,8 @@ async function sendBytes(
   if (file.folder) {
     // A folder's stream is read across its files, each opened per read (folder/read.ts): no descriptor to hold.
     sending();
-    sendRange(-1, start, end, res, () => {}, { mayPump, limiter: context.options.uploadLimit, readAt: folderReadAt(file.path, file.folder) });
+    const asHashed = file.asHashed && { mtimeMs: file.asHashed.mtimeMs, changed: () => context.options.onChangedOnDisk?.(file) };
+    sendRange(-1, start, end, res, () => {}, { mayPump, limiter: context.options.uploadLimit, readAt: folderReadAt(file.path, file.folder, asHashed) });
     return;
   }
   if (res.destroyed || !opened) return opened?.release();
