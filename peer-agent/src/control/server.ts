@@ -1,12 +1,13 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { once } from "node:events";
-import { rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AppError, Codes, NotFoundError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../../../core/errors.js";
 import { sendProblem } from "../http/problem.js";
 import type { PeerNodeApi } from "../node-api.js";
 import { controlFilePath, pidFilePath, writeControlFile } from "./control-file.js";
+import { writeFileAtomic } from "../state/atomic-file.js";
 import { registerAgent, unregisterAgent } from "./registry.js";
 import { AGENT } from "../config.js";
 
@@ -50,7 +51,8 @@ export async function startControlServer(
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   await writeControlFile(stateDir, { pid: process.pid, agent: agentAddress, controlPort: port, token });
-  await writeFile(pidFilePath(stateDir), `${process.pid}\n`, { mode: 0o644 });
+  // Whole or absent: a service manager or a script reading it as it is written must never see it empty (seen in CI).
+  await writeFileAtomic(pidFilePath(stateDir), `${process.pid}\n`, 0o644);
   // Without a writable home the agent still runs; only finding it by address alone is lost.
   await registerAgent(agentAddress, { pid: process.pid, stateDir }, options.env).catch((error: unknown) => {
     process.emitWarning(`could not add this agent to the list of running agents: ${(error as Error).message}`);
