@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, read } from "node:fs";
 import { join } from "node:path";
+import { Codes } from "../../../core/errors.js";
 import type { ReadAt } from "../http/send-range.js";
 import type { FolderLayout } from "./layout.js";
 
@@ -69,10 +70,10 @@ export interface AsHashed {
   changed: () => void;
 }
 
-/** Throws CHANGED_ON_DISK (and tells `asHashed.changed`) when the open file is not as it was hashed; an fstat of a file just opened costs a microsecond. */
+/** Throws FILE_CHANGED (and tells `asHashed.changed`) when the open file is not as it was hashed; an fstat of a file just opened costs a microsecond. */
 function checkAsHashed(fd: number, path: string, size: number, asHashed: AsHashed): void {
   const now = fstatSync(fd);
   if (now.size === size && now.mtimeMs <= asHashed.mtimeMs) return;
   asHashed.changed();
-  throw Object.assign(new Error(`${path} changed on disk since the folder was shared`), { code: "CHANGED_ON_DISK" });
+  throw Object.assign(new Error(`${path} changed on disk since the folder was shared`), { code: Codes.FILE_CHANGED });
 }
