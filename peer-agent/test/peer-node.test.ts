@@ -233,3 +233,19 @@ test("a file of a shared folder changed on disk stops the folder being served: a
   assert.ok(net.notices.some((line) => /^g11-alice: stopped sharing \[g11\] album: the folder .*album changed on disk/.test(line)), net.notices.join("\n"));
   assert.ok(!(await alice!.listShares()).some((share) => share.fileName === "album"));
 });
+
+// Before, such a download waited with no peers for ever: the timeout makes that a failure, not a hang.
+test("a download whose file nobody shares any more ends as failed with the tracker's word instead of waiting with no peers", { timeout: 30_000 }, async () => {
+  const [alice, bob] = await groupOf("g12", ["alice", "bob"]);
+  const { path } = await sourceFile("withdrawn.bin", 8 * 512 * 1024);
+  await alice!.uploadFile(path, "g12");
+  // Slow enough that the download is still running when the file is withdrawn.
+  await alice!.setRate("up", "256K");
+  const started = await bob!.downloadFile("g12", "withdrawn.bin", join(net.dir, "withdrawn-copy.bin"));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await alice!.stopShare("g12", "withdrawn.bin");
+  const ended = await bob!.waitForDownload(started.id);
+  assert.equal(ended.state, "failed");
+  assert.equal(ended.error?.code, "FILE_NOT_FOUND", JSON.stringify(ended.error));
+  assert.match(ended.error!.message, /"withdrawn\.bin" is not shared in "g12"/);
+});

@@ -112,6 +112,9 @@ interface Flight extends InFlightRequest {
  * costs almost nothing at the end. A piece counts as verified (`have`,
  * `onPieceVerified`) once it is written.
  */
+/** Answers to a peer-list refresh after which the download cannot go on (see #maybeRefresh). */
+const REFRESH_REFUSALS_THAT_END: ReadonlySet<string> = new Set([Codes.FILE_NOT_FOUND, Codes.GROUP_NOT_FOUND, Codes.NOT_MEMBER]);
+
 export class Download {
   readonly #options: DownloadOptions;
   readonly #have: Bitfield;
@@ -407,7 +410,12 @@ export class Download {
         this.#grant = grant;
         this.#syncPeers(peers, true);
       })
-      .catch(() => undefined)
+      .catch((error: unknown) => {
+        // The tracker's own word that nothing can come (nobody shares the file in the group any more, the group
+        // is gone, this user left it) ends the download with that word, its pieces kept for a resume; a
+        // tracker that did not answer is asked again. (Before, such a download waited with 0 peers for ever.)
+        if (error instanceof AppError && REFRESH_REFUSALS_THAT_END.has(error.code)) this.#fatal ??= error;
+      })
       .finally(() => {
         this.#refreshing = undefined;
         this.#wake?.();
