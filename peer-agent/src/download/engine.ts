@@ -102,6 +102,9 @@ interface Flight extends InFlightRequest {
   timedOut: boolean;
 }
 
+/** Answers to a peer-list refresh after which the download cannot go on (see #maybeRefresh). */
+const REFRESH_REFUSALS_THAT_END: ReadonlySet<string> = new Set([Codes.FILE_NOT_FOUND, Codes.GROUP_NOT_FOUND, Codes.NOT_MEMBER]);
+
 /**
  * Downloads one file from several peers at once. The picker decides which
  * run of pieces to ask of which peer; each run is one Range request whose
@@ -112,9 +115,6 @@ interface Flight extends InFlightRequest {
  * costs almost nothing at the end. A piece counts as verified (`have`,
  * `onPieceVerified`) once it is written.
  */
-/** Answers to a peer-list refresh after which the download cannot go on (see #maybeRefresh). */
-const REFRESH_REFUSALS_THAT_END: ReadonlySet<string> = new Set([Codes.FILE_NOT_FOUND, Codes.GROUP_NOT_FOUND, Codes.NOT_MEMBER]);
-
 export class Download {
   readonly #options: DownloadOptions;
   readonly #have: Bitfield;
