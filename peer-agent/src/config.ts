@@ -192,6 +192,15 @@ export const AGENT = Object.freeze({
    * by closing half of these and trying again (tree-files.ts).
    */
   FOLDER_OPEN_FILES: 4096,
+  /**
+   * Descriptors of a folder download's files left open between its threads (folder/descriptors.ts): made by the
+   * creator and not yet claimed by the writer (the creator waits for the writer past this many), and written whole
+   * and not yet read back by the hashing thread (past this many the writer closes the file, and the hashing thread
+   * opens it again). With FOLDER_OPEN_FILES, a download holds at most ~7,000 descriptors, in practice these two
+   * bounds and the files at the pieces' edges; Node raises its soft limit to the hard one (often 2^20; 20,000 on the
+   * machine measured).
+   */
+  FOLDER_HANDED_FILES: Object.freeze({ made: 1024, written: 2048 }),
   /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */
   FOLDER_STAT_TURN_FILES: 256,
   /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */

@@ -1,7 +1,9 @@
+import { closeSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { AGENT } from "../config.js";
 import { FolderCreator } from "../folder/create-ahead.js";
+import { FileDescriptors } from "../folder/descriptors.js";
 import { StreamHash } from "../folder/stream-hash.js";
 import type { Bitfield } from "../../../core/bitfield.js";
 import { pieceWorkerSource, type FolderFingerprint, type FromPieceWorker, type PieceOutcome, type ToPieceWorker } from "./piece-worker.js";
@@ -59,7 +61,10 @@ export class PieceWorkers {
 }
 
 function startPieceWorker(): Worker {
-  return new Worker(pieceWorkerSource(), { eval: true });
+  // A folder's descriptors pass between threads (folder/descriptors.ts): Node must not close, when this thread ends,
+  // numbers another thread has closed already and the process may have reused. The worker closes its own files
+  // before it is stopped (close()), and the piece store what a folder's table still holds.
+  return new Worker(pieceWorkerSource(), { eval: true, trackUnmanagedFds: false });
 }
 
 /**
@@ -97,6 +102,8 @@ export class PieceStore {
   readonly #creator: FolderCreator | undefined;
   /** A folder's whole-stream SHA1, read back from its files in a thread of its own (folder/stream-hash.ts). */
   readonly #hash: StreamHash | undefined;
+  /** A folder's files' descriptors, passed between those threads and the piece worker; what is left is closed here. */
+  readonly #descriptors: FileDescriptors | undefined;
 
   constructor(
     options: {
@@ -119,8 +126,9 @@ export class PieceStore {
     this.#slots = Array.from({ length: options.slots }, (_, slot) => Buffer.from(memory, slot * options.pieceSize, options.pieceSize));
     this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
     this.#worker = options.workers?.take() ?? startPieceWorker();
-    this.#creator = options.folder ? new FolderCreator(options.path, options.folder) : undefined;
-    this.#hash = options.folder ? new StreamHash(options.path, options.folder, options.pieceSize, (piece) => options.have.has(piece)) : undefined;
+    const descriptors = (this.#descriptors = options.folder ? FileDescriptors.forFiles(options.folder.length) : undefined);
+    this.#creator = options.folder ? new FolderCreator(options.path, options.folder, descriptors, AGENT.FOLDER_HANDED_FILES.made) : undefined;
+    this.#hash = options.folder ? new StreamHash(options.path, options.folder, options.pieceSize, (piece) => options.have.has(piece), descriptors) : undefined;
     this.#post({
       open: {
         path: options.path,
@@ -131,7 +139,18 @@ export class PieceStore {
         memory,
         waiting: this.#waiting,
         catchUpPieces: AGENT.PREFIX_CATCH_UP_PIECES,
-        ...(options.folder ? { folder: { entries: [...options.folder], maxOpenFiles: AGENT.FOLDER_OPEN_FILES, createState: this.#creator!.state, hashing: this.#hash!.pieces } } : {}),
+        ...(options.folder
+          ? {
+              folder: {
+                entries: [...options.folder],
+                maxOpenFiles: AGENT.FOLDER_OPEN_FILES,
+                createState: this.#creator!.state,
+                hashing: this.#hash!.pieces,
+                descriptors: descriptors!.table,
+                handedWritten: AGENT.FOLDER_HANDED_FILES.written,
+              },
+            }
+          : {}),
       },
     });
     this.#worker.on("message", (message: FromPieceWorker) => {
@@ -219,6 +238,8 @@ export class PieceStore {
     await this.#worker.terminate();
     await this.#creator?.close();
     await this.#hash?.close();
+    // Every thread that used the table has ended: what it still holds is nobody's but this store's.
+    this.#descriptors?.closeAll(closeSync);
   }
 
   #post(message: ToPieceWorker): void {

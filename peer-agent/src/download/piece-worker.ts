@@ -12,6 +12,7 @@
  * (FolderLayout, TreeFiles) are put in front of it as source text too.
  */
 import type { ManifestEntry } from "../../../core/api-types.js";
+import { FileDescriptors } from "../folder/descriptors.js";
 import { FolderLayout } from "../folder/layout.js";
 import { TreeFiles } from "../folder/tree-files.js";
 import { workerSource } from "../worker-source.js";
@@ -20,6 +21,7 @@ import type { WrittenPieces } from "../folder/stream-hash.js";
 /** Bound by pieceWorkerSource() in the worker: the classes' own source text, since the worker cannot import. */
 declare const WorkerFolderLayout: typeof FolderLayout;
 declare const WorkerTreeFiles: typeof TreeFiles;
+declare const WorkerFileDescriptors: typeof FileDescriptors;
 
 /** Sent to the worker: once to open a download, then a piece at a time, then the digest request. */
 export type ToPieceWorker =
@@ -46,9 +48,18 @@ export interface PieceWorkerOpen {
    * A folder: `path` is its part tree, and each piece is written into the
    * files it spans (folder/tree-files.ts), at most `maxOpenFiles` of them open;
    * `createState` is shared with the creator thread (folder/create-ahead.ts),
-   * `hashing` with the hashing thread, which reads each piece marked written.
+   * `hashing` with the hashing thread, which reads each piece marked written;
+   * `descriptors` with both (folder/descriptors.ts), `handedWritten` the most
+   * files written whole left open for the hashing thread.
    */
-  folder?: { entries: ManifestEntry[]; maxOpenFiles: number; createState?: Int32Array; hashing: WrittenPieces };
+  folder?: {
+    entries: ManifestEntry[];
+    maxOpenFiles: number;
+    createState?: Int32Array;
+    hashing: WrittenPieces;
+    descriptors?: Int32Array;
+    handedWritten: number;
+  };
 }
 
 export type PieceOutcome = { piece: number; ok: true } | { piece: number; ok: false } | { piece: number; error: string };
@@ -124,7 +135,9 @@ export function pieceWorkerMain(): void {
       job = message.open;
       written = job.folder?.hashing.written ?? new Uint8Array(job.pieceHashes.length);
       if (job.folder) {
-        const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(job.folder.entries), job.folder.maxOpenFiles, job.folder.createState);
+        const { entries, maxOpenFiles, createState, descriptors, handedWritten } = job.folder;
+        const handoff = descriptors ? { descriptors: new WorkerFileDescriptors(descriptors), writtenLimit: handedWritten } : undefined;
+        const files = new WorkerTreeFiles({ fs: require("node:fs"), path: require("node:path") }, job.path, new WorkerFolderLayout(entries), maxOpenFiles, createState, handoff);
         tree = files;
         writeAt = (data, length, position) => files.write(data, length, position);
         readAt = () => 0; // a folder's pieces are read back by its hashing thread, not here
@@ -213,5 +226,5 @@ export function pieceWorkerMain(): void {
 
 /** The worker's source text (worker-source.ts). */
 export function pieceWorkerSource(): string {
-  return workerSource(pieceWorkerMain, { WorkerFolderLayout: FolderLayout, WorkerTreeFiles: TreeFiles });
+  return workerSource(pieceWorkerMain, { WorkerFolderLayout: FolderLayout, WorkerTreeFiles: TreeFiles, WorkerFileDescriptors: FileDescriptors });
 }

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
+import { FileDescriptors } from "./descriptors.js";
 import { FolderLayout } from "./layout.js";
 import { workerSource } from "../worker-source.js";
 
@@ -14,7 +15,10 @@ export const CreateState = Object.freeze({
   UNTOUCHED: 0,
   /** The creator is creating it: the writer tries to create it too, and O_EXCL lets only one of them. */
   CREATING: 1,
-  /** The creator made it, empty, and closed it: the writer opens it by the rules for a file found there (tree-files.ts). */
+  /**
+   * The creator made it, empty: the writer takes its descriptor from the table (folder/descriptors.ts), or, when the
+   * creator closed it, opens it by the rules for a file found there (tree-files.ts).
+   */
   MADE: 2,
   /** The creator could not make it (a name already taken, as in a resumed download): left to the writer's rules. */
   FAILED: 3,
@@ -34,9 +38,11 @@ export const CreateState = Object.freeze({
  *
  * Files go in the order their pieces are asked for (`requested`, from the
  * engine as it makes each request), then the rest in stream order. Each is
- * made with O_CREAT|O_EXCL|O_NOFOLLOW and closed at once: the writer
- * reopens it under its own rules (a file found in the part tree is checked
- * whoever made it), and a name already taken is left to those rules. The
+ * made with O_CREAT|O_EXCL|O_NOFOLLOW, so it is a new file of this download's,
+ * and its descriptor left for the writer (folder/descriptors.ts), up to a
+ * bound; past it, the file is closed and the writer reopens it under its own
+ * rules (a file found in the part tree is checked whoever made it). A name
+ * already taken is left to those rules. The
  * directories are made first, the same way as the writer makes them (taken
  * only if lstat says they are directories; otherwise left for the writer to
  * refuse).
@@ -48,10 +54,26 @@ export class FolderCreator {
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
 
-  constructor(root: string, entries: readonly ManifestEntry[]) {
+  /**
+   * `descriptors` (folder/descriptors.ts) gets the descriptor of each file made, up to `keep` of them left unclaimed;
+   * without it, or past that, a file is closed once made.
+   */
+  constructor(root: string, entries: readonly ManifestEntry[], descriptors?: FileDescriptors, keep = 0) {
     this.#layout = new FolderLayout(entries);
     this.state = new Int32Array(new SharedArrayBuffer(4 * (entries.length + 1)));
-    this.#worker = new Worker(creatorSource(), { eval: true, workerData: { root, paths: entries.map((entry) => entry.path), state: this.state } });
+    // Its descriptors are closed by the writer or the piece store: Node must not close them again when this thread ends.
+    this.#worker = new Worker(creatorSource(), {
+      eval: true,
+      trackUnmanagedFds: false,
+      workerData: {
+        root,
+        paths: entries.map((entry) => entry.path),
+        sizes: entries.map((entry) => entry.size),
+        state: this.state,
+        descriptors: descriptors?.table,
+        keep,
+      },
+    });
     // A creator that fails leaves every file it did not make to the writer, which makes it itself.
     this.#exited = new Promise((resolve) => {
       this.#worker.once("exit", () => resolve());
@@ -88,9 +110,13 @@ function creatorMain(): void {
   const fs = require("node:fs") as typeof import("node:fs");
   const path = require("node:path") as typeof import("node:path");
   const [UNTOUCHED, CREATING, MADE, FAILED] = [0, 1, 2, 3];
-  const { root, paths, state } = workerData as { root: string; paths: string[]; state: Int32Array };
+  const { root, paths, sizes, state, descriptors: table, keep } = workerData as {
+    root: string; paths: string[]; sizes: number[]; state: Int32Array; descriptors?: Int32Array; keep: number;
+  };
+  const descriptors = table ? new WorkerFileDescriptors(table) : undefined;
   const stop = paths.length;
-  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  // Read and write: the writer writes through the descriptor, the hashing thread reads the file back through it.
+  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
   const dirs = new Set<string>();
   for (const file of paths) {
@@ -125,6 +151,8 @@ function creatorMain(): void {
     return background < paths.length ? background++ : -1;
   };
   while (Atomics.load(state, stop) === 0) {
+    // Paced by the writer (descriptors.ts); the stop flag is looked at between waits.
+    if (descriptors && keep > 0 && !descriptors.roomForMade(keep, 50)) continue;
     const index = nextIndex();
     if (index < 0) break;
     if (Atomics.compareExchange(state, index, UNTOUCHED, CREATING) !== UNTOUCHED) continue;
@@ -132,7 +160,9 @@ function creatorMain(): void {
     let made = FAILED;
     if (!file.includes("/") || !refused.has(file.slice(0, file.lastIndexOf("/")))) {
       try {
-        fs.closeSync(fs.openSync(path.join(root, ...file.split("/")), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW));
+        const fd = fs.openSync(path.join(root, ...file.split("/")), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW);
+        // An empty file is not written to: its descriptor would only take a place until the download's end.
+        if (sizes[index] === 0 || !descriptors?.offerMade(index, fd, keep)) fs.closeSync(fd);
         made = MADE;
       } catch {
         // Taken already, or refused: the writer's rules meet it.
@@ -142,6 +172,8 @@ function creatorMain(): void {
   }
 }
 
+declare const WorkerFileDescriptors: typeof FileDescriptors;
+
 function creatorSource(): string {
-  return workerSource(creatorMain);
+  return workerSource(creatorMain, { WorkerFileDescriptors: FileDescriptors });
 }

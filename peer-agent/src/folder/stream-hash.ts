@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
+import { FileDescriptors } from "./descriptors.js";
 import { FolderLayout } from "./layout.js";
 import { workerSource } from "../worker-source.js";
 
@@ -18,10 +19,12 @@ export interface WrittenPieces {
  * seeders, each asked for other runs, almost every piece arrives ahead of the
  * hashed prefix) from thousands of small files, and the worker's time was
  * the folder's download time; here the reading and hashing run beside the
- * writing, on the machine's other core. Reading in stream order opens each
- * file once, after its bytes are written, by the rules for a file found in
- * the part tree (O_NOFOLLOW, a regular file with one link): a file planted in
- * the tree is refused, not read.
+ * writing, on the machine's other core. A file the writer finished is read
+ * through the descriptor it handed on (folder/descriptors.ts), then closed;
+ * one it did not hand on (past the bound, or written by an earlier run) is
+ * opened once, by the rules for a file found in the part tree (O_NOFOLLOW, a
+ * regular file with one link): a file planted in the tree is refused, not
+ * read.
  *
  * The piece worker marks each written piece in `pieces` (shared memory) and
  * wakes this thread; pieces verified by an earlier run are marked before it
@@ -33,11 +36,17 @@ export class StreamHash {
   readonly #result: Promise<string>;
   readonly #exited: Promise<void>;
 
-  constructor(root: string, entries: readonly ManifestEntry[], pieceSize: number, have: (piece: number) => boolean) {
+  constructor(root: string, entries: readonly ManifestEntry[], pieceSize: number, have: (piece: number) => boolean, descriptors?: FileDescriptors) {
     const count = Math.ceil(new FolderLayout(entries).size / pieceSize);
     this.pieces = { written: new Uint8Array(new SharedArrayBuffer(count)), signal: new Int32Array(new SharedArrayBuffer(8)) };
     for (let piece = 0; piece < count; piece++) if (have(piece)) this.pieces.written[piece] = 1;
-    this.#worker = new Worker(streamHashSource(), { eval: true, workerData: { root, entries: [...entries], pieceSize, ...this.pieces } });
+    // It closes descriptors the writer opened (folder/descriptors.ts): in Node's tracking of a thread's descriptors,
+    // each of those closes would be a warning. It closes its own in every case (the `finally` below).
+    this.#worker = new Worker(streamHashSource(), {
+      eval: true,
+      trackUnmanagedFds: false,
+      workerData: { root, entries: [...entries], pieceSize, ...this.pieces, descriptors: descriptors?.table },
+    });
     this.#exited = new Promise((resolve) => this.#worker.once("exit", () => resolve()));
     this.#result = new Promise<string>((resolve, reject) => {
       this.#worker.on("message", (message: { sha1: string } | { error: string }) => {
@@ -72,17 +81,33 @@ function streamHashMain(): void {
   const fs = require("node:fs") as typeof import("node:fs");
   const path = require("node:path") as typeof import("node:path");
   const { createHash } = require("node:crypto") as typeof import("node:crypto");
-  const { root, entries, pieceSize, written, signal } = workerData as {
-    root: string; entries: ManifestEntry[]; pieceSize: number; written: Uint8Array; signal: Int32Array;
+  const { root, entries, pieceSize, written, signal, descriptors: table } = workerData as {
+    root: string; entries: ManifestEntry[]; pieceSize: number; written: Uint8Array; signal: Int32Array; descriptors?: Int32Array;
   };
+  const descriptors = table ? new WorkerFileDescriptors(table) : undefined;
   const layout = new WorkerFolderLayout(entries);
   const whole = createHash("sha1");
   const buffer = Buffer.allocUnsafe(pieceSize);
-  let open: { index: number; fd: number } | undefined;
-  const fdOf = (index: number): number => {
-    if (open?.index === index) return open.fd;
-    if (open) fs.closeSync(open.fd);
+  /** The file being read: through the writer's descriptor (`handed`), or one opened here. */
+  let open: { index: number; fd: number; handed: boolean } | undefined;
+  /** Done with the file being read, every byte of it read: its descriptor and the one the writer handed on for it are closed. */
+  const readWhole = () => {
+    if (!open) return;
+    const { index, fd } = open;
     open = undefined;
+    const handed = descriptors?.releaseWritten(index) ?? -1;
+    if (handed !== fd) fs.closeSync(fd);
+    if (handed >= 0) fs.closeSync(handed);
+  };
+  /** The descriptor to read file `index` through; `ends` when this read reaches the file's end (so the writer has finished it). */
+  const fdOf = (index: number, ends: boolean): number => {
+    if (open?.index === index) return open.fd;
+    readWhole();
+    const handed = ends ? (descriptors?.written(index) ?? -1) : -1;
+    if (handed >= 0) {
+      open = { index, fd: handed, handed: true };
+      return handed;
+    }
     const full = path.join(root, ...entries[index]!.path.split("/"));
     const foreign = () => new Error(`${full} is not a file this download made (a symlink or a link put there); not reading through it`);
     let fd: number;
@@ -96,7 +121,7 @@ function streamHashMain(): void {
       fs.closeSync(fd);
       throw foreign();
     }
-    open = { index, fd };
+    open = { index, fd, handed: false };
     return fd;
   };
   try {
@@ -111,7 +136,7 @@ function streamHashMain(): void {
       const length = Math.min(pieceSize, layout.size - start);
       let done = 0;
       for (const run of layout.segments(start, length)) {
-        const fd = fdOf(run.index);
+        const fd = fdOf(run.index, run.offset + run.length === entries[run.index]!.size);
         for (let read = 0; read < run.length; ) {
           const got = fs.readSync(fd, buffer, done + read, run.length - read, run.offset + read);
           if (got === 0) throw new Error(`the folder's files end inside piece ${next}`);
@@ -122,16 +147,19 @@ function streamHashMain(): void {
       whole.update(buffer.subarray(0, length));
       next++;
     }
+    readWhole();
     parentPort!.postMessage({ sha1: whole.digest("hex") });
   } catch (error) {
     parentPort!.postMessage({ error: (error as Error).message });
   } finally {
-    if (open) fs.closeSync(open.fd);
+    // Stopped early: a descriptor the writer handed on stays in the table, for the piece store to close.
+    if (open && !open.handed) fs.closeSync(open.fd);
   }
 }
 
 declare const WorkerFolderLayout: typeof FolderLayout;
+declare const WorkerFileDescriptors: typeof FileDescriptors;
 
 function streamHashSource(): string {
-  return workerSource(streamHashMain, { WorkerFolderLayout: FolderLayout });
+  return workerSource(streamHashMain, { WorkerFolderLayout: FolderLayout, WorkerFileDescriptors: FileDescriptors });
 }

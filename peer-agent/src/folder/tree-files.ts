@@ -1,9 +1,21 @@
+import type { FileDescriptors } from "./descriptors.js";
 import type { FolderLayout } from "./layout.js";
 
 /** What TreeFiles needs of node: passed in, because it also runs inside the piece worker's source text (download/piece-worker.ts). */
 export interface TreeFilesDeps {
   fs: typeof import("node:fs");
   path: typeof import("node:path");
+}
+
+/**
+ * The table of descriptors shared with the creator and the hashing thread
+ * (folder/descriptors.ts): a file the creator made is written through the
+ * descriptor it left, and a file written whole is left open for the hashing
+ * thread, up to `writtenLimit` of them.
+ */
+export interface TreeFilesHandoff {
+  descriptors: FileDescriptors;
+  writtenLimit: number;
 }
 
 /**
@@ -28,7 +40,9 @@ export interface TreeFilesDeps {
  *
  * Descriptors are kept open, at most `maxOpen` of them (least recently used
  * closed first): consecutive pieces touch the same files at their edges, and
- * a folder holds more files than descriptors should be held open.
+ * a folder holds more files than descriptors should be held open. With a
+ * handoff, every descriptor this writer holds is also in the shared table,
+ * so that one left open by a writer that stopped abruptly is still closed.
  *
  * It uses nothing from the module around it (see TreeFilesDeps): the piece
  * worker runs its source text.
@@ -48,6 +62,7 @@ export class TreeFiles {
    * runs: then this writer makes every file.
    */
   readonly #createState: Int32Array | undefined;
+  readonly #handoff: TreeFilesHandoff | undefined;
   /** Files this instance opened before: made or checked by it, so reopening one after its descriptor was closed skips the attempt to create it. */
   readonly #seen: Uint8Array;
   /** Bytes of each file not written yet (by this instance, or by an earlier run: markWritten()). */
@@ -56,13 +71,14 @@ export class TreeFiles {
   readonly #sizes: Float64Array;
   readonly #mtimes: Float64Array;
 
-  constructor(deps: TreeFilesDeps, root: string, layout: FolderLayout, maxOpen: number, createState?: Int32Array) {
+  constructor(deps: TreeFilesDeps, root: string, layout: FolderLayout, maxOpen: number, createState?: Int32Array, handoff?: TreeFilesHandoff) {
     this.#fs = deps.fs;
     this.#path = deps.path;
     this.#root = root;
     this.#layout = layout;
     this.#maxOpen = Math.max(1, maxOpen);
     this.#createState = createState;
+    this.#handoff = handoff;
     this.#seen = new Uint8Array(layout.entries.length);
     this.#unwritten = Float64Array.from(layout.entries, (entry) => entry.size);
     this.#sizes = new Float64Array(layout.entries.length).fill(NaN);
@@ -71,10 +87,11 @@ export class TreeFiles {
 
   /**
    * Writes `length` bytes of `data` at stream position `position`, into every
-   * file they span. A file whose last byte this writes is closed at once: no
-   * piece touches it again (the whole stream's SHA1 reads it back in a thread
-   * of its own, folder/stream-hash.ts), so its descriptor makes room for the
-   * files still being filled, and its size and modification time are final.
+   * file they span. A file whose last byte this writes is done with here: no
+   * piece touches it again, so its descriptor makes room for the files still
+   * being filled (it is handed on to the hashing thread, folder/stream-hash.ts,
+   * which reads the file back, or closed), and its size and modification time
+   * are final.
    */
   write(data: Uint8Array, length: number, position: number): void {
     let done = 0;
@@ -126,18 +143,29 @@ export class TreeFiles {
     });
   }
 
-  /** Closes a file no byte will be written to again, taking its size and modification time for fingerprint(). */
+  /**
+   * Done with a file no byte will be written to again, taking its size and modification time for fingerprint(): its
+   * descriptor is handed on to the hashing thread (an empty file is not read back) or closed.
+   */
   #finish(index: number, fd: number): void {
     const info = this.#fs.fstatSync(fd);
     this.#sizes[index] = info.size;
     this.#mtimes[index] = info.mtimeMs;
     this.#open.delete(index);
-    this.#fs.closeSync(fd);
+    const handoff = this.#handoff;
+    if (handoff && info.size > 0 && handoff.descriptors.handOn(handoff.writtenLimit)) return;
+    this.#closeFile(index, fd);
   }
 
   close(): void {
-    for (const fd of this.#open.values()) this.#fs.closeSync(fd);
+    for (const [index, fd] of this.#open) this.#closeFile(index, fd);
     this.#open.clear();
+  }
+
+  /** Closes a descriptor this writer holds, out of the shared table first (descriptors.ts says why that order). */
+  #closeFile(index: number, fd: number): void {
+    this.#handoff?.descriptors.release(index);
+    this.#fs.closeSync(fd);
   }
 
   #fd(index: number): number {
@@ -150,33 +178,41 @@ export class TreeFiles {
     if (this.#open.size >= this.#maxOpen) {
       const [oldest, fd] = this.#open.entries().next().value as [number, number];
       this.#open.delete(oldest);
-      this.#fs.closeSync(fd);
+      this.#closeFile(oldest, fd);
     }
-    const entry = this.#layout.entries[index]!;
-    const parts = entry.path.split("/");
-    for (let depth = 1; depth < parts.length; depth++) this.#directory(parts.slice(0, depth));
-    const fd = this.#openFile(this.#path.join(this.#root, ...parts), entry.size, this.#exists(index));
+    const exists = this.#exists(index);
+    // A file the creator made with O_EXCL is new and this download's: its descriptor is written through, unchecked.
+    let fd = exists === "made" ? (this.#handoff?.descriptors.claimMade(index) ?? -1) : -1;
+    if (fd < 0) {
+      const entry = this.#layout.entries[index]!;
+      const parts = entry.path.split("/");
+      for (let depth = 1; depth < parts.length; depth++) this.#directory(parts.slice(0, depth));
+      const opened = this.#openFile(this.#path.join(this.#root, ...parts), entry.size, exists !== "new");
+      fd = this.#handoff ? this.#handoff.descriptors.hold(index, opened) : opened;
+      if (fd !== opened) this.#fs.closeSync(opened);
+    }
     this.#open.set(index, fd);
     this.#seen[index] = 1;
     return fd;
   }
 
   /**
-   * Whether file `index` is there already (opened before by this instance, or
-   * made by the creator thread), so opening it skips the attempt to create it.
+   * Whether file `index` is there already: opened before by this instance
+   * ("seen"), or made by the creator thread ("made"), so opening it skips the
+   * attempt to create it; "new" when this writer is to create it.
    * Claims an untouched file from the creator. One the creator is making is
    * not waited for (a creator thread descheduled mid-create, on a busy
    * machine, would hold the writer for its time slice): the writer's own
    * O_EXCL create settles it, and whichever thread loses finds the name
    * taken (the writer then opens it by the rules for a file found there).
    */
-  #exists(index: number): boolean {
-    if (this.#seen[index] === 1) return true;
+  #exists(index: number): "seen" | "made" | "new" {
+    if (this.#seen[index] === 1) return "seen";
     const state = this.#createState;
-    if (!state) return false;
+    if (!state) return "new";
     // The values of CreateState (create-ahead.ts), repeated: this class runs as source text in the piece worker.
     const [UNTOUCHED, MADE, WRITER] = [0, 2, 4];
-    return Atomics.compareExchange(state, index, UNTOUCHED, WRITER) === MADE;
+    return Atomics.compareExchange(state, index, UNTOUCHED, WRITER) === MADE ? "made" : "new";
   }
 
   /** Makes the directory `parts` (its parents are checked already), or takes the one there if it is a real directory. */
@@ -203,7 +239,7 @@ export class TreeFiles {
     }
     for (const [index, fd] of [...this.#open].slice(0, Math.ceil(this.#open.size / 2))) {
       this.#open.delete(index);
-      this.#fs.closeSync(fd);
+      this.#closeFile(index, fd);
     }
     return this.#fs.openSync(full, flags);
   }
