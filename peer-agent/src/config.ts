@@ -196,9 +196,8 @@ export const AGENT = Object.freeze({
    * Descriptors of a folder download's files left open between its threads (folder/descriptors.ts): made by the
    * creator and not yet claimed by the writer (the creator waits for the writer past this many), and written whole
    * and not yet read back by the hashing thread (past this many the writer closes the file, and the hashing thread
-   * opens it again). With FOLDER_OPEN_FILES, a download holds at most ~7,000 descriptors, in practice these two
-   * bounds and the files at the pieces' edges; Node raises its soft limit to the hard one (often 2^20; 20,000 on the
-   * machine measured).
+   * opens it again). Each is lowered to an eighth of the process's open-file limit where that is lower
+   * (folder/descriptor-budget.ts): an agent limited to 512 descriptors failed a folder of 5,000 files with EMFILE.
    */
   FOLDER_HANDED_FILES: Object.freeze({ made: 1024, written: 2048 }),
   /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */

@@ -329,3 +329,19 @@ test("a folder holding a symlink that leads out of it is not shared", async () =
   await symlink(trackerInfo, join(leaky, "secret"));
   await assert.rejects(alice!.api.uploadFile(leaky, "class"), { code: "UNSHAREABLE_ENTRY" });
 });
+
+test("a folder of more files than the agent may open descriptors downloads whole", async () => {
+  // 1,500 files against a limit of 128 descriptors: more than the limit wait to be written or read back at once.
+  const many = join(dir, "many-small");
+  const small = new Map(Array.from({ length: 1500 }, (_, i) => [`d${i % 15}/f${i}.txt`, randomBytes(64 + (i % 200))] as [string, Buffer]));
+  for (let d = 0; d < 15; d++) await mkdir(join(many, `d${d}`), { recursive: true });
+  for (const [path, data] of small) await writeFile(join(many, ...path.split("/")), data);
+  await alice!.api.uploadFile(many, "class");
+  const ivan = await agents.start("ivan", trackerInfo, [], { openFiles: 128 });
+  await member(ivan.api, "ivan", alice!.api);
+  await mkdir(join(dir, "ivan"));
+  const started = await ivan.api.downloadFile("class", "many-small", join(dir, "ivan"));
+  const done = await finished(ivan.api, started.id);
+  assert.equal(done.state, "complete", JSON.stringify(done.error));
+  assert.deepEqual(await tree(join(dir, "ivan", "many-small")), Object.fromEntries([...small].map(([path, data]) => [path, createHash("sha1").update(data).digest("hex")])));
+});

@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import type { ManifestEntry } from "../../../core/api-types.js";
 import { AGENT } from "../config.js";
 import { FolderCreator } from "../folder/create-ahead.js";
+import { handedFileBounds } from "../folder/descriptor-budget.js";
 import { FileDescriptors } from "../folder/descriptors.js";
 import { StreamHash } from "../folder/stream-hash.js";
 import type { Bitfield } from "../../../core/bitfield.js";
@@ -127,7 +128,8 @@ export class PieceStore {
     this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
     this.#worker = options.workers?.take() ?? startPieceWorker();
     const descriptors = (this.#descriptors = options.folder ? FileDescriptors.forFiles(options.folder.length) : undefined);
-    this.#creator = options.folder ? new FolderCreator(options.path, options.folder, descriptors, AGENT.FOLDER_HANDED_FILES.made) : undefined;
+    const handed = handedFileBounds();
+    this.#creator = options.folder ? new FolderCreator(options.path, options.folder, descriptors, handed.made) : undefined;
     this.#hash = options.folder ? new StreamHash(options.path, options.folder, options.pieceSize, (piece) => options.have.has(piece), descriptors) : undefined;
     this.#post({
       open: {
@@ -147,7 +149,7 @@ export class PieceStore {
                 createState: this.#creator!.state,
                 hashing: this.#hash!.pieces,
                 descriptors: descriptors!.table,
-                handedWritten: AGENT.FOLDER_HANDED_FILES.written,
+                handedWritten: handed.written,
               },
             }
           : {}),

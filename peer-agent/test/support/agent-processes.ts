@@ -18,11 +18,16 @@ export class AgentProcesses {
     this.#dir = dir;
   }
 
-  /** Starts `peer-agent` with this tracker_info file (and `args`), and connects to its control endpoint once it is up. */
-  async start(name: string, trackerInfo: string, args: string[] = []): Promise<{ address: string; api: RemotePeerNode }> {
+  /**
+   * Starts `peer-agent` with this tracker_info file (and `args`), and connects to its control endpoint once it is up;
+   * `openFiles` limits its descriptors (util-linux's prlimit), as a service manager or a container may.
+   */
+  async start(name: string, trackerInfo: string, args: string[] = [], options: { openFiles?: number } = {}): Promise<{ address: string; api: RemotePeerNode }> {
     const port = await freePort();
     const stateDir = join(this.#dir, `agent-${name}`);
-    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "peer-agent/src/main.ts", `127.0.0.1:${port}`, trackerInfo, "--state-dir", stateDir, ...args], {
+    const argv = [process.execPath, "--import", import.meta.resolve("tsx"), "peer-agent/src/main.ts", `127.0.0.1:${port}`, trackerInfo, "--state-dir", stateDir, ...args];
+    if (options.openFiles !== undefined) argv.unshift("prlimit", `--nofile=${options.openFiles}:${options.openFiles}`, "--");
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, P2P_LOG_LEVEL: "warn" },
     });
