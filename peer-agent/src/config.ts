@@ -200,6 +200,8 @@ export const AGENT = Object.freeze({
    * (folder/descriptor-budget.ts): an agent limited to 512 descriptors failed a folder of 5,000 files with EMFILE.
    */
   FOLDER_HANDED_FILES: Object.freeze({ made: 1024, written: 2048 }),
+  /** The open-file limit taken where /proc/self/limits does not tell it (not Linux): a common soft limit, so the bounds above stay modest. */
+  ASSUMED_OPEN_FILE_LIMIT: 1024,
   /** A shared folder's files checked by stat per turn of the event loop: a few milliseconds of synchronous calls (folder/scan.ts). */
   FOLDER_STAT_TURN_FILES: 256,
   /** Linux's PATH_MAX less its terminating NUL: a folder whose deepest file would not fit under its destination is refused before anything is written. */

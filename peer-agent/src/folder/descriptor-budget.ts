@@ -1,9 +1,6 @@
 import { readFileSync } from "node:fs";
 import { AGENT } from "../config.js";
 
-/** Assumed where /proc does not say (not Linux): a common soft limit. */
-const UNKNOWN_LIMIT = 1024;
-
 let known: number | undefined;
 
 /**
@@ -15,9 +12,9 @@ export function openFileLimit(): number {
   if (known !== undefined) return known;
   try {
     const line = /^Max open files\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    known = line?.[1] === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(line?.[1] ?? UNKNOWN_LIMIT) || UNKNOWN_LIMIT;
+    known = line?.[1] === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(line?.[1] ?? AGENT.ASSUMED_OPEN_FILE_LIMIT) || AGENT.ASSUMED_OPEN_FILE_LIMIT;
   } catch {
-    known = UNKNOWN_LIMIT;
+    known = AGENT.ASSUMED_OPEN_FILE_LIMIT;
   }
   return known;
 }
