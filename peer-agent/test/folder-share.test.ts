@@ -337,11 +337,11 @@ test("a folder of more files than the agent may open descriptors downloads whole
   for (let d = 0; d < 15; d++) await mkdir(join(many, `d${d}`), { recursive: true });
   for (const [path, data] of small) await writeFile(join(many, ...path.split("/")), data);
   await alice!.api.uploadFile(many, "class");
-  const ivan = await agents.start("ivan", trackerInfo, [], { openFiles: 128 });
-  await member(ivan.api, "ivan", alice!.api);
-  await mkdir(join(dir, "ivan"));
-  const started = await ivan.api.downloadFile("class", "many-small", join(dir, "ivan"));
-  const done = await finished(ivan.api, started.id);
+  const judy = await agents.start("judy", trackerInfo, [], { openFiles: 128 });
+  await member(judy.api, "judy", alice!.api);
+  await mkdir(join(dir, "judy"));
+  const started = await judy.api.downloadFile("class", "many-small", join(dir, "judy"));
+  const done = await finished(judy.api, started.id);
   assert.equal(done.state, "complete", JSON.stringify(done.error));
-  assert.deepEqual(await tree(join(dir, "ivan", "many-small")), Object.fromEntries([...small].map(([path, data]) => [path, createHash("sha1").update(data).digest("hex")])));
+  assert.deepEqual(await tree(join(dir, "judy", "many-small")), Object.fromEntries([...small].map(([path, data]) => [path, createHash("sha1").update(data).digest("hex")])));
 });
