@@ -86,21 +86,19 @@ test("a complete download is the assignment's [C] line and where it went", () =>
   assert.equal(formatDownloadLine(download({ state: "complete", bytesDone: 256 * MiB })), "[C] [movies] big.iso -> /data/big.iso");
 });
 
+/** A 256 MiB download complete, this run having fetched `bytes` from bob in `durationMs`. */
+function completeFromBob(durationMs: number, bytes: number, averageBytesPerSecond: number): DownloadInfo {
+  const perPeer = [{ userId: "bob", address: "127.0.0.1:7002", bytes, pieces: bytes / (512 * 1024), failures: 0, banned: false }];
+  return download({ state: "complete", bytesDone: 256 * MiB, summary: { durationMs, bytes, averageBytesPerSecond, perPeer } });
+}
+
 test("a complete download's line says how it went", () => {
-  const line = formatDownloadLine(download({
-    state: "complete",
-    bytesDone: 256 * MiB,
-    summary: { durationMs: 3200, bytes: 256 * MiB, averageBytesPerSecond: 80 * MiB, perPeer: [{ userId: "bob", address: "127.0.0.1:7002", bytes: 256 * MiB, pieces: 512, failures: 0, banned: false }] },
-  }));
+  const line = formatDownloadLine(completeFromBob(3200, 256 * MiB, 80 * MiB));
   assert.equal(line, "[C] [movies] big.iso -> /data/big.iso  256.0 MiB in 3.2 s, average 80.0 MiB/s, from 1 peer");
 });
 
 test("a resumed download's line gives what this run fetched, its time and speed, and the whole size apart", () => {
-  const line = formatDownloadLine(download({
-    state: "complete",
-    bytesDone: 256 * MiB,
-    summary: { durationMs: 2000, bytes: 192 * MiB, averageBytesPerSecond: 96 * MiB, perPeer: [{ userId: "bob", address: "127.0.0.1:7002", bytes: 192 * MiB, pieces: 384, failures: 0, banned: false }] },
-  }));
+  const line = formatDownloadLine(completeFromBob(2000, 192 * MiB, 96 * MiB));
   assert.equal(line, "[C] [movies] big.iso -> /data/big.iso  192.0 MiB in 2.0 s, average 96.0 MiB/s, from 1 peer (256.0 MiB with the 64.0 MiB verified before)");
 });
 

@@ -39,9 +39,11 @@ export const CreateState = Object.freeze({
  * Files go in the order their pieces are asked for (`requested`, from the
  * engine as it makes each request), then the rest in stream order. Each is
  * made with O_CREAT|O_EXCL|O_NOFOLLOW, so it is a new file of this download's,
- * and its descriptor left for the writer (folder/descriptors.ts), up to a
- * bound; past it, the file is closed and the writer reopens it under its own
- * rules (a file found in the part tree is checked whoever made it). A name
+ * and its descriptor left for the writer (folder/descriptors.ts); with `keep`
+ * of them unclaimed, the creator waits for the writer before it makes the
+ * next. A file whose descriptor is not left (an empty one; or one the writer
+ * opened while it was being made) is closed, and the writer opens it under its
+ * own rules (a file found in the part tree is checked whoever made it). A name
  * already taken is left to those rules. The
  * directories are made first, the same way as the writer makes them (taken
  * only if lstat says they are directories; otherwise left for the writer to
@@ -55,8 +57,8 @@ export class FolderCreator {
   readonly #exited: Promise<void>;
 
   /**
-   * `descriptors` (folder/descriptors.ts) gets the descriptor of each file made, up to `keep` of them left unclaimed;
-   * without it, or past that, a file is closed once made.
+   * `descriptors` (folder/descriptors.ts) gets the descriptor of each file made, and the creator waits while `keep`
+   * of them are unclaimed; without it, each file is closed once made.
    */
   constructor(root: string, entries: readonly ManifestEntry[], descriptors?: FileDescriptors, keep = 0) {
     this.#layout = new FolderLayout(entries);
