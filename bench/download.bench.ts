@@ -9,7 +9,7 @@
  *     N more seeders serving HTTPS with a pinned self-signed certificate
  *     (row "ours-tls"), so TLS's cost is measured in the same run;
  *   - aria2c from the N sources (-x/-s N): without --checksum twice (no
- *     preallocation, and fallocate as ours does; the faster is the
+ *     preallocation, as ours does, and with fallocate; the faster is the
  *     reference), and with --checksum;
  *   - curl from one source;
  *   - sha1sum of the file.
@@ -125,7 +125,7 @@ try {
         note: `seeders CPU ${child.parentCpuMs} ms; process wall ${Math.round(child.ms)} ms incl. node start, CPU ${Math.round(line.cpuMs)} ms, ${line.summary.requests} requests, ${line.summary.timeouts} timed out, pieces verified at ${JSON.stringify(line.timeline)} ms, start ${JSON.stringify(line.summary.startup)}`,
       });
     }
-    // Without a checksum aria2c runs twice, without preallocation and with fallocate (as ours does); the faster is the reference.
+    // Without a checksum aria2c runs twice, without preallocation and with fallocate (ours does not preallocate); the faster is the reference.
     for (const [checksum, allocation] of [[false, "none"], [false, "falloc"], [true, "none"]] as const) {
       if (!rows.has(checksum ? "aria2c-checksum" : "aria2c")) continue;
       if (!(await has("aria2c"))) {

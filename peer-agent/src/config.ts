@@ -273,14 +273,6 @@ export const AGENT = Object.freeze({
    * (docs/performance.md, "Hashing where there is time").
    */
   WORKER_BACKLOG_FOR_LOCAL_HASH: 6,
-  /**
-   * Disk space is reserved up front (reserve-space.ts) for files this large:
-   * it saves ~70 ms of kernel time per GiB, and spawning `fallocate` costs a
-   * few ms (tens on a busy machine), which a small download would only wait for.
-   */
-  RESERVE_SPACE_FROM_BYTES: 64 * 1024 * 1024,
-  /** `fallocate` taking longer than this is killed and the download goes on without a reservation. */
-  RESERVE_SPACE_TIMEOUT_MS: 10_000,
   /** Peers one download talks to at most (BitTorrent clients keep a few dozen connections per torrent). */
   MAX_PEERS: 50,
   /** A copy another peer said it is sending counts as on its way for at most this long (see in-transit.ts). */

@@ -39,7 +39,7 @@ import { AgentProcesses } from "./support/agent-processes.js";
 const FIRST_PIECE_WITHIN_MS = 250;
 const OR_AT_MOST_TIMES_BARE = 1.5;
 const ROUNDS = 5;
-/** Large enough that the .part file gets its blocks reserved (RESERVE_SPACE_FROM_BYTES). */
+/** A file of some size: its download checks the disk's free space while the first pieces come (disk-space.ts). */
 const SIZE = 64 * 1024 * 1024;
 const GROUP = "films";
 const FILE = "film.bin";

@@ -2,14 +2,14 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { Bitfield } from "../../core/bitfield.js";
+import { Codes, type AppError } from "../../core/errors.js";
 import { Download } from "../src/download/engine.js";
-import { hashFile } from "../../core/pieces.js";
 import type { FileMetadata, PeerView } from "../../core/api-types.js";
 import { createPeerServer } from "../src/http/server.js";
 import { slowLink } from "./support/slow-link.js";
@@ -103,31 +103,19 @@ test("a resumed download fetches only the pieces it is missing", async () => {
   assert.equal(summary.bytes, data.length - 30 * PIECE);
 });
 
-// Reserved once the first piece is in, not before: spawning fallocate would hold up the first requests (engine.ts, #reserveSpace).
-test("a large download has its disk space reserved (on Linux) early, by the time half of it is verified", async () => {
-  const size = 64 * 1024 * 1024;
-  const largePath = join(dir, "large.bin");
-  await writeFile(largePath, randomBytes(size));
-  const digest = await hashFile(largePath);
-  const large: FileMetadata = { groupId: "team", fileName: "large.bin", ...digest };
-  const verified = Bitfield.full(digest.pieceHashes.length);
-  const served = { groupId: "team", sha1: large.sha1, size, pieceSize: large.pieceSize, path: largePath, verified };
-  const server = createPeerServer({ files: { find: () => served }, checkGrant: async () => "downloader" });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  servers.push(server);
-  const finalPath = join(dir, "large-out.bin");
-  let allocatedAtHalf = -1;
-  await new Download({
-    groupId: "team", file: large, grant: "g", partPath: `${finalPath}.part`, finalPath,
-    peers: [{ userId: "alice", address: `127.0.0.1:${(server.address() as AddressInfo).port}`, piecesHeld: verified.size, complete: true }],
-    onPieceVerified: (_, have) => {
-      if (allocatedAtHalf < 0 && have.count >= have.size / 2) allocatedAtHalf = statSync(`${finalPath}.part`).blocks * 512;
-    },
-  }).run();
-  if (process.platform === "linux") assert.ok(allocatedAtHalf >= size, `${allocatedAtHalf} bytes allocated when half of the pieces were verified`);
-  assert.equal(await sha1Of(finalPath), large.sha1);
-  await rm(largePath);
-  await rm(finalPath);
+test("a download larger than its disk's free space fails at once with DISK_FULL, before writing anything", async () => {
+  const disk = await statfs(dir);
+  const pieces = Math.ceil((disk.bavail * disk.bsize + 2 ** 30) / PIECE);
+  const huge: FileMetadata = { ...metadata, size: pieces * PIECE, pieceHashes: Array.from({ length: pieces }, () => pieceHashes[0]!) };
+  const finalPath = join(dir, "huge.bin");
+  const started = Date.now();
+  await assert.rejects(
+    new Download({ groupId: "team", file: huge, grant: "g", partPath: `${finalPath}.part`, finalPath, peers: [await seeder("alice", [])] }).run(),
+    (error: AppError) => error.code === Codes.DISK_FULL && /not enough free disk space/.test(error.message),
+  );
+  assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`);
+  assert.ok(statSync(`${finalPath}.part`).blocks * 512 < 2 ** 20, "nothing was written into the .part file");
+  await rm(`${finalPath}.part`);
 });
 
 test("a destination that already exists is never overwritten", async () => {

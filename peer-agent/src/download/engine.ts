@@ -7,6 +7,7 @@ import { AppError, Codes, ConflictError, FileChecksumError, NoSourceError } from
 import { pieceBounds } from "../../../core/pieces.js";
 import { PiecesInTransit } from "./in-transit.js";
 import type { RateLimiter } from "../rate-limiter.js";
+import { checkFreeSpace, writeFailure } from "./disk-space.js";
 import { pickRequests, randomRanks, type InFlightRequest, type PickerConfig } from "./picker.js";
 import { describeFailure, discard, PeerConnection, peerId, type PeerResponse } from "./peer-connection.js";
 import { PeerWatch, type PeerWatchOptions } from "./peer-watch.js";
@@ -14,7 +15,6 @@ import { PieceStore, type PieceOutcome, type PieceWorkers } from "./piece-store.
 import type { FolderFingerprint } from "./piece-worker.js";
 import type { TlsSessions } from "./reused-buffer-connector.js";
 import { RateMeter } from "./rate-meter.js";
-import { reserveSpace } from "./reserve-space.js";
 import { AGENT } from "../config.js";
 import { StartupTrace } from "./startup-trace.js";
 
@@ -147,7 +147,7 @@ export class Download {
   #allWritten: (() => void) | undefined;
   #timeouts = 0;
   #closed = false;
-  #reservation: Promise<void> | undefined;
+  #spaceCheck: Promise<void> | undefined;
   #firstPieceAt: number | undefined;
   /** Complete peers' event streams that wait for the first piece (see #addPeer), while #holdingWatches. */
   readonly #watchesAfterFirstPiece: [PeerConnection, PeerWatch][] = [];
@@ -210,6 +210,7 @@ export class Download {
       this.#step();
       heldWatches = setTimeout(() => this.#startHeldWatches(), AGENT.COMPLETE_PEER_WATCH_DELAY_MS);
       this.#store = this.#openStore();
+      this.#checkFreeSpace();
       for (const flight of this.#flights) this.#store.requested(flight.piece * file.pieceSize, flight.bytesLeft);
       while (!this.#have.complete) {
         signal?.throwIfAborted();
@@ -227,7 +228,7 @@ export class Download {
       for (const watch of this.#watches.values()) watch.close();
       for (const flight of this.#flights) flight.controller.abort();
       while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
-      await this.#reservation;
+      await this.#spaceCheck;
       await this.#untilStoreIdle();
       await this.#store?.close();
       this.#part = undefined;
@@ -269,17 +270,11 @@ export class Download {
     return store;
   }
 
-  /**
-   * Reserves the .part file's blocks once the first piece is written, not
-   * before: spawning `fallocate` holds this thread for ~15 ms (a fork of the
-   * whole process) that the first requests would otherwise wait behind. A
-   * full disk still stops the download early. A folder's files are not
-   * reserved: one `fallocate` per file would cost more than it saves.
-   */
-  #reserveSpace(): void {
+  /** A download that cannot fit on the disk stops at once (disk-space.ts), checked while its first pieces come. */
+  #checkFreeSpace(): void {
     const { file, partPath } = this.#options;
-    if (this.#reservation || this.#options.folder || file.size < AGENT.RESERVE_SPACE_FROM_BYTES) return;
-    this.#reservation = reserveSpace(partPath, file.size).catch((error: unknown) => {
+    // Verified pieces (a resumed download's) are on the disk already.
+    this.#spaceCheck = checkFreeSpace(partPath, file.size - this.#bytesDone).catch((error: unknown) => {
       this.#fatal ??= error;
       this.#wake?.();
     });
@@ -713,7 +708,9 @@ export class Download {
     const flight = this.#submitted.get(piece);
     this.#submitted.delete(piece);
     if ("error" in outcome) {
-      this.#fatal ??= new AppError(500, Codes.WRITE_FAILED, `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
+      this.#fatal ??=
+        writeFailure(this.#options.partPath, piece, outcome.error) ??
+        new AppError(500, Codes.WRITE_FAILED, `could not write piece ${piece} to ${this.#options.partPath}: ${outcome.error}`);
     } else if (!outcome.ok) {
       if (flight) this.#badPiece(flight.peer);
     } else if (!this.#have.has(piece)) {
@@ -731,7 +728,6 @@ export class Download {
       this.#firstPieceAt = Date.now();
       this.#startHeldWatches();
       this.#trace?.mark("firstPiece");
-      this.#reserveSpace();
     }
     this.#bytesDone += length;
     this.#bytesThisRun += length;

@@ -1,6 +1,6 @@
 import { closeSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import type { ManifestEntry } from "../../../core/api-types.js";
+import { PIECE_SIZE, type ManifestEntry } from "../../../core/api-types.js";
 import { AGENT } from "../config.js";
 import { FolderCreator } from "../folder/create-ahead.js";
 import { handedFileBounds } from "../folder/descriptor-budget.js";
@@ -12,18 +12,26 @@ import { pieceWorkerSource, type FolderFingerprint, type FromPieceWorker, type P
 export type { PieceOutcome };
 
 /**
- * Piece workers started ahead of need. Starting a worker thread costs tens
- * of milliseconds of both threads (a new V8 isolate), which a download would
- * otherwise spend between its first request and its first written piece: an
- * agent keeps one started, and starts the next when a download ends.
+ * Piece workers started ahead of need, and piece memory whose pages are
+ * already in place. Starting a worker thread costs tens of milliseconds of
+ * both threads (a new V8 isolate), which a download would otherwise spend
+ * between its first request and its first written piece: an agent keeps one
+ * started, and starts the next when a download ends. Likewise the first
+ * write into each page of fresh memory is a page fault: 35-42 ms for the
+ * 12 MiB of piece slots on this project's VMs (docs/performance.md, "Piece
+ * memory in place"), paid in the download's first pieces on the thread that
+ * reads the sockets. So the spare's thread faults in a slots' worth of memory
+ * while it waits, and a download gives its slots back when it ends.
  */
 export class PieceWorkers {
   #spare: Worker | undefined;
+  /** Piece memory with its pages in place, for the next download; at most one is kept. */
+  #memory: SharedArrayBuffer | undefined;
   #closed = false;
 
   /**
    * Starts the spare now (an agent calls this at start, while nothing waits for it). Resolves once its thread
-   * runs, or at once when there is nothing to start.
+   * runs and the idle piece memory is in place, or at once when there is nothing to start.
    */
   warm(): Promise<void> {
     if (this.#closed || this.#spare) return Promise.resolve();
@@ -33,13 +41,23 @@ export class PieceWorkers {
     spare.once("exit", () => {
       if (this.#spare === spare) this.#spare = undefined;
     });
-    // Held until its thread runs, so that waiting for it keeps the process alive; an idle spare does not.
+    // Handed out only once the spare has touched every page: nothing else writes into it before.
+    const memory = this.#memory ? undefined : new SharedArrayBuffer(PIECE_MEMORY_BYTES);
+    if (memory) spare.postMessage({ touch: memory } satisfies ToPieceWorker);
+    // Held until its thread runs (and has touched the memory), so that waiting for it keeps the process alive; an idle spare does not.
     return new Promise((resolve) => {
       const started = () => {
         if (this.#spare === spare) spare.unref();
         resolve();
       };
-      spare.once("online", started);
+      const touched = (message: FromPieceWorker) => {
+        if (!("touched" in message)) return;
+        spare.off("message", touched);
+        if (!this.#closed) this.#memory ??= memory;
+        started();
+      };
+      if (memory) spare.on("message", touched);
+      else spare.once("online", started);
       spare.once("exit", started);
     });
   }
@@ -49,17 +67,37 @@ export class PieceWorkers {
     const worker = this.#spare ?? startPieceWorker();
     this.#spare = undefined;
     worker.removeAllListeners("exit");
+    worker.removeAllListeners("message");
     worker.ref();
     return worker;
   }
 
+  /** Piece memory of at least `bytes` for a download, its own until it gives it back: the memory in place when there is one. */
+  takeMemory(bytes: number): SharedArrayBuffer {
+    const memory = this.#memory;
+    if (memory && memory.byteLength >= bytes) {
+      this.#memory = undefined;
+      return memory;
+    }
+    return new SharedArrayBuffer(bytes);
+  }
+
+  /** A download's piece memory, once nothing reads or writes it any more (its worker has stopped): kept for the next one. */
+  giveBack(memory: SharedArrayBuffer): void {
+    if (!this.#closed && memory.byteLength === PIECE_MEMORY_BYTES) this.#memory ??= memory;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    this.#memory = undefined;
     const spare = this.#spare;
     this.#spare = undefined;
     await spare?.terminate();
   }
 }
+
+/** The piece slots of a download: AGENT.MAX_PIECE_BUFFERS pieces. */
+const PIECE_MEMORY_BYTES = AGENT.MAX_PIECE_BUFFERS * PIECE_SIZE;
 
 function startPieceWorker(): Worker {
   // A folder's descriptors pass between threads (folder/descriptors.ts): Node must not close, when this thread ends,
@@ -90,6 +128,9 @@ function startPieceWorker(): Worker {
  */
 export class PieceStore {
   readonly #worker: Worker;
+  /** The slots' memory, given back to `#workers` once the worker has stopped. */
+  readonly #memory: SharedArrayBuffer;
+  readonly #workers: PieceWorkers | undefined;
   readonly #slots: Buffer[];
   readonly #slotOf = new Map<Buffer, number>();
   /** [0]: pieces submitted that the worker has not finished yet, kept by both threads. */
@@ -122,8 +163,8 @@ export class PieceStore {
     onFailure: (error: Error) => void,
   ) {
     this.#onOutcome = onOutcome;
-    // Pages are touched only when a slot is first filled: memory follows use.
-    const memory = new SharedArrayBuffer(options.slots * options.pieceSize);
+    const memory = (this.#memory = options.workers?.takeMemory(options.slots * options.pieceSize) ?? new SharedArrayBuffer(options.slots * options.pieceSize));
+    this.#workers = options.workers;
     this.#slots = Array.from({ length: options.slots }, (_, slot) => Buffer.from(memory, slot * options.pieceSize, options.pieceSize));
     this.#slots.forEach((buffer, slot) => this.#slotOf.set(buffer, slot));
     this.#worker = options.workers?.take() ?? startPieceWorker();
@@ -164,7 +205,8 @@ export class PieceStore {
         else this.#digest?.reject(new Error("the piece worker left the SHA1 to a hashing thread that is not there"));
       }
       else if ("digestError" in message) this.#digest?.reject(new Error(message.digestError));
-      else this.#onOutcome(message.outcome, this.#slots[message.slot]!);
+      else if ("outcome" in message) this.#onOutcome(message.outcome, this.#slots[message.slot]!);
+      // { touched }: a spare taken before it had touched its memory; that memory is nobody's now.
     });
     const fail = (error: Error) => {
       if (this.#failure) return;
@@ -238,6 +280,8 @@ export class PieceStore {
       clearTimeout(timer);
     }
     await this.#worker.terminate();
+    // The download has settled every response before closing its store (engine.ts, run()), and the worker has ended.
+    this.#workers?.giveBack(this.#memory);
     await this.#creator?.close();
     await this.#hash?.close();
     // Every thread that used the table has ended: what it still holds is nobody's but this store's.

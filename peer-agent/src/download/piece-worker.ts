@@ -25,6 +25,8 @@ declare const WorkerFileDescriptors: typeof FileDescriptors;
 
 /** Sent to the worker: once to open a download, then a piece at a time, then the digest request. */
 export type ToPieceWorker =
+  /** A spare's first task: fault in every page of piece memory for a later download (piece-store.ts, PieceWorkers). */
+  | { touch: SharedArrayBuffer }
   | { open: PieceWorkerOpen }
   | { piece: number; slot: number; length: number; checked: boolean; written?: boolean }
   | { digest: true }
@@ -71,7 +73,12 @@ export interface FolderFingerprint {
 }
 
 /** `sha1` is null for a folder: its hashing thread (folder/stream-hash.ts) has the stream's SHA1. */
-export type FromPieceWorker = { sha1: string | null; fingerprint?: FolderFingerprint } | { digestError: string } | { outcome: PieceOutcome; slot: number } | { closed: true };
+export type FromPieceWorker =
+  | { sha1: string | null; fingerprint?: FolderFingerprint }
+  | { digestError: string }
+  | { outcome: PieceOutcome; slot: number }
+  | { closed: true }
+  | { touched: true };
 
 export function pieceWorkerMain(): void {
   const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
@@ -131,6 +138,13 @@ export function pieceWorkerMain(): void {
   };
 
   port.on("message", (message: ToPieceWorker) => {
+    if ("touch" in message) {
+      // One write per page: the kernel maps them all now, while nothing waits (the memory is fresh and nobody else's yet).
+      const bytes = new Uint8Array(message.touch);
+      for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 0;
+      send({ touched: true });
+      return;
+    }
     if ("open" in message) {
       job = message.open;
       written = job.folder?.hashing.written ?? new Uint8Array(job.pieceHashes.length);

@@ -1,11 +1,13 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bitfield } from "../../../core/bitfield.js";
-import { PieceStore, type PieceOutcome } from "../../src/download/piece-store.js";
+import { AGENT } from "../../src/config.js";
+import { PieceStore, PieceWorkers, type PieceOutcome } from "../../src/download/piece-store.js";
 
 const dir = await mkdtemp(join(tmpdir(), "piece-store-"));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -47,6 +49,61 @@ test("a piece that fills the gap at the start of the whole-file hash is answered
     await store.close();
   }
 });
+
+const MEMORY_BYTES = AGENT.MAX_PIECE_BUFFERS * PIECE;
+
+test("the spare worker has every page of the next download's piece memory in place before the download takes it", async (t) => {
+  if (process.platform !== "linux") return t.diagnostic("resident size is read from /proc/self/status: Linux only");
+  const workers = new PieceWorkers();
+  try {
+    await workers.warm();
+    const prepared = workers.takeMemory(MEMORY_BYTES);
+    assert.equal(prepared.byteLength, MEMORY_BYTES);
+    // Writing into pages already in place does not grow the process; into fresh memory, by all of it.
+    const grownByPrepared = residentGrowthWhileWriting(prepared);
+    const grownByFresh = residentGrowthWhileWriting(new SharedArrayBuffer(MEMORY_BYTES));
+    assert.ok(grownByFresh >= MEMORY_BYTES / 2, `fresh memory grew the process by ${grownByFresh} bytes`);
+    assert.ok(grownByPrepared < MEMORY_BYTES / 8, `the prepared memory grew the process by ${grownByPrepared} bytes`);
+  } finally {
+    await workers.close();
+  }
+});
+
+test("a closed store gives its piece memory back, and the next store works in the same memory", async () => {
+  const data = randomFillSync(Buffer.allocUnsafe(PIECE));
+  const path = join(dir, "reuse.bin");
+  await writeFile(path, Buffer.alloc(0));
+  const workers = new PieceWorkers();
+  await workers.warm();
+  const prepared = workers.takeMemory(MEMORY_BYTES);
+  workers.giveBack(prepared);
+  const openStore = () =>
+    new PieceStore(
+      { path, size: PIECE, pieceSize: PIECE, pieceHashes: [sha1(data)], have: new Bitfield(1), slots: AGENT.MAX_PIECE_BUFFERS, workers },
+      () => {},
+      (error) => assert.fail(error),
+    );
+  try {
+    for (let download = 0; download < 2; download++) {
+      const store = openStore();
+      const memory = store.buffers[0]!.buffer;
+      await store.close();
+      assert.equal(memory, prepared, `download ${download} worked in the prepared memory`);
+    }
+    assert.equal(workers.takeMemory(MEMORY_BYTES), prepared);
+  } finally {
+    await workers.close();
+  }
+});
+
+/** How much this process's resident size grows while one byte of every page of `memory` is written. */
+function residentGrowthWhileWriting(memory: SharedArrayBuffer): number {
+  const resident = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
+  const bytes = new Uint8Array(memory);
+  const before = resident();
+  for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 1;
+  return resident() - before;
+}
 
 function sha1(bytes: Buffer): string {
   return createHash("sha1").update(bytes).digest("hex");
