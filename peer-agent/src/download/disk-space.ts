@@ -1,5 +1,6 @@
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
+import { formatBytes } from "../../../core/bytes-text.js";
 import { InsufficientStorageError } from "../../../core/errors.js";
 
 /**
@@ -19,7 +20,7 @@ import { InsufficientStorageError } from "../../../core/errors.js";
 export async function checkFreeSpace(path: string, bytes: number): Promise<void> {
   const disk = await statfs(dirname(path));
   const free = disk.bavail * disk.bsize;
-  if (bytes > free) throw new InsufficientStorageError(`not enough free disk space for ${path}: ${bytes} bytes to write, ${free} free`);
+  if (bytes > free) throw new InsufficientStorageError(`not enough free disk space for ${path}: ${formatBytes(bytes)} to write, ${formatBytes(free)} free`);
 }
 
 /** The error a failed write of a piece means for the download: a full disk is said as such. */

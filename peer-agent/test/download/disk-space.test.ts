@@ -14,6 +14,7 @@ test("a download with more bytes to write than its disk has free is refused as D
   await assert.rejects(checkFreeSpace(join(dir, "big.part"), disk.bavail * disk.bsize + 2 ** 30), (error: Error) => {
     assert.ok(error instanceof InsufficientStorageError);
     assert.equal(error.code, Codes.DISK_FULL);
+    assert.match(error.message, /: \d+\.\d (KiB|MiB|GiB|TiB) to write, \d+\.\d (KiB|MiB|GiB|TiB) free$/);
     return true;
   });
 });
