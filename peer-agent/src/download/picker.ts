@@ -258,8 +258,11 @@ export function pickRequests(input: PickInput): PickResult {
     ? shuffled(needed, input.random)
     : rarestFirst(needed, rarity, input.pieceCount, input.rank);
   if (input.sequential) playheadFirst(order, input, config.sequentialWindow);
-  // A run never takes more than a fair share of what is left, so the peers finish together.
-  const fairShare = Math.max(1, Math.ceil(needed.length / Math.max(1, available.length) / 2));
+  // A run never takes more than the peer's share of what is left, in proportion to its rate, so the peers finish
+  // together: an equal share kept a slow peer busy with its last run long after the fast ones had finished.
+  let totalRate = 0;
+  for (const peer of available) totalRate += rateOf(peer, config);
+  const fairShare = (peer: PeerState) => Math.max(1, Math.ceil((needed.length * rateOf(peer, config)) / Math.max(1, totalRate) / 2));
   // Fast peers choose first, so they take the pieces that matter most.
   const choosers = [...available].sort((a, b) => b.bytesPerSecond - a.bytesPerSecond);
   const taken = new Uint8Array(input.pieceCount);
@@ -268,7 +271,7 @@ export function pickRequests(input: PickInput): PickResult {
   for (const peer of choosers) {
     let freePieces = requestWindow(peer, input.pieceSize, config) - (busyPieces.get(peer.id) ?? 0);
     let freeRequests = slotsOf(peer);
-    const longest = randomOnly ? 1 : Math.min(runLength(peer, input.pieceSize, config), fairShare);
+    const longest = randomOnly ? 1 : Math.min(runLength(peer, input.pieceSize, config), fairShare(peer));
     for (let i = 0; i < order.length && freePieces > 0 && freeRequests > 0; i++) {
       const piece = order[i]!;
       if (taken[piece] || !peer.has(piece)) continue;

@@ -379,3 +379,22 @@ test("a peer that answered busy is not asked until its Retry-After has passed", 
   const later = pickRequests({ pieceCount: 8, pieceSize: PIECE, verified: () => false, verifiedCount: 0, inFlight: [], peers, now: 6000, random: seeded(11) });
   assert.ok(later.requests.some((r) => r.peerId === "busy"));
 });
+
+test("near the end a fast peer takes a run in proportion to its rate, not an equal share with a slow one", () => {
+  // 40 pieces left, a 50 MB/s peer and a 2.5 MB/s one (scenario 2's fastest and slowest seeders): the fast one
+  // delivers 20 times as much in the time left, so an equal share would end its runs early and cost a round trip each.
+  const left = 40;
+  const peers = [
+    peer("fast", range(64), { bytesPerSecond: 50e6, latencyMs: 40 }),
+    peer("slow", range(64), { bytesPerSecond: 2.5e6, latencyMs: 40 }),
+  ];
+  const { requests } = pickRequests({
+    pieceCount: 64, pieceSize: PIECE, verified: (p) => p < 64 - left, verifiedCount: 64 - left,
+    inFlight: [], peers, now: 0, random: seeded(11),
+  });
+  const fast = requests.filter((r) => r.peerId === "fast");
+  const slow = requests.filter((r) => r.peerId === "slow");
+  assert.equal(fast.length, 1, JSON.stringify(requests));
+  assert.ok(fast[0]!.count >= 16, `the fast peer's run: ${fast[0]!.count} pieces`);
+  assert.ok(slow.every((r) => r.count === 1), JSON.stringify(slow));
+});
