@@ -21,8 +21,9 @@ import { AGENT } from "../config.js";
  *   the first second. A run still extends to the following pieces;
  * - one request may cover a run of contiguous pieces from one peer (one Range
  *   request), sized to about `runSeconds` of the peer's measured throughput
- *   and never longer than a fair share of what is left; only pieces exactly
- *   as rare as the run's first piece extend it;
+ *   and never longer than the peer's share of what is left, in proportion
+ *   to its rate (so fast and slow peers finish together); only pieces
+ *   exactly as rare as the run's first piece extend it;
  * - each peer gets a window of pieces in flight sized to keep about
  *   `queueSeconds` of its measured throughput queued (bounded by min/max),
  *   and at most `maxRequestsPerPeer` requests at once. The next request to a
